@@ -1,0 +1,64 @@
+# The single entry point. Everything installs itself: only Python 3.11+ is needed.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := shared gateway promotion-service issuance-service redemption-service
+TEST_DIRS := $(addsuffix /tests,$(PACKAGES))
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap run test lint format unit e2e bench deploy-check lock clean
+
+help:
+	@echo "make run           the whole stack on embedded PostgreSQL and Redis, demo data loaded"
+	@echo "make test          lint, every test suite, end-to-end tests"
+	@echo "make lint          ruff (format + lint) and mypy --strict"
+	@echo "make format        apply ruff formatting and fixes"
+	@echo "make bench         benchmarks; ratios measured side by side in one run"
+	@echo "make deploy-check  render and validate the Kubernetes manifests"
+	@echo "make lock          re-resolve dependencies into requirements.lock"
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(UV) requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps $(addprefix -e ,$(PACKAGES))
+	touch $@
+
+bootstrap: $(VENV)/.installed
+
+run: bootstrap
+	$(BIN)/python -m coupon_core.stack
+
+lint: bootstrap
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy $(addsuffix /src,$(PACKAGES))
+
+format: bootstrap
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+unit: bootstrap
+	$(BIN)/pytest $(TEST_DIRS) $(PYTEST_ARGS)
+
+e2e: bootstrap
+	$(BIN)/pytest tests-e2e $(PYTEST_ARGS)
+
+test: lint
+	$(BIN)/pytest $(TEST_DIRS) tests-e2e $(PYTEST_ARGS)
+
+bench: bootstrap
+	$(BIN)/python -m bench
+
+lock: $(UV)
+	$(UV) lock --quiet
+	$(UV) export --quiet --format requirements-txt --all-packages --all-groups \
+		--no-emit-workspace --no-header -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .tools .data .mypy_cache .ruff_cache .pytest_cache

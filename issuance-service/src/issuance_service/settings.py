@@ -1,0 +1,10 @@
+"""Configuration of the issuance-service, from the environment (see docs/operations.md)."""
+
+from __future__ import annotations
+
+from coupon_core.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    service_name: str = "issuance-service"
+    port: int = 0

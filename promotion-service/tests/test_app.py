@@ -1,0 +1,23 @@
+"""The promotion service runs its real lifecycle against real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coupon_core.identity import Principal
+from coupon_core.testing.plugin import signed_headers
+from promotion_service.app import create_app
+from promotion_service.settings import Settings
+
+
+async def test_ready_and_requires_gateway_identity(aiohttp_client: Any, service_env: dict[str, Any]) -> None:
+    client = await aiohttp_client(create_app(Settings(**service_env)))
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["checks"] == {"postgres": "ok", "redis": "ok"}
+    unsigned = await client.get("/api/v1/promotions/")
+    assert unsigned.status == 401
+    assert (await unsigned.json())["error"] == "access_denied"
+    path = "/api/v1/promotions/NOPE"
+    signed = await client.get(path, headers=signed_headers("GET", path, Principal("api_token", "1", "t")))
+    assert signed.status == 404

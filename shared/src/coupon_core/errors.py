@@ -1,0 +1,106 @@
+"""Domain errors: raised anywhere, turned into a response in exactly one place (the middleware)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class DomainError(Exception):
+    """An error the caller can act on. ``code`` is the CRM-style snake_case code,
+    ``numeric_code`` the Capillary code (defaults to the HTTP status)."""
+
+    status: int = 400
+    code: str = "invalid_input"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        numeric_code: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        self.numeric_code = numeric_code if numeric_code is not None else self.status
+        self.headers = dict(headers or {})
+
+
+class BadRequest(DomainError):
+    status = 400
+    code = "invalid_input"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class Gone(DomainError):
+    status = 410
+    code = "gone"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    code = "unprocessable"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+
+
+class UpstreamUnavailable(DomainError):
+    status = 502
+    code = "upstream_unavailable"
+
+
+class UpstreamTimeout(DomainError):
+    status = 504
+    code = "upstream_timeout"
+
+
+class ValidationFailed(BadRequest):
+    """Field-level validation errors. ``form_fields`` lists every field of the form, so that
+    the Sylius envelope can show an empty entry for each field without an error."""
+
+    code = "invalid_input"
+
+    def __init__(
+        self,
+        fields: Mapping[str, Sequence[str]],
+        *,
+        form_fields: Sequence[str] = (),
+        message: str | None = None,
+        numeric_code: int | None = None,
+    ) -> None:
+        self.fields = {name: list(msgs) for name, msgs in fields.items()}
+        self.form_fields = list(form_fields)
+        summary = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in self.fields.items())
+        super().__init__(message or summary or "Validation Failed", numeric_code=numeric_code)

@@ -1,0 +1,112 @@
+"""Every Redis key the platform uses, in one place (docs/keyspace.md explains the layout).
+
+Redis Cluster runs a script only when all its keys share a slot, so keys carry a hash tag:
+
+* ``{C:<code>}`` - per coupon code: the platform-wide code registry entry.
+* ``{S:<seriesId>}`` / ``{P:<promotionCode>}`` - per *limit group* (a series or a
+  promotion): the group's facts, the facts of each of its coupons, and every usage counter
+  a redemption or an issue of one of its coupons has to check and take. One redemption of
+  one coupon therefore touches exactly one slot, and one Lua script takes all its counters
+  atomically. A request naming coupons of several groups spans slots; the redemption
+  service takes each group's counters in turn and gives back what it took on failure.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+GroupKind = Literal["S", "P"]
+
+SERIES: GroupKind = "S"
+PROMOTION: GroupKind = "P"
+
+
+def group_ref(kind: GroupKind, ref: str | int) -> str:
+    """``S:123`` or ``P:HOLIDAY-SALE``: the value stored in the code registry."""
+    return f"{kind}:{ref}"
+
+
+def group_tag(group: str) -> str:
+    """``{S:123}`` from ``S:123``."""
+    return "{" + group + "}"
+
+
+# -- code registry ---------------------------------------------------------------------
+def code_owner(code: str) -> str:
+    """Holds the group ref that owns ``code``; claimed with SET NX, so a code exists once."""
+    return "{C:" + code + "}:owner"
+
+
+# -- facts published by the owning service ---------------------------------------------
+def group_facts(group: str) -> str:
+    return group_tag(group) + ":group"
+
+
+def coupon_facts(group: str, code: str) -> str:
+    return group_tag(group) + ":coupon:" + code
+
+
+def facts_ready(service: str) -> str:
+    """Set by an owning service once every fact it owns is published (cleared when Redis
+    loses its data, which tells the service to publish everything again)."""
+    return f"facts:ready:{service}"
+
+
+# -- redemption counters (owned by redemption-service, rebuilt from its ledger) -----------
+def redeemed_total(group: str) -> str:
+    return group_tag(group) + ":r:total"
+
+
+def redeemed_by_customer(group: str, customer_id: str) -> str:
+    return group_tag(group) + ":r:cust:" + customer_id
+
+
+def redeemed_coupon(group: str, code: str) -> str:
+    return group_tag(group) + ":r:coupon:" + code
+
+
+def redeemed_coupon_by_customer(group: str, code: str, customer_id: str) -> str:
+    return group_tag(group) + ":r:cc:" + code + ":" + customer_id
+
+
+def redemption_warm(group: str) -> str:
+    """Present once the group's redemption counters were rebuilt from the ledger."""
+    return group_tag(group) + ":r:warm"
+
+
+# -- issuance counters (owned by issuance-service, rebuilt from its issued coupons) -------
+def issued_total(group: str) -> str:
+    return group_tag(group) + ":i:issued"
+
+
+def issued_to_customer(group: str, customer_id: str) -> str:
+    return group_tag(group) + ":i:cust:" + customer_id
+
+
+def last_issued_to_customer(group: str, customer_id: str) -> str:
+    return group_tag(group) + ":i:last:" + customer_id
+
+
+def issuance_warm(group: str) -> str:
+    return group_tag(group) + ":i:warm"
+
+
+# -- customers (owned by issuance-service) -------------------------------------------------
+CustomerIdentifier = Literal["id", "mobile", "email", "externalId"]
+
+
+def customer_index(identifier: CustomerIdentifier, value: str) -> str:
+    """Maps a normalised identifier to the customer's id (JSON summary for ``id``)."""
+    return f"customer:{identifier}:{value}"
+
+
+# -- events -----------------------------------------------------------------------------
+def event_stream(service: str) -> str:
+    """Each service publishes its domain events to its own stream."""
+    return f"events:{service}"
+
+
+def relay_alive(service: str) -> str:
+    """Set by a service's outbox relay; its absence means Redis lost its data, and the relay
+    publishes the retained outbox again (consumers are idempotent)."""
+    return f"outbox:relay:{service}"

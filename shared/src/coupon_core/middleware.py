@@ -1,0 +1,125 @@
+"""The middlewares every process runs, outermost first: request id, metrics, errors, identity."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from coupon_core.errors import DomainError, PayloadTooLarge, Unauthorized
+from coupon_core.families import error_body, family_for_path
+from coupon_core.http import MAX_BODY_BYTES, json_response
+from coupon_core.identity import IDENTITY_HEADER, IdentityError, verify_identity
+from coupon_core.keys import CORE_SETTINGS, METRICS, PRINCIPAL, REQUEST_ID
+from coupon_core.logging import request_id_var
+
+log = logging.getLogger(__name__)
+
+OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def error_response(request: web.BaseRequest, err: DomainError) -> web.Response:
+    headers = dict(err.headers)
+    request_id = request.get(REQUEST_ID, "")
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    return json_response(
+        error_body(family_for_path(request.path), err), status=err.status, headers=headers
+    )
+
+
+def _from_http_exception(exc: web.HTTPException) -> DomainError:
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
+    if exc.status == 404:
+        return DomainError("No route matches this URL.", status=404, code="not_found")
+    if exc.status == 405:
+        return DomainError(
+            "Method not allowed for this URL.",
+            status=405,
+            code="method_not_allowed",
+            headers={"Allow": exc.headers.get("Allow", "")},
+        )
+    return DomainError(exc.reason or "request failed", status=exc.status, code="http_error")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    token = request_id_var.set(request_id)
+    try:
+        response = await handler(request)
+    finally:
+        request_id_var.reset(token)
+    if not response.prepared:
+        response.headers["X-Request-ID"] = request_id
+    return response
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    metrics = request.app[METRICS]
+    started = time.perf_counter()
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        metrics.http_requests.labels(request.method, route, str(status)).inc()
+        metrics.http_duration.labels(request.method, route).observe(time.perf_counter() - started)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as err:
+        return error_response(request, err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(request, _from_http_exception(exc))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error serving %s %s", request.method, request.path)
+        request_id = request.get(REQUEST_ID, "")
+        internal = DomainError(
+            f"Internal error; quote request id {request_id} when reporting it.",
+            status=500,
+            code="internal_error",
+        )
+        return error_response(request, internal)
+
+
+@web.middleware
+async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Services trust only requests the gateway signed (SPEC section 1)."""
+    if request.path in OPERATIONAL_PATHS:
+        return await handler(request)
+    settings = request.app[CORE_SETTINGS]
+    try:
+        request[PRINCIPAL] = verify_identity(
+            request.headers.get(IDENTITY_HEADER),
+            method=request.method,
+            path=request.path,
+            secret=settings.identity_secret.get_secret_value().encode(),
+            max_age_s=settings.identity_max_age_s,
+        )
+    except IdentityError as exc:
+        raise Unauthorized(f"Requests must come through the gateway: {exc}.") from None
+    return await handler(request)

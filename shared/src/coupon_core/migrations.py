@@ -1,0 +1,105 @@
+"""Numbered plain-SQL migrations, applied once under a PostgreSQL advisory lock.
+
+Files are named ``NNNN_description.sql`` and applied in number order, each in its own
+transaction, and recorded in ``schema_migrations`` with a checksum. Concurrent start-ups
+serialise on the advisory lock, so every migration runs exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+_FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Arbitrary constant namespace for the advisory lock: (namespace, hash of the service name).
+_LOCK_NAMESPACE = 72_410
+
+CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    service    text        NOT NULL,
+    version    integer     NOT NULL,
+    name       text        NOT NULL,
+    checksum   text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (service, version)
+)
+"""
+
+
+class MigrationError(Exception):
+    """The migration files and the database disagree."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    found: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE_RE.match(path.name)
+        if match is None:
+            raise MigrationError(f"{path.name}: migration files are named NNNN_description.sql")
+        version = int(match.group(1))
+        if version in found:
+            raise MigrationError(f"{path.name}: version {version} appears twice")
+        found[version] = Migration(version, match.group(2), path.read_text())
+    return [found[v] for v in sorted(found)]
+
+
+async def apply_migrations(conn: asyncpg.Connection, directory: Path, *, service: str) -> list[int]:
+    """Apply the pending migrations of ``service``; returns the versions applied now."""
+    migrations = load_migrations(directory)
+    applied_now: list[int] = []
+    await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", _LOCK_NAMESPACE, service)
+    try:
+        await conn.execute(CREATE_TABLE)
+        rows = await conn.fetch(
+            "SELECT version, checksum FROM schema_migrations WHERE service = $1", service
+        )
+        done = {row["version"]: row["checksum"] for row in rows}
+        for migration in migrations:
+            if migration.version in done:
+                if done[migration.version] != migration.checksum:
+                    raise MigrationError(
+                        f"{service} migration {migration.version:04d}_{migration.name} was "
+                        "changed after it was applied; add a new migration instead"
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (service, version, name, checksum) "
+                    "VALUES ($1, $2, $3, $4)",
+                    service,
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+            log.info("applied migration %s %04d_%s", service, migration.version, migration.name)
+            applied_now.append(migration.version)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_NAMESPACE, service)
+    return applied_now
+
+
+async def migrate(dsn: str, directory: Path, *, service: str) -> list[int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await apply_migrations(conn, directory, service=service)
+    finally:
+        await conn.close()

@@ -1,0 +1,69 @@
+"""Settings base: every process reads its configuration from the environment, once, at start-up."""
+
+from __future__ import annotations
+
+import sys
+from typing import TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound=BaseSettings)
+
+# Secrets shorter than this are refused outside local development.
+MIN_SECRET_LENGTH = 16
+
+
+class ServiceSettings(BaseSettings):
+    """What every process needs: its data stores, its address, how it trusts the gateway."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    environment: str = Field(default="production", pattern="^(local|test|production)$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    database_url: str = Field(min_length=1)
+    redis_url: str = Field(min_length=1)
+    identity_secret: SecretStr
+    identity_max_age_s: float = Field(default=30.0, gt=0, le=600)
+    db_pool_min_size: int = Field(default=1, ge=0, le=200)
+    db_pool_max_size: int = Field(default=10, ge=1, le=500)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    access_log: bool = True
+    apply_migrations: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "redis+cluster://")):
+            raise ValueError("must be a redis://, rediss:// or redis+cluster:// URL")
+        return value
+
+    @field_validator("identity_secret")
+    @classmethod
+    def _secret_strength(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+
+def load_settings(cls: type[S]) -> S:
+    """Build settings from the environment; on a bad value print what is wrong and exit 2."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        lines = [f"invalid configuration for {cls.__name__}:"]
+        for err in exc.errors():
+            name = ".".join(str(part) for part in err["loc"]).upper() or "?"
+            lines.append(f"  {name}: {err['msg']}")
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,350 @@
+"""The whole platform on one machine: PostgreSQL, Redis, the gateway and the three services.
+
+``make run`` calls ``python -m coupon_core.stack``; the end-to-end tests use :class:`Stack`
+directly, so both start the platform the same way. PostgreSQL and Redis are embedded
+(started from pip-installed binaries) unless ``DATABASE_URL`` / ``REDIS_URL`` name servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, free_port
+
+READY_TIMEOUT_S = 60.0
+
+# process name -> (python module, database name)
+SERVICES: dict[str, tuple[str, str]] = {
+    "promotion": ("promotion_service", "coupon_promotion"),
+    "issuance": ("issuance_service", "coupon_issuance"),
+    "redemption": ("redemption_service", "coupon_redemption"),
+}
+GATEWAY = ("gateway", "coupon_gateway")
+
+
+class StackError(RuntimeError):
+    """The stack could not be brought up."""
+
+
+def with_database(url: str, database: str) -> str:
+    base, _, _ = url.partition("?")[0].rpartition("/")
+    query = url.partition("?")[2]
+    return f"{base}/{database}" + (f"?{query}" if query else "")
+
+
+def wait_ready(
+    url: str, timeout: float = READY_TIMEOUT_S, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise StackError(f"{url}: process exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    raise StackError(f"{url} not ready within {timeout}s")
+
+
+@dataclass
+class Process:
+    name: str
+    module: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+            )
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        try:
+            wait_ready(self.url, timeout, self.proc)
+        except StackError as exc:
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise StackError(f"{self.name}: {exc}\n--- log tail ---\n{tail}") from None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path
+    gateway_port: int = 8080
+    service_ports: Mapping[str, list[int]] = field(default_factory=dict)
+    replicas: int = 1
+    database_url: str | None = None
+    redis_url: str | None = None
+    identity_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    bootstrap_admin_token: str | None = None
+    environment: str = "local"
+    durable: bool = True
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+class Stack:
+    """Starts and stops every part; gives tests handles to kill and restart each one."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.data_dir = config.data_dir
+        self.logs = self.data_dir / "logs"
+        self.postgres: EmbeddedPostgres | None = None
+        self.redis: EmbeddedRedis | None = None
+        self.services: dict[str, list[Process]] = {}
+        self.gateway: Process | None = None
+
+    # -- data stores -------------------------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        if self.config.database_url:
+            return self.config.database_url
+        assert self.postgres is not None
+        return self.postgres.url()
+
+    @property
+    def redis_url(self) -> str:
+        if self.config.redis_url:
+            return self.config.redis_url
+        assert self.redis is not None
+        return self.redis.url()
+
+    def _start_stores(self) -> None:
+        if not self.config.database_url:
+            self.postgres = EmbeddedPostgres(
+                self.data_dir / "postgres",
+                int(os.environ.get("STACK_PG_PORT", 0)) or None,
+                durable=self.config.durable,
+            )
+            self.postgres.start()
+        if not self.config.redis_url:
+            self.redis = EmbeddedRedis(
+                self.data_dir / "redis", int(os.environ.get("STACK_REDIS_PORT", 0)) or None
+            )
+            self.redis.start()
+        self._create_databases()
+
+    def _create_databases(self) -> None:
+        import asyncio
+
+        import asyncpg
+
+        async def create() -> None:
+            conn = await asyncpg.connect(self.database_url)
+            try:
+                existing = {
+                    r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")
+                }
+                for _, database in [*SERVICES.values(), GATEWAY]:
+                    if database not in existing:
+                        await conn.execute(f'CREATE DATABASE "{database}"')
+            finally:
+                await conn.close()
+
+        asyncio.run(create())
+
+    # -- processes ---------------------------------------------------------------------
+    def _env(self, name: str, database: str, port: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.config.extra_env)
+        env.update(
+            {
+                "SERVICE_NAME": name,
+                "ENVIRONMENT": self.config.environment,
+                "HOST": "127.0.0.1",
+                "PORT": str(port),
+                "DATABASE_URL": os.environ.get(f"{name.upper()}_DATABASE_URL")
+                or with_database(self.database_url, database),
+                "REDIS_URL": self.redis_url,
+                "IDENTITY_SECRET": self.config.identity_secret,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def _migrate(self, module: str, env: dict[str, str]) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", module, "migrate"], env=env, capture_output=True, check=False
+        )
+        if result.returncode != 0:
+            raise StackError(
+                f"{module} migrate failed:\n{result.stdout.decode()}{result.stderr.decode()}"
+            )
+
+    def _ports(self, name: str) -> list[int]:
+        given = list(self.config.service_ports.get(name, []))
+        return given + [free_port() for _ in range(self.config.replicas - len(given))]
+
+    def start(self, on_step: Callable[[str], None] = lambda _: None) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        on_step("starting PostgreSQL and Redis")
+        self._start_stores()
+        for name, (module, database) in SERVICES.items():
+            processes = []
+            for index, port in enumerate(self._ports(name)):
+                env = self._env(name, database, port)
+                if index == 0:
+                    on_step(f"migrating {name}")
+                    self._migrate(module, env)
+                env["APPLY_MIGRATIONS"] = "false"
+                processes.append(
+                    Process(f"{name}-{index}", module, port, env, self.logs / f"{name}-{index}.log")
+                )
+            self.services[name] = processes
+        gw_env = self._env("gateway", GATEWAY[1], self.config.gateway_port or free_port())
+        for name in SERVICES:
+            gw_env[f"{name.upper()}_UPSTREAMS"] = ",".join(p.url for p in self.services[name])
+        on_step("migrating gateway")
+        self._migrate(GATEWAY[0], gw_env)
+        gw_env["APPLY_MIGRATIONS"] = "false"
+        if self.config.bootstrap_admin_token:
+            gw_env["BOOTSTRAP_ADMIN_TOKEN"] = self.config.bootstrap_admin_token
+        self.gateway = Process(
+            "gateway", GATEWAY[0], int(gw_env["PORT"]), gw_env, self.logs / "gateway.log"
+        )
+        on_step("starting processes")
+        for process in self.all_processes():
+            process.start()
+        for process in self.all_processes():
+            process.wait_ready()
+
+    def all_processes(self) -> list[Process]:
+        processes = [p for group in self.services.values() for p in group]
+        return processes + ([self.gateway] if self.gateway else [])
+
+    @property
+    def gateway_url(self) -> str:
+        assert self.gateway is not None
+        return self.gateway.url
+
+    def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+        threads = [
+            threading.Thread(target=p.stop) for group in self.services.values() for p in group
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self.redis is not None:
+            self.redis.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def _run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m coupon_core.stack", description=__doc__)
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("STACK_DATA_DIR", ".data"))
+    )
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8080")))
+    parser.add_argument("--replicas", type=int, default=int(os.environ.get("STACK_REPLICAS", "1")))
+    args = parser.parse_args(argv)
+    token = os.environ.get("BOOTSTRAP_ADMIN_TOKEN") or "demo-admin-token-change-me"
+    config = StackConfig(
+        data_dir=args.data_dir.resolve(),
+        gateway_port=args.port,
+        replicas=args.replicas,
+        database_url=os.environ.get("DATABASE_URL"),
+        redis_url=os.environ.get("REDIS_URL"),
+        identity_secret=os.environ.get("IDENTITY_SECRET") or secrets.token_urlsafe(32),
+        bootstrap_admin_token=token,
+    )
+    stack = Stack(config)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stack.start(on_step=lambda step: print(f"... {step}", flush=True))
+    except StackError as exc:
+        print(f"stack failed to start: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    print(f"gateway: {stack.gateway_url}")
+    for name, processes in stack.services.items():
+        print(f"{name}: {', '.join(p.url for p in processes)}")
+    print(f"postgres: {stack.database_url}")
+    print(f"redis: {stack.redis_url}")
+    print(f"logs: {stack.logs}")
+    print(f"demo token: {token}")
+    print("ready; Ctrl-C stops everything", flush=True)
+    while not stopping.is_set():
+        stopping.wait(0.5)
+        for process in stack.all_processes():
+            if process.proc is not None and process.proc.poll() is not None:
+                print(
+                    f"{process.name} exited with {process.proc.returncode}; stopping",
+                    file=sys.stderr,
+                )
+                stopping.set()
+    print("stopping...", flush=True)
+    stack.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_run())

@@ -1,0 +1,99 @@
+"""Building and running a process: the parts every ``create_app`` shares."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from coupon_core.health import add_operational_routes
+from coupon_core.http import MAX_BODY_BYTES
+from coupon_core.keys import CORE_SETTINGS, METRICS
+from coupon_core.lifecycle import postgres_ctx, redis_ctx
+from coupon_core.logging import JsonAccessLogger, configure_logging
+from coupon_core.metrics import Metrics
+from coupon_core.middleware import (
+    error_middleware,
+    identity_middleware,
+    metrics_middleware,
+    request_id_middleware,
+)
+from coupon_core.migrations import migrate
+from coupon_core.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_app(
+    settings: ServiceSettings,
+    *,
+    service: str,
+    migrations_dir: Path | None,
+    verify_identity: bool = True,
+    with_redis: bool = True,
+    extra_middlewares: Sequence[Middleware] = (),
+) -> web.Application:
+    """A bare application with the shared middlewares, operational routes and data stores."""
+    middlewares: list[Middleware] = [
+        request_id_middleware,
+        metrics_middleware,
+        error_middleware,
+    ]
+    if verify_identity:
+        middlewares.append(identity_middleware)
+    middlewares.extend(extra_middlewares)
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
+    app[CORE_SETTINGS] = settings
+    app[METRICS] = Metrics(service)
+    add_operational_routes(app)
+    app.cleanup_ctx.append(postgres_ctx(migrations_dir, service=service))
+    if with_redis:
+        app.cleanup_ctx.append(redis_ctx)
+    return app
+
+
+def main(
+    *,
+    service: str,
+    load: Callable[[], ServiceSettings],
+    create_app: Callable[[ServiceSettings], web.Application],
+    migrations_dir: Path | None,
+    extra_commands: dict[str, Callable[[ServiceSettings], None]] | None = None,
+) -> None:
+    """Command line of a process: ``serve`` (default) or ``migrate``."""
+    commands = {"serve", "migrate", *(extra_commands or {})}
+    parser = argparse.ArgumentParser(prog=f"python -m {service.replace('-', '_')}")
+    parser.add_argument("command", nargs="?", default="serve", choices=sorted(commands))
+    args = parser.parse_args()
+    settings = load()
+    configure_logging(service, settings.log_level)
+    if args.command == "migrate":
+        if migrations_dir is not None:
+            applied = asyncio.run(migrate(settings.database_url, migrations_dir, service=service))
+            log.info("migrations applied: %s", applied or "none pending")
+        return
+    if extra_commands and args.command in extra_commands:
+        extra_commands[args.command](settings)
+        return
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_timeout_s,
+        access_log_class=JsonAccessLogger,
+        access_log=logging.getLogger("access") if settings.access_log else None,
+        print=lambda *_: log.info("listening on http://%s:%s", settings.host, settings.port),
+    )
+
+
+def service_migrations_dir(package_file: str) -> Path:
+    """The service's migrations: inside the installed package (wheels ship them there), or
+    ``<service>/migrations`` in a source checkout."""
+    package_dir = Path(package_file).resolve().parent
+    bundled = package_dir / "migrations"
+    return bundled if bundled.is_dir() else package_dir.parents[1] / "migrations"
