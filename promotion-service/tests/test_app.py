@@ -10,7 +10,9 @@ from promotion_service.app import create_app
 from promotion_service.settings import Settings
 
 
-async def test_ready_and_requires_gateway_identity(aiohttp_client: Any, service_env: dict[str, Any]) -> None:
+async def test_ready_and_requires_gateway_identity(
+    aiohttp_client: Any, service_env: dict[str, Any]
+) -> None:
     client = await aiohttp_client(create_app(Settings(**service_env)))
     ready = await client.get("/readyz")
     assert ready.status == 200
@@ -19,5 +21,7 @@ async def test_ready_and_requires_gateway_identity(aiohttp_client: Any, service_
     assert unsigned.status == 401
     assert (await unsigned.json())["error"] == "access_denied"
     path = "/api/v1/promotions/NOPE"
-    signed = await client.get(path, headers=signed_headers("GET", path, Principal("api_token", "1", "t")))
+    signed = await client.get(
+        path, headers=signed_headers("GET", path, Principal("api_token", "1", "t"))
+    )
     assert signed.status == 404

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coupon_core.settings import ServiceSettings
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 
 def _split_urls(value: str) -> str:
@@ -26,6 +26,9 @@ class Settings(ServiceSettings):
     upstream_connect_timeout_s: float = Field(default=1.0, gt=0, le=30)
     upstream_timeout_s: float = Field(default=30.0, gt=0, le=600)
     upstream_pool_size: int = Field(default=256, ge=1, le=10_000)
+    # SPEC section 2: when set, an API token "bootstrap-admin" with this secret and the "*"
+    # whitelist is ensured at start-up.
+    bootstrap_admin_token: SecretStr | None = None
 
     _check_promotion = field_validator("promotion_upstreams")(_split_urls)
     _check_issuance = field_validator("issuance_upstreams")(_split_urls)

@@ -8,6 +8,26 @@
   outbox again; consumers are idempotent, so that is safe.
 * :func:`consume` (a background task) reads a stream through a consumer group and runs the
   handler and the ``processed_events`` insert in one transaction, then acknowledges.
+
+Event types and payloads (camelCase JSON; ``group`` is a keyspace group ref such as
+``S:12`` or ``P:HOLIDAY-SALE``):
+
+==============================  ==================  =============================================
+type                            stream (producer)   payload
+==============================  ==================  =============================================
+coupon.created                  promotion           code, group, couponId
+promotion.updated               promotion           group, promotionCode
+coupon.issued                   issuance            code, group, couponId, customerId, issuedAt
+series.updated                  issuance            group, seriesId
+coupon.redeemed                 redemption          redemptionId, code, group, customerId,
+                                                    amount, couponValue, redeemedAt
+coupon.redemption_reversed      redemption          redemptionId, code, group, customerId,
+                                                    reversedAt
+coupon.activated                redemption          activationId, code, group, userId,
+                                                    subscriptionId, notifyUser, activatedAt
+==============================  ==================  =============================================
+
+An activation uses the coupon once, like a redemption: ``used`` counts both.
 """
 
 from __future__ import annotations

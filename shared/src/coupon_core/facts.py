@@ -7,9 +7,13 @@ seconds (UTC); ``None`` means "no limit" / "no bound".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+from redis.asyncio import Redis
+
+from coupon_core import keyspace
 
 
 class Discount(BaseModel):
@@ -61,3 +65,34 @@ class CouponFacts(BaseModel):
     expires_at: int | None = None
     usage_limit: int | None = None  # total redemptions of this coupon
     per_customer_limit: int | None = None  # redemptions of this coupon by one customer
+
+
+async def publish(redis: Redis, group: GroupFacts, coupons: Sequence[CouponFacts] = ()) -> None:
+    """Write a group's facts and any of its coupons' facts in one round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(keyspace.group_facts(group.group), group.model_dump_json())
+        for coupon in coupons:
+            pipe.set(keyspace.coupon_facts(coupon.group, coupon.code), coupon.model_dump_json())
+        await pipe.execute()
+
+
+async def publish_coupons(redis: Redis, coupons: Sequence[CouponFacts]) -> None:
+    async with redis.pipeline(transaction=False) as pipe:
+        for coupon in coupons:
+            pipe.set(keyspace.coupon_facts(coupon.group, coupon.code), coupon.model_dump_json())
+        await pipe.execute()
+
+
+async def retract_coupon(redis: Redis, group: str, code: str) -> None:
+    await redis.delete(keyspace.coupon_facts(group, code))
+
+
+async def read(redis: Redis, group: str, code: str) -> tuple[GroupFacts | None, CouponFacts | None]:
+    """The facts of ``code`` in ``group`` (both keys share the group's slot: one MGET)."""
+    raw_group, raw_coupon = await redis.mget(
+        [keyspace.group_facts(group), keyspace.coupon_facts(group, code)]
+    )
+    return (
+        GroupFacts.model_validate_json(raw_group) if raw_group else None,
+        CouponFacts.model_validate_json(raw_coupon) if raw_coupon else None,
+    )

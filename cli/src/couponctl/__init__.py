@@ -1,0 +1,1 @@
+"""couponctl: administer the coupon platform through its gateway."""
