@@ -6,7 +6,13 @@ from aiohttp import web
 from coupon_core.lifecycle import http_session_ctx
 from coupon_core.web import build_app, service_migrations_dir
 
-from gateway.keys import ROUTER, SETTINGS
+from gateway.api.middleware import auth_middleware, rate_limit_headers
+from gateway.api.tokens import add_token_routes
+from gateway.api.users import add_user_routes
+from gateway.bootstrap import auth_ctx
+from gateway.domain.passwords import Passwords
+from gateway.gatekeeper import Gatekeeper
+from gateway.keys import GATEKEEPER, PASSWORDS, ROUTER, SETTINGS
 from gateway.proxy import proxy_handler
 from gateway.routing import ISSUANCE, PROMOTION, REDEMPTION, Router
 from gateway.settings import Settings
@@ -15,8 +21,16 @@ SERVICE = "gateway"
 MIGRATIONS_DIR = service_migrations_dir(__file__)
 
 
-def create_app(settings: Settings) -> web.Application:
-    app = build_app(settings, service=SERVICE, migrations_dir=MIGRATIONS_DIR, verify_identity=False)
+def create_app(settings: Settings, *, authenticate: bool = True) -> web.Application:
+    """``authenticate=False`` drops the edge checks; only the auth benchmark's baseline uses
+    it, and no setting or environment variable reaches it."""
+    app = build_app(
+        settings,
+        service=SERVICE,
+        migrations_dir=MIGRATIONS_DIR,
+        verify_identity=False,
+        extra_middlewares=[auth_middleware] if authenticate else [],
+    )
     app[SETTINGS] = settings
     app[ROUTER] = Router(
         {
@@ -25,6 +39,12 @@ def create_app(settings: Settings) -> web.Application:
             REDEMPTION: settings.redemption_upstreams.split(","),
         }
     )
+    app[GATEKEEPER] = Gatekeeper(settings)
+    app[PASSWORDS] = Passwords()
     app.cleanup_ctx.append(http_session_ctx)
+    app.cleanup_ctx.append(auth_ctx)
+    app.on_response_prepare.append(rate_limit_headers)
+    add_token_routes(app)
+    add_user_routes(app)
     app.router.add_route("*", "/{tail:.*}", proxy_handler)
     return app

@@ -1,11 +1,22 @@
-"""Typed application keys of the gateway."""
+"""Typed application and request keys of the gateway."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.domain.credentials import Credential
+from gateway.domain.passwords import Passwords
+from gateway.gatekeeper import Gatekeeper
+from gateway.principals import Caller
+from gateway.ratelimit import Window
 from gateway.routing import Router
 from gateway.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 ROUTER = web.AppKey("router", Router)
+GATEKEEPER = web.AppKey("gatekeeper", Gatekeeper)
+PASSWORDS = web.AppKey("passwords", Passwords)
+
+CALLER = web.RequestKey("caller", Caller)
+CREDENTIAL = web.RequestKey("credential", Credential)
+RATE_WINDOW = web.RequestKey("rate_window", Window)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coupon_core.settings import ServiceSettings
+from coupon_core.settings import MIN_SECRET_LENGTH, ServiceSettings
 from pydantic import Field, SecretStr, field_validator
 
 
@@ -29,6 +29,25 @@ class Settings(ServiceSettings):
     # SPEC section 2: when set, an API token "bootstrap-admin" with this secret and the "*"
     # whitelist is ensured at start-up.
     bootstrap_admin_token: SecretStr | None = None
+    # Requests per minute and principal, shared by every replica; an API token's own
+    # rate_limit overrides the API-token default.
+    rate_limit_per_minute: int = Field(default=600, ge=1, le=10_000_000)
+    user_rate_limit_per_minute: int = Field(default=120, ge=1, le=10_000_000)
+    # Unauthenticated calls (register, login) per minute and client address.
+    anonymous_rate_limit_per_minute: int = Field(default=60, ge=1, le=10_000_000)
+    # Failed credential attempts per minute and client address before 429.
+    auth_failures_per_minute: int = Field(default=10, ge=1, le=10_000)
+    # How long a resolved (or unknown) credential is trusted without the database: a revoke
+    # takes effect on every replica within this time.
+    auth_cache_ttl_s: float = Field(default=1.0, ge=0, le=1.0)
+    user_token_ttl_s: int = Field(default=86_400, ge=60, le=90 * 86_400)
+
+    @field_validator("bootstrap_admin_token")
+    @classmethod
+    def _bootstrap_strength(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
 
     _check_promotion = field_validator("promotion_upstreams")(_split_urls)
     _check_issuance = field_validator("issuance_upstreams")(_split_urls)

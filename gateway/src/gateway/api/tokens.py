@@ -1,0 +1,98 @@
+"""``/api/v1/api-tokens``: create, list, show, edit the whitelist of, and revoke API tokens."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from coupon_core.errors import BadRequest, NotFound
+from coupon_core.http import json_response, parse_model, read_json
+from coupon_core.keys import PG_POOL
+
+from gateway.api.schemas import CreateToken, UpdateToken, token_view
+from gateway.db import api_tokens
+from gateway.domain.secrets import hash_secret, new_api_token
+from gateway.domain.whitelist import WhitelistError, normalize_entries
+from gateway.keys import GATEKEEPER
+
+MAX_ID = 2**63 - 1
+
+
+def _whitelist(request: web.Request, entries: list[str]) -> list[str]:
+    try:
+        return normalize_entries(entries, request.app[GATEKEEPER].routes)
+    except WhitelistError as exc:
+        raise BadRequest(f"Invalid whitelist entry {exc}", code="invalid_whitelist") from None
+
+
+def _token_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or int(raw) > MAX_ID:
+        raise NotFound(f"No API token with id {raw!r}.", code="token_not_found")
+    return int(raw)
+
+
+def _not_found(token_id: int) -> NotFound:
+    return NotFound(f"No API token with id {token_id}.", code="token_not_found")
+
+
+async def create_token(request: web.Request) -> web.Response:
+    body = parse_model(CreateToken, await read_json(request))
+    whitelist = _whitelist(request, body.whitelist)
+    secret = new_api_token()
+    async with request.app[PG_POOL].acquire() as conn, conn.transaction():
+        token = await api_tokens.create(
+            conn,
+            name=body.name,
+            secret_hash=hash_secret(secret),
+            whitelist=whitelist,
+            rate_limit=body.rateLimit,
+        )
+    return json_response({**token_view(token), "token": secret}, status=201)
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    async with request.app[PG_POOL].acquire() as conn:
+        tokens = await api_tokens.list_all(conn)
+    return json_response({"items": [token_view(t) for t in tokens], "total": len(tokens)})
+
+
+async def show_token(request: web.Request) -> web.Response:
+    token_id = _token_id(request)
+    async with request.app[PG_POOL].acquire() as conn:
+        token = await api_tokens.get(conn, token_id)
+    if token is None:
+        raise _not_found(token_id)
+    return json_response(token_view(token))
+
+
+async def update_token(request: web.Request) -> web.Response:
+    token_id = _token_id(request)
+    body = parse_model(UpdateToken, await read_json(request))
+    whitelist = _whitelist(request, body.whitelist) if body.whitelist is not None else None
+    async with request.app[PG_POOL].acquire() as conn, conn.transaction():
+        token = await api_tokens.update(
+            conn,
+            token_id,
+            whitelist=whitelist,
+            rate_limit=body.rateLimit,
+            clear_rate_limit="rateLimit" in body.model_fields_set and body.rateLimit is None,
+        )
+    if token is None:
+        raise _not_found(token_id)
+    return json_response(token_view(token))
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    token_id = _token_id(request)
+    async with request.app[PG_POOL].acquire() as conn, conn.transaction():
+        token = await api_tokens.revoke(conn, token_id)
+    if token is None:
+        raise _not_found(token_id)
+    return json_response(token_view(token))
+
+
+def add_token_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/api-tokens", create_token)
+    app.router.add_get("/api/v1/api-tokens", list_tokens)
+    app.router.add_get("/api/v1/api-tokens/{id}", show_token)
+    app.router.add_patch("/api/v1/api-tokens/{id}", update_token)
+    app.router.add_delete("/api/v1/api-tokens/{id}", revoke_token)

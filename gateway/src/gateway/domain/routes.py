@@ -1,0 +1,147 @@
+"""Every platform route template, per family (SPEC sections 2-5), and matching a request to one.
+
+Whitelists name endpoints by these templates, so a request is authorized by the template its
+path matches, never by string prefixes. ``{param}`` matches exactly one path segment; where
+two templates match (``/v2/customers/lookup`` and ``/v2/customers/{id}``), the one with the
+literal segment earlier wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+_PARAM = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+_LITERAL = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@-]+$")
+
+# (method, template). Gateway endpoints first, then each service's.
+PLATFORM_ROUTES: tuple[tuple[str, str], ...] = (
+    # gateway (CRM family)
+    ("POST", "/api/v1/users/register"),
+    ("POST", "/api/v1/users/login"),
+    ("GET", "/api/v1/users/me"),
+    ("POST", "/api/v1/users/logout"),
+    ("GET", "/api/v1/api-tokens"),
+    ("POST", "/api/v1/api-tokens"),
+    ("GET", "/api/v1/api-tokens/{id}"),
+    ("PATCH", "/api/v1/api-tokens/{id}"),
+    ("DELETE", "/api/v1/api-tokens/{id}"),
+    # promotion-service (Sylius family)
+    ("GET", "/api/v1/promotions"),
+    ("POST", "/api/v1/promotions"),
+    ("GET", "/api/v1/promotions/{code}"),
+    ("PUT", "/api/v1/promotions/{code}"),
+    ("PATCH", "/api/v1/promotions/{code}"),
+    ("DELETE", "/api/v1/promotions/{code}"),
+    ("GET", "/api/v1/promotions/{promotionCode}/coupons"),
+    ("POST", "/api/v1/promotions/{promotionCode}/coupons"),
+    ("GET", "/api/v1/promotions/{promotionCode}/coupons/export.csv"),
+    ("POST", "/api/v1/promotions/{promotionCode}/coupons/generate"),
+    ("GET", "/api/v1/promotions/{promotionCode}/coupons/generate/{jobId}"),
+    ("GET", "/api/v1/promotions/{promotionCode}/coupons/{code}"),
+    ("PUT", "/api/v1/promotions/{promotionCode}/coupons/{code}"),
+    ("PATCH", "/api/v1/promotions/{promotionCode}/coupons/{code}"),
+    ("DELETE", "/api/v1/promotions/{promotionCode}/coupons/{code}"),
+    # issuance-service (Capillary v2)
+    ("POST", "/v2/customers"),
+    ("GET", "/v2/customers/lookup"),
+    ("GET", "/v2/customers/{id}"),
+    ("GET", "/v2/customers/{id}/coupons"),
+    ("GET", "/v2/coupon/series"),
+    ("POST", "/v2/coupon/series"),
+    ("GET", "/v2/coupon/series/{id}"),
+    ("PUT", "/v2/coupon/series/{id}"),
+    ("POST", "/v2/coupon/issue"),
+    ("POST", "/v2/coupon/issue/multiple"),
+    # redemption-service (Capillary v1.1 and v2, CRM)
+    ("POST", "/v1.1/coupon/redeem"),
+    ("GET", "/v1.1/coupon/isredeemable"),
+    ("GET", "/v2/coupon/is_redeemable"),
+    ("POST", "/v2/coupon/redemptions/{redemptionId}/reverse"),
+    ("POST", "/api/v1/coupon/activate"),
+    ("GET", "/api/v1/users/subscriptions"),
+)
+
+# Reached without credentials.
+PUBLIC_ROUTES = frozenset({("POST", "/api/v1/users/register"), ("POST", "/api/v1/users/login")})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"})
+
+# The only templates a user token reaches (SPEC section 2); API tokens never reach them.
+USER_TEMPLATES = frozenset(
+    {
+        "/api/v1/coupon/activate",
+        "/api/v1/users/subscriptions",
+        "/api/v1/users/me",
+        "/api/v1/users/logout",
+    }
+)
+
+
+class TemplateError(ValueError):
+    """A route template that is not well formed."""
+
+
+def split_template(template: str) -> tuple[str, ...]:
+    """The segments of a well-formed template; raises :class:`TemplateError` otherwise."""
+    if not template.startswith("/"):
+        raise TemplateError("a route template starts with '/'")
+    stripped = template.rstrip("/") if template != "/" else template
+    segments = tuple(stripped.split("/")[1:])
+    for segment in segments:
+        if not (_PARAM.match(segment) or _LITERAL.match(segment)):
+            raise TemplateError(f"malformed segment {segment!r} in route template")
+    return segments
+
+
+def shape(template: str) -> tuple[str, ...]:
+    """A template with its parameter names erased: ``{id}`` and ``{redemptionId}`` agree."""
+    return tuple("{}" if s.startswith("{") else s for s in split_template(template))
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    template: str
+    segments: tuple[str, ...]
+
+    def matches(self, parts: tuple[str, ...]) -> bool:
+        if len(parts) != len(self.segments):
+            return False
+        return all(s.startswith("{") or s == p for s, p in zip(self.segments, parts, strict=True))
+
+    def specificity(self) -> tuple[bool, ...]:
+        return tuple(not s.startswith("{") for s in self.segments)
+
+
+class RouteTable:
+    """The platform's templates, matched by path and method."""
+
+    def __init__(self, routes: tuple[tuple[str, str], ...] = PLATFORM_ROUTES) -> None:
+        self.routes = [Route(m, t, split_template(t)) for m, t in routes]
+        self._by_shape = {(r.method, shape(r.template)): r for r in self.routes}
+
+    def canonical(self, method: str, template: str) -> Route | None:
+        """The table's own spelling of ``method template``, or None when unknown."""
+        return self._by_shape.get((method, shape(template)))
+
+    def template_for(self, path: str) -> str | None:
+        """The most specific template matching ``path`` (any method), or None."""
+        parts = _path_parts(path)
+        if parts is None:
+            return None
+        found = [r for r in self.routes if r.matches(parts)]
+        if not found:
+            return None
+        return max(found, key=Route.specificity).template
+
+
+def _path_parts(path: str) -> tuple[str, ...] | None:
+    if not path.startswith("/"):
+        return None
+    stripped = path.rstrip("/")
+    parts = tuple(stripped.split("/")[1:]) if stripped else ()
+    if any(part == "" for part in parts):
+        return None
+    return parts
