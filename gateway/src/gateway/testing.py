@@ -2,19 +2,24 @@
 
 ``through_gateway(app)`` serves ``app`` on a test server, starts a gateway (with its own
 database) whose upstreams all point at it, and returns a client of the gateway that sends
-the bootstrap admin token by default. Enabled by ``-p gateway.testing``.
+the bootstrap admin token by default. ``gateways(**settings)`` starts gateway replicas in
+front of an echo upstream, for the gateway's and the CLI's own tests. Enabled by
+``-p gateway.testing``.
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from coupon_core.identity import IDENTITY_HEADER, IdentityError, verify_identity
 from coupon_core.testing.plugin import TEST_IDENTITY_SECRET, database_url_for
 from coupon_core.testing.provision import Infra
 
@@ -22,6 +27,7 @@ from gateway.app import create_app
 from gateway.settings import Settings
 
 TEST_ADMIN_TOKEN = "test-bootstrap-admin-token-0123456789"  # noqa: S105
+TEST_PASSWORD = "correct horse battery"  # noqa: S105
 
 ThroughGateway = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -68,3 +74,99 @@ async def through_gateway(
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+async def _echo(request: web.Request) -> web.Response:
+    """What the upstream saw: the verified principal and every identity header received."""
+    received = request.headers.getall(IDENTITY_HEADER, [])
+    try:
+        principal: dict[str, str] | None = asdict(
+            verify_identity(
+                received[0] if len(received) == 1 else None,
+                method=request.method,
+                path=request.path,
+                secret=TEST_IDENTITY_SECRET.encode(),
+                max_age_s=30,
+            )
+        )
+    except IdentityError:
+        principal = None
+    body = {
+        "method": request.method,
+        "path": request.path,
+        "principal": principal,
+        "identityHeaders": len(received),
+    }
+    return web.json_response(body)
+
+
+def echo_app() -> web.Application:
+    """A stand-in upstream that answers every request with what it received."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", _echo)
+    return app
+
+
+StartGateway = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+async def gateways(
+    aiohttp_server: Any, aiohttp_client: Any, service_env: dict[str, Any]
+) -> StartGateway:
+    """``await gateways(**settings)``: one more gateway replica (sharing this test's database
+    and Redis) in front of one echo upstream; its client sends no credentials by default."""
+    upstream = await aiohttp_server(echo_app())
+    url = str(upstream.make_url("")).rstrip("/")
+
+    async def start(**overrides: Any) -> TestClient[Any, Any]:
+        settings = Settings(
+            **{
+                **service_env,
+                "promotion_upstreams": url,
+                "issuance_upstreams": url,
+                "redemption_upstreams": url,
+                "bootstrap_admin_token": TEST_ADMIN_TOKEN,
+                **overrides,
+            }
+        )
+        client: TestClient[Any, Any] = await aiohttp_client(create_app(settings))
+        return client
+
+    return start
+
+
+ADMIN = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def basic(name: str, secret: str) -> dict[str, str]:
+    encoded = base64.b64encode(f"{name}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {encoded}"}
+
+
+async def create_token(
+    client: TestClient[Any, Any], name: str, whitelist: list[str], **extra: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/api-tokens", json={"name": name, "whitelist": whitelist, **extra}, headers=ADMIN
+    )
+    assert response.status == 201, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+async def register_and_login(
+    client: TestClient[Any, Any], email: str, password: str = TEST_PASSWORD
+) -> str:
+    registered = await client.post(
+        "/api/v1/users/register", json={"email": email, "password": password}
+    )
+    assert registered.status == 201, await registered.text()
+    login = await client.post("/api/v1/users/login", json={"email": email, "password": password})
+    assert login.status == 200, await login.text()
+    token: str = (await login.json())["access"]["token"]
+    return token
