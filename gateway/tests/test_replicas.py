@@ -74,7 +74,7 @@ async def test_rate_limit_is_shared_by_replicas(gateways: StartGateway) -> None:
     # Another principal has its own budget; the default comes from the settings.
     other = await first.get("/v2/customers/1", headers=ADMIN)
     assert other.status == 200
-    assert other.headers["RateLimit-Limit"] == "600"
+    assert other.headers["RateLimit-Limit"] == "6000"
 
 
 async def test_user_and_anonymous_limits_come_from_settings(gateways: StartGateway) -> None:

@@ -1,23 +1,79 @@
-"""``couponctl``: the platform's admin CLI. Subcommands are added per area."""
+"""``couponctl``: the platform's admin CLI, over the gateway's HTTP API.
+
+Connection: ``--url`` (or ``COUPONCTL_URL``, default http://127.0.0.1:8080) and ``--token``
+(or ``COUPONCTL_TOKEN``). ``--json`` prints the API's JSON instead of text.
+Exit codes: 0 success, 1 the gateway refused the request (its message is printed),
+2 bad command line, 3 the gateway is unreachable or no token was given.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from couponctl import tokens
+from couponctl.client import DEFAULT_URL, CliError, GatewayClient
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """Connection options, accepted before and after the subcommand."""
+    default = argparse.SUPPRESS if suppress else None
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", default=default, help="gateway base URL [COUPONCTL_URL]")
+    common.add_argument("--token", default=default, help="API token [COUPONCTL_TOKEN]")
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS if suppress else False
+    )
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="couponctl", description=__doc__)
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = argparse.ArgumentParser(
+        prog="couponctl",
+        description=__doc__,
+        parents=[_common(suppress=False)],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    tokens.add_parser(subparsers, _common(suppress=True))
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    env = os.environ if env is None else env
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.command is None or not hasattr(args, "run"):
+        parser.print_help(err)
         return 2
+    try:
+        client = GatewayClient(
+            args.url or env.get("COUPONCTL_URL") or DEFAULT_URL,
+            args.token or env.get("COUPONCTL_TOKEN"),
+        )
+        result: Any = args.run(client, args)
+    except CliError as exc:
+        print(f"couponctl: {exc}", file=err)
+        return exc.exit_code
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True), file=out)
+    else:
+        print(args.render(result), file=out)
     return 0
 
 

@@ -31,7 +31,7 @@ class Settings(ServiceSettings):
     bootstrap_admin_token: SecretStr | None = None
     # Requests per minute and principal, shared by every replica; an API token's own
     # rate_limit overrides the API-token default.
-    rate_limit_per_minute: int = Field(default=600, ge=1, le=10_000_000)
+    rate_limit_per_minute: int = Field(default=6000, ge=1, le=10_000_000)
     user_rate_limit_per_minute: int = Field(default=120, ge=1, le=10_000_000)
     # Unauthenticated calls (register, login) per minute and client address.
     anonymous_rate_limit_per_minute: int = Field(default=60, ge=1, le=10_000_000)

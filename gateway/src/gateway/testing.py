@@ -59,6 +59,10 @@ async def through_gateway(
                 "issuance_upstreams": url,
                 "redemption_upstreams": url,
                 "bootstrap_admin_token": TEST_ADMIN_TOKEN,
+                # Services' tests drive load through here; rate limits have their own tests.
+                "rate_limit_per_minute": 10_000_000,
+                "user_rate_limit_per_minute": 10_000_000,
+                "anonymous_rate_limit_per_minute": 10_000_000,
                 **gateway_settings,
             }
         )
