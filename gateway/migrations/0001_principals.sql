@@ -4,7 +4,7 @@ CREATE TABLE api_tokens (
     name         text        NOT NULL UNIQUE,
     secret_hash  text        NOT NULL UNIQUE,
     whitelist    text[]      NOT NULL DEFAULT '{}',
-    rate_limit   integer,
+    rate_limit   integer     CHECK (rate_limit IS NULL OR rate_limit > 0),
     created_at   timestamptz NOT NULL DEFAULT now(),
     revoked_at   timestamptz
 );

@@ -15,6 +15,7 @@ from gateway.testing import (
     basic,
     bearer,
     create_token,
+    echo_app,
     register_and_login,
 )
 
@@ -168,3 +169,13 @@ async def test_expired_user_token_is_403(gateways: StartGateway, service_env: An
     response = await other.get("/api/v1/users/me", headers=bearer(token))
     assert response.status == 403
     assert (await response.json())["code"] == "token_expired"
+
+
+async def test_through_gateway_fixture_reaches_a_service(through_gateway: Any) -> None:
+    """Other services' tests rely on this: the default client is the bootstrap admin."""
+    client = await through_gateway(echo_app())
+    for method, path in (("GET", "/api/v1/promotions"), ("POST", "/v2/coupon/issue")):
+        response = await client.request(method, path)
+        assert response.status == 200
+        assert (await response.json())["principal"]["name"] == "bootstrap-admin"
+    assert (await client.get("/api/v1/api-tokens")).status == 200
