@@ -63,6 +63,7 @@ async def through_gateway(
                 "rate_limit_per_minute": 10_000_000,
                 "user_rate_limit_per_minute": 10_000_000,
                 "anonymous_rate_limit_per_minute": 10_000_000,
+                "auth_failures_per_minute": 10_000,
                 **gateway_settings,
             }
         )

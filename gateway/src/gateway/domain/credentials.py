@@ -23,6 +23,9 @@ class Credential:
 def parse_authorization(header: str) -> Credential:
     if len(header) > MAX_HEADER:
         raise CredentialError("Authorization header too long")
+    if not header.isascii():
+        # Headers arrive as latin-1/surrogate-escaped text; no credential of ours is non-ASCII.
+        raise CredentialError("Authorization header must be ASCII")
     scheme, _, value = header.strip().partition(" ")
     value = value.strip()
     if not value:
@@ -31,11 +34,11 @@ def parse_authorization(header: str) -> Credential:
         return Credential(secret=value)
     if scheme.lower() == "basic":
         try:
-            decoded = base64.b64decode(value, validate=True).decode()
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise CredentialError("Basic credential is not base64 of 'name:secret'") from None
         name, sep, secret = decoded.partition(":")
-        if not sep or not name or not secret:
+        if not sep or not name or not secret or not decoded.isprintable():
             raise CredentialError("Basic credential is not 'name:secret'")
         return Credential(secret=secret, name=name)
     raise CredentialError(f"unsupported authorization scheme {scheme!r}; use Bearer or Basic")
