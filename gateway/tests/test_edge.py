@@ -116,6 +116,7 @@ async def test_spoofed_identity_header_is_replaced(gateways: StartGateway) -> No
     assert response.status == 200
     seen = await response.json()
     assert seen["identityHeaders"] == 1
+    assert seen["authorization"] is None
     assert seen["principal"]["kind"] == "api_token"
     assert seen["principal"]["name"] == "bootstrap-admin"
 

@@ -7,6 +7,7 @@ client address -> 429. Every error is a DomainError, rendered in the URL family'
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -25,6 +26,8 @@ from gateway.ratelimit import (
     too_many,
 )
 from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
 
 CHALLENGE = 'Bearer realm="coupon-platform", Basic realm="coupon-platform"'
 
@@ -71,6 +74,13 @@ class Gatekeeper:
         limit = self.settings.auth_failures_per_minute
         window = await self._limiter().hit(failures_key(address), limit)
         if window.count >= limit:
+            if window.count == limit:
+                log.warning(
+                    "%s made %d failed credential attempts; throttled for %ss",
+                    address,
+                    window.count,
+                    window.reset_s,
+                )
             self.blocked.block(address, window)
         if window.count > limit:
             raise too_many(window, "Too many failed authentication attempts; retry later.")

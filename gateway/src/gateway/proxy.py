@@ -58,8 +58,10 @@ def upstream_request_headers(
 ) -> CIMultiDict[str]:
     headers = _strip_hop_by_hop(request.headers)
     headers.popall("Host", None)
-    # Only the gateway speaks for the caller: a client-sent identity is discarded.
+    # Only the gateway speaks for the caller: a client-sent identity is discarded, and the
+    # caller's secret stays at the edge (services learn who calls from the identity alone).
     headers.popall(IDENTITY_HEADER, None)
+    headers.popall("Authorization", None)
     headers[IDENTITY_HEADER] = sign_identity(
         principal, method=request.method, path=request.path, secret=secret
     )

@@ -101,6 +101,7 @@ async def _echo(request: web.Request) -> web.Response:
         "path": request.path,
         "principal": principal,
         "identityHeaders": len(received),
+        "authorization": request.headers.get("Authorization"),
     }
     return web.json_response(body)
 
