@@ -139,6 +139,7 @@ async def proxy(
 
 async def _relay(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
     headers = _strip_hop_by_hop(upstream.headers)
+    headers["X-Request-ID"] = request[REQUEST_ID]
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     if upstream.content_length is not None:
         response.content_length = upstream.content_length
