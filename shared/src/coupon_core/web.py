@@ -24,6 +24,7 @@ from coupon_core.middleware import (
     request_id_middleware,
 )
 from coupon_core.migrations import migrate
+from coupon_core.openapi import add_document_route
 from coupon_core.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def build_app(
     app[CORE_SETTINGS] = settings
     app[METRICS] = Metrics(service)
     add_operational_routes(app)
+    add_document_route(app, title=service)
     app.cleanup_ctx.append(postgres_ctx(migrations_dir, service=service))
     if with_redis:
         app.cleanup_ctx.append(redis_ctx)
