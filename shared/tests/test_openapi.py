@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from openapi_spec_validator import validate
-from pydantic import BaseModel, Field
-
 from coupon_core.openapi import (
     Doc,
     build_document,
@@ -18,6 +15,8 @@ from coupon_core.openapi import (
 )
 from coupon_core.settings import ServiceSettings
 from coupon_core.web import build_app
+from openapi_spec_validator import validate
+from pydantic import BaseModel, Field
 
 
 class CouponIn(BaseModel):
