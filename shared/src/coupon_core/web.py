@@ -84,6 +84,7 @@ def main(
         return
     web.run_app(
         create_app(settings),
+        loop=new_event_loop(),
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout_s,
@@ -91,6 +92,15 @@ def main(
         access_log=logging.getLogger("access") if settings.access_log else None,
         print=lambda *_: log.info("listening on http://%s:%s", settings.host, settings.port),
     )
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (it roughly doubles what one process serves)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def service_migrations_dir(package_file: str) -> Path:
