@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := shared gateway promotion-service issuance-service redemption-service cli
-TEST_DIRS := $(addsuffix /tests,$(PACKAGES))
+TEST_DIRS = $(wildcard $(addsuffix /tests,$(PACKAGES)))
 PYTEST_ARGS ?=
 
 .PHONY: help bootstrap run test lint format unit e2e bench deploy-check lock clean

@@ -20,7 +20,7 @@ from coupon_core.logging import request_id_var
 
 log = logging.getLogger(__name__)
 
-OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 

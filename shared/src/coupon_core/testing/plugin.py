@@ -5,6 +5,7 @@ Enabled for the whole workspace by ``-p coupon_core.testing.plugin`` in the pyte
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -31,9 +32,32 @@ def database_url_for(admin_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+@pytest.fixture(scope="session")
+def _finished_databases(infra: Infra) -> Iterator[list[str]]:
+    names: list[str] = []
+    yield names
+    if names:
+        asyncio.run(_drop(infra.postgres_url, names))
+
+
+async def _drop(admin_url: str, names: list[str]) -> None:
+    admin = await asyncpg.connect(admin_url)
+    try:
+        while names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{names.pop()}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
-async def database_url(infra: Infra) -> AsyncIterator[str]:
-    """A new, empty database for this test, dropped afterwards."""
+async def database_url(infra: Infra, _finished_databases: list[str]) -> AsyncIterator[str]:
+    """A new, empty database for this test.
+
+    It is dropped when the next test starts, not at this test's teardown: an application
+    fixture set up before this one is torn down after it, and its pool must not see its
+    database vanish underneath it.
+    """
+    await _drop(infra.postgres_url, _finished_databases)
     name = f"test_{uuid.uuid4().hex[:16]}"
     admin = await asyncpg.connect(infra.postgres_url)
     try:
@@ -41,11 +65,7 @@ async def database_url(infra: Infra) -> AsyncIterator[str]:
     finally:
         await admin.close()
     yield database_url_for(infra.postgres_url, name)
-    admin = await asyncpg.connect(infra.postgres_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    _finished_databases.append(name)
 
 
 @pytest.fixture
