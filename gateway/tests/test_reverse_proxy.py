@@ -16,7 +16,7 @@ from coupon_core.identity import IDENTITY_HEADER, verify_identity
 from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
 from gateway.app import create_app
 from gateway.settings import Settings
-from gateway.testing import TEST_ADMIN_TOKEN
+from gateway.testing import TEST_ADMIN_TOKEN, register_and_login
 
 AUTH = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 CHUNK = b"x" * 65536
@@ -206,8 +206,13 @@ async def test_upstream_down_is_502_and_heals_without_restart(
     down = await gateway.get("/v2/coupon/series/echo")
     assert down.status == 502
     assert (await down.json())["errors"][0]["code"] == 502
-    for family, path in {"sylius": "/api/v1/promotions/", "crm": "/api/v1/coupon/activate"}.items():
-        response = await gateway.get(path)
+    # The CRM endpoint behind the gateway takes user tokens only.
+    user = {"Authorization": f"Bearer {await register_and_login(gateway, 'ann@example.com')}"}
+    for family, path, headers in (
+        ("sylius", "/api/v1/promotions/", AUTH),
+        ("crm", "/api/v1/coupon/activate", user),
+    ):
+        response = await gateway.get(path, headers=headers)
         assert response.status == 502, family
     server = TestServer(Upstream().app, port=port)
     await server.start_server()
