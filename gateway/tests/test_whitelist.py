@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gateway.domain.routes import PLATFORM_ROUTES, RouteTable
+from gateway.domain.routes import PLATFORM_ROUTES, RouteTable, TemplateError
 from gateway.domain.whitelist import WhitelistError, allows, normalize_entries
 from gateway.testing import ADMIN, StartGateway, bearer, create_token
 
@@ -41,6 +41,11 @@ def test_paths_match_their_template(path: str, template: str | None) -> None:
 def test_every_template_in_the_table_is_well_formed_and_unique() -> None:
     entries = normalize_entries([f"{m} {t}" for m, t in PLATFORM_ROUTES], ROUTES)
     assert len(entries) == len(PLATFORM_ROUTES)
+
+
+def test_one_spelling_per_template() -> None:
+    with pytest.raises(TemplateError):
+        RouteTable((("GET", "/v2/customers/{id}"), ("PUT", "/v2/customers/{customerId}")))
 
 
 def test_entries_are_normalized_to_the_table_spelling() -> None:

@@ -48,8 +48,12 @@ class Gatekeeper:
         assert self.limiter is not None, "rate limiter used before start-up"
         return self.limiter
 
-    def is_public(self, method: str, path: str) -> bool:
-        return (method, self.routes.template_for(path)) in PUBLIC_ROUTES
+    def template(self, path: str) -> str | None:
+        return self.routes.template_for(path)
+
+    @staticmethod
+    def is_public(method: str, template: str | None) -> bool:
+        return (method, template) in PUBLIC_ROUTES
 
     async def admit_anonymous(self, address: str) -> Window:
         limit = self.settings.anonymous_rate_limit_per_minute
@@ -115,8 +119,7 @@ class Gatekeeper:
             raise Forbidden("The user token has expired; log in again.", code="token_expired")
         return credential, caller
 
-    def authorize(self, caller: Caller, method: str, path: str) -> None:
-        template = self.routes.template_for(path)
+    def authorize(self, caller: Caller, method: str, path: str, template: str | None) -> None:
         user_endpoint = template in USER_TEMPLATES
         if caller.principal.kind == "user":
             if not user_endpoint:

@@ -20,13 +20,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     gatekeeper = request.app[GATEKEEPER]
     address = client_address(request)
-    if gatekeeper.is_public(request.method, request.path):
+    template = gatekeeper.template(request.path)
+    if gatekeeper.is_public(request.method, template):
         request[RATE_WINDOW] = await gatekeeper.admit_anonymous(address)
         return await handler(request)
     credential, caller = await gatekeeper.authenticate(
         request.app[PG_POOL], request.headers.get("Authorization"), address
     )
-    gatekeeper.authorize(caller, request.method, request.path)
+    gatekeeper.authorize(caller, request.method, request.path, template)
     request[RATE_WINDOW] = await gatekeeper.admit(caller)
     request[CALLER] = caller
     request[CREDENTIAL] = credential

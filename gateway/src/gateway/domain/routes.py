@@ -9,7 +9,7 @@ literal segment earlier wins.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
@@ -106,35 +106,60 @@ class Route:
     template: str
     segments: tuple[str, ...]
 
-    def matches(self, parts: tuple[str, ...]) -> bool:
-        if len(parts) != len(self.segments):
-            return False
-        return all(s.startswith("{") or s == p for s, p in zip(self.segments, parts, strict=True))
 
-    def specificity(self) -> tuple[bool, ...]:
-        return tuple(not s.startswith("{") for s in self.segments)
+@dataclass
+class _Node:
+    """One path segment of the route trie: literal children first, then a parameter."""
+
+    literals: dict[str, _Node] = field(default_factory=dict)
+    param: _Node | None = None
+    template: str | None = None
+
+    def add(self, segments: tuple[str, ...], template: str) -> None:
+        node = self
+        for segment in segments:
+            if segment.startswith("{"):
+                node.param = node.param or _Node()
+                node = node.param
+            else:
+                node = node.literals.setdefault(segment, _Node())
+        node.template = template
+
+    def find(self, parts: tuple[str, ...], at: int = 0) -> str | None:
+        if at == len(parts):
+            return self.template
+        literal = self.literals.get(parts[at])
+        if literal is not None:
+            found = literal.find(parts, at + 1)
+            if found is not None:
+                return found
+        return self.param.find(parts, at + 1) if self.param is not None else None
 
 
 class RouteTable:
-    """The platform's templates, matched by path and method."""
+    """The platform's templates, matched by path (a trie: one step per path segment)."""
 
     def __init__(self, routes: tuple[tuple[str, str], ...] = PLATFORM_ROUTES) -> None:
         self.routes = [Route(m, t, split_template(t)) for m, t in routes]
         self._by_shape = {(r.method, shape(r.template)): r for r in self.routes}
+        self._root = _Node()
+        spelled: dict[tuple[str, ...], str] = {}
+        for route in self.routes:
+            # One spelling per path shape: whitelist entries compare templates as strings.
+            first = spelled.setdefault(shape(route.template), route.template)
+            if first != route.template:
+                raise TemplateError(f"{route.template!r} is spelled {first!r} elsewhere")
+            self._root.add(route.segments, route.template)
 
     def canonical(self, method: str, template: str) -> Route | None:
         """The table's own spelling of ``method template``, or None when unknown."""
         return self._by_shape.get((method, shape(template)))
 
     def template_for(self, path: str) -> str | None:
-        """The most specific template matching ``path`` (any method), or None."""
+        """The template matching ``path`` (any method), literal segments winning over
+        parameters from the left, or None."""
         parts = _path_parts(path)
-        if parts is None:
-            return None
-        found = [r for r in self.routes if r.matches(parts)]
-        if not found:
-            return None
-        return max(found, key=Route.specificity).template
+        return self._root.find(parts) if parts is not None else None
 
 
 def _path_parts(path: str) -> tuple[str, ...] | None:
