@@ -77,6 +77,29 @@ async def test_rate_limit_is_shared_by_replicas(gateways: StartGateway) -> None:
     assert other.headers["RateLimit-Limit"] == "6000"
 
 
+async def test_leased_budget_never_exceeds_the_limit_across_replicas(
+    gateways: StartGateway,
+) -> None:
+    replicas = [await gateways() for _ in range(3)]
+    limit = 400  # leases of 4 units
+    token = await create_token(replicas[0], "leased", ["GET /v2/customers/{id}"], rateLimit=limit)
+    auth = bearer(token["token"])
+    admitted = 0
+    refused_by = set()
+    for i in range(limit + 20):
+        replica = i % len(replicas)
+        response = await replicas[replica].get("/v2/customers/1", headers=auth)
+        if response.status == 200:
+            admitted += 1
+        else:
+            assert response.status == 429
+            refused_by.add(replica)
+    assert admitted <= limit
+    # Units a replica leased and did not use yet: at most 3 per replica.
+    assert admitted >= limit - 3 * len(replicas)
+    assert refused_by == {0, 1, 2}
+
+
 async def test_user_and_anonymous_limits_come_from_settings(gateways: StartGateway) -> None:
     client = await gateways(user_rate_limit_per_minute=2, anonymous_rate_limit_per_minute=3)
     token = await register_and_login(client, "rl@example.com")  # two anonymous calls

@@ -57,8 +57,8 @@ class Gatekeeper:
 
     async def admit_anonymous(self, address: str) -> Window:
         limit = self.settings.anonymous_rate_limit_per_minute
-        window = await self._limiter().hit(principal_key("anonymous", address), limit)
-        if window.count > limit:
+        admitted, window = await self._limiter().admit(principal_key("anonymous", address), limit)
+        if not admitted:
             raise too_many(window, "Too many requests from this address; retry later.")
         return window
 
@@ -145,7 +145,8 @@ class Gatekeeper:
             limit = self.settings.user_rate_limit_per_minute
         else:
             limit = caller.rate_limit or self.settings.rate_limit_per_minute
-        window = await self._limiter().hit(principal_key(principal.kind, principal.id), limit)
-        if window.count > limit:
+        key = principal_key(principal.kind, principal.id)
+        admitted, window = await self._limiter().admit(key, limit)
+        if not admitted:
             raise too_many(window, "Rate limit exceeded; retry after the window resets.")
         return window
