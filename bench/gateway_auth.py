@@ -4,7 +4,7 @@ Three gateways in front of the same trivial upstream, on loopback only:
 
 - ``open``: the edge checks left out (``create_app(..., authenticate=False)``), the baseline;
 - ``auth``: the real gateway, a whitelisted API token, the credential cache on (the hot path:
-  no database round trip; one Redis script call for the rate limit);
+  no database round trip; the rate limit leased from Redis, up to 100 requests a call);
 - ``auth, no cache``: the same with ``auth_cache_ttl_s=0`` (a database lookup per request),
   to show what the cache saves.
 
