@@ -80,6 +80,8 @@ async def test_wrong_password_and_unknown_email_get_the_same_401(gateways: Start
         {"email": "a@example.com"},
         {"email": "a@example.com", "password": TEST_PASSWORD, "admin": True},
         {"email": "a@example.com", "password": 12345678},
+        {"email": "a\u0000b@example.com", "password": TEST_PASSWORD},
+        {"email": "a@example.com", "password": TEST_PASSWORD, "firstName": "A\u0000"},
     ],
 )
 async def test_register_refuses_bad_input(gateways: StartGateway, body: dict[str, Any]) -> None:
@@ -97,7 +99,13 @@ async def test_duplicate_email_and_bad_login_bodies(gateways: StartGateway) -> N
     )
     assert again.status == 409
     assert (await again.json())["code"] == "user_exists"
-    for body in ({}, {"email": "dup@example.com"}, {"password": "x"}):
+    for body in (
+        {},
+        {"email": "dup@example.com"},
+        {"password": "x"},
+        {"email": "dup\u0000@example.com", "password": "x"},
+        [],
+    ):
         response = await client.post("/api/v1/users/login", json=body)
         assert response.status == 400
     garbage = await client.post(

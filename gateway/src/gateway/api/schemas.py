@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.db.api_tokens import ApiToken
 from gateway.db.users import User
@@ -14,8 +14,17 @@ TOKEN_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # noqa: S105 (a pattern)
 EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 
+def _printable(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL; control characters have no place in these fields."""
+    if isinstance(value, str) and not value.isprintable():
+        raise ValueError("must not contain control characters")
+    return value
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    _no_control = field_validator("*")(_printable)
 
 
 class CreateToken(_Body):
@@ -38,6 +47,8 @@ class Register(_Body):
 
 class Login(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    _no_control = field_validator("*")(_printable)
 
     email: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
