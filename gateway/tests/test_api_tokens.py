@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from coupon_core.openapi import build_document, undocumented_routes
 from gateway.domain.secrets import hash_secret
 from gateway.testing import ADMIN, TEST_ADMIN_TOKEN, StartGateway, basic, bearer, create_token
 
@@ -172,3 +173,12 @@ async def test_malformed_json_duplicates_and_unknown_ids(gateways: StartGateway)
         "/api/v1/api-tokens/1", json={"whitelist": ["nope"]}, headers=ADMIN
     )
     assert bad_patch.status == 400
+
+
+async def test_gateway_endpoints_are_documented(gateways: StartGateway) -> None:
+    client = await gateways()
+    app = client.server.app
+    assert [r for r in undocumented_routes(app) if "{tail" not in r] == []
+    paths = build_document(app, title="gateway")["paths"]
+    assert set(paths["/api/v1/api-tokens/{id}"]) == {"get", "patch", "delete"}
+    assert paths["/api/v1/users/login"]["post"]["security"] == []

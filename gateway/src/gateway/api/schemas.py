@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -58,22 +58,74 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def token_view(token: ApiToken) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "name": token.name,
-        "whitelist": token.whitelist,
-        "rateLimit": token.rate_limit,
-        "createdAt": _iso(token.created_at),
-        "revokedAt": _iso(token.revoked_at),
-    }
+class ApiTokenOut(BaseModel):
+    id: int
+    name: str
+    whitelist: list[str]
+    rateLimit: int | None
+    createdAt: str
+    revokedAt: str | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> ApiTokenOut:
+        return cls(
+            id=token.id,
+            name=token.name,
+            whitelist=token.whitelist,
+            rateLimit=token.rate_limit,
+            createdAt=token.created_at.isoformat(),
+            revokedAt=_iso(token.revoked_at),
+        )
 
 
-def user_view(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "email": user.email,
-        "firstName": user.first_name,
-        "lastName": user.last_name,
-        "createdAt": _iso(user.created_at),
-    }
+class ApiTokenCreatedOut(ApiTokenOut):
+    token: str = Field(description="The secret, shown this once.")
+
+
+class ApiTokenListOut(BaseModel):
+    items: list[ApiTokenOut]
+    total: int
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    firstName: str | None
+    lastName: str | None
+    createdAt: str
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            email=user.email,
+            firstName=user.first_name,
+            lastName=user.last_name,
+            createdAt=user.created_at.isoformat(),
+        )
+
+
+class RegisteredOut(BaseModel):
+    user: UserOut
+
+
+class UserStatusOut(BaseModel):
+    status: Literal["ok"] = "ok"
+    user: UserOut
+
+
+class AccessOut(BaseModel):
+    token: str
+    expiresAt: str
+
+
+class LoginOut(UserStatusOut):
+    access: AccessOut
+
+
+class StatusOut(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")

@@ -6,14 +6,24 @@ from aiohttp import web
 from coupon_core.errors import BadRequest, NotFound
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import PG_POOL
+from coupon_core.openapi import Doc, documented
 
-from gateway.api.schemas import CreateToken, UpdateToken, token_view
+from gateway.api.schemas import (
+    ApiTokenCreatedOut,
+    ApiTokenListOut,
+    ApiTokenOut,
+    CreateToken,
+    UpdateToken,
+    dump,
+)
 from gateway.db import api_tokens
 from gateway.domain.secrets import hash_secret, new_api_token
 from gateway.domain.whitelist import WhitelistError, normalize_entries
 from gateway.keys import GATEKEEPER
 
 MAX_ID = 2**63 - 1
+TAGS = ("api-tokens",)
+SECURITY = ("bearerAuth", "basicAuth")
 
 
 def _whitelist(request: web.Request, entries: list[str]) -> list[str]:
@@ -34,6 +44,15 @@ def _not_found(token_id: int) -> NotFound:
     return NotFound(f"No API token with id {token_id}.", code="token_not_found")
 
 
+@documented(
+    Doc(
+        summary="Create an API token (the secret is shown once)",
+        tags=TAGS,
+        body=CreateToken,
+        responses={201: ApiTokenCreatedOut, 400: "invalid input or whitelist", 409: "name taken"},
+        security=SECURITY,
+    )
+)
 async def create_token(request: web.Request) -> web.Response:
     body = parse_model(CreateToken, await read_json(request))
     whitelist = _whitelist(request, body.whitelist)
@@ -46,24 +65,46 @@ async def create_token(request: web.Request) -> web.Response:
             whitelist=whitelist,
             rate_limit=body.rateLimit,
         )
-    return json_response({**token_view(token), "token": secret}, status=201)
+    created = ApiTokenCreatedOut(**ApiTokenOut.of(token).model_dump(), token=secret)
+    return json_response(dump(created), status=201)
 
 
+@documented(
+    Doc(summary="List API tokens", tags=TAGS, responses={200: ApiTokenListOut}, security=SECURITY)
+)
 async def list_tokens(request: web.Request) -> web.Response:
     async with request.app[PG_POOL].acquire() as conn:
         tokens = await api_tokens.list_all(conn)
-    return json_response({"items": [token_view(t) for t in tokens], "total": len(tokens)})
+    listing = ApiTokenListOut(items=[ApiTokenOut.of(t) for t in tokens], total=len(tokens))
+    return json_response(dump(listing))
 
 
+@documented(
+    Doc(
+        summary="Show an API token",
+        tags=TAGS,
+        responses={200: ApiTokenOut, 404: "no such token"},
+        security=SECURITY,
+    )
+)
 async def show_token(request: web.Request) -> web.Response:
     token_id = _token_id(request)
     async with request.app[PG_POOL].acquire() as conn:
         token = await api_tokens.get(conn, token_id)
     if token is None:
         raise _not_found(token_id)
-    return json_response(token_view(token))
+    return json_response(dump(ApiTokenOut.of(token)))
 
 
+@documented(
+    Doc(
+        summary="Replace the whitelist and/or the rate limit of an API token",
+        tags=TAGS,
+        body=UpdateToken,
+        responses={200: ApiTokenOut, 400: "invalid input or whitelist", 404: "no such token"},
+        security=SECURITY,
+    )
+)
 async def update_token(request: web.Request) -> web.Response:
     token_id = _token_id(request)
     body = parse_model(UpdateToken, await read_json(request))
@@ -78,16 +119,24 @@ async def update_token(request: web.Request) -> web.Response:
         )
     if token is None:
         raise _not_found(token_id)
-    return json_response(token_view(token))
+    return json_response(dump(ApiTokenOut.of(token)))
 
 
+@documented(
+    Doc(
+        summary="Revoke an API token (effective within a second)",
+        tags=TAGS,
+        responses={200: ApiTokenOut, 404: "no such token"},
+        security=SECURITY,
+    )
+)
 async def revoke_token(request: web.Request) -> web.Response:
     token_id = _token_id(request)
     async with request.app[PG_POOL].acquire() as conn, conn.transaction():
         token = await api_tokens.revoke(conn, token_id)
     if token is None:
         raise _not_found(token_id)
-    return json_response(token_view(token))
+    return json_response(dump(ApiTokenOut.of(token)))
 
 
 def add_token_routes(app: web.Application) -> None:

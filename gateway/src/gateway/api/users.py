@@ -10,16 +10,37 @@ from aiohttp import web
 from coupon_core.errors import NotFound, Unauthorized
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import PG_POOL
+from coupon_core.openapi import Doc, documented
 
 from gateway.api.middleware import client_address
-from gateway.api.schemas import Login, Register, user_view
+from gateway.api.schemas import (
+    AccessOut,
+    Login,
+    LoginOut,
+    Register,
+    RegisteredOut,
+    StatusOut,
+    UserOut,
+    UserStatusOut,
+    dump,
+)
 from gateway.db import users
 from gateway.domain.secrets import hash_secret, new_user_token
 from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, PASSWORDS, SETTINGS
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+TAGS = ("users",)
 
 
+@documented(
+    Doc(
+        summary="Register a user",
+        tags=TAGS,
+        body=Register,
+        responses={201: RegisteredOut, 400: "invalid input", 409: "email taken"},
+        security=(),
+    )
+)
 async def register(request: web.Request) -> web.Response:
     body = parse_model(Register, await read_json(request))
     password_hash = await asyncio.to_thread(request.app[PASSWORDS].hash, body.password)
@@ -31,7 +52,7 @@ async def register(request: web.Request) -> web.Response:
             first_name=body.firstName,
             last_name=body.lastName,
         )
-    return json_response({"user": user_view(user)}, status=201)
+    return json_response(dump(RegisteredOut(user=UserOut.of(user))), status=201)
 
 
 async def _login_fields(request: web.Request) -> Any:
@@ -41,6 +62,16 @@ async def _login_fields(request: web.Request) -> Any:
     return await read_json(request)
 
 
+@documented(
+    Doc(
+        summary="Log in: a user token",
+        tags=TAGS,
+        body=Login,
+        body_content_types=("application/json", *FORM_TYPES),
+        responses={200: LoginOut, 401: "wrong email or password", 429: "too many failed attempts"},
+        security=(),
+    )
+)
 async def login(request: web.Request) -> web.Response:
     body = parse_model(Login, await _login_fields(request))
     gatekeeper = request.app[GATEKEEPER]
@@ -60,30 +91,41 @@ async def login(request: web.Request) -> web.Response:
         await users.add_token(
             conn, user_id=user.id, token_hash=hash_secret(token), expires_at=expires_at
         )
-    return json_response(
-        {
-            "status": "ok",
-            "user": user_view(user),
-            "access": {"token": token, "expiresAt": expires_at.isoformat()},
-        }
+    access = AccessOut(token=token, expiresAt=expires_at.isoformat())
+    return json_response(dump(LoginOut(user=UserOut.of(user), access=access)))
+
+
+@documented(
+    Doc(
+        summary="The user of the presented user token",
+        tags=TAGS,
+        responses={200: UserStatusOut},
+        security=("bearerAuth",),
     )
-
-
+)
 async def me(request: web.Request) -> web.Response:
     user_id = int(request[CALLER].principal.id)
     async with request.app[PG_POOL].acquire() as conn:
         user = await users.by_id(conn, user_id)
     if user is None:
         raise NotFound("This user no longer exists.", code="user_not_found")
-    return json_response({"status": "ok", "user": user_view(user)})
+    return json_response(dump(UserStatusOut(user=UserOut.of(user))))
 
 
+@documented(
+    Doc(
+        summary="Revoke the presented user token",
+        tags=TAGS,
+        responses={200: StatusOut},
+        security=("bearerAuth",),
+    )
+)
 async def logout(request: web.Request) -> web.Response:
     credential = request[CREDENTIAL]
     async with request.app[PG_POOL].acquire() as conn, conn.transaction():
         await users.revoke_token(conn, hash_secret(credential.secret))
     request.app[GATEKEEPER].resolver.forget(credential)
-    return json_response({"status": "ok"})
+    return json_response(dump(StatusOut()))
 
 
 def add_user_routes(app: web.Application) -> None:
