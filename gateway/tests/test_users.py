@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from gateway.testing import TEST_PASSWORD, StartGateway, bearer, register_and_login
+from gateway.testing import TEST_PASSWORD, StartGateway, bearer, create_token, register_and_login
 
 
 async def test_register_login_me_logout(
@@ -112,3 +112,21 @@ async def test_duplicate_email_and_bad_login_bodies(gateways: StartGateway) -> N
         "/api/v1/users/login", data=b"{", headers={"Content-Type": "application/json"}
     )
     assert garbage.status == 400
+
+
+async def test_an_admin_creates_users(gateways: StartGateway) -> None:
+    client = await gateways()
+    body = {"email": "staff@example.com", "password": TEST_PASSWORD}
+    assert (await client.post("/api/v1/users", json=body)).status == 401
+    bare = await create_token(client, "bare", [])
+    assert (
+        await client.post("/api/v1/users", json=body, headers=bearer(bare["token"]))
+    ).status == 403
+    hr = await create_token(client, "hr", ["POST /api/v1/users"])
+    created = await client.post("/api/v1/users", json=body, headers=bearer(hr["token"]))
+    assert created.status == 201
+    assert (await created.json())["user"]["email"] == "staff@example.com"
+    login = await client.post("/api/v1/users/login", json=body)
+    assert login.status == 200
+    user_token = (await login.json())["access"]["token"]
+    assert (await client.post("/api/v1/users", json=body, headers=bearer(user_token))).status == 403

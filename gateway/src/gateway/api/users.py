@@ -42,6 +42,23 @@ TAGS = ("users",)
     )
 )
 async def register(request: web.Request) -> web.Response:
+    return await _create_user(request)
+
+
+@documented(
+    Doc(
+        summary="Create a user (admin)",
+        tags=TAGS,
+        body=Register,
+        responses={201: RegisteredOut, 400: "invalid input", 409: "email taken"},
+        security=("bearerAuth", "basicAuth"),
+    )
+)
+async def create_user(request: web.Request) -> web.Response:
+    return await _create_user(request)
+
+
+async def _create_user(request: web.Request) -> web.Response:
     body = parse_model(Register, await read_json(request))
     password_hash = await asyncio.to_thread(request.app[PASSWORDS].hash, body.password)
     async with request.app[PG_POOL].acquire() as conn, conn.transaction():
@@ -129,6 +146,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 def add_user_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/users", create_user)
     app.router.add_post("/api/v1/users/register", register)
     app.router.add_post("/api/v1/users/login", login)
     app.router.add_get("/api/v1/users/me", me)

@@ -19,6 +19,7 @@ _LITERAL = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@-]+$")
 # (method, template). Gateway endpoints first, then each service's.
 PLATFORM_ROUTES: tuple[tuple[str, str], ...] = (
     # gateway (CRM family)
+    ("POST", "/api/v1/users"),
     ("POST", "/api/v1/users/register"),
     ("POST", "/api/v1/users/login"),
     ("GET", "/api/v1/users/me"),
