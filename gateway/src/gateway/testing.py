@@ -3,8 +3,9 @@
 ``through_gateway(app)`` serves ``app`` on a test server, starts a gateway (with its own
 database) whose upstreams all point at it, and returns a client of the gateway that sends
 the bootstrap admin token by default. ``gateways(**settings)`` starts gateway replicas in
-front of an echo upstream, for the gateway's and the CLI's own tests. Enabled by
-``-p gateway.testing``.
+front of an echo upstream, for the gateway's and the CLI's own tests. ``register_and_login``
+gives a user token (user endpoints such as ``/api/v1/coupon/activate`` take nothing else);
+``create_token`` an API token with a given whitelist. Enabled by ``-p gateway.testing``.
 """
 
 from __future__ import annotations
