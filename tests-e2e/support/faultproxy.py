@@ -47,13 +47,22 @@ class FaultProxy:
     def stop(self) -> None:
         if self._loop is None:
             return
-        self._call(self._close_all)
-        if self._server is not None:
-            self._loop.call_soon_threadsafe(self._server.close)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+        self._loop.close()
         self._loop = None
+
+    async def _shutdown(self) -> None:
+        self._close_all()
+        if self._server is not None:
+            self._server.close()
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def cut(self) -> None:
         self._cut = True
