@@ -44,6 +44,18 @@ def die_with_parent() -> None:
         pass
 
 
+def terminate(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float) -> None:
+    """Send ``sig`` and wait up to ``timeout`` seconds, then SIGKILL what is left."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout or None)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _package_bin(module: str, *parts: str) -> Path | None:
     # Located, not imported: importing pgserver has side effects we do not want.
     spec = importlib.util.find_spec(module)
@@ -121,22 +133,12 @@ class _Server:
             log.close()
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(self.stop_signal)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, self.stop_signal, timeout)
         self.proc = None
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no shutdown work at all."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, signal.SIGKILL, 0)
         self.proc = None
 
     @property

@@ -21,7 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, free_port
+from coupon_core.embedded import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    die_with_parent,
+    free_port,
+    terminate,
+)
 
 READY_TIMEOUT_S = 60.0
 
@@ -95,22 +101,12 @@ class Process:
             raise StackError(f"{self.name}: {exc}\n--- log tail ---\n{tail}") from None
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, signal.SIGTERM, timeout)
         self.proc = None
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, signal.SIGKILL, 0)
         self.proc = None
 
 
