@@ -6,8 +6,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := shared gateway promotion-service issuance-service redemption-service cli
 TEST_DIRS := $(addsuffix /tests,$(PACKAGES))
-# Suites that must also pass on a three-master Redis Cluster (COUPON_TEST_REDIS_CLUSTER=1).
-CLUSTER_TEST_DIRS ?= shared/tests
 PYTEST_ARGS ?=
 
 .PHONY: help bootstrap run test test-cluster lint format unit e2e bench deploy-check lock clean
@@ -55,6 +53,9 @@ e2e: bootstrap
 test: lint
 	$(BIN)/pytest $(TEST_DIRS) deploy/tests tests-e2e $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-cluster
+
+# Suites that must also pass on a three-master Redis Cluster (COUPON_TEST_REDIS_CLUSTER=1).
+CLUSTER_TEST_DIRS ?= shared/tests
 
 test-cluster: bootstrap
 	COUPON_TEST_REDIS_CLUSTER=1 $(BIN)/pytest $(CLUSTER_TEST_DIRS) $(PYTEST_ARGS)
