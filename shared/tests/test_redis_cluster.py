@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 from coupon_core.embedded import CLUSTER_SLOTS, EmbeddedRedisCluster
@@ -110,3 +111,10 @@ async def test_a_killed_node_comes_back_with_its_slots(
         assert await client.get(key) == b"S:2"
     finally:
         await client.aclose()
+
+
+async def test_the_redis_client_fixture_follows_the_mode(redis_client: Any, redis_url: str) -> None:
+    expected = RedisCluster if redis_url.startswith("redis+cluster://") else Redis
+    assert isinstance(redis_client, expected)
+    await redis_client.set("{C:FIXTURE}:owner", "S:1")
+    assert await redis_client.get("{C:FIXTURE}:owner") == b"S:1"
