@@ -154,6 +154,7 @@ def test_overlay_on_a_base(tmp_path: Path) -> None:
         ({"labels": [{"pairs": {"a": "b"}, "includeSelectors": True}]}, "includeSelectors"),
         ({"resources": ["a.yaml", "a.yaml"]}, "defined twice"),
         ({"resources": ["a.yaml"], "patches": [{"path": "p.yaml"}]}, "matches no object"),
+        ({"resources": ["a.yaml"], "patches": [{"path": "two.yaml"}]}, "exactly one document"),
     ],
 )
 def test_what_is_not_supported_is_refused(
@@ -165,6 +166,7 @@ def test_what_is_not_supported_is_refused(
             "kustomization.yaml": kustomization,
             "a.yaml": DEPLOYMENT,
             "p.yaml": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nope"}},
+            "two.yaml": [DEPLOYMENT, DEPLOYMENT],
         },
     )
     with pytest.raises(KustomizeError, match=message):

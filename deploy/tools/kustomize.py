@@ -9,11 +9,11 @@ Supported kustomization fields (anything else is refused, not ignored):
 * ``labels`` (``pairs``, ``includeTemplates``; ``includeSelectors`` must be false);
 * ``images`` (``name`` with ``newName`` / ``newTag`` / ``digest``) on the containers and
   init containers of every pod template;
-* ``patches``: strategic-merge patches from ``path`` or inline ``patch``, applied to the
-  object of the same kind and name, or to every object a ``target`` selects (by ``kind``,
-  ``name``, ``labelSelector`` of ``key=value`` pairs). Lists merge by the same keys as the
-  Kubernetes strategic merge (containers and env by name, volume mounts by mount path,
-  ...); other lists are replaced; a ``null`` value deletes a key;
+* ``patches``: strategic-merge patches (one per entry) from ``path`` or inline ``patch``,
+  applied to the object of the same kind and name, or to every object a ``target``
+  selects (by ``kind``, ``name``, ``labelSelector`` of ``key=value`` pairs). Lists merge
+  by the same keys as the Kubernetes strategic merge (containers and env by name, volume
+  mounts by mount path, ...); other lists are replaced; a ``null`` value deletes a key;
 * ``configMapGenerator`` / ``secretGenerator`` with ``literals`` and ``envs``, only with
   ``generatorOptions.disableNameSuffixHash: true`` (the content-hash suffix is not
   reproduced).
@@ -244,6 +244,10 @@ def _apply_patch(directory: Path, objects: list[Object], entry: Object) -> None:
         docs = load_documents(directory / entry["path"])
     else:
         docs = [doc for doc in yaml.safe_load_all(entry.get("patch", "")) if doc]
+    if len(docs) != 1:
+        # kustomize's `patches` field holds one patch per entry (unlike the deprecated
+        # patchesStrategicMerge); a file of several documents is an error there too.
+        raise KustomizeError(f"{directory}: patch {entry} must hold exactly one document")
     target = entry.get("target")
     if target is not None and set(target) - {"kind", "name", "labelSelector"}:
         raise KustomizeError(f"{directory}: unsupported patch target {target}")
