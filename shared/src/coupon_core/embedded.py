@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import random
 import shutil
 import signal
 import socket
@@ -19,6 +20,8 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+
+import redis
 
 START_TIMEOUT_S = 60.0
 _PR_SET_PDEATHSIG = 1
@@ -309,8 +312,6 @@ def _port_is_free(port: int) -> bool:
 
 def free_cluster_port(taken: set[int] | frozenset[int] = frozenset()) -> int:
     """A loopback port whose cluster bus port (port + 10000) is free as well."""
-    import random
-
     for _ in range(1000):
         port = random.randint(*_CLUSTER_PORT_RANGE)
         bus = port + _CLUSTER_BUS_OFFSET
@@ -382,8 +383,6 @@ class EmbeddedRedisCluster:
         return int(self._info(self.nodes[0]).get("cluster_slots_assigned", "0")) > 0
 
     def _form(self) -> None:
-        import redis
-
         for epoch, (node, (first, last)) in enumerate(
             zip(self.nodes, self.slot_ranges(), strict=True), start=1
         ):
@@ -398,8 +397,6 @@ class EmbeddedRedisCluster:
 
     @staticmethod
     def _info(node: EmbeddedRedis) -> dict[str, str]:
-        import redis
-
         try:
             with redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=1) as client:
                 raw = client.execute_command("CLUSTER", "INFO")
