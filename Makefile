@@ -8,7 +8,7 @@ PACKAGES := shared gateway promotion-service issuance-service redemption-service
 TEST_DIRS = $(wildcard $(addsuffix /tests,$(PACKAGES)))
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test lint format unit e2e bench deploy-check lock clean
+.PHONY: help bootstrap run test test-cluster lint format unit e2e bench deploy-check lock clean
 
 help:
 	@echo "make run           the whole stack on embedded PostgreSQL and Redis, demo data loaded"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint          ruff (format + lint) and mypy --strict"
 	@echo "make format        apply ruff formatting and fixes"
 	@echo "make bench         benchmarks; ratios measured side by side in one run"
+	@echo "make test-cluster  the Redis-facing suites again, on a Redis Cluster"
 	@echo "make deploy-check  render and validate the Kubernetes manifests"
 	@echo "make lock          re-resolve dependencies into requirements.lock"
 
@@ -50,7 +51,17 @@ e2e: bootstrap
 	$(BIN)/pytest tests-e2e $(PYTEST_ARGS)
 
 test: lint
-	$(BIN)/pytest $(TEST_DIRS) tests-e2e $(PYTEST_ARGS)
+	$(BIN)/pytest $(TEST_DIRS) deploy/tests tests-e2e $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-cluster
+
+# Suites that must also pass on a three-master Redis Cluster (COUPON_TEST_REDIS_CLUSTER=1).
+CLUSTER_TEST_DIRS ?= shared/tests
+
+test-cluster: bootstrap
+	COUPON_TEST_REDIS_CLUSTER=1 $(BIN)/pytest $(CLUSTER_TEST_DIRS) $(PYTEST_ARGS)
+
+deploy-check: bootstrap
+	$(BIN)/python deploy/tools/check.py
 
 bench: bootstrap
 	$(BIN)/python -m bench

@@ -75,4 +75,4 @@ async def test_embedded_servers_start_answer_and_stop() -> None:
 
 def test_session_infra_is_real(infra: Infra) -> None:
     assert infra.postgres_url.startswith("postgresql://")
-    assert infra.redis_url.startswith("redis://")
+    assert infra.redis_url.startswith(("redis://", "redis+cluster://"))

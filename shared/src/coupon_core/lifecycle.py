@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from coupon_core.keys import CORE_SETTINGS, HTTP_SESSION, PG_POOL, REDIS
 from coupon_core.migrations import apply_migrations
@@ -54,12 +56,56 @@ def postgres_ctx(migrations_dir: Path | None, *, service: str) -> CleanupCtx:
     return postgres
 
 
+# What :func:`redis_from_url` returns. The ``REDIS`` app key stays typed ``Redis``: both
+# clients offer the same single-key and single-slot commands, scripts and pipelines, which
+# is all the platform uses (every multi-key operation stays inside one hash tag).
+RedisClient: TypeAlias = Redis | RedisCluster
+
+CLUSTER_SCHEME = "redis+cluster://"
+_CLUSTER_URL = re.compile(r"^(?:(?P<auth>[^@/?]*)@)?(?P<hosts>[^@/?]+)(?P<tail>[/?].*)?$")
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
+    """Split ``redis+cluster://[user:password@]host:port[,host:port...][/0][?options]`` into a
+    plain ``redis://`` URL of the first seed (credentials and options kept) and every seed."""
+    if not is_cluster_url(url):
+        raise ValueError(f"not a {CLUSTER_SCHEME} URL")
+    match = _CLUSTER_URL.match(url[len(CLUSTER_SCHEME) :])
+    if match is None:
+        raise ValueError(f"{CLUSTER_SCHEME} URL without a host")
+    seeds: list[tuple[str, int]] = []
+    for part in match["hosts"].split(","):
+        host, sep, port = part.strip().rpartition(":")
+        if not sep or not host or not port.isdigit():
+            host, port = part.strip(), "6379"
+        if not host:
+            raise ValueError(f"{CLUSTER_SCHEME} URL with an empty host")
+        seeds.append((host.strip("[]"), int(port)))
+    auth = f"{match['auth']}@" if match["auth"] is not None else ""
+    first_host, first_port = seeds[0]
+    first = f"[{first_host}]" if ":" in first_host else first_host
+    return f"redis://{auth}{first}:{first_port}{match['tail'] or ''}", seeds
+
+
+def redis_from_url(url: str, **options: Any) -> RedisClient:
+    """The one Redis client factory: ``redis://`` and ``rediss://`` give a
+    :class:`~redis.asyncio.Redis`, ``redis+cluster://`` a
+    :class:`~redis.asyncio.cluster.RedisCluster` that knows every seed node."""
+    if not is_cluster_url(url):
+        return Redis.from_url(url, **options)
+    single, seeds = cluster_seeds(url)
+    nodes = [ClusterNode(host, port) for host, port in seeds]
+    return RedisCluster.from_url(single, startup_nodes=nodes, **options)
+
+
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[CORE_SETTINGS]
-    client: Redis = Redis.from_url(
-        settings.redis_url, socket_connect_timeout=2, health_check_interval=30
-    )
-    app[REDIS] = client
+    client = redis_from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
+    app[REDIS] = cast(Redis, client)
     yield
     await client.aclose()
 

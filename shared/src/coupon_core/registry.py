@@ -28,7 +28,8 @@ async def claim(redis: Redis, code: str, group: str) -> bool:
 
 
 async def claim_many(redis: Redis, codes: Sequence[str], group: str) -> list[bool]:
-    """Claim a batch in one round trip; element i tells whether ``codes[i]`` is ours."""
+    """Claim a batch in one round trip (one per node on Redis Cluster: the pipeline is not
+    transactional, so it may span slots); element i tells whether ``codes[i]`` is ours."""
     async with redis.pipeline(transaction=False) as pipe:
         for code in codes:
             pipe.set(keyspace.code_owner(code), group, nx=True)
@@ -37,13 +38,25 @@ async def claim_many(redis: Redis, codes: Sequence[str], group: str) -> list[boo
 
 
 async def release(redis: Redis, codes: Sequence[str], group: str) -> None:
-    """Give codes back, but only those ``group`` still owns."""
+    """Give codes back, but only those ``group`` still owns.
+
+    Every code's key has its own hash tag, so the keys of a batch live in many slots: reads
+    and deletes go through non-transactional pipelines (split per node on Redis Cluster),
+    never a multi-key MGET or DEL, which a cluster refuses across slots.
+    """
     if not codes:
         return
-    owners = await redis.mget([keyspace.code_owner(c) for c in codes])
-    mine = [c for c, o in zip(codes, owners, strict=True) if o is not None and _text(o) == group]
+    keys = [keyspace.code_owner(c) for c in codes]
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.get(key)
+        owners = await pipe.execute()
+    mine = [k for k, o in zip(keys, owners, strict=True) if o is not None and _text(o) == group]
     if mine:
-        await redis.delete(*[keyspace.code_owner(c) for c in mine])
+        async with redis.pipeline(transaction=False) as pipe:
+            for key in mine:
+                pipe.delete(key)
+            await pipe.execute()
 
 
 async def owner_of(redis: Redis, code: str) -> str | None:

