@@ -41,8 +41,9 @@ async def eventually(
 
 
 @pytest.fixture
-async def api(through_gateway: Any, service_env: dict[str, Any]) -> TestClient[Any, Any]:
-    """A client of the gateway in front of one issuance-service."""
+async def api(service_env: dict[str, Any], through_gateway: Any) -> TestClient[Any, Any]:
+    """A client of the gateway in front of one issuance-service (``service_env`` first, so
+    that the service stops before its database is dropped)."""
     client: TestClient[Any, Any] = await through_gateway(create_app(Settings(**service_env)))
     return client
 
