@@ -21,7 +21,8 @@ async def _error(resp: Any, status: int, code: int) -> str:
     assert body["warnings"] == []
     ((error),) = body["errors"]
     assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["message"], str)
+    assert error["message"]
     return str(error["message"])
 
 
@@ -65,7 +66,8 @@ async def test_multiple_respects_limits_all_or_nothing(api: Any, new_series: Any
     first = await api.post("/v2/coupon/issue/multiple", json=body)
     assert first.status == 200, await first.text()
     issued = await first.json()
-    assert issued["count"] == 3 and len(set(issued["codes"])) == 3
+    assert issued["count"] == 3
+    assert len(set(issued["codes"])) == 3
     assert all(code.endswith("-X") for code in issued["codes"])
     await _error(await api.post("/v2/coupon/issue/multiple", json=body), 400, 722)
     series = await (await api.get(f"/v2/coupon/series/{series_id}")).json()

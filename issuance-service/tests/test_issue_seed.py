@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-
 SEED_REQUEST = {
     "seriesId": 544770,
     "customer": {"id": 555567088, "mobile": "", "externalId": "", "email": ""},
@@ -70,12 +69,15 @@ async def test_seed_request_answers_as_the_seed(api: Any, new_series: Any) -> No
     assert body["discountCode"] == "erg123"
     assert body["validTill"] == series_json["validTillDate"]
     assert body["discountType"] == "ABS"
-    assert body["discountValue"] == 500.0 and isinstance(body["discountValue"], float)
-    assert body["discountUpto"] == 0.0 and isinstance(body["discountUpto"], float)
+    assert body["discountValue"] == 500.0
+    assert isinstance(body["discountValue"], float)
+    assert body["discountUpto"] == 0.0
+    assert isinstance(body["discountUpto"], float)
     assert body["discountOn"] == "BILL"
     assert body["detailedInfo"] == "Evil coupon"
     assert body["redemptionCount"] == 0
-    assert isinstance(body["id"], int) and body["id"] > 0
+    assert isinstance(body["id"], int)
+    assert body["id"] > 0
     assert body["warnings"] == []
     assert list(body["customer"]) == ["id", "profiles"]
     assert body["customer"]["id"] == customer["id"]
@@ -87,7 +89,8 @@ async def test_seed_request_answers_as_the_seed(api: Any, new_series: Any) -> No
     ]
     assert profile["firstName"] == "Abijith"
     assert profile["lastName"] == "Guptha"
-    assert profile["fields"] == {} and profile["allFields"] == {}
+    assert profile["fields"] == {}
+    assert profile["allFields"] == {}
     assert profile["identifiers"] == identifiers
     assert profile["identifiersAll"] == identifiers
     assert profile["commChannels"] == []

@@ -7,6 +7,7 @@ transaction -> give back the take on any failure -> unlock -> publish facts -> r
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from coupon_core import idempotency, keyspace, registry
 from coupon_core.db import Connection
+from redis.exceptions import RedisError
 
 from issuance_service import counters
 from issuance_service.db import coupons as coupons_db
@@ -23,6 +25,8 @@ from issuance_service.domain import codes, rules
 from issuance_service.domain.errors import series_expired, series_not_found
 from issuance_service.domain.models import Customer, IssuedCoupon, Series
 from issuance_service.publishing import publish_issued
+
+log = logging.getLogger(__name__)
 
 EVENT_STREAM_SERVICE = "issuance"
 CODE_ATTEMPTS = 8
@@ -140,6 +144,20 @@ async def _attempt(
     return coupons, body
 
 
+async def _publish_after_commit(
+    stores: Stores, series: Series, coupons: list[IssuedCoupon]
+) -> None:
+    """The coupons are committed: a Redis failure now must not turn success into an error.
+    The outbox event records the issue; the republisher writes all facts again once Redis
+    comes back empty."""
+    try:
+        await publish_issued(stores.redis, series, coupons)
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "series %s: facts of %d issued coupons not published: %r", series.id, len(coupons), exc
+        )
+
+
 async def issue(
     stores: Stores,
     *,
@@ -170,6 +188,6 @@ async def issue(
             await counters.rebuild(stores.pool, stores.redis, stores.scripts, series_id)
             continue
         coupons, body = done
-        await publish_issued(stores.redis, series, coupons)
+        await _publish_after_commit(stores, series, coupons)
         return body
     raise RuntimeError(f"counters of series {series_id} could not be issued after retries")
