@@ -82,7 +82,7 @@ async def _assert_issued(bases: list[str], database_url: str, series_id: int) ->
 
 
 async def test_max_create_holds_across_replicas(
-    aiohttp_server: Any, service_env: dict[str, Any], database_url: str, new_series: Any
+    service_env: dict[str, Any], database_url: str, aiohttp_server: Any, new_series: Any
 ) -> None:
     bases = await _replicas(aiohttp_server, service_env)
     series_id, customer_id = await _setup(bases, new_series(maxCreate=LIMIT))
@@ -93,7 +93,7 @@ async def test_max_create_holds_across_replicas(
 
 
 async def test_max_vouchers_per_user_holds_across_replicas(
-    aiohttp_server: Any, service_env: dict[str, Any], database_url: str, new_series: Any
+    service_env: dict[str, Any], database_url: str, aiohttp_server: Any, new_series: Any
 ) -> None:
     bases = await _replicas(aiohttp_server, service_env)
     series_id, customer_id = await _setup(bases, new_series(maxVouchersPerUser=LIMIT))

@@ -29,7 +29,9 @@ async def _post(session: aiohttp.ClientSession, url: str, path: str, body: Any) 
 async def _restart_empty(infra: Infra) -> None:
     if infra.redis is not None:
         await asyncio.to_thread(infra.redis.kill)
-        await asyncio.to_thread(infra.redis.start)
+        # Started from the main thread: the child dies with the thread that spawned it
+        # (PR_SET_PDEATHSIG), and worker threads of the default executor come and go.
+        infra.redis.start()
     else:
         client: Redis = Redis.from_url(infra.redis_url)
         try:
@@ -39,9 +41,9 @@ async def _restart_empty(infra: Infra) -> None:
 
 
 async def test_limits_hold_when_redis_restarts_empty_mid_issue(
-    aiohttp_server: Any,
     service_env: dict[str, Any],
     database_url: str,
+    aiohttp_server: Any,
     infra: Infra,
     new_series: Any,
     wait_for: Any,
