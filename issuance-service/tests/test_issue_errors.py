@@ -29,6 +29,8 @@ async def _error(resp: Any, status: int, code: int) -> str:
 async def test_unknown_series_is_707(api: Any) -> None:
     resp = await api.post("/v2/coupon/issue", json={"seriesId": 99999, "customer": {"mobile": "1"}})
     await _error(resp, 404, 707)
+    # Nobody was registered on the fly for an issue that could not happen.
+    await _error(await api.get("/v2/customers/lookup?mobile=1"), 404, 701)
     assert (await api.get("/v2/coupon/series/99999")).status == 404
     assert (await api.get("/v2/coupon/series/abc")).status == 404
 

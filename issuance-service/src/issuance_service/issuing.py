@@ -85,7 +85,8 @@ async def _enqueue_issued(conn: Connection, coupons: list[IssuedCoupon], group: 
     )
 
 
-async def _load_series(stores: Stores, series_id: int, now: datetime) -> Series:
+async def load_issuable(stores: Stores, series_id: int, now: datetime) -> Series:
+    """The series, if it exists and has not expired (707, 712)."""
     async with stores.pool.acquire() as conn:
         series = await series_db.get(conn, series_id)
     if series is None:
@@ -171,7 +172,7 @@ async def issue(
     recorded for ``claim`` in the transaction that commits the coupons."""
     for _ in range(ATTEMPTS):
         now = datetime.now(UTC).replace(microsecond=0)
-        series = await _load_series(stores, series_id, now)
+        series = await load_issuable(stores, series_id, now)
         try:
             done = await _attempt(
                 stores,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -46,6 +47,8 @@ async def _issue(request: web.Request, body: IssueIn, count: int, many: bool) ->
         return claim
     deps = stores(request)
     try:
+        # Before the customer: an issue that cannot happen registers nobody.
+        await issuing.load_issuable(deps, body.seriesId, datetime.now(UTC))
         customer = await registration.resolve_for_issue(deps, _given(body.customer))
 
         def respond(
