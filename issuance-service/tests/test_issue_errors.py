@@ -154,6 +154,7 @@ async def test_malformed_input_is_400_and_writes_nothing(
         {"seriesId": 2**40, "customer": {"mobile": "900"}},
         {"seriesId": series_id, "customer": {"mobile": "9" * 101}},
         {"seriesId": series_id, "customer": {"mobile": "900"}, "extra": 1},
+        {"seriesId": series_id, "customer": {"mobile": "9\u0000"}},
     ]
     for body in bad_issues:
         kwargs = {"data": body} if isinstance(body, bytes) else {"json": body}
@@ -168,11 +169,14 @@ async def test_malformed_input_is_400_and_writes_nothing(
         new_series(validTillDate="tomorrow"),
         new_series(couponPrefix="no spaces"),
         {"description": "missing fields"},
+        new_series(description="nul \u0000 inside"),
     ]
     for body in bad_series:
         await _error(await api.post("/v2/coupon/series", json=body), 400, 400)
     resp = await api.put(f"/v2/coupon/series/{series_id}", json={"discountOn": "SHOP"})
     await _error(resp, 400, 400)
+    await _error(await api.get("/v2/customers/lookup?mobile=%00"), 400, 400)
+    await _error(await api.post("/v2/customers", json={"email": "a\u0000@b"}), 400, 400)
     conn = await asyncpg.connect(database_url)
     try:
         assert await conn.fetchval("SELECT count(*) FROM customers") == 0

@@ -146,13 +146,13 @@ async def _attempt(
 
 
 async def _publish_after_commit(
-    stores: Stores, series: Series, coupons: list[IssuedCoupon]
+    stores: Stores, series: Series, coupons: list[IssuedCoupon], owner: Customer
 ) -> None:
     """The coupons are committed: a Redis failure now must not turn success into an error.
     The outbox event records the issue; the republisher writes all facts again once Redis
     comes back empty."""
     try:
-        await publish_issued(stores.redis, series, coupons)
+        await publish_issued(stores.redis, series, coupons, owner)
     except (RedisError, OSError) as exc:
         log.warning(
             "series %s: facts of %d issued coupons not published: %r", series.id, len(coupons), exc
@@ -189,6 +189,6 @@ async def issue(
             await counters.rebuild(stores.pool, stores.redis, stores.scripts, series_id)
             continue
         coupons, body = done
-        await _publish_after_commit(stores, series, coupons)
+        await _publish_after_commit(stores, series, coupons, customer)
         return body
     raise RuntimeError(f"counters of series {series_id} could not be issued after retries")

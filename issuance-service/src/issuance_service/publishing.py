@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import asyncpg
 from coupon_core import customers, facts, keyspace
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from issuance_service.db import coupons as coupons_db
@@ -29,10 +30,13 @@ BATCH = 1000
 POLL_S = 0.5
 
 
-async def publish_issued(redis: Redis, series: Series, coupons: Sequence[IssuedCoupon]) -> None:
-    """Group and coupon facts, and the registry entries again (a no-op unless Redis lost
-    them since the claim)."""
+async def publish_issued(
+    redis: Redis, series: Series, coupons: Sequence[IssuedCoupon], owner: Customer
+) -> None:
+    """Group and coupon facts; the registry entries and the owner's index entries again (a
+    no-op unless Redis lost them since)."""
     async with redis.pipeline(transaction=False) as pipe:
+        _index(pipe, owner)
         pipe.set(keyspace.group_facts(series.group), rules.group_facts(series).model_dump_json())
         for coupon in coupons:
             pipe.set(
@@ -60,13 +64,17 @@ async def publish_customer(redis: Redis, customer: Customer) -> None:
     await customers.publish(redis, str(customer.id), customer.identifiers())
 
 
+def _index(pipe: Pipeline, customer: Customer) -> None:
+    customer_id = str(customer.id)
+    pipe.set(keyspace.customer_index("id", customer_id), customer_id)
+    for identifier, value in customer.identifiers().items():
+        pipe.set(keyspace.customer_index(identifier, value), customer_id)
+
+
 async def _publish_customers(redis: Redis, batch: Sequence[Customer]) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         for customer in batch:
-            customer_id = str(customer.id)
-            pipe.set(keyspace.customer_index("id", customer_id), customer_id)
-            for identifier, value in customer.identifiers().items():
-                pipe.set(keyspace.customer_index(identifier, value), customer_id)
+            _index(pipe, customer)
         await pipe.execute()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -22,8 +22,23 @@ Identifier = Annotated[str, StringConstraints(max_length=100)]
 CodePart = Annotated[str, StringConstraints(max_length=20, pattern=r"^[A-Za-z0-9_-]*$")]
 
 
+def _no_nul(value: Any) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    if isinstance(value, dict):
+        for item in value.values():
+            _no_nul(item)
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_without_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
+        _no_nul(data)
+        return data
 
 
 class CustomerIn(Body):

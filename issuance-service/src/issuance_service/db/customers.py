@@ -12,6 +12,7 @@ from issuance_service.domain.models import Customer
 
 _COLUMNS = "id, first_name, last_name, mobile, email, external_id, updated_at"
 _IDENTIFIER_COLUMNS = {"mobile": "mobile", "email": "email", "externalId": "external_id"}
+_CONSTRAINTS = {f"customers_{column}_key": name for name, column in _IDENTIFIER_COLUMNS.items()}
 
 
 def _customer(row: asyncpg.Record) -> Customer:
@@ -38,8 +39,7 @@ async def insert(
             external_id,
         )
     except asyncpg.UniqueViolationError as exc:
-        column = (exc.constraint_name or "").removeprefix("customers_").removesuffix("_key")
-        raise identifier_taken(column or "identifier") from None
+        raise identifier_taken(_CONSTRAINTS.get(exc.constraint_name or "", "identifier")) from None
     assert row is not None
     return _customer(row)
 
