@@ -2,7 +2,7 @@
 -- KEYS: as issue_take.lua. ARGV: 1 count, 2 the time issue_take set, 3 the previous value ("").
 -- A cold series (Redis lost its data since) has nothing to give back: its rebuild counts
 -- committed rows only.
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then
   return 0
 end
 local count = tonumber(ARGV[1])

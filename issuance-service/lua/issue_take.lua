@@ -5,7 +5,8 @@
 -- Returns {status, previous last-issue time or ""}:
 --   0 taken, 1 cold (counters must be rebuilt first), 2 maxCreate, 3 maxVouchersPerUser,
 --   4 minDaysBetweenVouchers.
-if redis.call('EXISTS', KEYS[1]) == 0 then
+-- A missing total is as cold as a missing marker (a key lost on its own must not read as 0).
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then
   return {1, ''}
 end
 local count = tonumber(ARGV[1])

@@ -96,3 +96,16 @@ async def test_cold_series_takes_nothing(scripts: counters.Scripts, redis_url: s
         assert await client.get(keyspace.issued_total("S:7")) is None
     finally:
         await client.aclose()
+
+
+async def test_a_total_lost_on_its_own_reads_cold(
+    scripts: counters.Scripts, redis_url: str
+) -> None:
+    client: Redis = Redis.from_url(redis_url)
+    try:
+        series = _series(max_create=1)
+        assert await counters.take(scripts, series=series, customer_id=1, count=1, now=NOW)
+        await client.delete(keyspace.issued_total("S:7"))
+        assert await counters.take(scripts, series=series, customer_id=2, count=1, now=NOW) is None
+    finally:
+        await client.aclose()

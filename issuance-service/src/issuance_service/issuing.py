@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 EVENT_STREAM_SERVICE = "issuance"
 CODE_ATTEMPTS = 8
-ATTEMPTS = 5
+ATTEMPTS = 10  # cold counters or a forgotten code; each retry follows a repair
 
 Respond = Callable[[Series, list[IssuedCoupon]], dict[str, Any]]
 
