@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from coupon_core.errors import BadRequest
 from coupon_core.http import json_response, parse_model, read_json
+from coupon_core.keyspace import CustomerIdentifier
 
 from issuance_service import registration
 from issuance_service.api import views
@@ -16,7 +17,7 @@ from issuance_service.db import coupons as coupons_db
 from issuance_service.domain.errors import customer_not_found
 from issuance_service.domain.models import Customer
 
-LOOKUP_PARAMS = ("mobile", "email", "externalId")
+LOOKUP_PARAMS: tuple[CustomerIdentifier, ...] = ("mobile", "email", "externalId")
 
 
 async def create(request: web.Request) -> web.Response:
@@ -45,8 +46,10 @@ async def get(request: web.Request) -> web.Response:
 
 
 async def lookup(request: web.Request) -> web.Response:
-    given = {name: request.query.get(name) for name in LOOKUP_PARAMS}
-    identifiers = registration.normalised(given)  # type: ignore[arg-type]
+    given: dict[CustomerIdentifier, object] = {
+        name: request.query.get(name) for name in LOOKUP_PARAMS
+    }
+    identifiers = registration.normalised(given)
     if not identifiers:
         raise BadRequest("one of mobile, email, externalId is required")
     customer = await registration.find(stores(request), identifiers)
