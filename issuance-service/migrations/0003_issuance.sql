@@ -33,7 +33,6 @@ CREATE TABLE series (
     coupon_prefix                      text             NOT NULL DEFAULT '',
     coupon_suffix                      text             NOT NULL DEFAULT '',
     random_code_length                 integer          NOT NULL DEFAULT 10,
-    num_issued                         integer          NOT NULL DEFAULT 0,
     num_redeemed                       integer          NOT NULL DEFAULT 0,
     created_at                         timestamptz      NOT NULL DEFAULT now(),
     updated_at                         timestamptz      NOT NULL DEFAULT now()

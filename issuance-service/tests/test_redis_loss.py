@@ -100,7 +100,6 @@ async def test_limits_hold_when_redis_restarts_empty_mid_issue(
             "SELECT customer_id, count(*) AS n FROM issued_coupons GROUP BY customer_id"
         )
         assert max(r["n"] for r in per_customer) <= PER_USER
-        assert await db.fetchval("SELECT num_issued FROM series") == LIMIT
     finally:
         await db.close()
     successes = sum(1 for _, status, _ in results if status == 200)

@@ -127,7 +127,6 @@ async def _attempt(
                         valid_till=rules.coupon_valid_till(series, issued_at=now),
                         issued_at=now,
                     )
-                    await series_db.add_issued(conn, series.id, count)
                     await _enqueue_issued(conn, coupons, series.group)
                     body = respond(series, coupons)
                     if claim is not None:
@@ -162,17 +161,20 @@ async def _publish_after_commit(
 async def issue(
     stores: Stores,
     *,
-    series_id: int,
+    series: Series,
     customer: Customer,
     count: int,
     respond: Respond,
     claim: IdempotencyClaim | None = None,
 ) -> dict[str, Any]:
-    """Issue ``count`` coupons of ``series_id`` to ``customer``; returns ``respond``'s body,
-    recorded for ``claim`` in the transaction that commits the coupons."""
-    for _ in range(ATTEMPTS):
+    """Issue ``count`` coupons of ``series`` (from :func:`load_issuable`) to ``customer``;
+    returns ``respond``'s body, recorded for ``claim`` in the transaction that commits the
+    coupons."""
+    series_id = series.id
+    for attempt in range(ATTEMPTS):
         now = datetime.now(UTC).replace(microsecond=0)
-        series = await load_issuable(stores, series_id, now)
+        if attempt:  # after a repair: the series may have changed meanwhile
+            series = await load_issuable(stores, series_id, now)
         try:
             done = await _attempt(
                 stores,
@@ -191,4 +193,4 @@ async def issue(
         coupons, body = done
         await _publish_after_commit(stores, series, coupons, customer)
         return body
-    raise RuntimeError(f"counters of series {series_id} could not be issued after retries")
+    raise RuntimeError(f"series {series_id}: no coupon issued after {ATTEMPTS} attempts")

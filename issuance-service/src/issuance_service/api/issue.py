@@ -48,19 +48,19 @@ async def _issue(request: web.Request, body: IssueIn, count: int, many: bool) ->
     deps = stores(request)
     try:
         # Before the customer: an issue that cannot happen registers nobody.
-        await issuing.load_issuable(deps, body.seriesId, datetime.now(UTC))
+        series = await issuing.load_issuable(deps, body.seriesId, datetime.now(UTC))
         customer = await registration.resolve_for_issue(deps, _given(body.customer))
 
         def respond(
-            series: Series, coupons: list[IssuedCoupon], owner: Customer = customer
+            issued_from: Series, coupons: list[IssuedCoupon], owner: Customer = customer
         ) -> dict[str, Any]:
             if many:
-                return views.issued_many(series, coupons, owner)
-            return views.issued(series, coupons[0], owner)
+                return views.issued_many(issued_from, coupons, owner)
+            return views.issued(issued_from, coupons[0], owner)
 
         result = await issuing.issue(
             deps,
-            series_id=body.seriesId,
+            series=series,
             customer=customer,
             count=count,
             respond=respond,
