@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from coupon_core import idempotency, keyspace, registry
-from coupon_core.db import Connection
+from coupon_core import idempotency, registry
 from redis.exceptions import RedisError
 
 from issuance_service import counters
 from issuance_service.db import coupons as coupons_db
+from issuance_service.db import outbox as outbox_db
 from issuance_service.db import series as series_db
 from issuance_service.deps import Stores
 from issuance_service.domain import codes, rules
@@ -64,25 +64,17 @@ async def _claim_codes(stores: Stores, series: Series, count: int) -> list[str]:
     raise RuntimeError(f"could not find {count} free codes for series {series.id}")
 
 
-async def _enqueue_issued(conn: Connection, coupons: list[IssuedCoupon], group: str) -> None:
-    stream = keyspace.event_stream(EVENT_STREAM_SERVICE)
-    await conn.executemany(
-        "INSERT INTO outbox (stream, event_type, payload) VALUES ($1, $2, $3)",
-        [
-            (
-                stream,
-                "coupon.issued",
-                {
-                    "code": c.code,
-                    "group": group,
-                    "couponId": c.id,
-                    "customerId": str(c.customer_id),
-                    "issuedAt": c.issued_at.isoformat(),
-                },
-            )
-            for c in coupons
-        ],
-    )
+def _issued_events(coupons: list[IssuedCoupon], group: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": c.code,
+            "group": group,
+            "couponId": c.id,
+            "customerId": str(c.customer_id),
+            "issuedAt": c.issued_at.isoformat(),
+        }
+        for c in coupons
+    ]
 
 
 async def load_issuable(stores: Stores, series_id: int, now: datetime) -> Series:
@@ -127,7 +119,12 @@ async def _attempt(
                         valid_till=rules.coupon_valid_till(series, issued_at=now),
                         issued_at=now,
                     )
-                    await _enqueue_issued(conn, coupons, series.group)
+                    await outbox_db.enqueue_many(
+                        conn,
+                        service=EVENT_STREAM_SERVICE,
+                        event_type="coupon.issued",
+                        payloads=_issued_events(coupons, series.group),
+                    )
                     body = respond(series, coupons)
                     if claim is not None:
                         await idempotency.complete(
