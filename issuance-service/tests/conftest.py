@@ -49,6 +49,13 @@ async def api(service_env: dict[str, Any], through_gateway: Any) -> TestClient[A
 
 
 @pytest.fixture
+def replica_settings(service_env: dict[str, Any]) -> Settings:
+    """A replica for request storms: every request is signed when the storm starts, and on a
+    busy machine the last ones may reach the service after the default 30 s signature age."""
+    return Settings(**service_env, identity_max_age_s=600)
+
+
+@pytest.fixture
 def new_series() -> Callable[..., dict[str, Any]]:
     """Body of a valid series (valid for a year), with overrides."""
     return series_body

@@ -19,8 +19,8 @@ REQUESTS = 1000
 LIMIT = 100
 
 
-async def _replicas(aiohttp_server: Any, service_env: dict[str, Any]) -> list[str]:
-    servers = [await aiohttp_server(create_app(Settings(**service_env))) for _ in range(2)]
+async def _replicas(aiohttp_server: Any, replica_settings: Settings) -> list[str]:
+    servers = [await aiohttp_server(create_app(replica_settings)) for _ in range(2)]
     return [str(server.make_url("")).rstrip("/") for server in servers]
 
 
@@ -82,9 +82,9 @@ async def _assert_issued(bases: list[str], database_url: str, series_id: int) ->
 
 
 async def test_max_create_holds_across_replicas(
-    service_env: dict[str, Any], database_url: str, aiohttp_server: Any, new_series: Any
+    replica_settings: Settings, database_url: str, aiohttp_server: Any, new_series: Any
 ) -> None:
-    bases = await _replicas(aiohttp_server, service_env)
+    bases = await _replicas(aiohttp_server, replica_settings)
     series_id, customer_id = await _setup(bases, new_series(maxCreate=LIMIT))
     statuses, codes = await _storm(bases, series_id, [{"id": customer_id}] * REQUESTS)
     assert statuses == {200: LIMIT, 400: REQUESTS - LIMIT}
@@ -93,9 +93,9 @@ async def test_max_create_holds_across_replicas(
 
 
 async def test_max_vouchers_per_user_holds_across_replicas(
-    service_env: dict[str, Any], database_url: str, aiohttp_server: Any, new_series: Any
+    replica_settings: Settings, database_url: str, aiohttp_server: Any, new_series: Any
 ) -> None:
-    bases = await _replicas(aiohttp_server, service_env)
+    bases = await _replicas(aiohttp_server, replica_settings)
     series_id, customer_id = await _setup(bases, new_series(maxVouchersPerUser=LIMIT))
     # One customer, named by id or by mobile: the limit counts the customer, not the identifier.
     refs = [{"id": customer_id}, {"mobile": "42"}]

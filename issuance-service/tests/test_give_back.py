@@ -68,14 +68,14 @@ async def test_a_failed_insert_gives_back_counters_and_codes(
 
 
 async def test_counters_lost_repeatedly_during_a_storm(
-    service_env: dict[str, Any],
+    replica_settings: Settings,
     database_url: str,
     redis_url: str,
     aiohttp_server: Any,
     new_series: Any,
 ) -> None:
     limit, requests = 150, 600
-    servers = [await aiohttp_server(create_app(Settings(**service_env))) for _ in range(2)]
+    servers = [await aiohttp_server(create_app(replica_settings)) for _ in range(2)]
     bases = [str(s.make_url("")).rstrip("/") for s in servers]
     redis: Redis = Redis.from_url(redis_url)
     path = "/v2/coupon/issue"

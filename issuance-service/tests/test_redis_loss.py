@@ -41,14 +41,14 @@ async def _restart_empty(infra: Infra) -> None:
 
 
 async def test_limits_hold_when_redis_restarts_empty_mid_issue(
-    service_env: dict[str, Any],
+    replica_settings: Settings,
     database_url: str,
     aiohttp_server: Any,
     infra: Infra,
     new_series: Any,
     wait_for: Any,
 ) -> None:
-    servers = [await aiohttp_server(create_app(Settings(**service_env))) for _ in range(2)]
+    servers = [await aiohttp_server(create_app(replica_settings)) for _ in range(2)]
     urls = [str(s.make_url("")).rstrip("/") for s in servers]
     db = await asyncpg.connect(database_url)
     results: list[tuple[str, int, int | None]] = []
