@@ -64,3 +64,11 @@ async def test_issue_endpoints_honour_idempotency_keys(
         assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'failed'") == 0
     finally:
         await db.close()
+
+
+async def test_a_malformed_key_is_400(api: Any, new_series: Any) -> None:
+    series = await (await api.post("/v2/coupon/series", json=new_series())).json()
+    body = {"seriesId": series["id"], "customer": {"mobile": "5"}}
+    resp = await api.post("/v2/coupon/issue", json=body, headers={"Idempotency-Key": "k" * 300})
+    assert resp.status == 400
+    assert list(await resp.json()) == ["errors", "warnings"]

@@ -28,7 +28,7 @@ WHERE k <= n % 3;
 
 
 async def test_rebuild_installs_every_customer_and_marks_warm(
-    aiohttp_client: Any, service_env: dict[str, Any]
+    service_env: dict[str, Any], aiohttp_client: Any
 ) -> None:
     app = create_app(Settings(**service_env))
     await aiohttp_client(app)
