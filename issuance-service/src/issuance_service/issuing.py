@@ -80,7 +80,7 @@ def _issued_events(coupons: list[IssuedCoupon], group: str) -> list[dict[str, An
 async def load_issuable(stores: Stores, series_id: int, now: datetime) -> Series:
     """The series, if it exists and has not expired (707, 712)."""
     async with stores.pool.acquire() as conn:
-        series = await series_db.get(conn, series_id)
+        series = await series_db.get(conn, series_id, counted=False)
     if series is None:
         raise series_not_found(series_id)
     if rules.is_expired(series, now=now):

@@ -85,7 +85,7 @@ async def republish_all(pool: asyncpg.Pool, redis: Redis) -> int:
     published = 0
     async with pool.acquire() as conn:
         while page := await series_db.list_page(
-            conn, after=max(all_series, default=0), limit=BATCH
+            conn, after=max(all_series, default=0), limit=BATCH, counted=False
         ):
             all_series.update((s.id, s) for s in page)
             async with redis.pipeline(transaction=False) as pipe:
@@ -99,7 +99,7 @@ async def republish_all(pool: asyncpg.Pool, redis: Redis) -> int:
             async with redis.pipeline(transaction=False) as pipe:
                 for coupon in coupons:
                     if coupon.series_id not in all_series:  # created after the pages were read
-                        found = await series_db.get(conn, coupon.series_id)
+                        found = await series_db.get(conn, coupon.series_id, counted=False)
                         assert found is not None
                         all_series[found.id] = found
                     series = all_series[coupon.series_id]

@@ -42,7 +42,7 @@ def series(s: Series) -> dict[str, Any]:
         body[wire] = timestamp(value) if isinstance(value, datetime) else value
     body["discountValue"] = float(s.discount_value)
     body["discountUpto"] = float(s.discount_upto)
-    body["numIssued"] = s.num_issued
+    body["numIssued"] = s.num_issued or 0
     body["numRedeemed"] = s.num_redeemed
     return body
 

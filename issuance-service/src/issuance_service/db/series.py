@@ -15,6 +15,8 @@ _NUM_ISSUED = "(SELECT count(*) FROM issued_coupons c WHERE c.series_id = series
 _COLUMNS = ", ".join(
     ("id", *SERIES_SETTINGS, _NUM_ISSUED, "num_redeemed", "created_at", "updated_at")
 )
+# For the issue path, which must not count a series' coupons on every issue.
+_UNCOUNTED = _COLUMNS.replace(_NUM_ISSUED, "NULL::bigint AS num_issued")
 _PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(SERIES_SETTINGS) + 1))
 _ASSIGNMENTS = ", ".join(f"{name} = ${i}" for i, name in enumerate(SERIES_SETTINGS, start=2))
 # Issue and rebuild of one series serialise on this advisory lock namespace.
@@ -44,15 +46,19 @@ async def update(conn: Connection, series_id: int, settings: dict[str, Any]) -> 
     return _series(row) if row else None
 
 
-async def get(conn: Connection, series_id: int, *, for_update: bool = False) -> Series | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM series WHERE id = $1{lock}", series_id)
+async def get(conn: Connection, series_id: int, *, counted: bool = True) -> Series | None:
+    """``counted=False`` leaves ``num_issued`` None (no count of the series' coupons)."""
+    columns = _COLUMNS if counted else _UNCOUNTED
+    row = await conn.fetchrow(f"SELECT {columns} FROM series WHERE id = $1", series_id)
     return _series(row) if row else None
 
 
-async def list_page(conn: Connection, *, after: int, limit: int) -> list[Series]:
+async def list_page(
+    conn: Connection, *, after: int, limit: int, counted: bool = True
+) -> list[Series]:
+    columns = _COLUMNS if counted else _UNCOUNTED
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM series WHERE id > $1 ORDER BY id LIMIT $2", after, limit
+        f"SELECT {columns} FROM series WHERE id > $1 ORDER BY id LIMIT $2", after, limit
     )
     return [_series(row) for row in rows]
 

@@ -77,7 +77,7 @@ class Series:
     coupon_prefix: str
     coupon_suffix: str
     random_code_length: int
-    num_issued: int
+    num_issued: int | None  # None where it was not counted (the issue path)
     num_redeemed: int
     created_at: datetime
     updated_at: datetime
