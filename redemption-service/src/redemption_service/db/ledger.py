@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import orjson
+
 from coupon_core import events, keyspace
 from coupon_core.db import Connection
 
@@ -52,8 +54,9 @@ _INSERT = f"""
 WITH ins AS (
     INSERT INTO redemptions
         (code, group_ref, customer_id, amount, coupon_value, transaction_number, custom_fields)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[],
-                         $6::text[], $7::jsonb[])
+    SELECT c, g, cu, a, v, t, f::jsonb
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[],
+                $7::text[]) AS u(c, g, cu, a, v, t, f)
     RETURNING id, code, group_ref, customer_id, amount, coupon_value, redeemed_at
 ), events AS (
     INSERT INTO outbox (stream, event_type, payload)
@@ -77,7 +80,7 @@ async def insert(conn: Connection, rows: Sequence[NewRedemption]) -> dict[str, i
         [r.amount for r in rows],
         [r.coupon_value for r in rows],
         [r.transaction_number for r in rows],
-        [r.custom_fields for r in rows],
+        [orjson.dumps(r.custom_fields).decode() for r in rows],
     )
     return {rec["code"]: rec["id"] for rec in records}
 

@@ -1,0 +1,83 @@
+"""Fixtures of the redemption-service tests: the real app, and facts published exactly as the
+owning services publish them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from coupon_core import customers, facts, keyspace, registry
+from coupon_core.facts import CouponFacts, Discount, GroupFacts
+from redis.asyncio import Redis
+from redemption_service.app import create_app
+from redemption_service.settings import Settings
+
+from aiohttp import web
+
+
+@pytest.fixture
+def settings(service_env: dict[str, Any]) -> Settings:
+    return Settings(**service_env, reconcile_interval_s=0)
+
+
+@pytest.fixture
+def app(settings: Settings) -> web.Application:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client: Redis = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def mark_facts_ready(redis: Redis) -> None:
+    await redis.set(keyspace.facts_ready("promotion"), "1")
+    await redis.set(keyspace.facts_ready("issuance"), "1")
+
+
+async def publish_group(
+    redis: Redis,
+    group: str,
+    codes: list[str],
+    *,
+    coupon: dict[str, Any] | None = None,
+    **group_fields: Any,
+) -> GroupFacts:
+    """Publish a series (``S:..``) or promotion (``P:..``) with coupons, as its owner would."""
+    group_fields.setdefault("discount", Discount(type="ABS", value=100))
+    found = GroupFacts(group=group, **group_fields)
+    coupons = [
+        CouponFacts(code=code, group=group, coupon_id=1000 + i, **(coupon or {}))
+        for i, code in enumerate(codes)
+    ]
+    await facts.publish(redis, found, coupons)
+    for code in codes:
+        assert await registry.claim(redis, code, group)
+    await mark_facts_ready(redis)
+    return found
+
+
+async def publish_customer(
+    redis: Redis, customer_id: str, *, mobile: str = "", email: str = "", external_id: str = ""
+) -> None:
+    identifiers: dict[Any, str] = {"mobile": mobile, "email": email, "externalId": external_id}
+    await customers.publish(redis, customer_id, {k: v for k, v in identifiers.items() if v})
+
+
+def redeem_body(*coupons: dict[str, Any]) -> dict[str, Any]:
+    return {"root": {"coupon": list(coupons)}}
+
+
+def coupon_in(code: str, mobile: str, amount: Any = "5000", **extra: Any) -> dict[str, Any]:
+    return {
+        "code": code,
+        "customer": {"mobile": mobile},
+        "transaction": [{"amount": amount}],
+        **extra,
+    }
+
+
+Publish = Callable[..., Awaitable[GroupFacts]]
