@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
+import asyncpg
 import pytest
+from aiohttp import web
 from coupon_core import customers, facts, keyspace, registry
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
-from redis.asyncio import Redis
+from coupon_core.identity import Principal
+from coupon_core.testing.plugin import signed_headers
 from redemption_service.app import create_app
 from redemption_service.settings import Settings
-
-from aiohttp import web
+from redis.asyncio import Redis
 
 
 @pytest.fixture
@@ -81,3 +84,46 @@ def coupon_in(code: str, mobile: str, amount: Any = "5000", **extra: Any) -> dic
 
 
 Publish = Callable[..., Awaitable[GroupFacts]]
+
+
+API_CLIENT = Principal("api_token", "1", "checkout")
+
+
+@pytest.fixture
+async def replicas(aiohttp_server: Any, settings: Settings) -> list[str]:
+    """Two replicas of the service sharing one database and one Redis."""
+    servers = [await aiohttp_server(create_app(settings)) for _ in range(2)]
+    return [str(s.make_url("")).rstrip("/") for s in servers]
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        yield session
+
+
+async def post_signed(
+    session: aiohttp.ClientSession,
+    base: str,
+    path: str,
+    body: Any,
+    *,
+    principal: Principal = API_CLIENT,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """POST as if through the gateway; (status, JSON body)."""
+    signed = {**signed_headers("POST", path.partition("?")[0], principal), **(headers or {})}
+    async with session.post(base + path, json=body, headers=signed) as resp:
+        return resp.status, await resp.json()
+
+
+async def ledger_rows(database_url: str) -> list[dict[str, Any]]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT id, code, group_ref, customer_id FROM redemptions WHERE reversed_at IS NULL"
+        )
+        return [dict(r) for r in rows]
+    finally:
+        await conn.close()

@@ -125,7 +125,9 @@ async def test_716_same_coupon_twice_and_all_or_nothing(
     client: Any, redis: Redis, settings: Any
 ) -> None:
     await publish_group(redis, "S:14", ["D1", "D2"])
-    body = await redeem(client, coupon_in("D1", "111"), coupon_in("D2", "111"), coupon_in("D1", "111"))
+    body = await redeem(
+        client, coupon_in("D1", "111"), coupon_in("D2", "111"), coupon_in("D1", "111")
+    )
     assert [code_of(body, i) for i in range(3)] == [700, 700, 716]
     assert body["response"]["status"] == {
         "success": "false",
@@ -200,7 +202,9 @@ async def test_malformed_requests_are_400(client: Any, payload: bytes, fragment:
 async def _ledger_count(settings: Any) -> int:
     conn = await asyncpg.connect(settings.database_url)
     try:
-        count: int = await conn.fetchval("SELECT count(*) FROM redemptions WHERE reversed_at IS NULL")
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM redemptions WHERE reversed_at IS NULL"
+        )
         return count
     finally:
         await conn.close()

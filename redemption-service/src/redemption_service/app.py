@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
+import asyncpg
 from aiohttp import web
 from coupon_core.events import relay_outbox
 from coupon_core.keys import METRICS, PG_POOL, REDIS
@@ -34,13 +36,30 @@ async def counters_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _until_cancelled(work: Awaitable[None]) -> None:
+    """asyncpg may answer a cancellation that lands mid-query with InternalClientError
+    instead of CancelledError; on the way out that is still a cancellation."""
+    try:
+        await work
+    except asyncpg.InternalClientError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError from None
+        raise
+
+
 async def _relay(app: web.Application) -> None:
-    await relay_outbox(app[PG_POOL], app[REDIS], service=EVENT_SOURCE)
+    await _until_cancelled(relay_outbox(app[PG_POOL], app[REDIS], service=EVENT_SOURCE))
 
 
 async def _reconcile(app: web.Application) -> None:
-    await reconcile_forever(
-        app[PG_POOL], app[COUNTERS], app[RECONCILE_METRICS], app[SETTINGS].reconcile_interval_s
+    await _until_cancelled(
+        reconcile_forever(
+            app[PG_POOL],
+            app[COUNTERS],
+            app[RECONCILE_METRICS],
+            app[SETTINGS].reconcile_interval_s,
+        )
     )
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import orjson
-
 from coupon_core import events, keyspace
 from coupon_core.db import Connection
 
