@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +24,9 @@ from redemption_service.usecases.rebuild import ReconcileMetrics, reconcile_fore
 SERVICE = "redemption-service"
 EVENT_SOURCE = "redemption"
 MIGRATIONS_DIR = service_migrations_dir(__file__)
+RESTART_DELAY_S = 0.5
+
+log = logging.getLogger(__name__)
 
 
 def lua_dir() -> Path:
@@ -36,30 +40,38 @@ async def counters_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def _until_cancelled(work: Awaitable[None]) -> None:
-    """asyncpg may answer a cancellation that lands mid-query with InternalClientError
-    instead of CancelledError; on the way out that is still a cancellation."""
-    try:
-        await work
-    except asyncpg.InternalClientError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise asyncio.CancelledError from None
-        raise
+async def _restarting(name: str, work: Callable[[], Awaitable[None]]) -> None:
+    """Run a background loop for the app's lifetime. asyncpg can surface a connection broken
+    mid-operation (a PostgreSQL restart, or a cancellation landing mid-query) as
+    InternalClientError, which the loops do not expect: restart them after it, and treat it
+    as the cancellation it is on the way out."""
+    while True:
+        try:
+            await work()
+        except asyncpg.InternalClientError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from None
+            log.warning("%s: %r; restarting", name, exc)
+            await asyncio.sleep(RESTART_DELAY_S)
 
 
 async def _relay(app: web.Application) -> None:
-    await _until_cancelled(relay_outbox(app[PG_POOL], app[REDIS], service=EVENT_SOURCE))
+    await _restarting(
+        "outbox relay",
+        lambda: relay_outbox(app[PG_POOL], app[REDIS], service=EVENT_SOURCE),
+    )
 
 
 async def _reconcile(app: web.Application) -> None:
-    await _until_cancelled(
-        reconcile_forever(
+    await _restarting(
+        "reconciler",
+        lambda: reconcile_forever(
             app[PG_POOL],
             app[COUNTERS],
             app[RECONCILE_METRICS],
             app[SETTINGS].reconcile_interval_s,
-        )
+        ),
     )
 
 
