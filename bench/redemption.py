@@ -66,10 +66,11 @@ def body(code: str, mobile: str) -> bytes:
 async def bare_handler(request: web.Request) -> web.Response:
     data = orjson.loads(await request.read())
     coupon = data["root"]["coupon"][0]
+    status = {"success": "true", "code": 700, "message": "Coupon processing successful"}
     out = {
         "response": {
             "status": {"success": "true", "code": 200, "message": "Success"},
-            "coupons": {"coupon": {"code": coupon["code"]}},
+            "coupons": {"coupon": {"code": coupon["code"], "item_status": status}},
         }
     }
     return web.Response(body=orjson.dumps(out), content_type="application/json")
