@@ -45,7 +45,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
             app[COUNTERS],
             items,
             partial=partial,
-            on_commit=on_commit,
+            on_commit=on_commit if key is not None else None,
             metrics=app[RECONCILE_METRICS],
         )
         return 200, views.redeem_body(judged)

@@ -20,6 +20,7 @@ STORE_OUTAGES = (
     asyncpg.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
+    asyncpg.TransactionRollbackError,  # deadlock or serialization failure: retry
 )
 
 

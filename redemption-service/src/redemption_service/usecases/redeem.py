@@ -104,10 +104,12 @@ async def _attempt(
     on_commit: OnCommit | None,
 ) -> None:
     by_group = _by_group(judged)
+    if not by_group and on_commit is None:
+        return
     async with pool.acquire() as conn, conn.transaction():
         if not by_group:
-            if on_commit is not None:
-                await on_commit(conn, judged)
+            assert on_commit is not None
+            await on_commit(conn, judged)
             return
         await ledger.lock_groups_shared(conn, list(by_group))
         taken: list[Judged] = []
@@ -159,8 +161,8 @@ async def redeem(
     judged = await judge(counters.redis, items, now=int(time.time()))
     if not partial and any(j.status is not ItemStatus.OK for j in judged):
         # Nothing can be redeemed: no counter is touched.
-        async with pool.acquire() as conn, conn.transaction():
-            if on_commit is not None:
+        if on_commit is not None:
+            async with pool.acquire() as conn, conn.transaction():
                 await on_commit(conn, judged)
         return judged
     before = [j.status for j in judged]
