@@ -202,7 +202,9 @@ async def run(args: argparse.Namespace, database_url: str, redis_url: str) -> No
         print(f"bare/redeem p99 ratio: {pct(bare_lat, 99) / pct(spread_lat, 99):.2f}")
         print(f"hot/spread throughput ratio: {hot_rps / spread_rps:.2f} (goal >= 0.8)")
         if profiler:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(
+                os.environ.get("BENCH_PROFILE_FILTER", ""), 30
+            )
     finally:
         await app_runner.cleanup()
         await bare_runner.cleanup()
