@@ -77,10 +77,13 @@ async def run_jobs(app: web.Application) -> None:
                 await _give_back(pool, job.id, owner)
             await asyncio.sleep(settings.job_poll_s)
         except Exception as exc:
-            log.exception("generation job %s failed", job.id if job else "?")
-            if job is not None:
+            if job is None:
+                log.warning("generation job runner: %r; retrying", exc)
+            else:
+                log.exception("generation job %d failed", job.id)
                 async with pool.acquire() as conn:
                     await job_db.fail(conn, job.id, f"{type(exc).__name__}: {exc}"[:500])
+            await asyncio.sleep(settings.job_poll_s)
 
 
 async def _give_back(pool: asyncpg.Pool, job_id: int, owner: str) -> None:
