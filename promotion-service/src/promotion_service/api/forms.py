@@ -51,11 +51,11 @@ def code_value(value: str | None, *, blank: str, what: str) -> str:
         raise PydanticCustomError("blank", blank)
     if len(value) > MAX_CODE_LENGTH:
         raise PydanticCustomError(
-            "too_long", f"{what} code must not be longer than {MAX_CODE_LENGTH} characters."
+            "code_length", f"{what} code must not be longer than {MAX_CODE_LENGTH} characters."
         )
     if not CODE_RE.match(value):
         raise PydanticCustomError(
-            "pattern",
+            "code_pattern",
             f"{what} code can only be comprised of letters, numbers, dashes and underscores.",
         )
     return value
@@ -64,7 +64,10 @@ def code_value(value: str | None, *, blank: str, what: str) -> str:
 def _message(err: Any) -> str:
     template = _MESSAGES.get(err["type"])
     if template is not None:
-        return template.format(**(err.get("ctx") or {}))
+        try:
+            return template.format(**(err.get("ctx") or {}))
+        except (KeyError, IndexError):
+            return str(err["msg"])
     if err["type"].endswith(("_type", "_parsing", "literal_error", "union_tag_invalid")):
         return NOT_VALID
     return str(err["msg"])
