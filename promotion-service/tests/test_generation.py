@@ -106,7 +106,9 @@ async def test_job_of_200k_survives_a_restart(
 ) -> None:
     first = await direct(create_app(settings))
     created = await first.request(
-        "POST", "/api/v1/promotions/", json={"code": "HOLIDAY-SALE", "name": "H", "couponBased": True}
+        "POST",
+        "/api/v1/promotions/",
+        json={"code": "HOLIDAY-SALE", "name": "H", "couponBased": True},
     )
     assert created.status == 201
     started = await first.request(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import asyncpg
 from coupon_core import events, registry
@@ -17,8 +17,8 @@ from promotion_service.db import promotions as promotion_db
 from promotion_service.domain.codes import keyspace_holds, random_codes
 from promotion_service.domain.errors import GENERATE_FORM, invalid, promotion_not_found
 from promotion_service.domain.facts import group_of
-from promotion_service.domain.models import Coupon, CouponLimits, GenerationJob, Promotion
-from promotion_service.usecases import publish
+from promotion_service.domain.models import CouponLimits, GenerationJob, Promotion
+from promotion_service.usecases import bulk_redis, publish
 from promotion_service.usecases.coupons import require_coupon_based
 
 EVENTS = "promotion"
@@ -57,50 +57,24 @@ async def _fill(
     redis: Redis,
     *,
     promo: Promotion,
-    job_id: int | None,
     count: int,
     req: Request,
-) -> tuple[list[Coupon], list[str]]:
-    """Insert ``count`` new coupons inside the caller's transaction: the coupons, and every
-    code claimed in the registry for them (to release should the transaction fail)."""
+    claimed: list[str],
+) -> list[tuple[int, str]]:
+    """Insert ``count`` new coupons inside the caller's transaction; (id, code) of each.
+    Every code claimed in the registry is added to ``claimed``, to release should the
+    transaction fail."""
     group = group_of(promo.code)
-    made: list[Coupon] = []
-    claimed: list[str] = []
-    while len(made) < count:
-        codes = list(
-            random_codes(
-                count - len(made), code_length=req.code_length, prefix=req.prefix, suffix=req.suffix
+    inserted: list[tuple[int, str]] = []
+    while len(inserted) < count:
+        mine = await _claim(redis, group, req, count - len(inserted))
+        claimed.extend(mine)
+        inserted.extend(
+            await generation_db.insert_batch(
+                conn, promotion_id=promo.id, job_id=None, codes=mine, limits=req.limits
             )
         )
-        owned = await registry.claim_many(redis, codes, group)
-        mine = [code for code, ok in zip(codes, owned, strict=True) if ok]
-        claimed.extend(mine)
-        inserted = await generation_db.insert_batch(
-            conn, promotion_id=promo.id, job_id=job_id, codes=mine, limits=req.limits
-        )
-        made.extend(_coupons(promo.code, inserted, req.limits))
-    return made, claimed
-
-
-def _coupons(
-    promotion_code: str, inserted: list[tuple[int, str]], limits: CouponLimits
-) -> list[Coupon]:
-    # Only what the facts need; the timestamps are not read.
-    now = datetime.now(UTC)
-    return [
-        Coupon(
-            id=coupon_id,
-            promotion_code=promotion_code,
-            code=code,
-            usage_limit=limits.usage_limit,
-            per_customer_usage_limit=limits.per_customer_usage_limit,
-            expires_at=limits.expires_at,
-            used=0,
-            created_at=now,
-            updated_at=now,
-        )
-        for coupon_id, code in inserted
-    ]
+    return inserted
 
 
 async def _announce(conn: Connection, promo: Promotion, count: int, job_id: int | None) -> None:
@@ -122,15 +96,15 @@ async def generate_now(pool: asyncpg.Pool, redis: Redis, promotion_code: str, re
     try:
         async with pool.acquire() as conn, conn.transaction():
             promo = await _checked_promotion(conn, promotion_code, req)
-            made, claimed = await _fill(
-                conn, redis, promo=promo, job_id=None, count=req.amount, req=req
+            inserted = await _fill(
+                conn, redis, promo=promo, count=req.amount, req=req, claimed=claimed
             )
-            await _announce(conn, promo, len(made), None)
+            await _announce(conn, promo, len(inserted), None)
     except BaseException:
         await registry.release(redis, claimed, group_of(promotion_code))
         raise
-    await publish.coupons(redis, made)
-    return len(made)
+    await publish.generated(redis, promotion_code, inserted, req.limits)
+    return len(inserted)
 
 
 async def start_job(pool: asyncpg.Pool, promotion_code: str, req: Request) -> GenerationJob:
@@ -155,18 +129,17 @@ async def job_status(pool: asyncpg.Pool, promotion_code: str, job_id: int) -> Ge
         return await job_db.get(conn, promo.id, job_id)
 
 
-async def run_batch(
-    pool: asyncpg.Pool,
-    redis: Redis,
-    job: GenerationJob,
-    *,
-    owner: str,
-    lease_s: float,
-    batch_size: int,
-) -> int | None:
-    """One batch of a job, progress recorded in the batch's transaction; the job's ``done``
-    after it, or None when the job is no longer ours (finished, deleted, taken over)."""
-    req = Request(
+async def _claim(redis: Redis, group: str, req: Request, count: int) -> list[str]:
+    """``count`` fresh random codes, those of them the registry gave us."""
+    codes = list(
+        random_codes(count, code_length=req.code_length, prefix=req.prefix, suffix=req.suffix)
+    )
+    owned = await bulk_redis.claim_codes(redis, codes, group)
+    return [code for code, ok in zip(codes, owned, strict=True) if ok]
+
+
+def _job_request(job: GenerationJob) -> Request:
+    return Request(
         amount=job.total,
         code_length=job.code_length,
         prefix=job.prefix,
@@ -177,23 +150,68 @@ async def run_batch(
             expires_at=job.expires_at,
         ),
     )
-    claimed: list[str] = []
+
+
+async def run_job(
+    pool: asyncpg.Pool,
+    redis: Redis,
+    job: GenerationJob,
+    *,
+    owner: str,
+    lease_s: float,
+    batch_size: int,
+) -> int | None:
+    """Run a job to its end, a batch per transaction with its progress; the job's ``done``,
+    or None when it stopped being ours (taken over, promotion deleted).
+
+    Three stages overlap: while PostgreSQL stores batch k, the codes of batch k+1 are
+    claimed in the registry and the facts of batch k-1 are published."""
+    req = _job_request(job)
+    group = group_of(job.promotion_code)
+    done = job.done
+    codes: list[str] = []
+    claiming: asyncio.Task[list[str]] | None = None
+    publishing: asyncio.Task[None] | None = None
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            done = await job_db.renew(conn, job.id, owner=owner, lease_s=lease_s)
-            if done is None:
-                return None
-            promo = await promotion_db.get(conn, job.promotion_code)
-            if promo is None:
-                return None
-            count = min(batch_size, job.total - done)
-            made, claimed = await _fill(
-                conn, redis, promo=promo, job_id=job.id, count=count, req=req
+        claiming = asyncio.create_task(_claim(redis, group, req, min(batch_size, job.total - done)))
+        while claiming is not None:
+            codes = await claiming
+            claiming = None
+            ahead = min(batch_size, job.total - done - len(codes))
+            if ahead > 0:
+                claiming = asyncio.create_task(_claim(redis, group, req, ahead))
+            async with pool.acquire() as conn, conn.transaction():
+                if await job_db.renew(conn, job.id, owner=owner, lease_s=lease_s) is None:
+                    return None
+                promo = await promotion_db.get(conn, job.promotion_code)
+                if promo is None:
+                    return None
+                inserted = await generation_db.insert_batch(
+                    conn, promotion_id=promo.id, job_id=job.id, codes=codes, limits=req.limits
+                )
+                await _announce(conn, promo, len(inserted), job.id)
+                done = await job_db.add_done(conn, job.id, len(inserted))
+            if len(inserted) < len(codes):  # clashed with rows Redis had forgotten
+                kept = {code for _, code in inserted}
+                await registry.release(redis, [c for c in codes if c not in kept], group)
+            codes = []
+            if publishing is not None:
+                await publishing
+            publishing = asyncio.create_task(
+                publish.generated(redis, job.promotion_code, inserted, req.limits)
             )
-            await _announce(conn, promo, len(made), job.id)
-            done = await job_db.add_done(conn, job.id, len(made))
-    except BaseException:
-        await registry.release(redis, claimed, group_of(job.promotion_code))
-        raise
-    await publish.coupons(redis, made)
-    return done
+            if claiming is None and done < job.total:
+                claiming = asyncio.create_task(
+                    _claim(redis, group, req, min(batch_size, job.total - done))
+                )
+        if publishing is not None:
+            await publishing
+        return done
+    finally:
+        for task in (claiming, publishing):
+            if task is not None and not task.done():
+                task.cancel()
+        # Codes claimed for a batch that did not commit go back (best effort: claims of a
+        # batch cut off mid-pipeline stay with this promotion, unused).
+        if codes:
+            await registry.release(redis, codes, group)

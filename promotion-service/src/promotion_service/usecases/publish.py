@@ -6,13 +6,17 @@ import logging
 from collections.abc import Sequence
 
 import asyncpg
+import orjson
 from coupon_core import facts, keyspace, registry
+from coupon_core.facts import CouponFacts
 from redis.asyncio import Redis
 
 from promotion_service.db import coupons as coupon_db
 from promotion_service.db import promotions as promotion_db
 from promotion_service.domain.facts import coupon_facts, group_facts, group_of
-from promotion_service.domain.models import Coupon, Promotion
+from promotion_service.domain.models import Coupon, CouponLimits, Promotion
+from promotion_service.domain.times import unix
+from promotion_service.usecases import bulk_redis
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +35,51 @@ async def coupons(redis: Redis, items: Sequence[Coupon], *, claim: bool = False)
         by_group.setdefault(group_of(coupon.promotion_code), []).append(coupon)
     for group, members in by_group.items():
         if claim:
-            owned = await registry.claim_many(redis, [c.code for c in members], group)
+            owned = await bulk_redis.claim_codes(redis, [c.code for c in members], group)
             lost = sum(1 for ok in owned if not ok)
             if lost:
                 log.warning("%d codes of %s are claimed by another owner", lost, group)
-        await facts.publish_coupons(redis, [coupon_facts(c) for c in members])
+        await _publish_coupon_facts(redis, group, members)
+
+
+async def _publish_coupon_facts(redis: Redis, group: str, members: Sequence[Coupon]) -> None:
+    # The keys of one group share its hash tag, hence one slot: MSET is safe on a cluster.
+    await bulk_redis.set_same_slot(
+        redis,
+        [
+            (keyspace.coupon_facts(group, c.code), coupon_facts(c).model_dump_json())
+            for c in members
+        ],
+    )
+
+
+async def generated(
+    redis: Redis, promotion_code: str, inserted: Sequence[tuple[int, str]], limits: CouponLimits
+) -> None:
+    """Facts of a generated batch: its coupons share every fact but their code and id, so
+    the model is built once and each coupon's JSON derived from it."""
+    if not inserted:
+        return
+    group = group_of(promotion_code)
+    first_id, first_code = inserted[0]
+    template = CouponFacts(
+        code=first_code,
+        group=group,
+        coupon_id=first_id,
+        expires_at=unix(limits.expires_at),
+        usage_limit=limits.usage_limit,
+        per_customer_limit=limits.per_customer_usage_limit,
+    ).model_dump(mode="json")
+    await bulk_redis.set_same_slot(
+        redis,
+        [
+            (
+                keyspace.coupon_facts(group, code),
+                orjson.dumps({**template, "code": code, "coupon_id": coupon_id}).decode(),
+            )
+            for coupon_id, code in inserted
+        ],
+    )
 
 
 async def forget_coupons(redis: Redis, group: str, codes: Sequence[str]) -> None:

@@ -39,16 +39,14 @@ async def _run(
             pool, redis, batch_size=settings.facts_batch_size, job_id=job.id
         )
         log.info("resuming generation job %d at %d of %d", job.id, job.done, job.total)
-    done: int | None = job.done
-    while done is not None and done < job.total:
-        done = await generation.run_batch(
-            pool,
-            redis,
-            job,
-            owner=owner,
-            lease_s=settings.job_lease_s,
-            batch_size=settings.generation_batch_size,
-        )
+    done = await generation.run_job(
+        pool,
+        redis,
+        job,
+        owner=owner,
+        lease_s=settings.job_lease_s,
+        batch_size=settings.generation_batch_size,
+    )
     log.info("generation job %d stopped at %s of %d", job.id, done, job.total)
 
 
