@@ -49,7 +49,9 @@ CREATE TABLE coupons (
     per_customer_usage_limit integer,
     expires_at               timestamptz,
     used                     integer     NOT NULL DEFAULT 0,
-    job_id                   bigint      REFERENCES generation_jobs (id) ON DELETE SET NULL,
+    -- The job that generated the coupon. No foreign key: its check would lock the job row
+    -- once per copied coupon, the very row each batch updates with its progress.
+    job_id                   bigint,
     created_at               timestamptz NOT NULL DEFAULT now(),
     updated_at               timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT coupons_code_unique UNIQUE (code)

@@ -208,10 +208,13 @@ async def run_job(
             await publishing
         return done
     finally:
+        prefetched = claiming is not None and claiming.done() and not claiming.cancelled()
+        if claiming is not None and prefetched and claiming.exception() is None:
+            codes = [*codes, *claiming.result()]
         for task in (claiming, publishing):
             if task is not None and not task.done():
                 task.cancel()
-        # Codes claimed for a batch that did not commit go back (best effort: claims of a
-        # batch cut off mid-pipeline stay with this promotion, unused).
+        # Codes claimed for a batch that did not commit go back (best effort: the claims of
+        # a batch cut off halfway through its round trip stay with this promotion, unused).
         if codes:
             await registry.release(redis, codes, group)
