@@ -10,6 +10,7 @@ from coupon_core import events, registry
 from coupon_core.db import Connection
 from redis.asyncio import Redis
 
+from promotion_service.cancellation import check_stopping
 from promotion_service.db import coupons as coupon_db
 from promotion_service.db import generation as generation_db
 from promotion_service.db import jobs as job_db
@@ -175,6 +176,7 @@ async def run_job(
     try:
         claiming = asyncio.create_task(_claim(redis, group, req, min(batch_size, job.total - done)))
         while claiming is not None:
+            check_stopping()
             codes = await claiming
             claiming = None
             ahead = min(batch_size, job.total - done - len(codes))

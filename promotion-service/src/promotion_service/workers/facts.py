@@ -12,6 +12,7 @@ from coupon_core import keyspace
 from coupon_core.keys import PG_POOL, REDIS
 from redis.exceptions import RedisError
 
+from promotion_service.cancellation import check_stopping
 from promotion_service.keys import SETTINGS
 from promotion_service.usecases import publish
 
@@ -24,6 +25,7 @@ async def republish_when_lost(app: web.Application) -> None:
     pool, redis, settings = app[PG_POOL], app[REDIS], app[SETTINGS]
     marker = keyspace.facts_ready(FACTS_OWNER)
     while True:
+        check_stopping()
         try:
             if not await redis.exists(marker):
                 count = await publish.everything(pool, redis, batch_size=settings.facts_batch_size)
@@ -32,5 +34,6 @@ async def republish_when_lost(app: web.Application) -> None:
         except asyncio.CancelledError:
             raise
         except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            check_stopping()
             log.warning("facts republisher: %r; retrying", exc)
         await asyncio.sleep(settings.facts_check_s)

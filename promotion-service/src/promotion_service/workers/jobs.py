@@ -19,6 +19,7 @@ from coupon_core.keys import PG_POOL, REDIS
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from promotion_service.cancellation import check_stopping, stopping
 from promotion_service.db import jobs as job_db
 from promotion_service.domain.models import GenerationJob
 from promotion_service.keys import JOBS_QUEUED, SETTINGS
@@ -55,14 +56,19 @@ async def run_jobs(app: web.Application) -> None:
     queued = app[JOBS_QUEUED]
     owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     while True:
+        check_stopping()
         job: GenerationJob | None = None
         try:
             async with pool.acquire() as conn:
                 job = await job_db.lease_next(conn, owner=owner, lease_s=settings.job_lease_s)
             if job is None:
                 queued.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can lose a cancellation
+                # that arrives as its timeout fires, and this loop would then never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(queued.wait(), settings.job_poll_s)
+                    async with asyncio.timeout(settings.job_poll_s):
+                        await queued.wait()
+                check_stopping()
                 continue
             await _run(pool, redis, job, owner=owner, settings=settings)
         except asyncio.CancelledError:
@@ -70,11 +76,15 @@ async def run_jobs(app: web.Application) -> None:
                 await _give_back(pool, job.id, owner)
             raise
         except TRANSIENT as exc:
-            log.warning("generation job runner: %r; retrying", exc)
             if job is not None:
                 await _give_back(pool, job.id, owner)
+            check_stopping()
+            log.warning("generation job runner: %r; retrying", exc)
             await asyncio.sleep(settings.job_poll_s)
         except Exception as exc:
+            if job is not None and stopping():
+                await _give_back(pool, job.id, owner)
+            check_stopping()
             if job is None:
                 log.warning("generation job runner: %r; retrying", exc)
             else:
