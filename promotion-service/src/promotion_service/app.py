@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 from coupon_core.lifecycle import background_task_ctx
 from coupon_core.web import build_app, service_migrations_dir
 
 from promotion_service.api.routes import add_routes
+from promotion_service.cancellation import run_until_cancelled
 from promotion_service.keys import JOBS_QUEUED, SETTINGS
 from promotion_service.settings import Settings
 from promotion_service.workers.events import consume_redemptions, relay
@@ -25,11 +28,21 @@ def create_app(settings: Settings) -> web.Application:
     app[JOBS_QUEUED] = asyncio.Event()
     add_routes(app)
     app.cleanup_ctx.extend(
-        [
-            background_task_ctx("outbox-relay", relay),
-            background_task_ctx("redemption-events", consume_redemptions),
-            background_task_ctx("facts-republisher", republish_when_lost),
-            background_task_ctx("generation-jobs", run_jobs),
-        ]
+        background_task_ctx(name, _supervised(name, work))
+        for name, work in (
+            ("outbox-relay", relay),
+            ("redemption-events", consume_redemptions),
+            ("facts-republisher", republish_when_lost),
+            ("generation-jobs", run_jobs),
+        )
     )
     return app
+
+
+def _supervised(
+    name: str, work: Callable[[web.Application], Coroutine[Any, Any, None]]
+) -> Callable[[web.Application], Coroutine[Any, Any, None]]:
+    async def run(app: web.Application) -> None:
+        await run_until_cancelled(work(app), name=name)
+
+    return run

@@ -1,8 +1,10 @@
-"""Whether the current task was asked to stop."""
+"""Stopping background work reliably, whatever the libraries under it do with cancellation."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 
 def stopping() -> bool:
@@ -16,3 +18,21 @@ def check_stopping() -> None:
     errors would otherwise never stop)."""
     if stopping():
         raise asyncio.CancelledError
+
+
+async def run_until_cancelled(work: Coroutine[Any, Any, None], *, name: str) -> None:
+    """Run ``work`` as a task; when this one is cancelled, cancel it until it has stopped.
+
+    A library can swallow a cancellation that lands at the wrong moment (on Python 3.11,
+    ``asyncio.wait_for`` does when the awaited operation finishes at the same instant); a
+    loop that retries on errors then runs on and shutdown waits for ever. Cancelling again
+    lands at another await and stops it."""
+    inner = asyncio.create_task(work, name=name)
+    try:
+        await asyncio.wait({inner})
+    except asyncio.CancelledError:
+        while not inner.done():
+            inner.cancel()
+            await asyncio.wait({inner}, timeout=0.2)
+        raise
+    inner.result()
