@@ -175,3 +175,30 @@ async def _finished(client: Any, href: str) -> dict[str, Any] | None:
     state = await job_state(client, href)
     assert state["state"] != "failed", state
     return state if state["state"] == "done" else None
+
+
+async def test_deleting_a_promotion_stops_its_job(
+    service_env: dict[str, Any], direct: Any, redis: Any, wait_for: Any
+) -> None:
+    from promotion_service.settings import Settings
+
+    settings = Settings(
+        **service_env, generation_sync_limit=100, generation_batch_size=1000, job_poll_s=0.05
+    )
+    client = await direct(create_app(settings))
+    body = {"code": "HOLIDAY-SALE", "name": "H", "couponBased": True}
+    assert (await client.request("POST", "/api/v1/promotions/", json=body)).status == 201
+    started = await client.request("POST", f"{BASE}/generate", json={"amount": 50_000})
+    assert started.status == 202
+    href = (await started.json())["_links"]["self"]["href"]
+    await wait_for(lambda: _progressed(client, href), deadline_s=60)
+    assert (await client.request("DELETE", "/api/v1/promotions/HOLIDAY-SALE")).status == 204
+
+    async def nothing_left() -> bool:
+        owners = [k async for k in redis.scan_iter(match="{C:*}:owner", count=10_000)]
+        facts_left = [k async for k in redis.scan_iter(match="{P:HOLIDAY-SALE}:*", count=10_000)]
+        return not owners and not facts_left
+
+    await wait_for(nothing_left, deadline_s=30)
+    assert (await client.request("GET", "/api/v1/promotions/HOLIDAY-SALE")).status == 404
+    await client.close()

@@ -118,3 +118,24 @@ async def release(conn: Connection, job_id: int, *, owner: str) -> None:
         job_id,
         owner,
     )
+
+
+async def stop_for_promotion(conn: Connection, promotion_id: int) -> None:
+    """Fail the promotion's unfinished jobs (it is being deleted); waits for a batch in
+    flight, whose transaction holds the job row. A runner keeps its lease until it has
+    finished with the batch it committed last."""
+    await conn.execute(
+        "UPDATE generation_jobs SET state = 'failed', error = 'promotion deleted', "
+        "updated_at = now() WHERE promotion_id = $1 AND state IN ('pending', 'running')",
+        promotion_id,
+    )
+
+
+async def held_for_promotion(conn: Connection, promotion_id: int) -> int:
+    """How many of the promotion's jobs a live runner still holds."""
+    held = await conn.fetchval(
+        "SELECT count(*) FROM generation_jobs WHERE promotion_id = $1 "
+        "AND lease_owner IS NOT NULL AND lease_until > now()",
+        promotion_id,
+    )
+    return int(held)

@@ -10,7 +10,7 @@ from coupon_core import events, registry
 from coupon_core.db import Connection
 from redis.asyncio import Redis
 
-from promotion_service.cancellation import check_stopping
+from promotion_service.cancellation import check_stopping, stopping
 from promotion_service.db import coupons as coupon_db
 from promotion_service.db import generation as generation_db
 from promotion_service.db import jobs as job_db
@@ -210,6 +210,9 @@ async def run_job(
             await publishing
         return done
     finally:
+        pending = {t for t in (claiming, publishing) if t is not None and not t.done()}
+        if pending and not stopping():
+            await asyncio.wait(pending)
         prefetched = claiming is not None and claiming.done() and not claiming.cancelled()
         if claiming is not None and prefetched and claiming.exception() is None:
             codes = [*codes, *claiming.result()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 
 import asyncpg
@@ -9,6 +11,7 @@ from coupon_core import events
 from redis.asyncio import Redis
 
 from promotion_service.db import coupons as coupon_db
+from promotion_service.db import jobs as job_db
 from promotion_service.db import promotions as promotion_db
 from promotion_service.domain.errors import promotion_not_found
 from promotion_service.domain.facts import group_of
@@ -17,6 +20,8 @@ from promotion_service.usecases import publish
 
 EVENTS = "promotion"
 DELETE_BATCH = 20_000
+# A runner lets go of a stopped job within a batch; its lease bounds the wait anyway.
+JOB_STOP_WAIT_S = 30.0
 
 
 def _updated(promo: Promotion) -> dict[str, str]:
@@ -61,6 +66,15 @@ async def delete(pool: asyncpg.Pool, redis: Redis, code: str) -> None:
     commits; then the promotion itself."""
     promo = await get(pool, code)
     group = group_of(code)
+    async with pool.acquire() as conn, conn.transaction():
+        # No job may add coupons (or publish their facts) behind the deletion below.
+        await job_db.stop_for_promotion(conn, promo.id)
+    give_up = time.monotonic() + JOB_STOP_WAIT_S
+    while time.monotonic() < give_up:
+        async with pool.acquire() as conn:
+            if not await job_db.held_for_promotion(conn, promo.id):
+                break
+        await asyncio.sleep(0.05)
     while True:
         async with pool.acquire() as conn, conn.transaction():
             codes = await coupon_db.delete_batch(conn, promo.id, DELETE_BATCH)

@@ -71,6 +71,7 @@ async def run_jobs(app: web.Application) -> None:
                 check_stopping()
                 continue
             await _run(pool, redis, job, owner=owner, settings=settings)
+            await _give_back(pool, job.id, owner)  # a no-op unless it stopped being ours
         except asyncio.CancelledError:
             if job is not None:
                 await _give_back(pool, job.id, owner)
