@@ -160,3 +160,25 @@ async def test_validation(api: Any) -> None:
     assert [p["code"] for p in listed["_embedded"]["items"]] == ["X1"]
     bad_patch = await api.patch(f"{BASE}/X1", json={"priority": 2**40})
     assert bad_patch.status == 400
+
+
+async def test_malformed_bodies_write_nothing(api: Any) -> None:
+    assert (
+        await api.post(BASE, json={"code": "M1", "name": "M", "couponBased": True})
+    ).status == 201
+    headers = {"Content-Type": "application/json"}
+    for method, path in (
+        ("POST", f"{BASE}/"),
+        ("PUT", f"{BASE}/M1"),
+        ("PATCH", f"{BASE}/M1"),
+        ("POST", f"{BASE}/M1/coupons/generate"),
+    ):
+        for raw in (b"{oops", b"[]", b"null", b'{"name": "\xff"}'):
+            response = await api.request(method, path, data=raw, headers=headers)
+            assert response.status == 400, (method, path, raw)
+            body = await response.json()
+            assert body["code"] == 400
+    promo = await (await api.get(f"{BASE}/M1")).json()
+    assert promo["name"] == "M"
+    coupons = await (await api.get(f"{BASE}/M1/coupons/")).json()
+    assert coupons["total"] == 0
