@@ -13,7 +13,11 @@ from promotion_service.api.forms import Int, Limit, code_value, date_value
 from promotion_service.domain.codes import MAX_AFFIX_LENGTH, MAX_RANDOM_LENGTH
 
 Date = Annotated[datetime | None, BeforeValidator(date_value)]
-Amount = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+# An integer amount stays an integer (echoed as given), a decimal one a float.
+Amount = (
+    Annotated[int, Field(strict=True, ge=0, le=10**12)]
+    | Annotated[float, Field(strict=True, ge=0, le=1e12, allow_inf_nan=False)]
+)
 Affix = Annotated[str, Field(max_length=MAX_AFFIX_LENGTH, pattern=r"^[A-Za-z0-9_-]*$")]
 
 
