@@ -5,8 +5,9 @@ differs is the cost per command. A redis-py pipeline spends tens of microseconds
 on each command it packs and each reply it parses, which for a million codes costs more
 than storing them in PostgreSQL. Here a batch's commands are packed with one ``%``
 format each, written in one go, and their replies read back on the same connection.
-Every command still names a single key (or keys of one hash tag), so this runs unchanged
-against each node of a Redis Cluster.
+Every command still names a single key (or keys of one hash tag). The batch goes down one
+connection of the standalone client the services use; a Redis Cluster client would have
+to split it per node first.
 """
 
 from __future__ import annotations
