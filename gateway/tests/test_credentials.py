@@ -6,9 +6,9 @@ import base64
 from typing import Any
 
 import pytest
+from coupon_core.lifecycle import redis_from_url
 from gateway.domain.credentials import Credential, CredentialError, parse_authorization
 from gateway.testing import ADMIN, StartGateway
-from redis.asyncio import Redis
 
 
 def _b64(text: str) -> str:
@@ -54,7 +54,7 @@ async def test_rate_limit_survives_script_flush(gateways: StartGateway, redis_ur
     client = await gateways(rate_limit_per_minute=50)
     first = await client.get("/v2/customers/1", headers=ADMIN)
     assert first.headers["RateLimit-Remaining"] == "49"
-    redis: Any = Redis.from_url(redis_url)
+    redis: Any = redis_from_url(redis_url)
     try:
         await redis.script_flush()
     finally:

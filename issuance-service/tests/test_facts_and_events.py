@@ -11,12 +11,13 @@ import asyncpg
 import orjson
 import pytest
 from coupon_core import customers, facts, keyspace, registry
+from coupon_core.lifecycle import redis_from_url
 from redis.asyncio import Redis
 
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_url)
+    client: Redis = redis_from_url(redis_url)
     yield client
     await client.aclose()
 

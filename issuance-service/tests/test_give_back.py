@@ -11,6 +11,7 @@ import aiohttp
 import asyncpg
 from coupon_core import keyspace
 from coupon_core.identity import Principal
+from coupon_core.lifecycle import redis_from_url
 from coupon_core.testing.plugin import signed_headers
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
@@ -44,7 +45,7 @@ async def test_a_failed_insert_gives_back_counters_and_codes(
     assert ok.status == 200
     victim = await (await api.post("/v2/customers", json={"mobile": "2"})).json()
     db = await asyncpg.connect(database_url)
-    redis: Redis = Redis.from_url(redis_url)
+    redis: Redis = redis_from_url(redis_url)
     try:
         await db.execute(FAIL_FOR_CUSTOMER.format(customer_id=int(victim["id"])))
         body = {"seriesId": series["id"], "customer": {"id": victim["id"]}}
@@ -77,7 +78,7 @@ async def test_counters_lost_repeatedly_during_a_storm(
     limit, requests = 150, 600
     servers = [await aiohttp_server(create_app(replica_settings)) for _ in range(2)]
     bases = [str(s.make_url("")).rstrip("/") for s in servers]
-    redis: Redis = Redis.from_url(redis_url)
+    redis: Redis = redis_from_url(redis_url)
     path = "/v2/coupon/issue"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 

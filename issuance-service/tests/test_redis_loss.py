@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 from coupon_core.identity import Principal
+from coupon_core.lifecycle import redis_from_url
 from coupon_core.testing.plugin import signed_headers
 from coupon_core.testing.provision import Infra
 from issuance_service.app import create_app
@@ -27,13 +28,13 @@ async def _post(session: aiohttp.ClientSession, url: str, path: str, body: Any) 
 
 
 async def _restart_empty(infra: Infra) -> None:
-    if infra.redis is not None:
-        await asyncio.to_thread(infra.redis.kill)
+    if infra.can_restart_redis:
+        await asyncio.to_thread(infra.kill_redis)
         # Started from the main thread: the child dies with the thread that spawned it
         # (PR_SET_PDEATHSIG), and worker threads of the default executor come and go.
-        infra.redis.start()
+        infra.start_redis()
     else:
-        client: Redis = Redis.from_url(infra.redis_url)
+        client: Redis = redis_from_url(infra.redis_url)
         try:
             await client.flushall()
         finally:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from coupon_core import keyspace
 from coupon_core.errors import DomainError
+from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
 from issuance_service import counters
 from issuance_service.app import LUA_DIR
@@ -55,7 +56,7 @@ def _series(**limits: int) -> Series:
 async def scripts(
     request: pytest.FixtureRequest, redis_url: str
 ) -> AsyncIterator[counters.Scripts]:
-    client: Redis = Redis.from_url(redis_url)
+    client: Redis = redis_from_url(redis_url)
     loaded = load_scripts(client, LUA_DIR)
     if request.param == "after SCRIPT FLUSH":
         await client.script_flush()
@@ -90,7 +91,7 @@ async def test_take_checks_every_limit_and_release_gives_back(scripts: counters.
 
 
 async def test_cold_series_takes_nothing(scripts: counters.Scripts, redis_url: str) -> None:
-    client: Redis = Redis.from_url(redis_url)
+    client: Redis = redis_from_url(redis_url)
     try:
         await client.delete(keyspace.issuance_warm("S:7"))
         taken = await counters.take(scripts, series=_series(), customer_id=1, count=1, now=NOW)
@@ -103,7 +104,7 @@ async def test_cold_series_takes_nothing(scripts: counters.Scripts, redis_url: s
 async def test_a_total_lost_on_its_own_reads_cold(
     scripts: counters.Scripts, redis_url: str
 ) -> None:
-    client: Redis = Redis.from_url(redis_url)
+    client: Redis = redis_from_url(redis_url)
     try:
         series = _series(max_create=1)
         assert await counters.take(scripts, series=series, customer_id=1, count=1, now=NOW)

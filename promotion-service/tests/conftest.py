@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from coupon_core.identity import Principal
+from coupon_core.lifecycle import redis_from_url
 from coupon_core.testing.plugin import signed_headers
 from promotion_service.app import create_app
 from promotion_service.settings import Settings
@@ -38,7 +39,7 @@ async def api(settings: Settings, through_gateway: Any) -> TestClient[Any, Any]:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_url)
+    client: Redis = redis_from_url(redis_url)
     yield client
     await client.aclose()
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from coupon_core import customers, facts, keyspace, registry
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
 from coupon_core.identity import Principal
+from coupon_core.lifecycle import redis_from_url
 from coupon_core.testing.plugin import signed_headers
 from redemption_service.app import create_app
 from redemption_service.settings import Settings
@@ -31,7 +32,7 @@ def app(settings: Settings) -> web.Application:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = Redis.from_url(redis_url)
+    client: Redis = redis_from_url(redis_url)
     yield client
     await client.aclose()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
 from redemption_service.app import lua_dir
 from redemption_service.counters import Counters, expected_counters
@@ -112,7 +113,7 @@ async def check_invariants(database_url: str, redis_url: str, record: Recorded) 
     per_customer = Counter(r["customer_id"] for r in rows)
     assert max(per_customer.values(), default=0) <= 1
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    redis: Redis = Redis.from_url(redis_url)
+    redis: Redis = redis_from_url(redis_url)
     try:
         counters = Counters(redis, load_scripts(redis, lua_dir()))
         await reconcile(pool, counters, None)

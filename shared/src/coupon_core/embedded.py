@@ -448,6 +448,12 @@ class EmbeddedRedisCluster:
         for node in self.nodes:
             node.stop()
 
+    def kill(self) -> None:
+        """SIGKILL every node: started again, the cluster keeps its layout (nodes.conf) and
+        has lost every key."""
+        for node in self.nodes:
+            node.kill()
+
     @property
     def running(self) -> bool:
         return any(node.running for node in self.nodes)

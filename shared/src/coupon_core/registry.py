@@ -62,3 +62,13 @@ async def release(redis: Redis, codes: Sequence[str], group: str) -> None:
 async def owner_of(redis: Redis, code: str) -> str | None:
     value = await redis.get(keyspace.code_owner(code))
     return _text(value) if value is not None else None
+
+
+async def owners_of(redis: Redis, codes: Sequence[str]) -> list[str | None]:
+    """The owner of each code, in one round trip; a pipeline of single-key GETs, since
+    the codes' keys lie in different slots of a cluster."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for code in codes:
+            pipe.get(keyspace.code_owner(code))
+        values = await pipe.execute()
+    return [_text(v) if v is not None else None for v in values]

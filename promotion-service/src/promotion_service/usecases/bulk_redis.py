@@ -6,8 +6,8 @@ on each command it packs and each reply it parses, which for a million codes cos
 than storing them in PostgreSQL. Here a batch's commands are packed with one ``%``
 format each, written in one go, and their replies read back on the same connection.
 Every command still names a single key (or keys of one hash tag). The batch goes down one
-connection of the standalone client the services use; a Redis Cluster client would have
-to split it per node first.
+connection of a standalone client; on a Redis Cluster client the same commands go through
+its pipelines instead, which split them per node.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from coupon_core import keyspace
+from coupon_core import keyspace, registry
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 _SET_NX = b"*4\r\n$3\r\nSET\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n$2\r\nNX\r\n"
 MSET_CHUNK = 5_000
@@ -47,6 +48,8 @@ async def claim_codes(redis: Redis, codes: Sequence[str], group: str) -> list[bo
     is now ours (SET NX, so a code another owner holds stays theirs)."""
     if not codes:
         return []
+    if isinstance(redis, RedisCluster):
+        return await registry.claim_many(redis, codes, group)
     owner = group.encode()
     payload = b"".join(
         _SET_NX % (len(key), key, len(owner), owner)
@@ -58,6 +61,10 @@ async def claim_codes(redis: Redis, codes: Sequence[str], group: str) -> list[bo
 
 async def set_same_slot(redis: Redis, values: Sequence[tuple[str, str]]) -> None:
     """MSET of keys sharing one hash tag (one slot), in chunks."""
+    if isinstance(redis, RedisCluster):
+        for start in range(0, len(values), MSET_CHUNK):
+            await redis.mset(dict(values[start : start + MSET_CHUNK]))
+        return
     parts: list[bytes] = []
     chunks = 0
     for start in range(0, len(values), MSET_CHUNK):

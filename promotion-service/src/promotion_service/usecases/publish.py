@@ -38,8 +38,8 @@ async def coupons(redis: Redis, items: Sequence[Coupon], *, claim: bool = False)
             owned = await bulk_redis.claim_codes(redis, [c.code for c in members], group)
             held = [c.code for c, ok in zip(members, owned, strict=True) if not ok]
             if held:  # by us already, or by another owner
-                owners = await redis.mget([keyspace.code_owner(code) for code in held])
-                lost = sum(1 for owner in owners if owner is not None and owner != group.encode())
+                owners = await registry.owners_of(redis, held)
+                lost = sum(1 for owner in owners if owner is not None and owner != group)
                 if lost:
                     log.warning("%d codes of %s are claimed by another owner", lost, group)
         await _publish_coupon_facts(redis, group, members)

@@ -38,6 +38,25 @@ class Infra:
     redis: EmbeddedRedis | None = None
     redis_cluster: EmbeddedRedisCluster | None = None
 
+    @property
+    def can_restart_redis(self) -> bool:
+        return self.redis is not None or self.redis_cluster is not None
+
+    def kill_redis(self) -> None:
+        """SIGKILL the test Redis (every node of a cluster): it comes back empty."""
+        if self.redis is not None:
+            self.redis.kill()
+        elif self.redis_cluster is not None:
+            self.redis_cluster.kill()
+
+    def start_redis(self) -> None:
+        """Start it again. Call from the thread that will outlive the server (the test's
+        own): a child is tied to the thread that spawned it (PR_SET_PDEATHSIG)."""
+        if self.redis is not None:
+            self.redis.start()
+        elif self.redis_cluster is not None:
+            self.redis_cluster.start()
+
 
 def docker_available() -> bool:
     try:
