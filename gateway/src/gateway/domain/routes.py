@@ -68,6 +68,8 @@ PLATFORM_ROUTES: tuple[tuple[str, str], ...] = (
 # Reached without credentials.
 PUBLIC_ROUTES = frozenset({("POST", "/api/v1/users/register"), ("POST", "/api/v1/users/login")})
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"})
+# Static assets of the interactive documentation at /docs.
+PUBLIC_PREFIXES = ("/docs/assets/",)
 
 # The only templates a user token reaches (SPEC section 2); API tokens never reach them.
 USER_TEMPLATES = frozenset(
