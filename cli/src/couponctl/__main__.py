@@ -2,8 +2,11 @@
 
 Connection: ``--url`` (or ``COUPONCTL_URL``, default http://127.0.0.1:8080) and ``--token``
 (or ``COUPONCTL_TOKEN``). ``--json`` prints the API's JSON instead of text.
-Exit codes: 0 success, 1 the gateway refused the request (its message is printed),
-2 bad command line, 3 the gateway is unreachable or no token was given.
+Exit codes: 0 success, 1 the gateway refused the request (its message is printed) or a
+check failed, 2 bad command line, 3 the gateway is unreachable or no token was given.
+
+Reconciling counters with the ledgers is not an API call: it runs inside the
+redemption-service (see docs/operations.md).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from typing import Any, TextIO
 
 from couponctl import tokens
 from couponctl.client import DEFAULT_URL, CliError, GatewayClient
+from couponctl.coupons import add_coupons
+from couponctl.doctor import add_doctor
+from couponctl.resources import add_customers, add_promotions, add_series, add_users
 
 
 def _common(suppress: bool) -> argparse.ArgumentParser:
@@ -39,7 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    tokens.add_parser(subparsers, _common(suppress=True))
+    common = _common(suppress=True)
+    tokens.add_parser(subparsers, common)
+    add_users(subparsers, common)
+    add_promotions(subparsers, common)
+    add_coupons(subparsers, common)
+    add_series(subparsers, common)
+    add_customers(subparsers, common)
+    add_doctor(subparsers, common)
     return parser
 
 
@@ -74,7 +87,7 @@ def main(
         print(json.dumps(result, indent=2, sort_keys=True), file=out)
     else:
         print(args.render(result), file=out)
-    return 0
+    return int(getattr(args, "exit_status", 0))
 
 
 if __name__ == "__main__":
