@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from couponctl import tokens
 from couponctl.client import DEFAULT_URL, CliError, GatewayClient
 from couponctl.coupons import add_coupons
+from couponctl.demo import add_demo
 from couponctl.doctor import add_doctor
 from couponctl.resources import add_customers, add_promotions, add_series, add_users
 
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_series(subparsers, common)
     add_customers(subparsers, common)
     add_doctor(subparsers, common)
+    add_demo(subparsers, common)
     return parser
 
 
