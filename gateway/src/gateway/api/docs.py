@@ -22,10 +22,10 @@ import aiohttp
 from aiohttp import web
 from coupon_core.http import json_response
 from coupon_core.keys import HTTP_SESSION
-from coupon_core.openapi import DOCUMENT_PATH, build_document, merge_documents
+from coupon_core.openapi import DOCUMENT_PATH, Doc, build_document, documented, merge_documents
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from gateway.domain.routes import PUBLIC_ROUTES, USER_TEMPLATES, RouteTable
+from gateway.domain.routes import PUBLIC_PATHS, PUBLIC_ROUTES, USER_TEMPLATES, RouteTable
 from gateway.keys import ROUTER
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,8 @@ API_TOKEN: Security = [{"bearerAuth": []}, {"basicAuth": []}]
 USER_TOKEN: Security = [{"userToken": []}]
 
 
-def security_for(method: str, template: str | None) -> Security:
-    if (method, template) in PUBLIC_ROUTES:
+def security_for(method: str, path: str, template: str | None) -> Security:
+    if path in PUBLIC_PATHS or (method, template) in PUBLIC_ROUTES:
         return []
     if template in USER_TEMPLATES:
         return USER_TOKEN
@@ -125,7 +125,7 @@ def platform_document(
     for path, item in merged["paths"].items():
         template = routes.template_for(path)
         for method, operation in item.items():
-            operation["security"] = security_for(method.upper(), template)
+            operation["security"] = security_for(method.upper(), path, template)
     merged["components"]["securitySchemes"] = SECURITY_SCHEMES
     merged["info"] = {
         "title": TITLE,
@@ -169,6 +169,15 @@ INDEX_HTML = """<!DOCTYPE html>
 """
 
 
+@documented(
+    Doc(
+        summary="Interactive API documentation (Swagger UI)",
+        tags=("documentation",),
+        responses={200: "an HTML page that loads /openapi.json"},
+        response_content_type="text/html",
+        security=(),
+    )
+)
 async def docs_page(request: web.Request) -> web.Response:
     return web.Response(text=INDEX_HTML, content_type="text/html")
 
