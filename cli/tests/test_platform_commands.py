@@ -98,3 +98,8 @@ def test_doctor(ctl: Couponctl) -> None:
     refused = Couponctl(ctl.url, token="not-a-token-at-all")("doctor")
     assert refused.code == 1
     assert "FAIL  token" in refused.out
+
+
+def test_reconcile(ctl: Couponctl) -> None:
+    assert ctl.ok("reconcile")["reconcile"]["drift"] == 0
+    assert ctl("reconcile").out.strip() == "drift repaired: 0"

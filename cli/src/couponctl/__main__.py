@@ -5,8 +5,8 @@ Connection: ``--url`` (or ``COUPONCTL_URL``, default http://127.0.0.1:8080) and 
 Exit codes: 0 success, 1 the gateway refused the request (its message is printed) or a
 check failed, 2 bad command line, 3 the gateway is unreachable or no token was given.
 
-Reconciling counters with the ledgers is not an API call: it runs inside the
-redemption-service (see docs/operations.md).
+``couponctl reconcile`` runs the redemption-service's counter reconciler once (it also
+runs on its own schedule; see docs/operations.md).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from couponctl import tokens
 from couponctl.client import DEFAULT_URL, CliError, GatewayClient
 from couponctl.coupons import add_coupons
 from couponctl.demo import add_demo
-from couponctl.doctor import add_doctor
+from couponctl.doctor import add_doctor, add_reconcile
 from couponctl.resources import add_customers, add_promotions, add_series, add_users
 
 
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_series(subparsers, common)
     add_customers(subparsers, common)
     add_doctor(subparsers, common)
+    add_reconcile(subparsers, common)
     add_demo(subparsers, common)
     return parser
 

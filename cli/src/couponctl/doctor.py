@@ -3,9 +3,10 @@
 Checks, in order: the gateway answers ``/healthz``; ``/readyz`` (its PostgreSQL and Redis);
 the token is accepted; each URL family reaches its service (an answer from the service, even
 a refusal, counts; the gateway's 502/503/504 does not); every service's API description
-reaches ``/openapi.json``. Migrations and counter drift are not exposed through the gateway:
-see docs/operations.md (``python -m <service> migrate``, the ``coupon_counter_drift`` metric
-of each redemption-service replica). Exit code 1 when a check fails.
+reaches ``/openapi.json``. Migrations are not exposed through the gateway (a service that
+answers has applied its own at start-up or by ``python -m <service> migrate``); counter drift
+is what ``couponctl reconcile`` repairs and the ``redemption_counter_drift`` metric shows.
+Exit code 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -120,3 +121,20 @@ def add_doctor(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     parser.set_defaults(run=run, render=render)
+
+
+def reconcile(client: GatewayClient, args: argparse.Namespace) -> Any:
+    return client.request("POST", "/v2/coupon/redemptions/reconcile")
+
+
+def add_reconcile(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "reconcile",
+        parents=[common],
+        help="set redemption counters back to the ledgers now; prints the drift repaired",
+        description="Runs the redemption-service's reconciler once (it also runs on its own "
+        "schedule). The same as 'python -m redemption_service reconcile' on a replica.",
+    )
+    parser.set_defaults(
+        run=reconcile, render=lambda r: f"drift repaired: {r['reconcile']['drift']}"
+    )

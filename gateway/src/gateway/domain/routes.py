@@ -61,6 +61,7 @@ PLATFORM_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/v1.1/coupon/isredeemable"),
     ("GET", "/v2/coupon/is_redeemable"),
     ("POST", "/v2/coupon/redemptions/{redemptionId}/reverse"),
+    ("POST", "/v2/coupon/redemptions/reconcile"),
     ("POST", "/api/v1/coupon/activate"),
     ("GET", "/api/v1/users/subscriptions"),
 )
