@@ -77,6 +77,11 @@ async def _outbox_lag(app: web.Application) -> None:
 
 async def metrics(request: web.Request) -> web.Response:
     await _outbox_lag(request.app)
+    for hook in request.app[METRICS].scrape_hooks:
+        try:
+            await hook(request.app)
+        except Exception as exc:  # a scrape answers with what it has
+            log.warning("metrics hook %r failed: %r", hook, exc)
     body = request.app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 

@@ -10,7 +10,9 @@ and friends. docs/operations.md lists them and deploy/grafana/coupon-platform.js
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -100,6 +102,8 @@ class Metrics:
         # None until the first scrape has looked for an outbox table.
         self.has_outbox: bool | None = None
         self._families: dict[str, Counter | Gauge | Histogram] = {}
+        # Called with the application before each scrape, to set gauges read from the stores.
+        self.scrape_hooks: list[Callable[[Any], Awaitable[None]]] = []
 
     def counter(self, family: Family) -> Counter:
         found = self._families.get(family.name)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core.http import json_response
-from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.keys import METRICS, PG_POOL, REDIS
+from coupon_core.metrics import GENERATED_CODES
 from coupon_core.openapi import Doc, documented
 
 from promotion_service.api import render
@@ -58,6 +59,7 @@ async def generate(request: web.Request) -> web.Response:
     pool, redis = request.app[PG_POOL], request.app[REDIS]
     if req.amount <= settings.generation_sync_limit:
         count = await generation.generate_now(pool, redis, promotion_code, req)
+        request.app[METRICS].counter(GENERATED_CODES).inc(count)
         return json_response({"amount": count}, status=201)
     job = await generation.start_job(pool, promotion_code, req)
     request.app[JOBS_QUEUED].set()
