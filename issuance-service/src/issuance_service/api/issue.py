@@ -10,6 +10,7 @@ from coupon_core import idempotency
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import PRINCIPAL
 from coupon_core.keyspace import CustomerIdentifier
+from coupon_core.openapi import Doc, documented
 
 from issuance_service import issuing, registration
 from issuance_service.api import views
@@ -73,11 +74,38 @@ async def _issue(request: web.Request, body: IssueIn, count: int, many: bool) ->
     return json_response(result)
 
 
+@documented(
+    Doc(
+        summary="Issue a coupon of a series to a customer",
+        description="Accepts an Idempotency-Key header.",
+        tags=("issue",),
+        body=IssueIn,
+        responses={
+            200: "the issued coupon, as the Capillary seed",
+            400: "invalid input (Capillary v2 envelope: errors[].code, message)",
+            404: "no such series or customer",
+            409: "same Idempotency-Key still in flight",
+            422: "Idempotency-Key reused with another body",
+        },
+    )
+)
 async def issue_one(request: web.Request) -> web.Response:
     body = parse_model(IssueIn, await read_json(request))
     return await _issue(request, body, 1, many=False)
 
 
+@documented(
+    Doc(
+        summary="Issue several coupons of a series to a customer",
+        tags=("issue",),
+        body=IssueMultipleIn,
+        responses={
+            200: "every issued code",
+            400: "invalid input (Capillary v2 envelope: errors[].code, message)",
+            404: "no such series or customer",
+        },
+    )
+)
 async def issue_multiple(request: web.Request) -> web.Response:
     body = parse_model(IssueMultipleIn, await read_json(request))
     return await _issue(request, body, body.count, many=True)
