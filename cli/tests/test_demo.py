@@ -41,4 +41,4 @@ def test_demo_loads_once_and_its_curl_commands_work(ctl: Couponctl) -> None:
     assert coupon["code"] == "A3BCB"
     assert issued["seriesId"] == first["seriesId"]
     assert issued["discountCode"] == "erg123"
-    assert redeemed["response"]["coupons"]["coupon"][0]["item_status"]["code"] == 700
+    assert redeemed["response"]["coupons"]["coupon"]["item_status"]["code"] == 700

@@ -9,6 +9,7 @@ from coupon_core.db import Connection
 from coupon_core.errors import Forbidden, NotFound
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import PG_POOL, PRINCIPAL
+from coupon_core.openapi import Doc, documented
 
 from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.schemas import ReverseIn
@@ -34,6 +35,18 @@ def reversal_body(redemption: Redemption) -> dict[str, Any]:
     }
 
 
+@documented(
+    Doc(
+        summary="Reverse a redemption",
+        description=(
+            "Returns the use to every counter it took; a second reversal answers like the "
+            "first. Accepts an Idempotency-Key header."
+        ),
+        tags=("redemption",),
+        body=ReverseIn,
+        responses={200: "the reversal", 404: "no such redemption"},
+    )
+)
 async def reverse_handler(request: web.Request) -> web.Response:
     text = request.match_info["redemption_id"]
     if not text.isdigit() or int(text) > MAX_ID:
@@ -55,6 +68,13 @@ async def reverse_handler(request: web.Request) -> web.Response:
     return await respond(request, operation="reverse", raw=raw, run=run)
 
 
+@documented(
+    Doc(
+        summary="Reconcile redemption counters with the ledgers now",
+        tags=("redemption",),
+        responses={200: "reconcile.drift: the drift repaired", 403: "an API token is required"},
+    )
+)
 async def reconcile_handler(request: web.Request) -> web.Response:
     if request[PRINCIPAL].kind != "api_token":
         raise Forbidden("An API token is required.")
