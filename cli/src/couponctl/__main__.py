@@ -77,6 +77,7 @@ def main(
     if args.command is None or not hasattr(args, "run"):
         parser.print_help(err)
         return 2
+    args.stderr = err  # progress bars
     try:
         client = GatewayClient(
             args.url or env.get("COUPONCTL_URL") or DEFAULT_URL,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -53,7 +52,7 @@ def _generate(client: GatewayClient, args: argparse.Namespace) -> Any:
     started = client.request("POST", f"{path}/generate", compose(args, GENERATE_FIELDS))
     if not isinstance(started, dict) or "id" not in started:
         return started  # synchronous: every code exists already
-    progress = Progress(f"generating {args.promotion}", started.get("total"), sys.stderr)
+    progress = Progress(f"generating {args.promotion}", started.get("total"), args.stderr)
     job = started
     while True:
         progress.update(int(job.get("done", 0)))
@@ -89,7 +88,7 @@ def _import(client: GatewayClient, args: argparse.Namespace) -> Any:
             raise CliError(f"{args.file}: the first line must name the columns, 'code' among them")
         bodies = [_row_body(row, reader.line_num) for row in reader]
     path = coupons_path(args.promotion)
-    progress = Progress(f"importing into {args.promotion}", len(bodies), sys.stderr)
+    progress = Progress(f"importing into {args.promotion}", len(bodies), args.stderr)
     failed: list[dict[str, Any]] = []
     for index, body in enumerate(bodies):
         try:
@@ -108,7 +107,7 @@ def _export(client: GatewayClient, args: argparse.Namespace) -> Any:
     path = coupons_path(args.promotion)
     listing = client.request("GET", path, query={"limit": 1})
     total = listing.get("total") if isinstance(listing, dict) else None
-    progress = Progress(f"exporting {args.promotion}", total, sys.stderr)
+    progress = Progress(f"exporting {args.promotion}", total, args.stderr)
     rows = 0
     out = Path(args.output)
     with out.open("wb") as sink:

@@ -34,7 +34,7 @@ def body_json(text: str) -> dict[str, Any]:
 
 def compose(args: argparse.Namespace, fields: dict[str, str]) -> dict[str, Any]:
     """``--body`` with every given option (``dest`` -> API field) laid over it."""
-    body: dict[str, Any] = dict(args.body or {})
+    body: dict[str, Any] = dict(getattr(args, "body", None) or {})
     for dest, field in fields.items():
         value = getattr(args, dest, None)
         if value is not None:
