@@ -41,7 +41,7 @@ REDEMPTION_ITEMS = Family(
 )
 REVERSALS = Family(
     "coupon_reversals_total",
-    "Reversal requests, by outcome (reversed, or already_reversed for a repeat).",
+    "Reversal requests, by outcome (reversed, or the error code).",
     ("outcome",),
 )
 ACTIVATIONS = Family(

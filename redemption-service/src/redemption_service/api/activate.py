@@ -7,9 +7,10 @@ from typing import Any
 
 from aiohttp import web
 from coupon_core.db import Connection
-from coupon_core.errors import Forbidden
+from coupon_core.errors import DomainError, Forbidden
 from coupon_core.http import json_response, parse_model, read_json
-from coupon_core.keys import PG_POOL, PRINCIPAL, REDIS
+from coupon_core.keys import METRICS, PG_POOL, PRINCIPAL, REDIS
+from coupon_core.metrics import ACTIVATIONS
 from coupon_core.openapi import Doc, documented
 
 from redemption_service.api.idempotent import Key, respond
@@ -68,14 +69,19 @@ async def activate_handler(request: web.Request) -> web.Response:
             if key is not None:
                 await key.complete(conn, status=200, body=activation_body(result))
 
-        result = await activate(
-            app[PG_POOL],
-            app[REDIS],
-            user_id=user_id,
-            code=body.code,
-            notify_user=body.notifyUser,
-            on_commit=on_commit,
-        )
+        try:
+            result = await activate(
+                app[PG_POOL],
+                app[REDIS],
+                user_id=user_id,
+                code=body.code,
+                notify_user=body.notifyUser,
+                on_commit=on_commit,
+            )
+        except DomainError as exc:
+            app[METRICS].counter(ACTIVATIONS).labels(outcome=exc.code).inc()
+            raise
+        app[METRICS].counter(ACTIVATIONS).labels(outcome="activated").inc()
         return 200, activation_body(result)
 
     return await respond(request, operation="activate", raw=raw, run=run)

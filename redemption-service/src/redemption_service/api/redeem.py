@@ -9,13 +9,15 @@ from aiohttp import web
 from coupon_core.db import Connection
 from coupon_core.errors import BadRequest
 from coupon_core.http import json_response, parse_model, read_json
-from coupon_core.keys import PG_POOL
+from coupon_core.keys import METRICS, PG_POOL
+from coupon_core.metrics import LIMIT_REJECTIONS, REDEMPTION_ITEMS, Metrics
 from coupon_core.openapi import Doc, documented
 
 from redemption_service.api import redeem_views as views
 from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.schemas import CustomerIn, RedeemIn
 from redemption_service.domain.models import Judged, RedeemItem
+from redemption_service.domain.status import ItemStatus
 from redemption_service.keys import COUNTERS, RECONCILE_METRICS
 from redemption_service.usecases.redeem import dry_run, redeem
 
@@ -27,6 +29,22 @@ def _mode(request: web.Request) -> bool:
     if mode not in ("all", "partial"):
         raise BadRequest("mode must be 'all' or 'partial'")
     return mode == "partial"
+
+
+# Item statuses that mean a limit was reached, and the limit's name as a metric label.
+LIMIT_STATUSES = {
+    ItemStatus.ALREADY_USED: "coupon_usage",
+    ItemStatus.GROUP_LIMIT_REACHED: "series_or_promotion_total",
+    ItemStatus.CUSTOMER_LIMIT_REACHED: "per_customer",
+}
+
+
+def count_items(metrics: Metrics, judged: list[Judged]) -> None:
+    for entry in judged:
+        metrics.counter(REDEMPTION_ITEMS).labels(status=str(int(entry.status))).inc()
+        limit = LIMIT_STATUSES.get(entry.status)
+        if limit is not None:
+            metrics.counter(LIMIT_REJECTIONS).labels(limit=limit).inc()
 
 
 @documented(
@@ -67,6 +85,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
             on_commit=on_commit if key is not None else None,
             metrics=app[RECONCILE_METRICS],
         )
+        count_items(app[METRICS], judged)
         return 200, views.redeem_body(judged)
 
     return await respond(request, operation="redeem", raw=raw, run=run)

@@ -6,9 +6,10 @@ from typing import Any
 
 from aiohttp import web
 from coupon_core.db import Connection
-from coupon_core.errors import Forbidden, NotFound
+from coupon_core.errors import DomainError, Forbidden, NotFound
 from coupon_core.http import json_response, parse_model, read_json
-from coupon_core.keys import PG_POOL, PRINCIPAL
+from coupon_core.keys import METRICS, PG_POOL, PRINCIPAL
+from coupon_core.metrics import REVERSALS
 from coupon_core.openapi import Doc, documented
 
 from redemption_service.api.idempotent import Key, respond
@@ -60,9 +61,14 @@ async def reverse_handler(request: web.Request) -> web.Response:
             if key is not None:
                 await key.complete(conn, status=200, body=reversal_body(redemption))
 
-        result = await reverse(
-            app[PG_POOL], app[COUNTERS], int(text), reason=body.reason, on_commit=on_commit
-        )
+        try:
+            result = await reverse(
+                app[PG_POOL], app[COUNTERS], int(text), reason=body.reason, on_commit=on_commit
+            )
+        except DomainError as exc:
+            app[METRICS].counter(REVERSALS).labels(outcome=exc.code).inc()
+            raise
+        app[METRICS].counter(REVERSALS).labels(outcome="reversed").inc()
         return 200, reversal_body(result)
 
     return await respond(request, operation="reverse", raw=raw, run=run)
