@@ -54,6 +54,9 @@ def test_run_prints_ready_urls_and_stops_cleanly(tmp_path: Path) -> None:
         output = "".join(_read_until_ready(proc))
         assert f"gateway: http://127.0.0.1:{port}" in output
         assert "demo token: launcher-test-token-0123456789" in output
+        # The demo data is loaded before "ready" (cli/tests/test_demo.py runs its commands).
+        assert "demo data created: promotion HOLIDAY-SALE" in output
+        assert f"curl -sS http://127.0.0.1:{port}/api/v1/promotions/HOLIDAY-SALE" in output
         # Printed only once everything is ready: the gateway answers at once.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
             assert response.status == 200

@@ -2,8 +2,11 @@
 
 Connection: ``--url`` (or ``COUPONCTL_URL``, default http://127.0.0.1:8080) and ``--token``
 (or ``COUPONCTL_TOKEN``). ``--json`` prints the API's JSON instead of text.
-Exit codes: 0 success, 1 the gateway refused the request (its message is printed),
-2 bad command line, 3 the gateway is unreachable or no token was given.
+Exit codes: 0 success, 1 the gateway refused the request (its message is printed) or a
+check failed, 2 bad command line, 3 the gateway is unreachable or no token was given.
+
+``couponctl reconcile`` runs the redemption-service's counter reconciler once (it also
+runs on its own schedule; see docs/operations.md).
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from typing import Any, TextIO
 
 from couponctl import tokens
 from couponctl.client import DEFAULT_URL, CliError, GatewayClient
+from couponctl.coupons import add_coupons
+from couponctl.demo import add_demo
+from couponctl.doctor import add_doctor, add_reconcile
+from couponctl.resources import add_customers, add_promotions, add_series, add_users
 
 
 def _common(suppress: bool) -> argparse.ArgumentParser:
@@ -39,7 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    tokens.add_parser(subparsers, _common(suppress=True))
+    common = _common(suppress=True)
+    tokens.add_parser(subparsers, common)
+    add_users(subparsers, common)
+    add_promotions(subparsers, common)
+    add_coupons(subparsers, common)
+    add_series(subparsers, common)
+    add_customers(subparsers, common)
+    add_doctor(subparsers, common)
+    add_reconcile(subparsers, common)
+    add_demo(subparsers, common)
     return parser
 
 
@@ -61,6 +77,7 @@ def main(
     if args.command is None or not hasattr(args, "run"):
         parser.print_help(err)
         return 2
+    args.stderr = err  # progress bars
     try:
         client = GatewayClient(
             args.url or env.get("COUPONCTL_URL") or DEFAULT_URL,
@@ -74,7 +91,7 @@ def main(
         print(json.dumps(result, indent=2, sort_keys=True), file=out)
     else:
         print(args.render(result), file=out)
-    return 0
+    return int(getattr(args, "exit_status", 0))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from aiohttp import web
 from coupon_core.lifecycle import http_session_ctx
 from coupon_core.web import build_app, service_migrations_dir
 
+from gateway.api.docs import add_docs_routes
 from gateway.api.middleware import auth_middleware, rate_limit_headers
 from gateway.api.tokens import add_token_routes
 from gateway.api.users import add_user_routes
@@ -30,6 +31,7 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
         migrations_dir=MIGRATIONS_DIR,
         verify_identity=False,
         extra_middlewares=[auth_middleware] if authenticate else [],
+        serve_document=False,
     )
     app[SETTINGS] = settings
     app[ROUTER] = Router(
@@ -46,5 +48,6 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
     app.on_response_prepare.append(rate_limit_headers)
     add_token_routes(app)
     add_user_routes(app)
+    add_docs_routes(app)
     app.router.add_route("*", "/{tail:.*}", proxy_handler)
     return app

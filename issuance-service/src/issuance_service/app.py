@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 from coupon_core.events import consume, relay_outbox
-from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.keys import METRICS, PG_POOL, REDIS
 from coupon_core.lifecycle import background_task_ctx
 from coupon_core.scripts import load_scripts
 from coupon_core.web import build_app, service_migrations_dir
@@ -28,7 +28,7 @@ LUA_DIR = (
 
 
 async def scripts_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[SCRIPTS] = load_scripts(app[REDIS], LUA_DIR)
+    app[SCRIPTS] = load_scripts(app[REDIS], LUA_DIR, timing=app[METRICS].script_duration)
     yield
 
 

@@ -33,7 +33,8 @@ def lua_dir() -> Path:
 
 
 async def counters_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[COUNTERS] = Counters(app[REDIS], load_scripts(app[REDIS], lua_dir()))
+    scripts = load_scripts(app[REDIS], lua_dir(), timing=app[METRICS].script_duration)
+    app[COUNTERS] = Counters(app[REDIS], scripts)
     yield
 
 

@@ -1,13 +1,16 @@
-"""/healthz, /readyz and /metrics, the same on every process."""
+"""/healthz, /readyz and /metrics, the same on every process (see coupon_core.metrics)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiohttp import web
 
 from coupon_core.http import json_response
 from coupon_core.keys import METRICS, PG_POOL, REDIS
+
+log = logging.getLogger(__name__)
 
 READY_CHECK_TIMEOUT_S = 2.0
 
@@ -47,7 +50,38 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+OUTBOX_OLDEST = (
+    "SELECT extract(epoch FROM now() - created_at) FROM outbox "
+    "WHERE published_at IS NULL ORDER BY id LIMIT 1"
+)
+
+
+async def _outbox_lag(app: web.Application) -> None:
+    """Sets the outbox gauge where the process has an outbox; a failure leaves it as it was."""
+    metrics, pool = app[METRICS], app.get(PG_POOL)
+    if pool is None or metrics.has_outbox is False:
+        return
+    try:
+        async with pool.acquire(timeout=READY_CHECK_TIMEOUT_S) as conn:
+            if metrics.has_outbox is None:
+                found = await conn.fetchval("SELECT to_regclass('outbox') IS NOT NULL")
+                metrics.has_outbox = bool(found)
+                if not found:
+                    return
+            age = await conn.fetchval(OUTBOX_OLDEST, timeout=READY_CHECK_TIMEOUT_S)
+    except Exception as exc:  # a scrape must answer even when PostgreSQL does not
+        log.warning("outbox lag not measured: %r", exc)
+        return
+    metrics.outbox_lag.set(float(age or 0.0))
+
+
 async def metrics(request: web.Request) -> web.Response:
+    await _outbox_lag(request.app)
+    for hook in request.app[METRICS].scrape_hooks:
+        try:
+            await hook(request.app)
+        except Exception as exc:  # a scrape answers with what it has
+            log.warning("metrics hook %r failed: %r", hook, exc)
     body = request.app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
 

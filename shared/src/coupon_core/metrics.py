@@ -1,10 +1,71 @@
-"""Prometheus metrics: one registry per application, HTTP metrics for every process."""
+"""Prometheus metrics: one registry per application.
+
+Every process gets the HTTP metrics, ``redis_script_duration_seconds`` (filled by the scripts
+:func:`coupon_core.scripts.load_scripts` returns when given the histogram) and
+``outbox_oldest_unpublished_age_seconds`` (set at scrape time where an ``outbox`` table
+exists). Business metrics are declared here, once, as :class:`Family` values so their names
+and labels stay stable; a service registers the ones it produces with :meth:`Metrics.counter`
+and friends. docs/operations.md lists them and deploy/grafana/coupon-platform.json plots them.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+SCRIPT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+# issuance-service
+ISSUES = Family(
+    "coupon_issues_total",
+    "Coupons issued from a series, by endpoint (issue, multiple).",
+    ("endpoint",),
+)
+# redemption-service
+REDEMPTION_ITEMS = Family(
+    "coupon_redemption_items_total",
+    "Coupons judged by redeem requests, by Capillary item status (700 = redeemed).",
+    ("status",),
+)
+REVERSALS = Family(
+    "coupon_reversals_total",
+    "Reversal requests, by outcome (reversed, or the error code).",
+    ("outcome",),
+)
+ACTIVATIONS = Family(
+    "coupon_activations_total",
+    "Activation requests, by outcome (activated or the error code).",
+    ("outcome",),
+)
+# issuance- and redemption-service
+LIMIT_REJECTIONS = Family(
+    "coupon_limit_rejections_total",
+    "Requests refused because a limit was reached, by the kind of limit.",
+    ("limit",),
+)
+# promotion-service
+GENERATED_CODES = Family(
+    "coupon_generated_codes_total", "Codes written by bulk generation (requests and jobs)."
+)
+GENERATION_JOBS = Family(
+    "coupon_generation_jobs_total", "Generation jobs that ended, by final state.", ("state",)
+)
+GENERATION_BACKLOG = Family(
+    "coupon_generation_pending_codes",
+    "Codes that unfinished generation jobs still have to write (at scrape time).",
+)
 
 
 class Metrics:
@@ -26,6 +87,39 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.script_duration = Histogram(
+            "redis_script_duration_seconds",
+            "Time of one Lua script call (a round trip to Redis), by script.",
+            ["script"],
+            buckets=SCRIPT_BUCKETS,
+            registry=self.registry,
+        )
+        self.outbox_lag = Gauge(
+            "outbox_oldest_unpublished_age_seconds",
+            "Age of the oldest outbox row not yet relayed to Redis Streams (0: none waiting).",
+            registry=self.registry,
+        )
+        # None until the first scrape has looked for an outbox table.
+        self.has_outbox: bool | None = None
+        self._families: dict[str, Counter | Gauge | Histogram] = {}
+        # Called with the application before each scrape, to set gauges read from the stores.
+        self.scrape_hooks: list[Callable[[Any], Awaitable[None]]] = []
+
+    def counter(self, family: Family) -> Counter:
+        found = self._families.get(family.name)
+        if found is None:
+            found = Counter(family.name, family.help, family.labels, registry=self.registry)
+            self._families[family.name] = found
+        assert isinstance(found, Counter)
+        return found
+
+    def gauge(self, family: Family) -> Gauge:
+        found = self._families.get(family.name)
+        if found is None:
+            found = Gauge(family.name, family.help, family.labels, registry=self.registry)
+            self._families[family.name] = found
+        assert isinstance(found, Gauge)
+        return found
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -66,6 +66,8 @@ def _routes(app: web.Application) -> Iterable[tuple[str, str, object]]:
         resource = route.resource
         if resource is None or route.method in ("HEAD", "*"):
             continue
+        if isinstance(resource, web.StaticResource):
+            continue  # files, not operations
         path = _PARAM_RE.sub(lambda m: "{" + m.group(1) + "}", resource.canonical)
         if path in NOT_DOCUMENTED:
             continue

@@ -287,6 +287,21 @@ class Stack:
         self.stop()
 
 
+def load_demo(gateway_url: str, token: str) -> bool:
+    """The seeds' examples through the public API (``couponctl demo``, idempotent); prints
+    what it did and curl commands to try. A failure is reported, never fatal."""
+    command = [sys.executable, "-m", "couponctl", "demo", "--url", gateway_url, "--token", token]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"demo data not loaded: {exc}", file=sys.stderr)
+        return False
+    print(done.stdout, end="", flush=True)
+    if done.returncode != 0:
+        print(f"demo data not loaded: {done.stderr.strip()}", file=sys.stderr)
+    return done.returncode == 0
+
+
 def _run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m coupon_core.stack", description=__doc__)
     parser.add_argument(
@@ -326,6 +341,7 @@ def _run(argv: list[str] | None = None) -> int:
     print(f"redis: {stack.redis_url}")
     print(f"logs: {stack.logs}")
     print(f"demo token: {token}")
+    load_demo(stack.gateway_url, token)
     print("ready; Ctrl-C stops everything", flush=True)
     while not stopping.is_set():
         stopping.wait(0.5)

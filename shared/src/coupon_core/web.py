@@ -38,8 +38,10 @@ def build_app(
     verify_identity: bool = True,
     with_redis: bool = True,
     extra_middlewares: Sequence[Middleware] = (),
+    serve_document: bool = True,
 ) -> web.Application:
-    """A bare application with the shared middlewares, operational routes and data stores."""
+    """A bare application with the shared middlewares, operational routes and data stores.
+    ``serve_document=False`` leaves ``/openapi.json`` to the caller (the gateway merges)."""
     middlewares: list[Middleware] = [
         request_id_middleware,
         metrics_middleware,
@@ -52,7 +54,8 @@ def build_app(
     app[CORE_SETTINGS] = settings
     app[METRICS] = Metrics(service)
     add_operational_routes(app)
-    add_document_route(app, title=service)
+    if serve_document:
+        add_document_route(app, title=service)
     app.cleanup_ctx.append(postgres_ctx(migrations_dir, service=service))
     if with_redis:
         app.cleanup_ctx.append(redis_ctx)

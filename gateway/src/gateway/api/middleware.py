@@ -6,7 +6,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from coupon_core.keys import PG_POOL, PRINCIPAL
 
-from gateway.domain.routes import PUBLIC_PATHS
+from gateway.domain.routes import PUBLIC_PATHS, PUBLIC_PREFIXES
 from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, RATE_WINDOW
 
 
@@ -16,7 +16,7 @@ def client_address(request: web.Request) -> str:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in PUBLIC_PATHS:
+    if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     gatekeeper = request.app[GATEKEEPER]
     address = client_address(request)

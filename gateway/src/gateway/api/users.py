@@ -117,7 +117,7 @@ async def login(request: web.Request) -> web.Response:
         summary="The user of the presented user token",
         tags=TAGS,
         responses={200: UserStatusOut},
-        security=("bearerAuth",),
+        security=("userToken",),
     )
 )
 async def me(request: web.Request) -> web.Response:
@@ -134,7 +134,7 @@ async def me(request: web.Request) -> web.Response:
         summary="Revoke the presented user token",
         tags=TAGS,
         responses={200: StatusOut},
-        security=("bearerAuth",),
+        security=("userToken",),
     )
 )
 async def logout(request: web.Request) -> web.Response:

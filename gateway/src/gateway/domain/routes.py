@@ -61,6 +61,7 @@ PLATFORM_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/v1.1/coupon/isredeemable"),
     ("GET", "/v2/coupon/is_redeemable"),
     ("POST", "/v2/coupon/redemptions/{redemptionId}/reverse"),
+    ("POST", "/v2/coupon/redemptions/reconcile"),
     ("POST", "/api/v1/coupon/activate"),
     ("GET", "/api/v1/users/subscriptions"),
 )
@@ -68,6 +69,8 @@ PLATFORM_ROUTES: tuple[tuple[str, str], ...] = (
 # Reached without credentials.
 PUBLIC_ROUTES = frozenset({("POST", "/api/v1/users/register"), ("POST", "/api/v1/users/login")})
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"})
+# Static assets of the interactive documentation at /docs.
+PUBLIC_PREFIXES = ("/docs/assets/",)
 
 # The only templates a user token reaches (SPEC section 2); API tokens never reach them.
 USER_TEMPLATES = frozenset(

@@ -8,6 +8,7 @@ from aiohttp import web
 from coupon_core.errors import BadRequest
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keyspace import CustomerIdentifier
+from coupon_core.openapi import Doc, documented
 
 from issuance_service import registration
 from issuance_service.api import views
@@ -20,6 +21,18 @@ from issuance_service.domain.models import Customer
 LOOKUP_PARAMS: tuple[CustomerIdentifier, ...] = ("mobile", "email", "externalId")
 
 
+@documented(
+    Doc(
+        summary="Register a customer (at least one identifier)",
+        tags=("customers",),
+        body=CustomerIn,
+        responses={
+            201: "the customer (Capillary customer object)",
+            400: "invalid input (Capillary v2 envelope: errors[].code, message)",
+            409: "an identifier belongs to another customer",
+        },
+    )
+)
 async def create(request: web.Request) -> web.Response:
     body = parse_model(CustomerIn, await read_json(request))
     identifiers = registration.normalised(
@@ -41,10 +54,29 @@ async def _by_path(request: web.Request) -> Customer:
     return await registration.get(stores(request), customer_id)
 
 
+@documented(
+    Doc(
+        summary="Show a customer",
+        tags=("customers",),
+        responses={200: "the customer", 404: "no such customer"},
+    )
+)
 async def get(request: web.Request) -> web.Response:
     return json_response(views.customer(await _by_path(request)))
 
 
+@documented(
+    Doc(
+        summary="Find a customer by mobile, email or externalId",
+        description="Query: exactly one of mobile, email, externalId.",
+        tags=("customers",),
+        responses={
+            200: "the customer",
+            400: "invalid input (Capillary v2 envelope: errors[].code, message)",
+            404: "no such customer",
+        },
+    )
+)
 async def lookup(request: web.Request) -> web.Response:
     given: dict[CustomerIdentifier, object] = {
         name: request.query.get(name) for name in LOOKUP_PARAMS
@@ -58,6 +90,14 @@ async def lookup(request: web.Request) -> web.Response:
     return json_response(views.customer(customer))
 
 
+@documented(
+    Doc(
+        summary="A customer's issued coupons with their redemption state",
+        description="Query: limit (1..1000, default 500).",
+        tags=("customers",),
+        responses={200: "the coupons", 404: "no such customer"},
+    )
+)
 async def coupons(request: web.Request) -> web.Response:
     customer = await _by_path(request)
     limit = query_int(request, "limit", default=500, low=1, high=1000)

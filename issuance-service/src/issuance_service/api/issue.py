@@ -8,13 +8,16 @@ from typing import Any
 from aiohttp import web
 from coupon_core import idempotency
 from coupon_core.http import json_response, parse_model, read_json
-from coupon_core.keys import PRINCIPAL
+from coupon_core.keys import METRICS, PRINCIPAL
 from coupon_core.keyspace import CustomerIdentifier
+from coupon_core.metrics import ISSUES, LIMIT_REJECTIONS
+from coupon_core.openapi import Doc, documented
 
 from issuance_service import issuing, registration
 from issuance_service.api import views
 from issuance_service.api.common import stores
 from issuance_service.api.schemas import CustomerRef, IssueIn, IssueMultipleIn
+from issuance_service.domain.errors import LimitExceeded
 from issuance_service.domain.models import Customer, IssuedCoupon, Series
 
 
@@ -66,18 +69,49 @@ async def _issue(request: web.Request, body: IssueIn, count: int, many: bool) ->
             respond=respond,
             claim=claim,
         )
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, LimitExceeded):
+            request.app[METRICS].counter(LIMIT_REJECTIONS).labels(limit=exc.limit).inc()
         if claim is not None:
             await idempotency.abandon(deps.pool, scope=claim.scope, key=claim.key)
         raise
+    endpoint = "multiple" if many else "issue"
+    request.app[METRICS].counter(ISSUES).labels(endpoint=endpoint).inc(count)
     return json_response(result)
 
 
+@documented(
+    Doc(
+        summary="Issue a coupon of a series to a customer",
+        description="Accepts an Idempotency-Key header.",
+        tags=("issue",),
+        body=IssueIn,
+        responses={
+            200: "the issued coupon, as the Capillary seed",
+            400: "invalid input (Capillary v2 envelope: errors[].code, message)",
+            404: "no such series or customer",
+            409: "same Idempotency-Key still in flight",
+            422: "Idempotency-Key reused with another body",
+        },
+    )
+)
 async def issue_one(request: web.Request) -> web.Response:
     body = parse_model(IssueIn, await read_json(request))
     return await _issue(request, body, 1, many=False)
 
 
+@documented(
+    Doc(
+        summary="Issue several coupons of a series to a customer",
+        tags=("issue",),
+        body=IssueMultipleIn,
+        responses={
+            200: "every issued code",
+            400: "invalid input (Capillary v2 envelope: errors[].code, message)",
+            404: "no such series or customer",
+        },
+    )
+)
 async def issue_multiple(request: web.Request) -> web.Response:
     body = parse_model(IssueMultipleIn, await read_json(request))
     return await _issue(request, body, body.count, many=True)

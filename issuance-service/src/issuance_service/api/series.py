@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from coupon_core.errors import BadRequest
 from coupon_core.http import json_response, parse_model, read_json
+from coupon_core.openapi import Doc, documented
 
 from issuance_service import series_admin
 from issuance_service.api import views
@@ -27,12 +28,31 @@ def _series_id(request: web.Request) -> int:
     return series_id
 
 
+@documented(
+    Doc(
+        summary="Create a coupon series",
+        tags=("series",),
+        body=SeriesIn,
+        responses={
+            201: "the series",
+            400: "invalid input (Capillary v2 envelope: errors[].code, message)",
+        },
+    )
+)
 async def create(request: web.Request) -> web.Response:
     body = parse_model(SeriesIn, await read_json(request))
     series = await series_admin.create(stores(request), _settings(body))
     return json_response(views.series(series), status=201)
 
 
+@documented(
+    Doc(
+        summary="List coupon series",
+        description="Query: after (an id; default 0), limit (1..500, default 100).",
+        tags=("series",),
+        responses={200: "series[] and warnings[]"},
+    )
+)
 async def list_all(request: web.Request) -> web.Response:
     after = query_int(request, "after", default=0, low=0, high=INT32)
     limit = query_int(request, "limit", default=100, low=1, high=500)
@@ -41,11 +61,30 @@ async def list_all(request: web.Request) -> web.Response:
     return json_response({"series": [views.series(s) for s in page], "warnings": []})
 
 
+@documented(
+    Doc(
+        summary="Show a coupon series",
+        tags=("series",),
+        responses={200: "the series with numIssued and numRedeemed", 404: "no such series"},
+    )
+)
 async def get(request: web.Request) -> web.Response:
     series = await series_admin.get(stores(request), _series_id(request))
     return json_response(views.series(series))
 
 
+@documented(
+    Doc(
+        summary="Change a coupon series (fields left out keep their value)",
+        tags=("series",),
+        body=SeriesIn,
+        responses={
+            200: "the series",
+            400: "invalid input (Capillary v2 envelope: errors[].code, message)",
+            404: "no such series",
+        },
+    )
+)
 async def update(request: web.Request) -> web.Response:
     """Fields left out keep their value; the result is validated as a whole."""
     data = await read_json(request)

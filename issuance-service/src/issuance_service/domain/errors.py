@@ -19,8 +19,16 @@ def series_expired(series_id: int) -> BadRequest:
     return BadRequest(f"Coupon series {series_id} has expired.", numeric_code=SERIES_EXPIRED)
 
 
+class LimitExceeded(BadRequest):
+    """722: a series limit would be exceeded; ``limit`` names it (a metric label)."""
+
+    def __init__(self, limit: str, detail: str) -> None:
+        super().__init__(f"Issual limit exceeded: {limit} ({detail}).", numeric_code=LIMIT_EXCEEDED)
+        self.limit = limit
+
+
 def limit_exceeded(limit: str, detail: str) -> BadRequest:
-    return BadRequest(f"Issual limit exceeded: {limit} ({detail}).", numeric_code=LIMIT_EXCEEDED)
+    return LimitExceeded(limit, detail)
 
 
 def customer_not_found(detail: str) -> NotFound:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from coupon_core.http import json_response
 from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.openapi import Doc, documented
 
 from promotion_service.api import render
 from promotion_service.api.forms import parse_form
@@ -24,6 +25,14 @@ def _codes(request: web.Request) -> tuple[str, str]:
     return request.match_info["promotion"], request.match_info.get("coupon", "")
 
 
+@documented(
+    Doc(
+        summary="List a promotion's coupons (paginated)",
+        description="Query: page (default 1), limit or paginate (default 10, at most 100).",
+        tags=("promotion coupons",),
+        responses={200: "a page of coupons (Sylius list)", 404: "no such promotion"},
+    )
+)
 async def list_coupons(request: web.Request) -> web.Response:
     promotion_code, _ = _codes(request)
     zone = request.app[SETTINGS].zone
@@ -42,6 +51,18 @@ async def list_coupons(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+@documented(
+    Doc(
+        summary="Create a promotion coupon",
+        tags=("promotion coupons",),
+        body=NewCouponForm,
+        responses={
+            201: "the coupon",
+            400: "Validation Failed: the body of the Sylius error envelope names each field",
+            404: "no such promotion",
+        },
+    )
+)
 async def create_coupon(request: web.Request) -> web.Response:
     promotion_code, _ = _codes(request)
     zone = request.app[SETTINGS].zone
@@ -58,11 +79,30 @@ async def create_coupon(request: web.Request) -> web.Response:
     return json_response(render.coupon(coupon, zone), status=201)
 
 
+@documented(
+    Doc(
+        summary="Show a promotion coupon",
+        tags=("promotion coupons",),
+        responses={200: "the coupon", 404: "no such promotion or coupon"},
+    )
+)
 async def get_coupon(request: web.Request) -> web.Response:
     coupon = await coupons.get(request.app[PG_POOL], *_codes(request))
     return json_response(render.coupon(coupon, request.app[SETTINGS].zone))
 
 
+@documented(
+    Doc(
+        summary="Replace a coupon's limits (fields left out become null)",
+        tags=("promotion coupons",),
+        body=CouponForm,
+        responses={
+            204: "replaced",
+            400: "Validation Failed (Sylius envelope)",
+            404: "no such promotion or coupon",
+        },
+    )
+)
 async def replace_coupon(request: web.Request) -> web.Response:
     """PUT: every field of the form is set; one left out becomes null."""
     form = await parse_form(request, CouponForm, COUPON_FORM, zone=request.app[SETTINGS].zone)
@@ -77,6 +117,18 @@ async def replace_coupon(request: web.Request) -> web.Response:
     return web.Response(status=NO_CONTENT)
 
 
+@documented(
+    Doc(
+        summary="Change some limits of a coupon",
+        tags=("promotion coupons",),
+        body=CouponForm,
+        responses={
+            204: "changed",
+            400: "Validation Failed (Sylius envelope)",
+            404: "no such promotion or coupon",
+        },
+    )
+)
 async def patch_coupon(request: web.Request) -> web.Response:
     """PATCH: only the fields the body names change."""
     form = await parse_form(request, CouponForm, COUPON_FORM, zone=request.app[SETTINGS].zone)
@@ -97,6 +149,13 @@ async def patch_coupon(request: web.Request) -> web.Response:
     return web.Response(status=NO_CONTENT)
 
 
+@documented(
+    Doc(
+        summary="Delete a coupon",
+        tags=("promotion coupons",),
+        responses={204: "deleted", 404: "no such promotion or coupon"},
+    )
+)
 async def delete_coupon(request: web.Request) -> web.Response:
     await coupons.delete(request.app[PG_POOL], request.app[REDIS], *_codes(request))
     return web.Response(status=NO_CONTENT)

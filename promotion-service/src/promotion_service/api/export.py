@@ -7,6 +7,7 @@ import io
 
 from aiohttp import web
 from coupon_core.keys import PG_POOL
+from coupon_core.openapi import Doc, documented
 
 from promotion_service.db import coupons as coupon_db
 from promotion_service.db import promotions as promotion_db
@@ -18,6 +19,14 @@ HEADER = ("code", "usageLimit", "used", "expiresAt", "perCustomerUsageLimit", "c
 BATCH = 5_000
 
 
+@documented(
+    Doc(
+        summary="Every coupon of a promotion as CSV (streamed)",
+        tags=("promotion coupons",),
+        responses={200: "CSV with a header line", 404: "no such promotion"},
+        response_content_type="text/csv",
+    )
+)
 async def export_csv(request: web.Request) -> web.StreamResponse:
     promotion_code = request.match_info["promotion"]
     zone = request.app[SETTINGS].zone

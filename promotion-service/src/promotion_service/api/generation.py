@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core.http import json_response
-from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.keys import METRICS, PG_POOL, REDIS
+from coupon_core.metrics import GENERATED_CODES
+from coupon_core.openapi import Doc, documented
 
 from promotion_service.api import render
 from promotion_service.api.forms import parse_form
@@ -15,6 +17,24 @@ from promotion_service.keys import JOBS_QUEUED, SETTINGS
 from promotion_service.usecases import generation
 
 
+@documented(
+    Doc(
+        summary="Generate random coupon codes",
+        description=(
+            "Up to the synchronous limit (10,000 by default) the codes exist when the answer "
+            "comes (201 with the amount); above it a background job is started (202, "
+            "Location: the job)."
+        ),
+        tags=("promotion coupons",),
+        body=GenerateForm,
+        responses={
+            201: "every code generated: {amount}",
+            202: "a generation job: id, state, done, total, _links",
+            400: "Validation Failed: the body of the Sylius error envelope names each field",
+            404: "no such promotion",
+        },
+    )
+)
 async def generate(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     promotion_code = request.match_info["promotion"]
@@ -39,6 +59,7 @@ async def generate(request: web.Request) -> web.Response:
     pool, redis = request.app[PG_POOL], request.app[REDIS]
     if req.amount <= settings.generation_sync_limit:
         count = await generation.generate_now(pool, redis, promotion_code, req)
+        request.app[METRICS].counter(GENERATED_CODES).inc(count)
         return json_response({"amount": count}, status=201)
     job = await generation.start_job(pool, promotion_code, req)
     request.app[JOBS_QUEUED].set()
@@ -46,6 +67,16 @@ async def generate(request: web.Request) -> web.Response:
     return json_response(body, status=202, headers={"Location": body["_links"]["self"]["href"]})
 
 
+@documented(
+    Doc(
+        summary="Follow a generation job",
+        tags=("promotion coupons",),
+        responses={
+            200: "the job: id, state (pending, running, done, failed), done, total",
+            404: "no such job",
+        },
+    )
+)
 async def job_status(request: web.Request) -> web.Response:
     raw_id = request.match_info["job"]
     if not raw_id.isdigit() or len(raw_id) > 18:

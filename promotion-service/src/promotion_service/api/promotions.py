@@ -9,6 +9,7 @@ from aiohttp import web
 from coupon_core.errors import ValidationFailed
 from coupon_core.http import json_response
 from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.openapi import Doc, documented
 
 from promotion_service.api import render
 from promotion_service.api.forms import parse_form
@@ -72,6 +73,19 @@ def _checked(promo: Promotion) -> Promotion:
     return promo
 
 
+@documented(
+    Doc(
+        summary="List promotions (paginated)",
+        description=(
+            "Query: page, limit, sorting[code|name|priority]=asc|desc, criteria[search], "
+            "criteria[couponBased]."
+        ),
+        tags=("promotions",),
+        responses={
+            200: "a page of promotions (Sylius list: page, limit, pages, total, _embedded.items)"
+        },
+    )
+)
 async def list_promotions(request: web.Request) -> web.Response:
     zone = request.app[SETTINGS].zone
     req = page_request(request, sortable=("code", "name", "priority"), default_sort=("id", "asc"))
@@ -94,6 +108,14 @@ async def list_promotions(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+@documented(
+    Doc(
+        summary="Create a promotion",
+        tags=("promotions",),
+        body=PromotionForm,
+        responses={201: "the promotion", 400: "Validation Failed (Sylius envelope)"},
+    )
+)
 async def create_promotion(request: web.Request) -> web.Response:
     zone = request.app[SETTINGS].zone
     form = await parse_form(request, PromotionForm, PROMOTION_FORM, zone=zone)
@@ -119,6 +141,13 @@ async def create_promotion(request: web.Request) -> web.Response:
     return json_response(render.promotion(promo, zone), status=201)
 
 
+@documented(
+    Doc(
+        summary="Show a promotion",
+        tags=("promotions",),
+        responses={200: "the promotion", 404: "no such promotion"},
+    )
+)
 async def get_promotion(request: web.Request) -> web.Response:
     promo = await promotions.get(request.app[PG_POOL], request.match_info["promotion"])
     return json_response(render.promotion(promo, request.app[SETTINGS].zone))
@@ -138,14 +167,45 @@ async def _update(request: web.Request, *, full: bool) -> web.Response:
     return web.Response(status=NO_CONTENT)
 
 
+@documented(
+    Doc(
+        summary="Replace a promotion (fields left out become null)",
+        tags=("promotions",),
+        body=PromotionForm,
+        responses={
+            204: "replaced",
+            400: "Validation Failed: the body of the Sylius error envelope names each field",
+            404: "no such promotion",
+        },
+    )
+)
 async def replace_promotion(request: web.Request) -> web.Response:
     return await _update(request, full=True)
 
 
+@documented(
+    Doc(
+        summary="Change some fields of a promotion",
+        tags=("promotions",),
+        body=PromotionForm,
+        responses={
+            204: "changed",
+            400: "Validation Failed: the body of the Sylius error envelope names each field",
+            404: "no such promotion",
+        },
+    )
+)
 async def patch_promotion(request: web.Request) -> web.Response:
     return await _update(request, full=False)
 
 
+@documented(
+    Doc(
+        summary="Delete a promotion",
+        tags=("promotions",),
+        responses={204: "deleted", 404: "no such promotion"},
+    )
+)
 async def delete_promotion(request: web.Request) -> web.Response:
     await promotions.delete(
         request.app[PG_POOL], request.app[REDIS], request.match_info["promotion"]

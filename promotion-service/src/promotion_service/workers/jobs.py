@@ -15,8 +15,9 @@ import uuid
 
 import asyncpg
 from aiohttp import web
-from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.keys import METRICS, PG_POOL, REDIS
 from coupon_core.lifecycle import check_stopping, stopping
+from coupon_core.metrics import GENERATED_CODES, GENERATION_BACKLOG, GENERATION_JOBS, Metrics
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -31,8 +32,26 @@ log = logging.getLogger(__name__)
 TRANSIENT = (RedisError, OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
+PENDING_CODES = (
+    "SELECT coalesce(sum(total - done), 0) FROM generation_jobs "
+    "WHERE state IN ('pending', 'running')"
+)
+
+
+async def pending_codes(app: web.Application) -> None:
+    """Scrape hook: codes that unfinished jobs still have to write."""
+    pending = await app[PG_POOL].fetchval(PENDING_CODES, timeout=2.0)
+    app[METRICS].gauge(GENERATION_BACKLOG).set(float(pending))
+
+
 async def _run(
-    pool: asyncpg.Pool, redis: Redis, job: GenerationJob, *, owner: str, settings: Settings
+    pool: asyncpg.Pool,
+    redis: Redis,
+    job: GenerationJob,
+    *,
+    owner: str,
+    settings: Settings,
+    metrics: Metrics,
 ) -> None:
     if job.done > 0:
         # Resumed: the facts of the last committed batch may not have reached Redis.
@@ -49,10 +68,14 @@ async def _run(
         batch_size=settings.generation_batch_size,
     )
     log.info("generation job %d stopped at %s of %d", job.id, done, job.total)
+    if done is not None:
+        metrics.counter(GENERATED_CODES).inc(max(done - job.done, 0))
+        if done >= job.total:
+            metrics.counter(GENERATION_JOBS).labels(state="done").inc()
 
 
 async def run_jobs(app: web.Application) -> None:
-    pool, redis, settings = app[PG_POOL], app[REDIS], app[SETTINGS]
+    pool, redis, settings, metrics = app[PG_POOL], app[REDIS], app[SETTINGS], app[METRICS]
     queued = app[JOBS_QUEUED]
     owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     while True:
@@ -70,7 +93,7 @@ async def run_jobs(app: web.Application) -> None:
                         await queued.wait()
                 check_stopping()
                 continue
-            await _run(pool, redis, job, owner=owner, settings=settings)
+            await _run(pool, redis, job, owner=owner, settings=settings, metrics=metrics)
             await _give_back(pool, job.id, owner)  # a no-op unless it stopped being ours
         except asyncio.CancelledError:
             if job is not None:
@@ -92,6 +115,7 @@ async def run_jobs(app: web.Application) -> None:
                 log.exception("generation job %d failed", job.id)
                 async with pool.acquire() as conn:
                     await job_db.fail(conn, job.id, f"{type(exc).__name__}: {exc}"[:500])
+                metrics.counter(GENERATION_JOBS).labels(state="failed").inc()
             await asyncio.sleep(settings.job_poll_s)
 
 

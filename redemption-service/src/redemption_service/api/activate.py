@@ -7,9 +7,11 @@ from typing import Any
 
 from aiohttp import web
 from coupon_core.db import Connection
-from coupon_core.errors import Forbidden
+from coupon_core.errors import DomainError, Forbidden
 from coupon_core.http import json_response, parse_model, read_json
-from coupon_core.keys import PG_POOL, PRINCIPAL, REDIS
+from coupon_core.keys import METRICS, PG_POOL, PRINCIPAL, REDIS
+from coupon_core.metrics import ACTIVATIONS
+from coupon_core.openapi import Doc, documented
 
 from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.schemas import ActivateIn
@@ -42,6 +44,20 @@ def activation_body(result: Activated) -> dict[str, Any]:
     }
 
 
+@documented(
+    Doc(
+        summary="Activate a subscription coupon for the calling user (CRM)",
+        tags=("activation",),
+        body=ActivateIn,
+        responses={
+            200: "the subscription granted (as the CRM seed)",
+            400: "coupon_already_used or invalid_input",
+            403: "cannot_authorize_user (not a user token)",
+            404: "coupon_doesnt_exist",
+            410: "coupon_expired",
+        },
+    )
+)
 async def activate_handler(request: web.Request) -> web.Response:
     user_id = _user_id(request)
     raw = await request.read()
@@ -53,14 +69,19 @@ async def activate_handler(request: web.Request) -> web.Response:
             if key is not None:
                 await key.complete(conn, status=200, body=activation_body(result))
 
-        result = await activate(
-            app[PG_POOL],
-            app[REDIS],
-            user_id=user_id,
-            code=body.code,
-            notify_user=body.notifyUser,
-            on_commit=on_commit,
-        )
+        try:
+            result = await activate(
+                app[PG_POOL],
+                app[REDIS],
+                user_id=user_id,
+                code=body.code,
+                notify_user=body.notifyUser,
+                on_commit=on_commit,
+            )
+        except DomainError as exc:
+            app[METRICS].counter(ACTIVATIONS).labels(outcome=exc.code).inc()
+            raise
+        app[METRICS].counter(ACTIVATIONS).labels(outcome="activated").inc()
         return 200, activation_body(result)
 
     return await respond(request, operation="activate", raw=raw, run=run)
@@ -76,6 +97,13 @@ def _subscription(sub: Subscription) -> dict[str, Any]:
     }
 
 
+@documented(
+    Doc(
+        summary="The calling user's subscriptions",
+        tags=("activation",),
+        responses={200: "the subscriptions", 403: "cannot_authorize_user (not a user token)"},
+    )
+)
 async def subscriptions_handler(request: web.Request) -> web.Response:
     user_id = _user_id(request)
     async with request.app[PG_POOL].acquire() as conn:

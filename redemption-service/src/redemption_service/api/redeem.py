@@ -9,12 +9,15 @@ from aiohttp import web
 from coupon_core.db import Connection
 from coupon_core.errors import BadRequest
 from coupon_core.http import json_response, parse_model, read_json
-from coupon_core.keys import PG_POOL
+from coupon_core.keys import METRICS, PG_POOL
+from coupon_core.metrics import LIMIT_REJECTIONS, REDEMPTION_ITEMS, Metrics
+from coupon_core.openapi import Doc, documented
 
 from redemption_service.api import redeem_views as views
 from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.schemas import CustomerIn, RedeemIn
 from redemption_service.domain.models import Judged, RedeemItem
+from redemption_service.domain.status import ItemStatus
 from redemption_service.keys import COUNTERS, RECONCILE_METRICS
 from redemption_service.usecases.redeem import dry_run, redeem
 
@@ -28,6 +31,40 @@ def _mode(request: web.Request) -> bool:
     return mode == "partial"
 
 
+# Item statuses that mean a limit was reached, and the limit's name as a metric label.
+LIMIT_STATUSES = {
+    ItemStatus.ALREADY_USED: "coupon_usage",
+    ItemStatus.GROUP_LIMIT_REACHED: "series_or_promotion_total",
+    ItemStatus.CUSTOMER_LIMIT_REACHED: "per_customer",
+}
+
+
+def count_items(metrics: Metrics, judged: list[Judged]) -> None:
+    for entry in judged:
+        metrics.counter(REDEMPTION_ITEMS).labels(status=str(int(entry.status))).inc()
+        limit = LIMIT_STATUSES.get(entry.status)
+        if limit is not None:
+            metrics.counter(LIMIT_REJECTIONS).labels(limit=limit).inc()
+
+
+@documented(
+    Doc(
+        summary="Redeem coupons on a transaction (Capillary v1.1)",
+        description=(
+            "All or nothing by default; ?mode=partial redeems the coupons that pass. One "
+            "item_status per coupon (700 success, 7xx refusals). Accepts an Idempotency-Key "
+            "header."
+        ),
+        tags=("redemption",),
+        body=RedeemIn,
+        responses={
+            200: "per-coupon results and the overall status (as the Capillary seed)",
+            400: "malformed request (v1.1 envelope)",
+            409: "same Idempotency-Key still in flight",
+            422: "Idempotency-Key reused with another body",
+        },
+    )
+)
 async def redeem_handler(request: web.Request) -> web.Response:
     partial = _mode(request)
     raw = await request.read()
@@ -48,6 +85,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
             on_commit=on_commit if key is not None else None,
             metrics=app[RECONCILE_METRICS],
         )
+        count_items(app[METRICS], judged)
         return 200, views.redeem_body(judged)
 
     return await respond(request, operation="redeem", raw=raw, run=run)
@@ -89,6 +127,17 @@ def _query_items(request: web.Request, *, external_id_name: str) -> list[RedeemI
     ]
 
 
+@documented(
+    Doc(
+        summary="Dry run of a redeem (v1.1)",
+        description="Query: code, mobile|email|external_id, amount.",
+        tags=("redemption",),
+        responses={
+            200: "whether the coupon would be redeemed, with its item status",
+            400: "malformed request",
+        },
+    )
+)
 async def isredeemable_v11(request: web.Request) -> web.Response:
     items = _query_items(request, external_id_name="external_id")
     if len(items) != 1:
@@ -97,6 +146,17 @@ async def isredeemable_v11(request: web.Request) -> web.Response:
     return json_response(views.isredeemable_v11(judged[0]))
 
 
+@documented(
+    Doc(
+        summary="Dry run of a redeem for several codes (v2)",
+        description="Query: code=A,B, mobile|email|externalId|id, amount.",
+        tags=("redemption",),
+        responses={
+            200: "redemption[]: isRedeemable, errorCode, errorMessage, couponseries; warnings",
+            400: "malformed request",
+        },
+    )
+)
 async def is_redeemable_v2(request: web.Request) -> web.Response:
     items = _query_items(request, external_id_name="externalId")
     judged = await dry_run(request.app[PG_POOL], request.app[COUNTERS], items)

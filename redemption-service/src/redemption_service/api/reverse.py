@@ -6,9 +6,11 @@ from typing import Any
 
 from aiohttp import web
 from coupon_core.db import Connection
-from coupon_core.errors import Forbidden, NotFound
+from coupon_core.errors import DomainError, Forbidden, NotFound
 from coupon_core.http import json_response, parse_model, read_json
-from coupon_core.keys import PG_POOL, PRINCIPAL
+from coupon_core.keys import METRICS, PG_POOL, PRINCIPAL
+from coupon_core.metrics import REVERSALS
+from coupon_core.openapi import Doc, documented
 
 from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.schemas import ReverseIn
@@ -34,6 +36,18 @@ def reversal_body(redemption: Redemption) -> dict[str, Any]:
     }
 
 
+@documented(
+    Doc(
+        summary="Reverse a redemption",
+        description=(
+            "Returns the use to every counter it took; a second reversal answers like the "
+            "first. Accepts an Idempotency-Key header."
+        ),
+        tags=("redemption",),
+        body=ReverseIn,
+        responses={200: "the reversal", 404: "no such redemption"},
+    )
+)
 async def reverse_handler(request: web.Request) -> web.Response:
     text = request.match_info["redemption_id"]
     if not text.isdigit() or int(text) > MAX_ID:
@@ -47,14 +61,26 @@ async def reverse_handler(request: web.Request) -> web.Response:
             if key is not None:
                 await key.complete(conn, status=200, body=reversal_body(redemption))
 
-        result = await reverse(
-            app[PG_POOL], app[COUNTERS], int(text), reason=body.reason, on_commit=on_commit
-        )
+        try:
+            result = await reverse(
+                app[PG_POOL], app[COUNTERS], int(text), reason=body.reason, on_commit=on_commit
+            )
+        except DomainError as exc:
+            app[METRICS].counter(REVERSALS).labels(outcome=exc.code).inc()
+            raise
+        app[METRICS].counter(REVERSALS).labels(outcome="reversed").inc()
         return 200, reversal_body(result)
 
     return await respond(request, operation="reverse", raw=raw, run=run)
 
 
+@documented(
+    Doc(
+        summary="Reconcile redemption counters with the ledgers now",
+        tags=("redemption",),
+        responses={200: "reconcile.drift: the drift repaired", 403: "an API token is required"},
+    )
+)
 async def reconcile_handler(request: web.Request) -> web.Response:
     if request[PRINCIPAL].kind != "api_token":
         raise Forbidden("An API token is required.")
