@@ -340,8 +340,8 @@ def _run(argv: list[str] | None = None) -> int:
     print(f"postgres: {stack.database_url}")
     print(f"redis: {stack.redis_url}")
     print(f"logs: {stack.logs}")
-    print(f"demo token: {token}")
-    load_demo(stack.gateway_url, token)
+    if not load_demo(stack.gateway_url, token):  # on success the demo output names it
+        print(f"demo token: {token}")
     print("ready; Ctrl-C stops everything", flush=True)
     while not stopping.is_set():
         stopping.wait(0.5)
