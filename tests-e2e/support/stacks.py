@@ -29,6 +29,7 @@ def running_stack(
     service_env: Mapping[str, Mapping[str, str]] | None = None,
     postgres_port: int | None = None,
     redis_port: int | None = None,
+    durable: bool = False,
 ) -> Iterator[Stack]:
     """A stack of its own, for suites that break things (faults) or that must not disturb
     the shared one (fuzzing may revoke tokens)."""
@@ -38,7 +39,7 @@ def running_stack(
             gateway_port=0,
             replicas=replicas,
             bootstrap_admin_token=ADMIN_TOKEN,
-            durable=False,
+            durable=durable,
             extra_env={**GENEROUS_LIMITS, **(extra_env or {})},
             service_env=service_env or {},
             postgres_port=postgres_port,
