@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 from aiohttp import web
+from coupon_core.events import consume, relay_outbox
+from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.lifecycle import background_task_ctx
+from coupon_core.scripts import load_scripts
 from coupon_core.web import build_app, service_migrations_dir
 
-from issuance_service.keys import SETTINGS
+from issuance_service.api.routes import add_routes
+from issuance_service.issuing import EVENT_STREAM_SERVICE
+from issuance_service.keys import SCRIPTS, SETTINGS
+from issuance_service.publishing import republish_when_lost
+from issuance_service.redemptions import on_redemption_event
 from issuance_service.settings import Settings
 
 SERVICE = "issuance-service"
 MIGRATIONS_DIR = service_migrations_dir(__file__)
+_PACKAGE_DIR = Path(__file__).resolve().parent
+LUA_DIR = (
+    _PACKAGE_DIR / "lua" if (_PACKAGE_DIR / "lua").is_dir() else _PACKAGE_DIR.parents[1] / "lua"
+)
+
+
+async def scripts_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[SCRIPTS] = load_scripts(app[REDIS], LUA_DIR)
+    yield
+
+
+async def _relay(app: web.Application) -> None:
+    await relay_outbox(app[PG_POOL], app[REDIS], service=EVENT_STREAM_SERVICE)
+
+
+async def _consume_redemptions(app: web.Application) -> None:
+    await consume(
+        app[PG_POOL],
+        app[REDIS],
+        stream_service="redemption",
+        consumer="issuance",
+        handler=on_redemption_event,
+    )
+
+
+async def _republish(app: web.Application) -> None:
+    await republish_when_lost(app[PG_POOL], app[REDIS])
 
 
 def create_app(settings: Settings) -> web.Application:
     app = build_app(settings, service=SERVICE, migrations_dir=MIGRATIONS_DIR)
     app[SETTINGS] = settings
+    app.cleanup_ctx.append(scripts_ctx)
+    app.cleanup_ctx.append(background_task_ctx("outbox-relay", _relay))
+    app.cleanup_ctx.append(background_task_ctx("redemption-events", _consume_redemptions))
+    app.cleanup_ctx.append(background_task_ctx("facts-republisher", _republish))
+    add_routes(app)
     return app

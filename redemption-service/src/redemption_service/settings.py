@@ -1,10 +1,14 @@
-"""Configuration of the redemption-service, from the environment (see docs/operations.md)."""
+"""Configuration of the redemption-service, from the environment (see docs/redemption.md)."""
 
 from __future__ import annotations
 
 from coupon_core.settings import ServiceSettings
+from pydantic import Field
 
 
 class Settings(ServiceSettings):
     service_name: str = "redemption-service"
     port: int = 0
+    # How often the reconciler compares counters with the ledger (0 disables the task).
+    reconcile_interval_s: float = Field(default=60.0, ge=0, le=86_400)
+    relay_outbox: bool = True

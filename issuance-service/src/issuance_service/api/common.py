@@ -1,0 +1,38 @@
+"""Helpers the handlers share."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from coupon_core.errors import BadRequest
+from coupon_core.keys import PG_POOL, REDIS
+
+from issuance_service.deps import Stores
+from issuance_service.keys import SCRIPTS
+
+INT32 = 2**31 - 1
+
+
+def stores(request: web.Request) -> Stores:
+    app = request.app
+    return Stores(pool=app[PG_POOL], redis=app[REDIS], scripts=app[SCRIPTS])
+
+
+def path_id(request: web.Request, name: str = "id") -> int | None:
+    """The numeric path parameter, or None when it cannot name anything."""
+    raw = request.match_info[name]
+    if not raw.isdigit() or int(raw) > 2**63 - 1:
+        return None
+    return int(raw)
+
+
+def query_int(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}")
+    return value

@@ -1,0 +1,83 @@
+"""``POST /v2/coupon/issue`` and ``/v2/coupon/issue/multiple`` (seed 002)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from coupon_core import idempotency
+from coupon_core.http import json_response, parse_model, read_json
+from coupon_core.keys import PRINCIPAL
+from coupon_core.keyspace import CustomerIdentifier
+
+from issuance_service import issuing, registration
+from issuance_service.api import views
+from issuance_service.api.common import stores
+from issuance_service.api.schemas import CustomerRef, IssueIn, IssueMultipleIn
+from issuance_service.domain.models import Customer, IssuedCoupon, Series
+
+
+def _given(ref: CustomerRef) -> dict[CustomerIdentifier, object]:
+    return {"id": ref.id, "mobile": ref.mobile, "email": ref.email, "externalId": ref.externalId}
+
+
+async def _claim(
+    request: web.Request, scope: str
+) -> issuing.IdempotencyClaim | web.Response | None:
+    """None without an Idempotency-Key; the stored response for a completed retry."""
+    key = request.headers.get(idempotency.HEADER)
+    if key is None:
+        return None
+    idempotency.validate_key(key)
+    principal = request.get(PRINCIPAL)
+    full_scope = f"{scope}:{principal.kind}:{principal.id}" if principal else scope
+    fingerprint = idempotency.request_hash(request.method, request.path, await request.read())
+    replay = await idempotency.begin(
+        stores(request).pool, scope=full_scope, key=key, fingerprint=fingerprint
+    )
+    if replay is not None:
+        return json_response(replay.body, status=replay.status)
+    return issuing.IdempotencyClaim(scope=full_scope, key=key)
+
+
+async def _issue(request: web.Request, body: IssueIn, count: int, many: bool) -> web.Response:
+    claim = await _claim(request, "issue_multiple" if many else "issue")
+    if isinstance(claim, web.Response):
+        return claim
+    deps = stores(request)
+    try:
+        # Before the customer: an issue that cannot happen registers nobody.
+        series = await issuing.load_issuable(deps, body.seriesId, datetime.now(UTC))
+        customer = await registration.resolve_for_issue(deps, _given(body.customer))
+
+        def respond(
+            issued_from: Series, coupons: list[IssuedCoupon], owner: Customer = customer
+        ) -> dict[str, Any]:
+            if many:
+                return views.issued_many(issued_from, coupons, owner)
+            return views.issued(issued_from, coupons[0], owner)
+
+        result = await issuing.issue(
+            deps,
+            series=series,
+            customer=customer,
+            count=count,
+            respond=respond,
+            claim=claim,
+        )
+    except BaseException:
+        if claim is not None:
+            await idempotency.abandon(deps.pool, scope=claim.scope, key=claim.key)
+        raise
+    return json_response(result)
+
+
+async def issue_one(request: web.Request) -> web.Response:
+    body = parse_model(IssueIn, await read_json(request))
+    return await _issue(request, body, 1, many=False)
+
+
+async def issue_multiple(request: web.Request) -> web.Response:
+    body = parse_model(IssueMultipleIn, await read_json(request))
+    return await _issue(request, body, body.count, many=True)

@@ -1,0 +1,128 @@
+"""Request bodies (pydantic at the edge only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+INT32 = 2**31 - 1
+Limit = Annotated[int, Field(ge=-1, le=INT32)]
+Text = Annotated[str, StringConstraints(max_length=255)]
+LongText = Annotated[str, StringConstraints(max_length=2000)]
+Identifier = Annotated[str, StringConstraints(max_length=100)]
+CodePart = Annotated[str, StringConstraints(max_length=20, pattern=r"^[A-Za-z0-9_-]*$")]
+
+
+def _no_nul(value: Any) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    if isinstance(value, dict):
+        for item in value.values():
+            _no_nul(item)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_without_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
+        _no_nul(data)
+        return data
+
+
+class CustomerIn(Body):
+    firstName: Text = ""
+    lastName: Text = ""
+    mobile: Identifier | None = None
+    email: Identifier | None = None
+    externalId: Identifier | None = None
+
+
+class CustomerRef(Body):
+    id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    mobile: Identifier | None = None
+    email: Identifier | None = None
+    externalId: Identifier | None = None
+
+
+class IssueIn(Body):
+    seriesId: Annotated[int, Field(ge=1, le=INT32)]
+    customer: CustomerRef
+
+
+class IssueMultipleIn(IssueIn):
+    count: Annotated[int, Field(ge=1, le=500)]
+
+
+class SeriesIn(Body):
+    """Every settable field of a series, with SPEC section 4's defaults."""
+
+    model_config = ConfigDict(extra="ignore")  # a PUT may echo id and the counters back
+
+    description: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    discountCode: Text = ""
+    discountType: Literal["ABS", "PERC"]
+    discountValue: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+    discountUpto: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = 0.0
+    discountOn: Literal["BILL", "ITEM"] = "BILL"
+    detailedInfo: LongText = ""
+    validTillDate: datetime
+    validDaysFromCreation: Limit = -1
+    maxCreate: Limit = -1
+    maxRedeem: Limit = -1
+    redemptionPerCouponMaxLimit: Limit = 1
+    maxRedemptionsInSeriesPerUser: Limit = -1
+    sameUserMultipleRedeem: bool = False
+    anyUser: bool = False
+    maxVouchersPerUser: Limit = -1
+    minDaysBetweenVouchers: Limit = -1
+    couponPrefix: CodePart = ""
+    couponSuffix: CodePart = ""
+    randomCodeLength: Annotated[int, Field(ge=4, le=32)] = 10
+
+    @field_validator("validTillDate")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _percent(self) -> Self:
+        if self.discountType == "PERC" and self.discountValue > 100:
+            raise ValueError("discountValue of a PERC series is a percentage, 0 to 100")
+        return self
+
+
+# Wire name -> column, for the settable series fields.
+SERIES_FIELDS: dict[str, str] = {
+    "description": "description",
+    "discountCode": "discount_code",
+    "discountType": "discount_type",
+    "discountValue": "discount_value",
+    "discountUpto": "discount_upto",
+    "discountOn": "discount_on",
+    "detailedInfo": "detailed_info",
+    "validTillDate": "valid_till_date",
+    "validDaysFromCreation": "valid_days_from_creation",
+    "maxCreate": "max_create",
+    "maxRedeem": "max_redeem",
+    "redemptionPerCouponMaxLimit": "redemption_per_coupon_max_limit",
+    "maxRedemptionsInSeriesPerUser": "max_redemptions_in_series_per_user",
+    "sameUserMultipleRedeem": "same_user_multiple_redeem",
+    "anyUser": "any_user",
+    "maxVouchersPerUser": "max_vouchers_per_user",
+    "minDaysBetweenVouchers": "min_days_between_vouchers",
+    "couponPrefix": "coupon_prefix",
+    "couponSuffix": "coupon_suffix",
+    "randomCodeLength": "random_code_length",
+}

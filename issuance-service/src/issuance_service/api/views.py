@@ -1,0 +1,93 @@
+"""Response bodies, shaped as the Capillary seed shows them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from issuance_service.api.schemas import SERIES_FIELDS
+from issuance_service.domain.models import Customer, IssuedCoupon, Series
+
+
+def timestamp(value: datetime) -> str:
+    """``2026-05-09T00:00:00Z``: UTC, whole seconds."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def customer(c: Customer) -> dict[str, Any]:
+    identifiers = [{"type": kind, "value": value} for kind, value in c.identifiers().items()]
+    return {
+        "id": c.id,
+        "profiles": [
+            {
+                "firstName": c.first_name,
+                "lastName": c.last_name,
+                "fields": {},
+                "allFields": {},
+                "identifiers": identifiers,
+                "commChannels": [],
+                "userId": c.id,
+                "accountId": "",
+                "autoUpdateTime": timestamp(c.updated_at),
+                "identifiersAll": [dict(i) for i in identifiers],
+            }
+        ],
+    }
+
+
+def series(s: Series) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": s.id}
+    for wire, column in SERIES_FIELDS.items():
+        value = getattr(s, column)
+        body[wire] = timestamp(value) if isinstance(value, datetime) else value
+    body["discountValue"] = float(s.discount_value)
+    body["discountUpto"] = float(s.discount_upto)
+    body["numIssued"] = s.num_issued or 0
+    body["numRedeemed"] = s.num_redeemed
+    return body
+
+
+def issued(s: Series, coupon: IssuedCoupon, owner: Customer) -> dict[str, Any]:
+    """The seed's ``POST /v2/coupon/issue`` response, field for field."""
+    return {
+        "code": coupon.code,
+        "seriesId": s.id,
+        "description": s.description,
+        "discountCode": s.discount_code,
+        "validTill": timestamp(coupon.valid_till),
+        "discountType": s.discount_type,
+        "discountValue": float(s.discount_value),
+        "discountUpto": float(s.discount_upto),
+        "discountOn": s.discount_on,
+        "detailedInfo": s.detailed_info,
+        "customer": customer(owner),
+        "redemptionCount": coupon.redemption_count,
+        "id": coupon.id,
+        "warnings": [],
+    }
+
+
+def issued_many(s: Series, coupons: list[IssuedCoupon], owner: Customer) -> dict[str, Any]:
+    return {
+        "seriesId": s.id,
+        "count": len(coupons),
+        "codes": [c.code for c in coupons],
+        "coupons": [
+            {"id": c.id, "code": c.code, "validTill": timestamp(c.valid_till)} for c in coupons
+        ],
+        "customer": customer(owner),
+        "warnings": [],
+    }
+
+
+def customer_coupon(c: IssuedCoupon, *, now: datetime) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "code": c.code,
+        "seriesId": c.series_id,
+        "issuedAt": timestamp(c.issued_at),
+        "validTill": timestamp(c.valid_till),
+        "redemptionCount": c.redemption_count,
+        "redeemed": c.redemption_count > 0,
+        "expired": c.valid_till <= now,
+    }

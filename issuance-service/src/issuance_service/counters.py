@@ -1,0 +1,118 @@
+"""Series issuance counters in Redis: taken atomically per issue, rebuilt from PostgreSQL.
+
+See docs/issuance.md ("Limits and counters") for why this is safe across replicas and
+against Redis losing its data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from coupon_core import keyspace
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from issuance_service.db import coupons as coupons_db
+from issuance_service.db import series as series_db
+from issuance_service.domain import rules
+from issuance_service.domain.errors import limit_exceeded
+from issuance_service.domain.models import Series
+
+TAKEN, COLD, MAX_CREATE, MAX_PER_USER, MIN_GAP = 0, 1, 2, 3, 4
+REBUILD_BATCH = 500
+
+Scripts = dict[str, AsyncScript]
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What one issue took, so that it can be given back."""
+
+    keys: list[str]
+    count: int
+    stamp: str
+    previous_last: str
+
+
+def _keys(group: str, customer_id: int) -> list[str]:
+    customer = str(customer_id)
+    return [
+        keyspace.issuance_warm(group),
+        keyspace.issued_total(group),
+        keyspace.issued_to_customer(group, customer),
+        keyspace.last_issued_to_customer(group, customer),
+    ]
+
+
+def _text(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def take(
+    scripts: Scripts, *, series: Series, customer_id: int, count: int, now: datetime
+) -> Taken | None:
+    """Take ``count`` issues for ``customer_id``; None when the counters are cold.
+    Raises the 722 domain error naming the limit that would be exceeded."""
+    keys = _keys(series.group, customer_id)
+    stamp = str(int(now.timestamp()))
+    args: list[str | int] = [
+        count,
+        series.max_create,
+        series.max_vouchers_per_user,
+        rules.min_seconds_between_issues(series),
+        stamp,
+    ]
+    status, previous = await scripts["issue_take"](keys=keys, args=args)
+    status = int(status)
+    if status == TAKEN:
+        return Taken(keys=keys, count=count, stamp=stamp, previous_last=_text(previous))
+    if status == COLD:
+        return None
+    if status == MAX_CREATE:
+        raise limit_exceeded("maxCreate", f"the series may issue {series.max_create} coupons")
+    if status == MAX_PER_USER:
+        raise limit_exceeded(
+            "maxVouchersPerUser",
+            f"a customer may get {series.max_vouchers_per_user} coupons of this series",
+        )
+    if status == MIN_GAP:
+        raise limit_exceeded(
+            "minDaysBetweenVouchers",
+            f"{series.min_days_between_vouchers} days must pass between two coupons "
+            "of this series to one customer",
+        )
+    raise RuntimeError(f"issue_take returned unknown status {status}")
+
+
+async def release(scripts: Scripts, taken: Taken) -> None:
+    await scripts["issue_release"](
+        keys=taken.keys, args=[taken.count, taken.stamp, taken.previous_last]
+    )
+
+
+async def rebuild(pool: asyncpg.Pool, redis: Redis, scripts: Scripts, series_id: int) -> None:
+    """Recompute a cold series' counters from committed coupons, under the exclusive lock
+    (no issue is between its take and its commit meanwhile), then mark it warm."""
+    group = keyspace.group_ref(keyspace.SERIES, series_id)
+    async with pool.acquire() as conn, conn.transaction():
+        await series_db.lock_exclusive(conn, series_id)
+        if await redis.exists(keyspace.issuance_warm(group)):
+            return  # another request rebuilt it while we waited
+        total, per_customer = await coupons_db.counters(conn, series_id)
+        head = [keyspace.issuance_warm(group), keyspace.issued_total(group)]
+        batches = [
+            per_customer[i : i + REBUILD_BATCH] for i in range(0, len(per_customer), REBUILD_BATCH)
+        ] or [[]]
+        for index, batch in enumerate(batches):
+            keys = list(head)
+            args: list[str | int] = [total, "1" if index == len(batches) - 1 else "0"]
+            for counter in batch:
+                customer = str(counter.customer_id)
+                keys += [
+                    keyspace.issued_to_customer(group, customer),
+                    keyspace.last_issued_to_customer(group, customer),
+                ]
+                args += [counter.issued, int(counter.last_issued_at.timestamp())]
+            await scripts["issue_rebuild"](keys=keys, args=args)

@@ -1,0 +1,105 @@
+"""Issued coupons in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+import asyncpg
+from coupon_core.db import Connection
+
+from issuance_service.domain.models import CustomerCounter, IssuedCoupon
+
+_COLUMNS = "id, series_id, customer_id, code, valid_till, issued_at, redemption_count"
+
+
+class CodeTaken(Exception):
+    """A generated code already exists in this service's table."""
+
+
+def _coupon(row: asyncpg.Record) -> IssuedCoupon:
+    return IssuedCoupon(**dict(row))
+
+
+async def insert_many(
+    conn: Connection,
+    *,
+    series_id: int,
+    customer_id: int,
+    codes: Sequence[str],
+    valid_till: datetime,
+    issued_at: datetime,
+) -> list[IssuedCoupon]:
+    try:
+        rows = await conn.fetch(
+            "INSERT INTO issued_coupons (series_id, customer_id, code, valid_till, issued_at) "
+            "SELECT $1, $2, code, $4, $5 FROM unnest($3::text[]) WITH ORDINALITY AS c(code, n) "
+            f"ORDER BY n RETURNING {_COLUMNS}",
+            series_id,
+            customer_id,
+            list(codes),
+            valid_till,
+            issued_at,
+        )
+    except asyncpg.UniqueViolationError:
+        raise CodeTaken from None
+    return sorted((_coupon(row) for row in rows), key=lambda c: c.id)
+
+
+async def for_customer(conn: Connection, customer_id: int, *, limit: int) -> list[IssuedCoupon]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM issued_coupons WHERE customer_id = $1 ORDER BY id LIMIT $2",
+        customer_id,
+        limit,
+    )
+    return [_coupon(row) for row in rows]
+
+
+async def counters(conn: Connection, series_id: int) -> tuple[int, list[CustomerCounter]]:
+    """Committed issues of a series: the total and each customer's count and latest issue."""
+    rows = await conn.fetch(
+        "SELECT customer_id, count(*) AS issued, max(issued_at) AS last_issued_at "
+        "FROM issued_coupons WHERE series_id = $1 GROUP BY customer_id",
+        series_id,
+    )
+    per_customer = [CustomerCounter(**dict(row)) for row in rows]
+    return sum(c.issued for c in per_customer), per_customer
+
+
+async def iterate(conn: Connection, *, batch: int) -> AsyncIterator[list[IssuedCoupon]]:
+    after = 0
+    while True:
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM issued_coupons WHERE id > $1 ORDER BY id LIMIT $2",
+            after,
+            batch,
+        )
+        if not rows:
+            return
+        yield [_coupon(row) for row in rows]
+        after = rows[-1]["id"]
+
+
+async def of_series(
+    conn: Connection, series_id: int, *, after: int, limit: int
+) -> list[IssuedCoupon]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM issued_coupons WHERE series_id = $1 AND id > $2 "
+        "ORDER BY id LIMIT $3",
+        series_id,
+        after,
+        limit,
+    )
+    return [_coupon(row) for row in rows]
+
+
+async def add_redemption(conn: Connection, series_id: int, code: str, delta: int) -> bool:
+    """Counts a redemption (+1) or reversal (-1) of one of our coupons; False if not ours."""
+    found = await conn.fetchval(
+        "UPDATE issued_coupons SET redemption_count = greatest(redemption_count + $3, 0) "
+        "WHERE series_id = $1 AND code = $2 RETURNING true",
+        series_id,
+        code,
+        delta,
+    )
+    return bool(found)

@@ -1,0 +1,86 @@
+"""Coupon series in PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from coupon_core.db import Connection
+
+from issuance_service.domain.models import SERIES_SETTINGS, Series
+
+# numIssued is counted, not stored: a counter row updated by every issue would serialise all
+# issues of a series on its row lock.
+_NUM_ISSUED = "(SELECT count(*) FROM issued_coupons c WHERE c.series_id = series.id) AS num_issued"
+_COLUMNS = ", ".join(
+    ("id", *SERIES_SETTINGS, _NUM_ISSUED, "num_redeemed", "created_at", "updated_at")
+)
+# For the issue path, which must not count a series' coupons on every issue.
+_UNCOUNTED = _COLUMNS.replace(_NUM_ISSUED, "NULL::bigint AS num_issued")
+_PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(SERIES_SETTINGS) + 1))
+_ASSIGNMENTS = ", ".join(f"{name} = ${i}" for i, name in enumerate(SERIES_SETTINGS, start=2))
+# Issue and rebuild of one series serialise on this advisory lock namespace.
+LOCK_NAMESPACE = 72_415
+
+
+def _series(row: asyncpg.Record) -> Series:
+    return Series(**dict(row))
+
+
+async def insert(conn: Connection, settings: dict[str, Any]) -> Series:
+    row = await conn.fetchrow(
+        f"INSERT INTO series ({', '.join(SERIES_SETTINGS)}) VALUES ({_PLACEHOLDERS}) "
+        f"RETURNING {_COLUMNS}",
+        *(settings[name] for name in SERIES_SETTINGS),
+    )
+    assert row is not None
+    return _series(row)
+
+
+async def update(conn: Connection, series_id: int, settings: dict[str, Any]) -> Series | None:
+    row = await conn.fetchrow(
+        f"UPDATE series SET {_ASSIGNMENTS}, updated_at = now() WHERE id = $1 RETURNING {_COLUMNS}",
+        series_id,
+        *(settings[name] for name in SERIES_SETTINGS),
+    )
+    return _series(row) if row else None
+
+
+async def get(conn: Connection, series_id: int, *, counted: bool = True) -> Series | None:
+    """``counted=False`` leaves ``num_issued`` None (no count of the series' coupons)."""
+    columns = _COLUMNS if counted else _UNCOUNTED
+    row = await conn.fetchrow(f"SELECT {columns} FROM series WHERE id = $1", series_id)
+    return _series(row) if row else None
+
+
+async def list_page(
+    conn: Connection, *, after: int, limit: int, counted: bool = True
+) -> list[Series]:
+    columns = _COLUMNS if counted else _UNCOUNTED
+    rows = await conn.fetch(
+        f"SELECT {columns} FROM series WHERE id > $1 ORDER BY id LIMIT $2", after, limit
+    )
+    return [_series(row) for row in rows]
+
+
+async def add_redeemed(conn: Connection, series_id: int, delta: int) -> None:
+    await conn.execute(
+        "UPDATE series SET num_redeemed = greatest(num_redeemed + $2, 0) WHERE id = $1",
+        series_id,
+        delta,
+    )
+
+
+async def lock_shared(conn: Connection, series_id: int) -> None:
+    """Held (session level) by every issue from taking the counters until its rows are
+    committed or what it took is given back. The pool's connection reset unlocks it too."""
+    await conn.execute("SELECT pg_advisory_lock_shared($1, $2)", LOCK_NAMESPACE, series_id)
+
+
+async def unlock_shared(conn: Connection, series_id: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock_shared($1, $2)", LOCK_NAMESPACE, series_id)
+
+
+async def lock_exclusive(conn: Connection, series_id: int) -> None:
+    """Held by a counter rebuild: no issue is between its take and its commit meanwhile."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_NAMESPACE, series_id)

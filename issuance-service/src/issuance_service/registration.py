@@ -1,0 +1,100 @@
+"""Customers: registration, lookup by any identifier, and resolution for an issue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from coupon_core.customers import IDENTIFIERS, normalise
+from coupon_core.errors import BadRequest, Conflict
+from coupon_core.keyspace import CustomerIdentifier
+
+from issuance_service.db import customers as customers_db
+from issuance_service.deps import Stores
+from issuance_service.domain.errors import customer_not_found
+from issuance_service.domain.models import Customer
+from issuance_service.publishing import publish_customer
+
+LOOKUP_ORDER: tuple[CustomerIdentifier, ...] = ("mobile", "email", "externalId")
+MAX_ID = 2**63 - 1
+
+
+def normalised(given: Mapping[CustomerIdentifier, object]) -> dict[CustomerIdentifier, str]:
+    """The identifiers present (empty strings count as absent), in canonical form."""
+    found: dict[CustomerIdentifier, str] = {}
+    for identifier in IDENTIFIERS:
+        value = normalise(identifier, given.get(identifier))
+        if value is not None and "\x00" in value:
+            raise BadRequest(f"{identifier} must not contain NUL characters")
+        if value is not None:
+            found[identifier] = value
+    return found
+
+
+def _customer_id(value: str) -> int:
+    if not value.isdigit() or int(value) > MAX_ID:
+        raise BadRequest("customer.id must be a positive integer")
+    return int(value)
+
+
+async def register(
+    stores: Stores,
+    *,
+    first_name: str,
+    last_name: str,
+    identifiers: Mapping[CustomerIdentifier, str],
+) -> Customer:
+    if not any(identifiers.get(i) for i in LOOKUP_ORDER):
+        raise BadRequest("at least one of mobile, email, externalId is required")
+    async with stores.pool.acquire() as conn, conn.transaction():
+        customer = await customers_db.insert(
+            conn,
+            first_name=first_name,
+            last_name=last_name,
+            mobile=identifiers.get("mobile"),
+            email=identifiers.get("email"),
+            external_id=identifiers.get("externalId"),
+        )
+    await publish_customer(stores.redis, customer)
+    return customer
+
+
+async def get(stores: Stores, customer_id: int) -> Customer:
+    async with stores.pool.acquire() as conn:
+        customer = await customers_db.get(conn, customer_id)
+    if customer is None:
+        raise customer_not_found(f"no customer with id {customer_id}")
+    return customer
+
+
+async def find(stores: Stores, identifiers: Mapping[CustomerIdentifier, str]) -> Customer | None:
+    """The customer the first given identifier (id, mobile, email, externalId) names."""
+    async with stores.pool.acquire() as conn:
+        if "id" in identifiers:
+            return await customers_db.get(conn, _customer_id(identifiers["id"]))
+        for identifier in LOOKUP_ORDER:
+            if identifier in identifiers:
+                found = await customers_db.find(conn, identifier, identifiers[identifier])
+                if found is not None:
+                    return found
+    return None
+
+
+async def resolve_for_issue(stores: Stores, given: Mapping[CustomerIdentifier, object]) -> Customer:
+    """The customer an issue is for; one known only by mobile/email/externalId and not yet
+    registered is registered now. An unknown id is an error."""
+    identifiers = normalised(given)
+    if not identifiers:
+        raise BadRequest("customer: one of id, mobile, email, externalId is required")
+    found = await find(stores, identifiers)
+    if found is not None:
+        return found
+    if "id" in identifiers:
+        raise customer_not_found(f"no customer with id {identifiers['id']}")
+    try:
+        return await register(stores, first_name="", last_name="", identifiers=identifiers)
+    except Conflict:
+        # Registered concurrently by another request, or the identifiers name two customers.
+        found = await find(stores, identifiers)
+        if found is None:
+            raise
+        return found

@@ -1,0 +1,103 @@
+"""Redeem (v1.1) and the dry runs (v1.1 isredeemable, v2 is_redeemable)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiohttp import web
+from coupon_core.db import Connection
+from coupon_core.errors import BadRequest
+from coupon_core.http import json_response, parse_model, read_json
+from coupon_core.keys import PG_POOL
+
+from redemption_service.api import redeem_views as views
+from redemption_service.api.idempotent import Key, respond
+from redemption_service.api.schemas import CustomerIn, RedeemIn
+from redemption_service.domain.models import Judged, RedeemItem
+from redemption_service.keys import COUNTERS, RECONCILE_METRICS
+from redemption_service.usecases.redeem import dry_run, redeem
+
+MAX_CODES = 50
+
+
+def _mode(request: web.Request) -> bool:
+    mode = request.query.get("mode", "all")
+    if mode not in ("all", "partial"):
+        raise BadRequest("mode must be 'all' or 'partial'")
+    return mode == "partial"
+
+
+async def redeem_handler(request: web.Request) -> web.Response:
+    partial = _mode(request)
+    raw = await request.read()
+    body = parse_model(RedeemIn, await read_json(request))
+    items = [views.redeem_item(c) for c in body.root.coupon]
+    app = request.app
+
+    async def run(key: Key | None) -> tuple[int, Any]:
+        async def on_commit(conn: Connection, judged: list[Judged]) -> None:
+            if key is not None:
+                await key.complete(conn, status=200, body=views.redeem_body(judged))
+
+        judged = await redeem(
+            app[PG_POOL],
+            app[COUNTERS],
+            items,
+            partial=partial,
+            on_commit=on_commit if key is not None else None,
+            metrics=app[RECONCILE_METRICS],
+        )
+        return 200, views.redeem_body(judged)
+
+    return await respond(request, operation="redeem", raw=raw, run=run)
+
+
+def _amount(text: str | None) -> Decimal:
+    if text is None or not text.strip():
+        return Decimal(0)
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise BadRequest("amount must be a number") from None
+    if not value.is_finite() or value < 0 or value > Decimal("1000000000000"):
+        raise BadRequest("amount must be between 0 and 1000000000000")
+    return value
+
+
+def _query_items(request: web.Request, *, external_id_name: str) -> list[RedeemItem]:
+    query = request.query
+    codes = [c.strip() for c in query.get("code", "").split(",") if c.strip()]
+    if not codes:
+        raise BadRequest("code is required")
+    if len(codes) > MAX_CODES or any(len(c) > 64 for c in codes):
+        raise BadRequest(f"at most {MAX_CODES} codes of at most 64 characters")
+    try:
+        customer = CustomerIn(
+            mobile=query.get("mobile"),
+            email=query.get("email"),
+            external_id=query.get(external_id_name),
+            id=query.get("id"),
+        )
+    except ValueError:
+        raise BadRequest("customer identifiers must be at most 255 characters") from None
+    ref = views.customer_ref(customer)
+    amount = _amount(query.get("amount"))
+    number = query.get("transaction_number", query.get("number", ""))[:255]
+    return [
+        RedeemItem(code=c, customer=ref, amount=amount, transaction_number=number) for c in codes
+    ]
+
+
+async def isredeemable_v11(request: web.Request) -> web.Response:
+    items = _query_items(request, external_id_name="external_id")
+    if len(items) != 1:
+        raise BadRequest("exactly one code is expected")
+    judged = await dry_run(request.app[PG_POOL], request.app[COUNTERS], items)
+    return json_response(views.isredeemable_v11(judged[0]))
+
+
+async def is_redeemable_v2(request: web.Request) -> web.Response:
+    items = _query_items(request, external_id_name="externalId")
+    judged = await dry_run(request.app[PG_POOL], request.app[COUNTERS], items)
+    return json_response(views.is_redeemable_v2(judged))

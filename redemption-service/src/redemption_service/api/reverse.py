@@ -1,0 +1,64 @@
+"""Reversal (v2) and the on-demand reconcile (admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from coupon_core.db import Connection
+from coupon_core.errors import Forbidden, NotFound
+from coupon_core.http import json_response, parse_model, read_json
+from coupon_core.keys import PG_POOL, PRINCIPAL
+
+from redemption_service.api.idempotent import Key, respond
+from redemption_service.api.schemas import ReverseIn
+from redemption_service.domain.models import Redemption
+from redemption_service.keys import COUNTERS, RECONCILE_METRICS
+from redemption_service.usecases.rebuild import reconcile
+from redemption_service.usecases.reverse import reverse
+
+MAX_ID = 2**63 - 1
+
+
+def reversal_body(redemption: Redemption) -> dict[str, Any]:
+    return {
+        "reversal": {
+            "redemptionId": str(redemption.id),
+            "code": redemption.code,
+            "customerId": redemption.customer_id,
+            "reversed": True,
+            "reversedAt": redemption.reversed_at.isoformat() if redemption.reversed_at else None,
+            "reason": redemption.reversal_reason,
+        },
+        "warnings": [],
+    }
+
+
+async def reverse_handler(request: web.Request) -> web.Response:
+    text = request.match_info["redemption_id"]
+    if not text.isdigit() or int(text) > MAX_ID:
+        raise NotFound(f"Redemption {text} does not exist.", code="redemption_not_found")
+    raw = await request.read()
+    body = parse_model(ReverseIn, await read_json(request, allow_empty=True))
+    app = request.app
+
+    async def run(key: Key | None) -> tuple[int, Any]:
+        async def on_commit(conn: Connection, redemption: Redemption) -> None:
+            if key is not None:
+                await key.complete(conn, status=200, body=reversal_body(redemption))
+
+        result = await reverse(
+            app[PG_POOL], app[COUNTERS], int(text), reason=body.reason, on_commit=on_commit
+        )
+        return 200, reversal_body(result)
+
+    return await respond(request, operation="reverse", raw=raw, run=run)
+
+
+async def reconcile_handler(request: web.Request) -> web.Response:
+    if request[PRINCIPAL].kind != "api_token":
+        raise Forbidden("An API token is required.")
+    drift = await reconcile(
+        request.app[PG_POOL], request.app[COUNTERS], request.app[RECONCILE_METRICS]
+    )
+    return json_response({"reconcile": {"drift": drift}, "warnings": []})

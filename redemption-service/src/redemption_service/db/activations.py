@@ -1,0 +1,92 @@
+"""SQL of activations and the subscriptions they grant. Callers own the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from coupon_core.db import Connection
+from coupon_core.errors import DomainError
+
+
+class AlreadyActivated(DomainError):
+    status = 400
+    code = "coupon_already_used"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    user_id: str
+    subscription_type_id: int
+    subscription_type_name: str
+    start_time: datetime
+    end_time: datetime
+    activation_id: int
+
+
+async def insert_activation(conn: Connection, *, code: str, group_ref: str, user_id: str) -> int:
+    try:
+        activation_id: int = await conn.fetchval(
+            "INSERT INTO activations (code, group_ref, user_id) VALUES ($1, $2, $3) RETURNING id",
+            code,
+            group_ref,
+            user_id,
+        )
+    except asyncpg.UniqueViolationError:
+        raise AlreadyActivated("This coupon was already used.") from None
+    return activation_id
+
+
+async def lock_user_type(conn: Connection, user_id: str, type_id: int) -> None:
+    """Serialises activations of one user and subscription type (their start times chain)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", f"sub:{user_id}:{type_id}"
+    )
+
+
+async def latest_end(conn: Connection, user_id: str, type_id: int) -> datetime | None:
+    value: datetime | None = await conn.fetchval(
+        "SELECT max(end_time) FROM subscriptions WHERE user_id = $1 AND subscription_type_id = $2",
+        user_id,
+        type_id,
+    )
+    return value
+
+
+_COLUMNS = (
+    "id, user_id, subscription_type_id, subscription_type_name, start_time, end_time, activation_id"
+)
+
+
+async def insert_subscription(
+    conn: Connection,
+    *,
+    user_id: str,
+    type_id: int,
+    type_name: str,
+    start: datetime,
+    end: datetime,
+    activation_id: int,
+) -> Subscription:
+    row = await conn.fetchrow(
+        "INSERT INTO subscriptions (user_id, subscription_type_id, subscription_type_name, "
+        "start_time, end_time, activation_id) VALUES ($1, $2, $3, $4, $5, $6) "
+        f"RETURNING {_COLUMNS}",
+        user_id,
+        type_id,
+        type_name,
+        start,
+        end,
+        activation_id,
+    )
+    assert row is not None
+    return Subscription(**dict(row))
+
+
+async def of_user(conn: Connection, user_id: str) -> list[Subscription]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM subscriptions WHERE user_id = $1 ORDER BY start_time, id", user_id
+    )
+    return [Subscription(**dict(r)) for r in rows]

@@ -1,0 +1,140 @@
+"""SQL of the redemption ledger. Callers own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import orjson
+from coupon_core import events, keyspace
+from coupon_core.db import Connection
+
+from redemption_service.domain.models import Redemption
+
+SERVICE = "redemption"  # the event stream this service produces
+STREAM = keyspace.event_stream(SERVICE)
+
+
+@dataclass(frozen=True, slots=True)
+class NewRedemption:
+    code: str
+    group_ref: str
+    customer_id: str
+    amount: Decimal
+    coupon_value: Decimal
+    transaction_number: str
+    custom_fields: list[dict[str, str]]
+
+
+async def lock_groups_shared(conn: Connection, groups: Sequence[str]) -> None:
+    """Held by a redeem from before its guard script until commit: a rebuild of these groups
+    (exclusive) waits for it, so the ledger it reads includes every use the counters hold."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended(g, 0)) "
+        "FROM unnest($1::text[]) WITH ORDINALITY AS t(g, n) ORDER BY n",
+        sorted(groups),
+    )
+
+
+async def lock_group_exclusive(conn: Connection, group: str) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", group)
+
+
+async def lock_group_session_shared(conn: Connection, group: str) -> None:
+    await conn.execute("SELECT pg_advisory_lock_shared(hashtextextended($1, 0))", group)
+
+
+async def unlock_group_session_shared(conn: Connection, group: str) -> None:
+    await conn.execute("SELECT pg_advisory_unlock_shared(hashtextextended($1, 0))", group)
+
+
+_INSERT = f"""
+WITH ins AS (
+    INSERT INTO redemptions
+        (code, group_ref, customer_id, amount, coupon_value, transaction_number, custom_fields)
+    SELECT c, g, cu, a, v, t, f::jsonb
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[],
+                $7::text[]) AS u(c, g, cu, a, v, t, f)
+    RETURNING id, code, group_ref, customer_id, amount, coupon_value, redeemed_at
+), events AS (
+    INSERT INTO outbox (stream, event_type, payload)
+    SELECT '{STREAM}', 'coupon.redeemed', jsonb_build_object(
+        'redemptionId', id::text, 'code', code, 'group', group_ref, 'customerId', customer_id,
+        'amount', amount, 'couponValue', coupon_value, 'redeemedAt', redeemed_at)
+    FROM ins
+)
+SELECT id, code FROM ins
+"""
+
+
+async def insert(conn: Connection, rows: Sequence[NewRedemption]) -> dict[str, int]:
+    """Record redemptions and their ``coupon.redeemed`` events; ``{code: redemption id}``
+    (codes are unique within one request)."""
+    records = await conn.fetch(
+        _INSERT,
+        [r.code for r in rows],
+        [r.group_ref for r in rows],
+        [r.customer_id for r in rows],
+        [r.amount for r in rows],
+        [r.coupon_value for r in rows],
+        [r.transaction_number for r in rows],
+        [orjson.dumps(r.custom_fields).decode() for r in rows],
+    )
+    return {rec["code"]: rec["id"] for rec in records}
+
+
+async def live_uses(conn: Connection, group: str) -> list[tuple[str, str, int]]:
+    """``(code, customer_id, count)`` of the group's live (not reversed) redemptions."""
+    rows = await conn.fetch(
+        "SELECT code, customer_id, count(*) AS n FROM redemptions "
+        "WHERE group_ref = $1 AND reversed_at IS NULL GROUP BY code, customer_id",
+        group,
+    )
+    return [(r["code"], r["customer_id"], int(r["n"])) for r in rows]
+
+
+async def groups(conn: Connection) -> list[str]:
+    rows = await conn.fetch("SELECT DISTINCT group_ref FROM redemptions")
+    return [r["group_ref"] for r in rows]
+
+
+_COLUMNS = (
+    "id, code, group_ref, customer_id, amount, coupon_value, redeemed_at, reversed_at, "
+    "reversal_reason"
+)
+
+
+async def get(
+    conn: Connection, redemption_id: int, *, for_update: bool = False
+) -> Redemption | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM redemptions WHERE id = $1{lock}", redemption_id
+    )
+    return Redemption(**dict(row)) if row is not None else None
+
+
+async def reverse(conn: Connection, redemption: Redemption, reason: str | None) -> Redemption:
+    """Mark a live redemption reversed and record its ``coupon.redemption_reversed`` event."""
+    row = await conn.fetchrow(
+        f"UPDATE redemptions SET reversed_at = now(), reversal_reason = $2 WHERE id = $1 "
+        f"RETURNING {_COLUMNS}",
+        redemption.id,
+        reason,
+    )
+    assert row is not None
+    reversed_ = Redemption(**dict(row))
+    await events.enqueue(
+        conn,
+        service=SERVICE,
+        event_type="coupon.redemption_reversed",
+        payload={
+            "redemptionId": str(reversed_.id),
+            "code": reversed_.code,
+            "group": reversed_.group_ref,
+            "customerId": reversed_.customer_id,
+            "reversedAt": reversed_.reversed_at.isoformat(),
+        },
+    )
+    return reversed_

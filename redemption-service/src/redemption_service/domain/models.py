@@ -1,0 +1,59 @@
+"""The plain values a redemption works with (no I/O, no framework)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from coupon_core.facts import CouponFacts, GroupFacts
+from coupon_core.keyspace import CustomerIdentifier
+
+from redemption_service.domain.status import ItemStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRef:
+    """How the request named the customer: the first identifier given."""
+
+    identifier: CustomerIdentifier | None
+    value: str | None
+    given: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemItem:
+    code: str
+    customer: CustomerRef
+    amount: Decimal
+    transaction_number: str = ""
+    validation_code: str | None = None
+    custom_fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class Judged:
+    """One item after the checks; ``status`` OK means it may take its counters."""
+
+    item: RedeemItem
+    status: ItemStatus
+    customer_id: str | None = None
+    customer_summary: dict[str, Any] | None = None
+    group: GroupFacts | None = None
+    coupon: CouponFacts | None = None
+    value: Decimal = Decimal(0)
+    redemption_id: int | None = None
+    taken: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    id: int
+    code: str
+    group_ref: str
+    customer_id: str
+    amount: Decimal
+    coupon_value: Decimal
+    redeemed_at: Any
+    reversed_at: Any
+    reversal_reason: str | None

@@ -1,0 +1,125 @@
+"""Load with every request's result recorded, for the fault tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import asyncpg
+from coupon_core.scripts import load_scripts
+from redemption_service.app import lua_dir
+from redemption_service.counters import Counters, expected_counters
+from redemption_service.usecases.rebuild import reconcile
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from .conftest import coupon_in, post_signed, publish_customer, publish_group, redeem_body
+
+REDEEM = "/v1.1/coupon/redeem"
+GROUP = "S:90"
+CODE = "FAULT"
+LIMIT = 150
+CUSTOMERS = 300
+
+
+@dataclass
+class Recorded:
+    acked: dict[str, str] = field(default_factory=dict)  # redemption id -> customer mobile
+    outcomes: Counter[str] = field(default_factory=Counter)
+    done: int = 0
+
+
+async def publish(redis: Redis) -> None:
+    """What the owners publish (again, after Redis lost its data)."""
+    await publish_group(redis, GROUP, [CODE], coupon={"usage_limit": LIMIT}, per_customer_limit=1)
+    async with redis.pipeline(transaction=False) as pipe:
+        for n in range(CUSTOMERS):
+            pipe.set(f"customer:mobile:8{n:05d}", f"fc-{n}")
+        await pipe.execute()
+    await publish_customer(redis, "fc-0", mobile="800000")
+
+
+async def republish(redis: Redis, within_s: float = 30.0) -> None:
+    """Publish again once the restarted Redis answers (stale pooled connections fail once)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        try:
+            await publish(redis)
+            return
+        except (RedisConnectionError, OSError):
+            assert asyncio.get_running_loop().time() < deadline, "redis did not come back"
+            await asyncio.sleep(0.05)
+
+
+async def fire(
+    http: aiohttp.ClientSession, targets: list[str], requests: int, record: Recorded
+) -> None:
+    gate = asyncio.Semaphore(24)
+
+    async def one(i: int) -> None:
+        mobile = f"8{i % CUSTOMERS:05d}"
+        async with gate:
+            try:
+                status, body = await post_signed(
+                    http, targets[i % len(targets)], REDEEM, redeem_body(coupon_in(CODE, mobile))
+                )
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                record.outcomes[f"error:{type(exc).__name__}"] += 1
+            else:
+                if status == 200:
+                    coupon = body["response"]["coupons"]["coupon"]
+                    code = coupon["item_status"]["code"]
+                    record.outcomes[str(code)] += 1
+                    if code == 700:
+                        record.acked[coupon["redemption_id"]] = mobile
+                else:
+                    record.outcomes[f"http:{status}"] += 1
+            finally:
+                record.done += 1
+
+    await asyncio.gather(*(one(i) for i in range(requests)))
+
+
+async def wait_for(predicate: Any, within_s: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+async def check_invariants(database_url: str, redis_url: str, record: Recorded) -> None:
+    """No limit exceeded, every acknowledged redemption in the ledger, and counters equal to
+    the ledger after one reconcile."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT id, customer_id FROM redemptions WHERE reversed_at IS NULL AND code = $1", CODE
+        )
+        live = await conn.fetch(
+            "SELECT code, customer_id, count(*) AS n FROM redemptions "
+            "WHERE group_ref = $1 AND reversed_at IS NULL GROUP BY code, customer_id",
+            GROUP,
+        )
+    finally:
+        await conn.close()
+    ids = {str(r["id"]) for r in rows}
+    assert len(rows) <= LIMIT
+    assert len(record.acked) <= LIMIT
+    assert set(record.acked) <= ids, "an acknowledged redemption is missing from the ledger"
+    per_customer = Counter(r["customer_id"] for r in rows)
+    assert max(per_customer.values(), default=0) <= 1
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    redis: Redis = Redis.from_url(redis_url)
+    try:
+        counters = Counters(redis, load_scripts(redis, lua_dir()))
+        await reconcile(pool, counters, None)
+        warm, present = await counters.current(GROUP)
+        expected = expected_counters(GROUP, [(r["code"], r["customer_id"], r["n"]) for r in live])
+        assert warm
+        assert present == expected
+    finally:
+        await redis.aclose()
+        await pool.close()
