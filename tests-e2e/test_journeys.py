@@ -1,0 +1,172 @@
+"""Journeys through the gateway only, over HTTP, as the platform's clients make them: a CRM
+issues series coupons to customers; a checkout dry-runs, redeems, retries with the same
+idempotency key and reverses; the counters agree across services afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from coupon_core.stack import Stack
+from support.api import call, eventually, item, mobile, redeem_body, unique
+
+
+async def _token(session: aiohttp.ClientSession, gw: str, whitelist: list[str]) -> dict[str, str]:
+    _, body, _ = await call(
+        session,
+        "POST",
+        f"{gw}/api/v1/api-tokens",
+        json={"name": unique("journey-"), "whitelist": whitelist},
+        expect=201,
+    )
+    return {"Authorization": f"Bearer {body['token']}"}
+
+
+async def test_crm_issues_and_checkout_redeems_retries_and_reverses(
+    stack: Stack, auth: dict[str, str]
+) -> None:
+    gw = stack.gateway_url
+    async with aiohttp.ClientSession(headers=auth) as admin:
+        crm = await _token(
+            admin,
+            gw,
+            [
+                "POST /v2/coupon/series",
+                "GET /v2/coupon/series/{id}",
+                "POST /v2/customers",
+                "GET /v2/customers/{id}/coupons",
+                "POST /v2/coupon/issue",
+                "POST /v2/coupon/issue/multiple",
+            ],
+        )
+        checkout = await _token(
+            admin,
+            gw,
+            [
+                "GET /v1.1/coupon/isredeemable",
+                "GET /v2/coupon/is_redeemable",
+                "POST /v1.1/coupon/redeem",
+                "POST /v2/coupon/redemptions/{redemptionId}/reverse",
+            ],
+        )
+    async with aiohttp.ClientSession(headers=crm) as session:
+        # The checkout's token is not whitelisted for the CRM's endpoints, and vice versa.
+        status, _, _ = await call(session, "POST", f"{gw}/v1.1/coupon/redeem", json={})
+        assert status == 403
+        _, series, _ = await call(
+            session,
+            "POST",
+            f"{gw}/v2/coupon/series",
+            json={
+                "description": "journey series",
+                "discountCode": unique("J"),
+                "discountType": "ABS",
+                "discountValue": 500,
+                "validTillDate": "2099-01-01T00:00:00Z",
+                "maxRedeem": 3,
+                "couponPrefix": "J",
+            },
+            expect=201,
+        )
+        series_id = series["id"]
+        ann_mobile = mobile()
+        _, ann, _ = await call(
+            session,
+            "POST",
+            f"{gw}/v2/customers",
+            json={"firstName": "Ann", "mobile": ann_mobile},
+            expect=201,
+        )
+        _, issued, _ = await call(
+            session,
+            "POST",
+            f"{gw}/v2/coupon/issue",
+            json={"seriesId": series_id, "customer": {"mobile": ann_mobile}},
+            expect=200,
+        )
+        code = issued["code"]
+        bob_email = f"{unique('bob')}@example.com"
+        _, many, _ = await call(
+            session,
+            "POST",
+            f"{gw}/v2/coupon/issue/multiple",
+            json={"seriesId": series_id, "customer": {"email": bob_email}, "count": 2},
+            expect=200,
+        )
+        assert len(many["codes"]) == 2
+
+    async with aiohttp.ClientSession(headers=checkout) as session:
+        ann_ref = {"mobile": ann_mobile}
+        _, dry, _ = await call(
+            session,
+            "GET",
+            f"{gw}/v2/coupon/is_redeemable",
+            params={"code": code, "mobile": ann_mobile, "amount": "5000"},
+            expect=200,
+        )
+        assert dry["redemption"][0]["isRedeemable"] is True
+        assert dry["redemption"][0]["errorCode"] == 700
+        # Bob may not redeem a coupon issued to Ann.
+        _, other, _ = await call(
+            session,
+            "GET",
+            f"{gw}/v1.1/coupon/isredeemable",
+            params={"code": code, "email": bob_email, "amount": "5000"},
+            expect=200,
+        )
+        assert "710" in str(other)
+
+        body = redeem_body(code, ann_ref, amount="5000", number="T-journey-1")
+        key = {"Idempotency-Key": unique("order-")}
+        _, first, _ = await call(
+            session, "POST", f"{gw}/v1.1/coupon/redeem", json=body, headers=key, expect=200
+        )
+        redeemed = item(first)
+        assert redeemed["item_status"]["code"] == 700, first
+        assert redeemed["coupon_value"] == "500"
+        redemption_id = redeemed["redemption_id"]
+        _, replay, headers = await call(
+            session, "POST", f"{gw}/v1.1/coupon/redeem", json=body, headers=key, expect=200
+        )
+        assert replay == first
+        assert headers.get("Idempotent-Replayed") == "true"
+        other_body = redeem_body(code, ann_ref, amount="6000")
+        status, _, _ = await call(
+            session, "POST", f"{gw}/v1.1/coupon/redeem", json=other_body, headers=key
+        )
+        assert status == 422
+        _, again, _ = await call(
+            session, "POST", f"{gw}/v1.1/coupon/redeem", json=other_body, expect=200
+        )
+        assert item(again)["item_status"]["code"] == 711
+
+    async def counts() -> tuple[int, int, int]:
+        async with aiohttp.ClientSession(headers=auth) as session:
+            _, s, _ = await call(session, "GET", f"{gw}/v2/coupon/series/{series_id}", expect=200)
+            _, c, _ = await call(
+                session, "GET", f"{gw}/v2/customers/{ann['id']}/coupons", expect=200
+            )
+        mine: Any = next(x for x in c["coupons"] if x["code"] == code)
+        return s["numIssued"], s["numRedeemed"], mine["redemptionCount"]
+
+    await eventually(counts, (3, 1, 1), what="numIssued, numRedeemed, redemptionCount")
+
+    async with aiohttp.ClientSession(headers=checkout) as session:
+        url = f"{gw}/v2/coupon/redemptions/{redemption_id}/reverse"
+        _, reversal, _ = await call(session, "POST", url, json={"reason": "cancelled"}, expect=200)
+        assert reversal["reversal"]["reversed"] is True
+        _, twice, _ = await call(session, "POST", url, json={"reason": "cancelled"}, expect=200)
+        assert twice["reversal"]["redemptionId"] == reversal["reversal"]["redemptionId"]
+        assert twice["reversal"]["reversedAt"] == reversal["reversal"]["reversedAt"]
+    await eventually(counts, (3, 0, 0), what="after the reversal")
+
+    async with aiohttp.ClientSession(headers=checkout) as session:
+        _, after, _ = await call(
+            session,
+            "POST",
+            f"{gw}/v1.1/coupon/redeem",
+            json=redeem_body(code, {"id": ann["id"]}),
+            expect=200,
+        )
+        assert item(after)["item_status"]["code"] == 700, after
+    await eventually(counts, (3, 1, 1), what="redeemed again after the reversal")
