@@ -2,11 +2,12 @@
 restarted empty, PostgreSQL killed and restarted, the network between a process and
 PostgreSQL or Redis cut or slowed (FaultProxy).
 
-Each scenario sends a bounded number of writes (API tokens, which the gateway stores in
-PostgreSQL) and reads (a service family through the gateway) while the fault is injected a
-third of the way in and healed at two thirds. Afterwards: no acknowledged write lost, no
-write happened twice, nothing written that nobody asked for, and the stack serves again; the
-time it took is printed, never asserted."""
+Each scenario sends a bounded number of operations (an API token created, a hot coupon
+redeemed past its series' limit, a coupon issued past its series' limit) while the fault is
+injected a third of the way in and healed at two thirds. Afterwards, against the ledgers read
+from the services' databases: no limit exceeded, no acknowledged write lost, nothing written
+that nobody asked for; after one reconcile every counter equals its ledger and numRedeemed
+follows; and the stack serves again. The time it took is printed, never asserted."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import aiohttp
+import asyncpg
 import pytest
 from coupon_core.embedded import free_port
 from coupon_core.stack import GATEWAY, SERVICES, Stack, with_database
+from redis.asyncio import Redis
+from support.api import call, eventually, item, mobile, redeem_body
 from support.faultproxy import FaultProxy
 from support.history import History, Outcome, check_acknowledged_present, check_limit
 from support.stacks import ADMIN_TOKEN, running_stack
@@ -30,7 +34,7 @@ OPERATIONS = 120  # per scenario
 CONCURRENCY = 6
 REQUEST_TIMEOUT_S = 5.0
 HEAL_DEADLINE_S = 60.0
-PROBE = "/v2/coupon/series/fault-probe"
+PROBE = "/v2/coupon/series?limit=1"
 # Processes die with the *thread* that started them (PR_SET_PDEATHSIG), so restarts run on
 # one thread that lives as long as the test session, never on a short-lived executor thread.
 FAULT_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faults")
@@ -97,15 +101,142 @@ async def _create_token(session: aiohttp.ClientSession, url: str, name: str, h: 
     h.record("create_token", name, start, outcome, result)
 
 
-async def _probe(session: aiohttp.ClientSession, url: str, h: History) -> None:
+@dataclass
+class Workload:
+    """A hot coupon of a series that may be redeemed ``REDEEM_LIMIT`` times in all, and a
+    series that may issue ``ISSUE_LIMIT`` coupons: the load asks for more of both."""
+
+    redeem_series: int
+    hot_code: str
+    customer_id: int
+    issue_series: int
+
+
+REDEEM_LIMIT = 30
+ISSUE_LIMIT = 50
+
+
+async def _workload(session: aiohttp.ClientSession, url: str) -> Workload:
+    series = {
+        "description": "fault series",
+        "discountType": "ABS",
+        "discountValue": 10,
+        "validTillDate": "2099-01-01T00:00:00Z",
+    }
+    _, redeem_series, _ = await call(
+        session,
+        "POST",
+        f"{url}/v2/coupon/series",
+        json={
+            **series,
+            "maxRedeem": REDEEM_LIMIT,
+            "redemptionPerCouponMaxLimit": 1000,
+            "sameUserMultipleRedeem": True,
+            "anyUser": True,
+        },
+        expect=201,
+    )
+    _, issue_series, _ = await call(
+        session,
+        "POST",
+        f"{url}/v2/coupon/series",
+        json={**series, "maxCreate": ISSUE_LIMIT},
+        expect=201,
+    )
+    _, customer, _ = await call(
+        session, "POST", f"{url}/v2/customers", json={"mobile": mobile()}, expect=201
+    )
+    _, issued, _ = await call(
+        session,
+        "POST",
+        f"{url}/v2/coupon/issue",
+        json={"seriesId": redeem_series["id"], "customer": {"id": customer["id"]}},
+        expect=200,
+    )
+    return Workload(redeem_series["id"], issued["code"], customer["id"], issue_series["id"])
+
+
+async def _redeem(session: aiohttp.ClientSession, url: str, work: Workload, h: History) -> None:
     start = time.monotonic()
+    result: dict[str, object] = {}
     try:
-        async with session.get(url + PROBE) as response:
-            await response.read()
-            outcome = _outcome(response.status) if response.status != 404 else Outcome.OK
+        async with session.post(
+            f"{url}/v1.1/coupon/redeem",
+            json=redeem_body(work.hot_code, {"id": work.customer_id}, amount="100"),
+        ) as response:
+            body = await response.json(content_type=None)
+            outcome = _outcome(response.status)
+            if outcome is Outcome.OK:
+                redeemed = item(body)
+                if redeemed["item_status"]["code"] == 700 and redeemed["redemption_id"]:
+                    result["redemption_id"] = redeemed["redemption_id"]
+                else:
+                    outcome = Outcome.FAILED
     except (aiohttp.ClientError, TimeoutError):
         outcome = Outcome.INDETERMINATE
-    h.record("probe", PROBE, start, outcome)
+    h.record("redeem", work.hot_code, start, outcome, result)
+
+
+async def _issue(session: aiohttp.ClientSession, url: str, work: Workload, h: History) -> None:
+    start = time.monotonic()
+    result: dict[str, object] = {}
+    try:
+        async with session.post(
+            f"{url}/v2/coupon/issue",
+            json={"seriesId": work.issue_series, "customer": {"mobile": mobile()}},
+        ) as response:
+            body = await response.json(content_type=None)
+            outcome = _outcome(response.status)
+            if outcome is Outcome.OK:
+                result["code"] = body["code"]
+    except (aiohttp.ClientError, TimeoutError):
+        outcome = Outcome.INDETERMINATE
+    h.record("issue", str(work.issue_series), start, outcome, result)
+
+
+async def _ledgers(stack: Stack, work: Workload) -> tuple[list[str], list[str]]:
+    """Live redemption ids of the hot coupon, codes issued from the issue series, read
+    straight from the services' databases."""
+    assert stack.postgres is not None
+    redemption = await asyncpg.connect(with_database(stack.postgres.url(), "coupon_redemption"))
+    issuance = await asyncpg.connect(with_database(stack.postgres.url(), "coupon_issuance"))
+    try:
+        redeemed = await redemption.fetch(
+            "SELECT id FROM redemptions WHERE code = $1 AND reversed_at IS NULL", work.hot_code
+        )
+        issued = await issuance.fetch(
+            "SELECT code FROM issued_coupons WHERE series_id = $1", work.issue_series
+        )
+    finally:
+        await redemption.close()
+        await issuance.close()
+    return [str(r["id"]) for r in redeemed], [r["code"] for r in issued]
+
+
+async def _check_counters_after_reconcile(
+    session: aiohttp.ClientSession, stack: Stack, work: Workload, live: int
+) -> None:
+    _, body, _ = await call(
+        session, "POST", f"{stack.gateway_url}/v2/coupon/redemptions/reconcile", expect=200
+    )
+    group = f"S:{work.redeem_series}"
+    client = Redis.from_url(stack.redis_url)
+    try:
+        total = await client.get(f"{{{group}}}:r:total")
+        coupon = await client.get(f"{{{group}}}:r:coupon:{work.hot_code}")
+    finally:
+        await client.aclose()
+    assert (int(total or 0), int(coupon or 0)) == (live, live), (
+        f"counters {total!r}/{coupon!r} vs ledger {live} after reconcile {body}"
+    )
+
+    async def redeemed_count() -> int:
+        _, series, _ = await call(
+            session, "GET", f"{stack.gateway_url}/v2/coupon/series/{work.redeem_series}"
+        )
+        return int(series.get("numRedeemed", -1))
+
+    await eventually(redeemed_count, live, deadline_s=30, what="numRedeemed vs the ledger")
 
 
 async def _serves(session: aiohttp.ClientSession, stack: Stack, tag: str) -> str:
@@ -121,7 +252,7 @@ async def _serves(session: aiohttp.ClientSession, stack: Stack, tag: str) -> str
             if response.status != 201:
                 return f"write {response.status} {await response.text()}"
         async with session.get(stack.gateway_url + PROBE) as response:
-            return "" if response.status == 404 else f"read {response.status}"
+            return "" if response.status == 200 else f"read {response.status}"
     except (aiohttp.ClientError, TimeoutError) as exc:
         return repr(exc)
 
@@ -137,6 +268,7 @@ async def _run_scenario(
     injected, healed = asyncio.Event(), asyncio.Event()
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(headers=AUTH, timeout=timeout) as session:
+        work = await _workload(session, url)
         queue = list(names)
 
         async def worker() -> None:
@@ -144,7 +276,8 @@ async def _run_scenario(
             while queue:
                 name = queue.pop()
                 await _create_token(session, url, name, history)
-                await _probe(session, url, history)
+                await _redeem(session, url, work, history)
+                await _issue(session, url, work, history)
                 done += 1
                 if done == OPERATIONS // 3:
                     injected.set()
@@ -169,14 +302,25 @@ async def _run_scenario(
         async with session.get(f"{url}/api/v1/api-tokens") as response:
             assert response.status == 200
             stored = [t["name"] for t in (await response.json())["items"]]
-    counts = Counter(stored)
-    check_limit(history, "create_token", dict.fromkeys(names, 1), counts)
-    check_acknowledged_present(history, "create_token", "name", stored)
-    outcomes = Counter(o.outcome.value for o in history.of("create_token"))
-    probes = Counter(o.outcome.value for o in history.of("probe"))
+        counts = Counter(stored)
+        check_limit(history, "create_token", dict.fromkeys(names, 1), counts)
+        check_acknowledged_present(history, "create_token", "name", stored)
+        redeemed, issued = await _ledgers(stack, work)
+        check_limit(
+            history, "redeem", {work.hot_code: REDEEM_LIMIT}, {work.hot_code: len(redeemed)}
+        )
+        check_acknowledged_present(history, "redeem", "redemption_id", redeemed)
+        key = str(work.issue_series)
+        check_limit(history, "issue", {key: ISSUE_LIMIT}, {key: len(issued)})
+        check_acknowledged_present(history, "issue", "code", issued)
+        await _check_counters_after_reconcile(session, stack, work, len(redeemed))
+    summary = {
+        kind: dict(Counter(o.outcome.value for o in history.of(kind)))
+        for kind in ("create_token", "redeem", "issue")
+    }
     print(
-        f"\n{tag}: writes {dict(outcomes)}, reads {dict(probes)}; "
-        f"serving again {recovered_s:.2f} s after the heal"
+        f"\n{tag}: {summary}; ledger: {len(redeemed)} redeemed of {REDEEM_LIMIT}, "
+        f"{len(issued)} issued of {ISSUE_LIMIT}; serving again {recovered_s:.2f} s after the heal"
     )
 
 
