@@ -112,8 +112,9 @@ class Workload:
     issue_series: int
 
 
-REDEEM_LIMIT = 30
-ISSUE_LIMIT = 50
+# Reached during or after the fault window (a third to two thirds of OPERATIONS).
+REDEEM_LIMIT = 70
+ISSUE_LIMIT = 80
 
 
 async def _workload(session: aiohttp.ClientSession, url: str) -> Workload:
@@ -324,14 +325,15 @@ async def _run_scenario(
     )
 
 
-async def test_service_replica_killed(faulty: FaultStack) -> None:
-    replica = faulty.stack.services["issuance"][0]
+@pytest.mark.parametrize("service", ["issuance", "redemption"])
+async def test_service_replica_killed(faulty: FaultStack, service: str) -> None:
+    replica = faulty.stack.services[service][0]
 
     def restart() -> None:
         replica.start()
         replica.wait_ready()
 
-    await _run_scenario(faulty, "kill-issuance", replica.kill, restart)
+    await _run_scenario(faulty, f"kill-{service}", replica.kill, restart)
 
 
 async def test_gateway_killed(faulty: FaultStack) -> None:
@@ -366,6 +368,10 @@ async def test_postgres_killed_and_restarted(faulty: FaultStack) -> None:
         ("gateway", "redis", "delay"),
         ("issuance", "pg", "cut"),
         ("issuance", "redis", "cut"),
+        ("redemption", "pg", "cut"),
+        ("redemption", "redis", "cut"),
+        ("redemption", "pg", "delay"),
+        ("redemption", "redis", "delay"),
     ],
 )
 async def test_network_fault(faulty: FaultStack, process: str, store: str, fault: str) -> None:
