@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,7 @@ def _mobile() -> str:
 
 class Platform(RuleBasedStateMachine):
     stack: Stack  # set by the test
+    steps: Counter[str] = Counter()  # over every run: what the machine exercised
 
     series = Bundle("series")
     customers = Bundle("customers")
@@ -141,6 +143,7 @@ class Platform(RuleBasedStateMachine):
         item = body["response"]["coupons"]["coupon"]
         status = item["item_status"]
         done = status["code"] == 700 and status["success"] == "true"
+        self.steps[f"redeem {status['code']}"] += 1
         assert done == may, f"model says {may}, stack answered {status} for {coupon}"
         if not done:
             return None
@@ -156,6 +159,7 @@ class Platform(RuleBasedStateMachine):
         for _ in range(2 if twice else 1):
             body = self._call("POST", path, json={"reason": "stateful"})
             assert body["reversal"]["reversed"] is True
+        self.steps["reverse"] += 1
         redemption.coupon.live -= 1
         redemption.coupon.series.live -= 1
 
@@ -181,10 +185,12 @@ def test_platform_state_machine(stack: Stack) -> None:
     run_state_machine_as_test(
         Platform,
         settings=settings(
-            max_examples=6,
-            stateful_step_count=15,
+            max_examples=10,
+            stateful_step_count=30,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
         ),
     )
+    print(dict(Platform.steps))
+    assert Platform.steps["redeem 700"] > 0
