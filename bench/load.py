@@ -58,6 +58,7 @@ local rate_delay = {delay_ms}
 function delay()
   return rate_delay
 end
+{extra}
 """
 
 
@@ -71,13 +72,14 @@ def run_wrk(
     rate: float | None = None,
     method: str = "GET",
     body: str | None = None,
+    lua: str = "",
 ) -> LoadResult:
     method_line = f'wrk.method = "{method}"'
     if body is not None:
         method_line += f"\nwrk.body = [[{body}]]"
     delay_ms = int(connections * 1000 / rate) if rate else 0
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA.format(delay_ms=delay_ms, method_line=method_line))
+        script.write(LUA.format(delay_ms=delay_ms, method_line=method_line, extra=lua))
     argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     argv += ["-s", script.name]
     for name, value in headers.items():
@@ -156,7 +158,10 @@ def run_load(
     rate: float | None = None,
     method: str = "GET",
     body: str | None = None,
+    lua: str = "",
 ) -> LoadResult:
+    """``lua`` adds wrk script code (e.g. a ``request()`` varying the body); the Python
+    generator ignores it and sends ``body`` every time."""
     if wrk:
         return run_wrk(
             wrk,
@@ -167,5 +172,6 @@ def run_load(
             rate=rate,
             method=method,
             body=body,
+            lua=lua,
         )
     return asyncio.run(_python_load(url, seconds, connections, headers, rate, method, body))

@@ -170,3 +170,46 @@ async def test_crm_issues_and_checkout_redeems_retries_and_reverses(
         )
         assert item(after)["item_status"]["code"] == 700, after
     await eventually(counts, (3, 1, 1), what="redeemed again after the reversal")
+
+
+async def test_reader_registers_logs_in_and_reaches_only_user_endpoints(
+    stack: Stack, auth: dict[str, str]
+) -> None:
+    """The reader's side of activation that does not need a promotion: register and log in
+    through the gateway, list subscriptions (none yet), and the activation errors. (An
+    unknown code is 404 only once the promotion service publishes its facts; until it is
+    merged, the redemption service answers a retryable 503 for it.)"""
+    gw = stack.gateway_url
+    email = f"{unique('reader')}@example.com"
+    async with aiohttp.ClientSession() as anonymous:
+        _, registered, _ = await call(
+            anonymous,
+            "POST",
+            f"{gw}/api/v1/users/register",
+            json={"email": email, "password": "correct horse battery staple"},
+            expect=201,
+        )
+        _, login, _ = await call(
+            anonymous,
+            "POST",
+            f"{gw}/api/v1/users/login",
+            json={"email": email, "password": "correct horse battery staple"},
+            expect=200,
+        )
+        assert login["user"]["id"] == registered["user"]["id"]
+        status, _, _ = await call(anonymous, "GET", f"{gw}/api/v1/users/subscriptions")
+        assert status == 401
+    user = {"Authorization": f"Bearer {login['access']['token']}"}
+    async with aiohttp.ClientSession(headers=user) as reader:
+        _, subscriptions, _ = await call(
+            reader, "GET", f"{gw}/api/v1/users/subscriptions", expect=200
+        )
+        assert subscriptions["subscriptions"] == []
+        # A user token reaches user endpoints only.
+        status, _, _ = await call(reader, "GET", f"{gw}/v2/coupon/series?limit=1")
+        assert status == 403
+    async with aiohttp.ClientSession(headers=auth) as admin:
+        _, refused, _ = await call(
+            admin, "POST", f"{gw}/api/v1/coupon/activate", json={"code": "X"}, expect=403
+        )
+        assert refused["code"] == "cannot_authorize_user"
