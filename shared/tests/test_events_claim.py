@@ -74,8 +74,12 @@ async def test_running_consumer_claims_what_a_dead_replica_left_pending(
             return len(seen) == 1
 
         await _until(handled)
-        pending: Any = await redis.xpending(stream, "redemption")
-        assert int(pending["pending"]) == 0
+
+        async def acknowledged() -> bool:
+            pending: Any = await redis.xpending(stream, "redemption")
+            return int(pending["pending"]) == 0
+
+        await _until(acknowledged)
     finally:
         consumer.cancel()
         await asyncio.gather(consumer, return_exceptions=True)
