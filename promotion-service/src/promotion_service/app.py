@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from aiohttp import web
+from coupon_core.lifecycle import background_task_ctx
 from coupon_core.web import build_app, service_migrations_dir
 
-from promotion_service.keys import SETTINGS
+from promotion_service.api.routes import add_routes
+from promotion_service.cancellation import run_until_cancelled
+from promotion_service.keys import JOBS_QUEUED, SETTINGS
 from promotion_service.settings import Settings
+from promotion_service.workers.events import consume_redemptions, relay
+from promotion_service.workers.facts import republish_when_lost
+from promotion_service.workers.jobs import run_jobs
 
 SERVICE = "promotion-service"
 MIGRATIONS_DIR = service_migrations_dir(__file__)
@@ -15,4 +25,24 @@ MIGRATIONS_DIR = service_migrations_dir(__file__)
 def create_app(settings: Settings) -> web.Application:
     app = build_app(settings, service=SERVICE, migrations_dir=MIGRATIONS_DIR)
     app[SETTINGS] = settings
+    app[JOBS_QUEUED] = asyncio.Event()
+    add_routes(app)
+    app.cleanup_ctx.extend(
+        background_task_ctx(name, _supervised(name, work))
+        for name, work in (
+            ("outbox-relay", relay),
+            ("redemption-events", consume_redemptions),
+            ("facts-republisher", republish_when_lost),
+            ("generation-jobs", run_jobs),
+        )
+    )
     return app
+
+
+def _supervised(
+    name: str, work: Callable[[web.Application], Coroutine[Any, Any, None]]
+) -> Callable[[web.Application], Coroutine[Any, Any, None]]:
+    async def run(app: web.Application) -> None:
+        await run_until_cancelled(work(app), name=name)
+
+    return run

@@ -1,0 +1,1 @@
+"""HTTP routes, handlers and the pydantic schemas of the Sylius family."""

@@ -1,0 +1,1 @@
+"""SQL and repositories of the promotion-service; they return typed models."""

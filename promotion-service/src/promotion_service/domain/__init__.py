@@ -1,0 +1,1 @@
+"""Promotion rules: no aiohttp, no SQL."""

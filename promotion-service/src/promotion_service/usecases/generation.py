@@ -1,0 +1,225 @@
+"""Generating coupons in bulk: within the request up to a limit, as a background job above."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import asyncpg
+from coupon_core import events, registry
+from coupon_core.db import Connection
+from redis.asyncio import Redis
+
+from promotion_service.cancellation import check_stopping, stopping
+from promotion_service.db import coupons as coupon_db
+from promotion_service.db import generation as generation_db
+from promotion_service.db import jobs as job_db
+from promotion_service.db import promotions as promotion_db
+from promotion_service.domain.codes import keyspace_holds, random_codes
+from promotion_service.domain.errors import GENERATE_FORM, invalid, promotion_not_found
+from promotion_service.domain.facts import group_of
+from promotion_service.domain.models import CouponLimits, GenerationJob, Promotion
+from promotion_service.usecases import bulk_redis, publish
+from promotion_service.usecases.coupons import require_coupon_based
+
+EVENTS = "promotion"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    amount: int
+    code_length: int
+    prefix: str
+    suffix: str
+    limits: CouponLimits
+
+
+async def _checked_promotion(conn: Connection, promotion_code: str, req: Request) -> Promotion:
+    promo = await promotion_db.get(conn, promotion_code)
+    if promo is None:
+        raise promotion_not_found(promotion_code)
+    require_coupon_based(promo)
+    existing = await coupon_db.count(conn, promo.id)
+    if not keyspace_holds(code_length=req.code_length, amount=req.amount, existing=existing):
+        raise invalid(
+            GENERATE_FORM,
+            {
+                "codeLength": [
+                    f"Codes of {req.code_length} random characters cannot hold {req.amount} "
+                    "more unique codes for this promotion; use longer codes."
+                ]
+            },
+        )
+    return promo
+
+
+async def _fill(
+    conn: Connection,
+    redis: Redis,
+    *,
+    promo: Promotion,
+    count: int,
+    req: Request,
+    claimed: list[str],
+) -> list[tuple[int, str]]:
+    """Insert ``count`` new coupons inside the caller's transaction; (id, code) of each.
+    Every code claimed in the registry is added to ``claimed``, to release should the
+    transaction fail."""
+    group = group_of(promo.code)
+    inserted: list[tuple[int, str]] = []
+    while len(inserted) < count:
+        mine = await _claim(redis, group, req, count - len(inserted))
+        claimed.extend(mine)
+        inserted.extend(
+            await generation_db.insert_batch(
+                conn, promotion_id=promo.id, job_id=None, codes=mine, limits=req.limits
+            )
+        )
+    return inserted
+
+
+async def _announce(conn: Connection, promo: Promotion, count: int, job_id: int | None) -> None:
+    # One event per batch rather than one per code: a million events would cost as much as
+    # the codes themselves; consumers read the codes from the promotion when they need them.
+    payload: dict[str, object] = {
+        "group": group_of(promo.code),
+        "promotionCode": promo.code,
+        "couponsGenerated": count,
+    }
+    if job_id is not None:
+        payload["jobId"] = job_id
+    await events.enqueue(conn, service=EVENTS, event_type="promotion.updated", payload=payload)
+
+
+async def generate_now(pool: asyncpg.Pool, redis: Redis, promotion_code: str, req: Request) -> int:
+    """All ``req.amount`` coupons in one transaction: all of them or none."""
+    claimed: list[str] = []
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            promo = await _checked_promotion(conn, promotion_code, req)
+            inserted = await _fill(
+                conn, redis, promo=promo, count=req.amount, req=req, claimed=claimed
+            )
+            await _announce(conn, promo, len(inserted), None)
+    except BaseException:
+        await registry.release(redis, claimed, group_of(promotion_code))
+        raise
+    await publish.generated(redis, promotion_code, inserted, req.limits)
+    return len(inserted)
+
+
+async def start_job(pool: asyncpg.Pool, promotion_code: str, req: Request) -> GenerationJob:
+    async with pool.acquire() as conn, conn.transaction():
+        promo = await _checked_promotion(conn, promotion_code, req)
+        return await job_db.create(
+            conn,
+            promotion_id=promo.id,
+            total=req.amount,
+            code_length=req.code_length,
+            prefix=req.prefix,
+            suffix=req.suffix,
+            limits=req.limits,
+        )
+
+
+async def job_status(pool: asyncpg.Pool, promotion_code: str, job_id: int) -> GenerationJob | None:
+    async with pool.acquire() as conn:
+        promo = await promotion_db.get(conn, promotion_code)
+        if promo is None:
+            raise promotion_not_found(promotion_code)
+        return await job_db.get(conn, promo.id, job_id)
+
+
+async def _claim(redis: Redis, group: str, req: Request, count: int) -> list[str]:
+    """``count`` fresh random codes, those of them the registry gave us."""
+    codes = list(
+        random_codes(count, code_length=req.code_length, prefix=req.prefix, suffix=req.suffix)
+    )
+    owned = await bulk_redis.claim_codes(redis, codes, group)
+    return [code for code, ok in zip(codes, owned, strict=True) if ok]
+
+
+def _job_request(job: GenerationJob) -> Request:
+    return Request(
+        amount=job.total,
+        code_length=job.code_length,
+        prefix=job.prefix,
+        suffix=job.suffix,
+        limits=CouponLimits(
+            usage_limit=job.usage_limit,
+            per_customer_usage_limit=job.per_customer_usage_limit,
+            expires_at=job.expires_at,
+        ),
+    )
+
+
+async def run_job(
+    pool: asyncpg.Pool,
+    redis: Redis,
+    job: GenerationJob,
+    *,
+    owner: str,
+    lease_s: float,
+    batch_size: int,
+) -> int | None:
+    """Run a job to its end, a batch per transaction with its progress; the job's ``done``,
+    or None when it stopped being ours (taken over, promotion deleted).
+
+    Three stages overlap: while PostgreSQL stores batch k, the codes of batch k+1 are
+    claimed in the registry and the facts of batch k-1 are published."""
+    req = _job_request(job)
+    group = group_of(job.promotion_code)
+    done = job.done
+    codes: list[str] = []
+    claiming: asyncio.Task[list[str]] | None = None
+    publishing: asyncio.Task[None] | None = None
+    try:
+        claiming = asyncio.create_task(_claim(redis, group, req, min(batch_size, job.total - done)))
+        while claiming is not None:
+            check_stopping()
+            codes = await claiming
+            claiming = None
+            ahead = min(batch_size, job.total - done - len(codes))
+            if ahead > 0:
+                claiming = asyncio.create_task(_claim(redis, group, req, ahead))
+            async with pool.acquire() as conn, conn.transaction():
+                if await job_db.renew(conn, job.id, owner=owner, lease_s=lease_s) is None:
+                    return None
+                promo = await promotion_db.get(conn, job.promotion_code)
+                if promo is None:
+                    return None
+                inserted = await generation_db.insert_batch(
+                    conn, promotion_id=promo.id, job_id=job.id, codes=codes, limits=req.limits
+                )
+                await _announce(conn, promo, len(inserted), job.id)
+                done = await job_db.add_done(conn, job.id, len(inserted))
+            if len(inserted) < len(codes):  # clashed with rows Redis had forgotten
+                kept = {code for _, code in inserted}
+                await registry.release(redis, [c for c in codes if c not in kept], group)
+            codes = []
+            if publishing is not None:
+                await publishing
+            publishing = asyncio.create_task(
+                publish.generated(redis, job.promotion_code, inserted, req.limits)
+            )
+            if claiming is None and done < job.total:
+                claiming = asyncio.create_task(
+                    _claim(redis, group, req, min(batch_size, job.total - done))
+                )
+        if publishing is not None:
+            await publishing
+        return done
+    finally:
+        pending = {t for t in (claiming, publishing) if t is not None and not t.done()}
+        if pending and not stopping():
+            await asyncio.wait(pending)
+        prefetched = claiming is not None and claiming.done() and not claiming.cancelled()
+        if claiming is not None and prefetched and claiming.exception() is None:
+            codes = [*codes, *claiming.result()]
+        for task in (claiming, publishing):
+            if task is not None and not task.done():
+                task.cancel()
+        # Codes claimed for a batch that did not commit go back (best effort: the claims of
+        # a batch cut off halfway through its round trip stay with this promotion, unused).
+        if codes:
+            await registry.release(redis, codes, group)

@@ -1,0 +1,99 @@
+"""Fixtures of the promotion-service tests: the real app, behind the real gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from coupon_core.identity import Principal
+from coupon_core.testing.plugin import signed_headers
+from promotion_service.app import create_app
+from promotion_service.settings import Settings
+from redis.asyncio import Redis
+
+ADMIN = Principal("api_token", "1", "bootstrap-admin")
+
+
+@pytest.fixture
+def settings(service_env: dict[str, Any]) -> Settings:
+    # The seed's dates carry +0100: Paris in winter.
+    return Settings(
+        **service_env,
+        timezone="Europe/Paris",
+        facts_check_s=0.05,
+        job_poll_s=0.05,
+    )
+
+
+@pytest.fixture
+async def api(settings: Settings, through_gateway: Any) -> TestClient[Any, Any]:
+    client: TestClient[Any, Any] = await through_gateway(create_app(settings))
+    return client
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client: Redis = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+class Direct:
+    """A client of the service itself, signing each request as the gateway would."""
+
+    def __init__(self, client: TestClient[Any, Any]) -> None:
+        self.client = client
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        bare = path.split("?", 1)[0]
+        headers = signed_headers(method, bare, ADMIN)
+        return await self.client.request(method, path, headers=headers, **kwargs)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+@pytest.fixture
+def direct(
+    database_url: str, aiohttp_client: Any
+) -> Callable[[web.Application], Awaitable[Direct]]:
+    async def start(app: web.Application) -> Direct:
+        return Direct(await aiohttp_client(app))
+
+    return start
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, deadline_s: float = 30.0, pause_s: float = 0.02
+) -> Any:
+    """Poll ``check`` until it returns something truthy or the deadline passes."""
+    give_up = time.monotonic() + deadline_s
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > give_up:
+            raise AssertionError(f"condition not met within {deadline_s}s: last {result!r}")
+        await asyncio.sleep(pause_s)
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Awaitable[Any]]:
+    return eventually
+
+
+@pytest.fixture
+def new_promotion() -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def create(client: Any, code: str = "HOLIDAY-SALE", **fields: Any) -> dict[str, Any]:
+        body = {"code": code, "name": code.title(), "couponBased": True, **fields}
+        response = await client.post("/api/v1/promotions/", json=body)
+        assert response.status == 201, await response.text()
+        created: dict[str, Any] = await response.json()
+        return created
+
+    return create
