@@ -213,3 +213,137 @@ async def test_reader_registers_logs_in_and_reaches_only_user_endpoints(
             admin, "POST", f"{gw}/api/v1/coupon/activate", json={"code": "X"}, expect=403
         )
         assert refused["code"] == "cannot_authorize_user"
+
+
+async def test_marketer_generates_checkout_redeems_reader_activates(
+    stack: Stack, auth: dict[str, str]
+) -> None:
+    """A marketer creates promotions and coupons; a checkout redeems one; a reader who
+    registered and logged in through the gateway activates a subscription coupon; `used`
+    follows on both coupons and promotions."""
+    gw = stack.gateway_url
+    sale, grant = unique("SALE-").upper(), unique("GRANT-").upper()
+    async with aiohttp.ClientSession(headers=auth) as admin:
+        await call(
+            admin,
+            "POST",
+            f"{gw}/api/v1/promotions/",
+            json={
+                "code": sale,
+                "name": "Sale",
+                "couponBased": True,
+                "actions": [{"type": "order_fixed_discount", "configuration": {"amount": 500}}],
+            },
+            expect=201,
+        )
+        await call(
+            admin,
+            "POST",
+            f"{gw}/api/v1/promotions/",
+            json={
+                "code": grant,
+                "name": "One month free",
+                "couponBased": True,
+                "actions": [
+                    {
+                        "type": "grant_subscription",
+                        "configuration": {
+                            "subscriptionTypeId": 7,
+                            "subscriptionTypeName": "1 month",
+                            "lengthDays": 30,
+                        },
+                    }
+                ],
+            },
+            expect=201,
+        )
+        sale_code, grant_code = unique("S").upper(), unique("G").upper()
+        await call(
+            admin,
+            "POST",
+            f"{gw}/api/v1/promotions/{sale}/coupons/",
+            json={"code": sale_code, "usageLimit": 2},
+            expect=201,
+        )
+        await call(
+            admin,
+            "POST",
+            f"{gw}/api/v1/promotions/{grant}/coupons/",
+            json={"code": grant_code},
+            expect=201,
+        )
+        _, generated, _ = await call(
+            admin,
+            "POST",
+            f"{gw}/api/v1/promotions/{sale}/coupons/generate",
+            json={"amount": 20, "codeLength": 8, "prefix": "GEN-"},
+            expect=201,
+        )
+        assert generated["amount"] == 20
+        _, listed, _ = await call(
+            admin, "GET", f"{gw}/api/v1/promotions/{sale}/coupons/", params={"limit": 100}
+        )
+        assert len(listed["_embedded"]["items"]) == 21, listed
+        customer_mobile = mobile()
+        await call(
+            admin, "POST", f"{gw}/v2/customers", json={"mobile": customer_mobile}, expect=201
+        )
+        _, first, _ = await call(
+            admin,
+            "POST",
+            f"{gw}/v1.1/coupon/redeem",
+            json=redeem_body(sale_code, {"mobile": customer_mobile}, amount="5000"),
+            expect=200,
+        )
+        assert item(first)["item_status"]["code"] == 700, first
+
+    email = f"{unique('reader')}@example.com"
+    async with aiohttp.ClientSession() as anonymous:
+        await call(
+            anonymous,
+            "POST",
+            f"{gw}/api/v1/users/register",
+            json={"email": email, "password": "correct horse battery staple"},
+            expect=201,
+        )
+        _, login, _ = await call(
+            anonymous,
+            "POST",
+            f"{gw}/api/v1/users/login",
+            json={"email": email, "password": "correct horse battery staple"},
+            expect=200,
+        )
+    user = {"Authorization": f"Bearer {login['access']['token']}"}
+    async with aiohttp.ClientSession(headers=user) as reader:
+        _, activated, _ = await call(
+            reader,
+            "POST",
+            f"{gw}/api/v1/coupon/activate",
+            json={"code": grant_code, "notifyUser": True},
+            expect=200,
+        )
+        assert activated["coupon_type"] == grant
+        assert activated["subscription_type_id"] == 7
+        _, again, _ = await call(
+            reader, "POST", f"{gw}/api/v1/coupon/activate", json={"code": grant_code}, expect=400
+        )
+        assert again["code"] == "coupon_already_used"
+        _, subscriptions, _ = await call(
+            reader, "GET", f"{gw}/api/v1/users/subscriptions", expect=200
+        )
+        assert len(subscriptions["subscriptions"]) == 1
+
+    async def used() -> tuple[int, int, int, int]:
+        async with aiohttp.ClientSession(headers=auth) as admin:
+            values = []
+            for path in (
+                f"/api/v1/promotions/{sale}/coupons/{sale_code}",
+                f"/api/v1/promotions/{sale}",
+                f"/api/v1/promotions/{grant}/coupons/{grant_code}",
+                f"/api/v1/promotions/{grant}",
+            ):
+                _, body, _ = await call(admin, "GET", gw + path, expect=200)
+                values.append(int(body.get("used", 0)))
+        return values[0], values[1], values[2], values[3]
+
+    await eventually(used, (1, 1, 1, 1), what="used of coupons and promotions")
