@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from aiohttp import web
 from coupon_core.lifecycle import background_task_ctx
 from coupon_core.web import build_app, service_migrations_dir
 
 from promotion_service.api.routes import add_routes
-from promotion_service.cancellation import run_until_cancelled
 from promotion_service.keys import JOBS_QUEUED, SETTINGS
 from promotion_service.settings import Settings
 from promotion_service.workers.events import consume_redemptions, relay
@@ -28,7 +25,7 @@ def create_app(settings: Settings) -> web.Application:
     app[JOBS_QUEUED] = asyncio.Event()
     add_routes(app)
     app.cleanup_ctx.extend(
-        background_task_ctx(name, _supervised(name, work))
+        background_task_ctx(name, work)
         for name, work in (
             ("outbox-relay", relay),
             ("redemption-events", consume_redemptions),
@@ -37,12 +34,3 @@ def create_app(settings: Settings) -> web.Application:
         )
     )
     return app
-
-
-def _supervised(
-    name: str, work: Callable[[web.Application], Coroutine[Any, Any, None]]
-) -> Callable[[web.Application], Coroutine[Any, Any, None]]:
-    async def run(app: web.Application) -> None:
-        await run_until_cancelled(work(app), name=name)
-
-    return run

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 from aiohttp import web
 from coupon_core.events import relay_outbox
 from coupon_core.keys import METRICS, PG_POOL, REDIS
@@ -15,7 +13,7 @@ from coupon_core.lifecycle import background_task_ctx
 from coupon_core.scripts import load_scripts
 from coupon_core.web import build_app, service_migrations_dir
 
-from redemption_service.api.routes import add_routes, store_outage_middleware
+from redemption_service.api.routes import add_routes
 from redemption_service.counters import Counters
 from redemption_service.keys import COUNTERS, RECONCILE_METRICS, SETTINGS
 from redemption_service.settings import Settings
@@ -24,7 +22,6 @@ from redemption_service.usecases.rebuild import ReconcileMetrics, reconcile_fore
 SERVICE = "redemption-service"
 EVENT_SOURCE = "redemption"
 MIGRATIONS_DIR = service_migrations_dir(__file__)
-RESTART_DELAY_S = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -40,48 +37,21 @@ async def counters_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def _restarting(name: str, work: Callable[[], Awaitable[None]]) -> None:
-    """Run a background loop for the app's lifetime. asyncpg can surface a connection broken
-    mid-operation (a PostgreSQL restart, or a cancellation landing mid-query) as
-    InternalClientError, which the loops do not expect: restart them after it, and treat it
-    as the cancellation it is on the way out."""
-    while True:
-        try:
-            await work()
-        except asyncpg.InternalClientError as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError from None
-            log.warning("%s: %r; restarting", name, exc)
-            await asyncio.sleep(RESTART_DELAY_S)
-
-
 async def _relay(app: web.Application) -> None:
-    await _restarting(
-        "outbox relay",
-        lambda: relay_outbox(app[PG_POOL], app[REDIS], service=EVENT_SOURCE),
-    )
+    await relay_outbox(app[PG_POOL], app[REDIS], service=EVENT_SOURCE)
 
 
 async def _reconcile(app: web.Application) -> None:
-    await _restarting(
-        "reconciler",
-        lambda: reconcile_forever(
-            app[PG_POOL],
-            app[COUNTERS],
-            app[RECONCILE_METRICS],
-            app[SETTINGS].reconcile_interval_s,
-        ),
+    await reconcile_forever(
+        app[PG_POOL],
+        app[COUNTERS],
+        app[RECONCILE_METRICS],
+        app[SETTINGS].reconcile_interval_s,
     )
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = build_app(
-        settings,
-        service=SERVICE,
-        migrations_dir=MIGRATIONS_DIR,
-        extra_middlewares=[store_outage_middleware],
-    )
+    app = build_app(settings, service=SERVICE, migrations_dir=MIGRATIONS_DIR)
     app[SETTINGS] = settings
     app[RECONCILE_METRICS] = ReconcileMetrics(app[METRICS].registry)
     app.cleanup_ctx.append(counters_ctx)

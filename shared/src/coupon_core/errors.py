@@ -76,6 +76,16 @@ class TooManyRequests(DomainError):
     code = "too_many_requests"
 
 
+class ServiceUnavailable(DomainError):
+    """A data store does not answer, or state is being rebuilt: retry shortly."""
+
+    status = 503
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_s)})
+
+
 class UpstreamUnavailable(DomainError):
     status = 502
     code = "upstream_unavailable"

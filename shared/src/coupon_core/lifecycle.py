@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -18,6 +19,8 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from coupon_core.keys import CORE_SETTINGS, HTTP_SESSION, PG_POOL, REDIS
 from coupon_core.migrations import apply_migrations
+
+log = logging.getLogger(__name__)
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
@@ -118,16 +121,56 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
+BACKGROUND_RESTART_DELAY_S = 0.5
+CANCEL_RETRY_S = 0.2
+
+
+def stopping() -> bool:
+    """True when the current task has been asked to stop."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def check_stopping() -> None:
+    """Raise CancelledError when the current task was cancelled, even if a library turned
+    the cancellation into another error on its way up (a worker loop that retries on such
+    errors would otherwise never stop)."""
+    if stopping():
+        raise asyncio.CancelledError
+
+
 def background_task_ctx(
     name: str, factory: Callable[[web.Application], Coroutine[Any, Any, None]]
 ) -> CleanupCtx:
-    """Runs ``factory(app)`` for the app's lifetime; cancelled and awaited on the way out."""
+    """Runs ``factory(app)`` for the app's lifetime; cancelled and awaited on the way out.
+
+    A loop that fails (a store restarted under it, a bug) is logged and started again
+    after a short delay: a background task that dies silently stops events, republishing
+    or reconciling with nothing to show for it."""
+
+    async def supervise(app: web.Application) -> None:
+        while True:
+            try:
+                await factory(app)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # asyncpg may surface a cancellation landing mid-query as a client error.
+                check_stopping()
+                log.exception("background task %s failed; restarting", name)
+                await asyncio.sleep(BACKGROUND_RESTART_DELAY_S)
 
     async def task_ctx(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(factory(app), name=name)
+        task = asyncio.create_task(supervise(app), name=name)
         yield
-        task.cancel()
+        # A library can swallow a cancellation that lands at the wrong moment (on Python
+        # 3.11, asyncio.wait_for does when the awaited operation finishes at the same
+        # instant); cancelling again lands at another await and stops the loop.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=CANCEL_RETRY_S)
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            task.result()
 
     return task_ctx

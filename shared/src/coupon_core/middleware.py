@@ -8,10 +8,12 @@ import re
 import time
 import uuid
 
+import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.exceptions import RedisError
 
-from coupon_core.errors import DomainError, PayloadTooLarge, Unauthorized
+from coupon_core.errors import DomainError, PayloadTooLarge, ServiceUnavailable, Unauthorized
 from coupon_core.families import error_body, family_for_path
 from coupon_core.http import MAX_BODY_BYTES, json_response
 from coupon_core.identity import IDENTITY_HEADER, IdentityError, verify_identity
@@ -22,6 +24,18 @@ log = logging.getLogger(__name__)
 
 OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+# A store that does not answer is a retryable 503 in the family's envelope, not a 500.
+STORE_OUTAGES: tuple[type[BaseException], ...] = (
+    RedisError,
+    ConnectionError,
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.TransactionRollbackError,  # deadlock or serialization failure: a retry succeeds
+)
 
 
 def error_response(request: web.BaseRequest, err: DomainError) -> web.Response:
@@ -95,6 +109,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(request, _from_http_exception(exc))
     except asyncio.CancelledError:
         raise
+    except STORE_OUTAGES as exc:
+        log.warning("store unavailable serving %s %s: %r", request.method, request.path, exc)
+        return error_response(
+            request,
+            ServiceUnavailable(f"A data store is unavailable ({type(exc).__name__}); retry."),
+        )
     except Exception:
         log.exception("unhandled error serving %s %s", request.method, request.path)
         request_id = request.get(REQUEST_ID, "")

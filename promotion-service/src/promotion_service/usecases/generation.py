@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import asyncpg
 from coupon_core import events, registry
 from coupon_core.db import Connection
+from coupon_core.lifecycle import check_stopping, stopping
 from redis.asyncio import Redis
 
-from promotion_service.cancellation import check_stopping, stopping
 from promotion_service.db import coupons as coupon_db
 from promotion_service.db import generation as generation_db
 from promotion_service.db import jobs as job_db

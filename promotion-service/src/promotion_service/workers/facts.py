@@ -10,9 +10,9 @@ import asyncpg
 from aiohttp import web
 from coupon_core import keyspace
 from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.lifecycle import check_stopping
 from redis.exceptions import RedisError
 
-from promotion_service.cancellation import check_stopping
 from promotion_service.keys import SETTINGS
 from promotion_service.usecases import publish
 

@@ -16,10 +16,10 @@ import uuid
 import asyncpg
 from aiohttp import web
 from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.lifecycle import check_stopping, stopping
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from promotion_service.cancellation import check_stopping, stopping
 from promotion_service.db import jobs as job_db
 from promotion_service.domain.models import GenerationJob
 from promotion_service.keys import JOBS_QUEUED, SETTINGS

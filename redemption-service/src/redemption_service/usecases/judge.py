@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import orjson
 from coupon_core import customers, keyspace
-from coupon_core.errors import DomainError
+from coupon_core.errors import ServiceUnavailable
 from coupon_core.facts import CouponFacts, GroupFacts
 from redis.asyncio import Redis
 
@@ -21,17 +21,13 @@ from redemption_service.domain.status import ItemStatus
 OWNERS = ("promotion", "issuance")
 
 
-class FactsUnavailable(DomainError):
+class FactsUnavailable(ServiceUnavailable):
     """Redis lost the facts the owners publish; answering 719 now could be false."""
 
-    status = 503
     code = "facts_unavailable"
 
     def __init__(self) -> None:
-        super().__init__(
-            "Coupon data is being republished after a cache loss; retry shortly.",
-            headers={"Retry-After": "1"},
-        )
+        super().__init__("Coupon data is being republished after a cache loss; retry shortly.")
 
 
 def _text(value: bytes | str | None) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 from coupon_core.db import Connection
-from coupon_core.errors import DomainError
+from coupon_core.errors import ServiceUnavailable
 from redis.exceptions import RedisError
 
 from redemption_service.counters import Cold, Counters, Mode, Use
@@ -26,14 +26,6 @@ from redemption_service.usecases.rebuild import ReconcileMetrics, rebuild_group
 MAX_REBUILDS = 3
 
 OnCommit = Callable[[Connection, list[Judged]], Awaitable[None]]
-
-
-class Unavailable(DomainError):
-    status = 503
-    code = "service_unavailable"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, headers={"Retry-After": "1"})
 
 
 def _by_group(judged: Sequence[Judged]) -> dict[str, list[Judged]]:
@@ -176,7 +168,7 @@ async def redeem(
             await rebuild_group(pool, counters, cold.group)
             if metrics is not None:
                 metrics.rebuilds.inc()
-    raise Unavailable("Redemption counters are being rebuilt; retry shortly.")
+    raise ServiceUnavailable("Redemption counters are being rebuilt; retry shortly.")
 
 
 async def dry_run(
@@ -193,4 +185,4 @@ async def dry_run(
             for entry, status in zip(judged, before, strict=True):
                 entry.status = status
             await rebuild_group(pool, counters, cold.group)
-    raise Unavailable("Redemption counters are being rebuilt; retry shortly.")
+    raise ServiceUnavailable("Redemption counters are being rebuilt; retry shortly.")
