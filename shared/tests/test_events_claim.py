@@ -37,6 +37,19 @@ async def test_running_consumer_claims_what_a_dead_replica_left_pending(
         seen.append(event)
 
     await redis.xgroup_create(stream, "redemption", id="0", mkstream=True)
+    # A replica read an entry and died before acknowledging it. The live consumer starts
+    # while the entry is still fresh (not claimable at start-up), so only a claim made while
+    # running can take it over.
+    await redis.xadd(
+        stream,
+        {
+            "id": "promotion:1",
+            "type": "coupon.created",
+            "payload": orjson.dumps({"code": "X", "group": "P:X", "couponId": 1}),
+            "occurred_at": "",
+        },
+    )
+    await redis.xreadgroup("redemption", "dead-replica", {stream: ">"}, count=10)
     consumer = asyncio.create_task(
         events.consume(
             pool,
@@ -44,31 +57,11 @@ async def test_running_consumer_claims_what_a_dead_replica_left_pending(
             stream_service="promotion",
             consumer="redemption",
             handler=handler,
-            claim_idle_ms=200,
+            claim_idle_ms=1_500,
             claim_every_s=0.1,
         )
     )
     try:
-        # Let the consumer pass its start-up pending read, then a "replica" reads an entry
-        # and dies before acknowledging it. XADD and its read run in one transaction, so the
-        # live consumer cannot read the entry first.
-        async def started() -> bool:
-            info: Any = await redis.xinfo_consumers(stream, "redemption")
-            return len(info) >= 1
-
-        await _until(started)
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                stream,
-                {
-                    "id": "promotion:1",
-                    "type": "coupon.created",
-                    "payload": orjson.dumps({"code": "X", "group": "P:X", "couponId": 1}),
-                    "occurred_at": "",
-                },
-            )
-            pipe.xreadgroup("redemption", "dead-replica", {stream: ">"}, count=10)
-            await pipe.execute()
 
         async def handled() -> bool:
             return len(seen) == 1
