@@ -8,14 +8,15 @@ PACKAGES := shared gateway promotion-service issuance-service redemption-service
 TEST_DIRS = $(wildcard $(addsuffix /tests,$(PACKAGES)))
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test test-cluster lint format unit e2e bench deploy-check lock clean
+.PHONY: help bootstrap run test test-cluster lint format unit e2e bench soak deploy-check lock clean
 
 help:
 	@echo "make run           the whole stack on embedded PostgreSQL and Redis, demo data loaded"
 	@echo "make test          lint, every test suite, end-to-end tests"
 	@echo "make lint          ruff (format + lint) and mypy --strict"
 	@echo "make format        apply ruff formatting and fixes"
-	@echo "make bench         benchmarks; ratios measured side by side in one run"
+	@echo "make bench         benchmarks; ratios measured side by side in one run, then a soak"
+	@echo "make soak          one minute of steady load; RSS of every process before and after"
 	@echo "make test-cluster  the Redis-facing suites again, on a Redis Cluster"
 	@echo "make deploy-check  render and validate the Kubernetes manifests"
 	@echo "make lock          re-resolve dependencies into requirements.lock"
@@ -65,6 +66,9 @@ deploy-check: bootstrap
 
 bench: bootstrap
 	$(BIN)/python -m bench
+
+soak: bootstrap
+	$(BIN)/python -m bench soak
 
 lock: $(UV)
 	$(UV) lock --quiet

@@ -164,6 +164,7 @@ async def test_malformed_json_duplicates_and_unknown_ids(gateways: StartGateway)
         "/api/v1/api-tokens/999",
         "/api/v1/api-tokens/abc",
         "/api/v1/api-tokens/99999999999999999999",
+        "/api/v1/api-tokens/76%C2%B3",  # "76³": str.isdigit() is true, int() refuses it
     ):
         assert (await client.get(path, headers=ADMIN)).status == 404
     missing = await client.patch("/api/v1/api-tokens/999", json={"whitelist": []}, headers=ADMIN)

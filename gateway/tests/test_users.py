@@ -58,6 +58,21 @@ async def test_login_accepts_form_encoding(gateways: StartGateway) -> None:
     assert (await login.json())["access"]["token"].startswith("cpu_")
 
 
+async def test_login_with_a_malformed_multipart_body_is_400(gateways: StartGateway) -> None:
+    client = await gateways()
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="\xf3\xbd\x7f"\r\n\r\nC\r\n'
+        b'--B\r\nContent-Disposition: form-data; name="email"\r\n\r\na@b.c\r\n--B--\r\n'
+    )
+    login = await client.post(
+        "/api/v1/users/login",
+        data=body,
+        headers={"Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert login.status == 400
+    assert (await login.json())["code"] == "invalid_input"
+
+
 async def test_wrong_password_and_unknown_email_get_the_same_401(gateways: StartGateway) -> None:
     client = await gateways()
     await register_and_login(client, "bob@example.com")

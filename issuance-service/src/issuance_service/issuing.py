@@ -7,6 +7,7 @@ transaction -> give back the take on any failure -> unlock -> publish facts -> r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,9 +109,12 @@ async def _attempt(
             if taken is None:
                 return None
             codes_claimed: list[str] = []
+            committing = False
             try:
                 codes_claimed = await _claim_codes(stores, series, count)
-                async with conn.transaction():
+                transaction = conn.transaction()
+                await transaction.start()
+                try:
                     coupons = await coupons_db.insert_many(
                         conn,
                         series_id=series.id,
@@ -130,7 +134,19 @@ async def _attempt(
                         await idempotency.complete(
                             conn, scope=claim.scope, key=claim.key, status=200, body=body
                         )
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await transaction.rollback()
+                    raise
+                committing = True
+                await transaction.commit()
             except BaseException:
+                if committing:
+                    # The COMMIT failed: it may have landed. Giving the take back could let
+                    # the series issue past its limit, so keep it (an over-count only
+                    # refuses; the next rebuild brings it back to the ledger), and keep the
+                    # codes' registry entries too.
+                    raise
                 # Still under the shared lock: a rebuild cannot run between the rollback
                 # and this give-back, so the counters never end up below the ledger.
                 await counters.release(stores.scripts, taken)

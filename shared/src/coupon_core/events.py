@@ -36,6 +36,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,6 +129,9 @@ async def relay_outbox(pool: asyncpg.Pool, redis: Redis, *, service: str) -> Non
 
 
 Handler = Callable[[Connection, Event], Awaitable[None]]
+# Entries a dead replica left unacknowledged: claimed after this idle time, looked for this often.
+CLAIM_IDLE_MS = 5_000
+CLAIM_EVERY_S = 1.0
 
 
 def _decode(entry_id: bytes, fields: dict[bytes, bytes]) -> Event:
@@ -167,11 +171,19 @@ async def consume(
     consumer: str,
     handler: Handler,
     block_ms: int = 500,
+    claim_idle_ms: int = CLAIM_IDLE_MS,
+    claim_every_s: float = CLAIM_EVERY_S,
 ) -> None:
-    """Process the events of ``stream_service`` forever, each exactly once per ``consumer``."""
+    """Process the events of ``stream_service`` forever, each exactly once per ``consumer``.
+
+    Entries another replica read and never acknowledged (it died) are claimed once they have
+    been idle ``claim_idle_ms``, checked every ``claim_every_s`` while running, not only at
+    start-up: otherwise they would wait for some replica's next restart. Claiming an entry a
+    slow live replica still holds is safe: handling is idempotent (``processed_events``)."""
     stream = keyspace.event_stream(stream_service)
     name = f"{socket.gethostname()}-{os.getpid()}"
     pending_first = True
+    next_claim = 0.0
     while True:
         try:
             await _ensure_group(redis, stream, consumer)
@@ -185,12 +197,13 @@ async def consume(
                 count=100,
                 block=None if pending_first else block_ms,
             )
-            if pending_first:
+            if pending_first or time.monotonic() >= next_claim:
+                next_claim = time.monotonic() + claim_every_s
                 claimed: Any = await redis.xautoclaim(
-                    stream, consumer, name, min_idle_time=30_000, count=100
+                    stream, consumer, name, min_idle_time=claim_idle_ms, count=100
                 )
                 if claimed and claimed[1]:
-                    batches = [*batches, [stream.encode(), claimed[1]]]
+                    batches = [*(batches or []), [stream.encode(), claimed[1]]]
             entries = [entry for _, items in batches or [] for entry in items]
             pending_first = bool(entries) and start == "0"
             for entry_id, fields in entries:

@@ -123,6 +123,13 @@ class StackConfig:
     environment: str = "local"
     durable: bool = True
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Per process name ("gateway", "promotion", ...): env applied last, over everything else,
+    # e.g. a REDIS_URL or DATABASE_URL that goes through a fault-injecting proxy.
+    service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Fixed ports for the embedded PostgreSQL and Redis (None: STACK_PG_PORT /
+    # STACK_REDIS_PORT, else a free port), so a test can place a proxy in front of them.
+    postgres_port: int | None = None
+    redis_port: int | None = None
 
 
 class Stack:
@@ -156,13 +163,14 @@ class Stack:
         if not self.config.database_url:
             self.postgres = EmbeddedPostgres(
                 self.data_dir / "postgres",
-                int(os.environ.get("STACK_PG_PORT", 0)) or None,
+                self.config.postgres_port or int(os.environ.get("STACK_PG_PORT", 0)) or None,
                 durable=self.config.durable,
             )
             self.postgres.start()
         if not self.config.redis_url:
             self.redis = EmbeddedRedis(
-                self.data_dir / "redis", int(os.environ.get("STACK_REDIS_PORT", 0)) or None
+                self.data_dir / "redis",
+                self.config.redis_port or int(os.environ.get("STACK_REDIS_PORT", 0)) or None,
             )
             self.redis.start()
         self._create_databases()
@@ -203,6 +211,7 @@ class Stack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.update(self.config.service_env.get(name, {}))
         return env
 
     def _migrate(self, module: str, env: dict[str, str]) -> None:

@@ -35,7 +35,7 @@ def _whitelist(request: web.Request, entries: list[str]) -> list[str]:
 
 def _token_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or int(raw) > MAX_ID:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
         raise NotFound(f"No API token with id {raw!r}.", code="token_not_found")
     return int(raw)
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from coupon_core.errors import NotFound, Unauthorized
+from aiohttp.http_exceptions import HttpProcessingError
+from coupon_core.errors import BadRequest, NotFound, Unauthorized
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import PG_POOL
 from coupon_core.openapi import Doc, documented
@@ -74,7 +75,10 @@ async def _create_user(request: web.Request) -> web.Response:
 
 async def _login_fields(request: web.Request) -> Any:
     if request.content_type in FORM_TYPES:
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (ValueError, HttpProcessingError) as exc:  # a malformed form is the caller's
+            raise BadRequest("Malformed form body.") from exc
         return {key: value for key, value in form.items() if isinstance(value, str)}
     return await read_json(request)
 
@@ -85,7 +89,12 @@ async def _login_fields(request: web.Request) -> Any:
         tags=TAGS,
         body=Login,
         body_content_types=("application/json", *FORM_TYPES),
-        responses={200: LoginOut, 401: "wrong email or password", 429: "too many failed attempts"},
+        responses={
+            200: LoginOut,
+            400: "invalid input",
+            401: "wrong email or password",
+            429: "too many failed attempts",
+        },
         security=(),
     )
 )

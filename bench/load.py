@@ -1,0 +1,177 @@
+"""Load generation on loopback: wrk when available (installed with apt-get when missing and
+running as root), else a Python generator. Both report requests, seconds and latency
+percentiles; both can hold a fixed rate (wrk through a Lua ``delay()`` per connection)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    tool: str
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def ensure_wrk() -> str | None:
+    """The wrk binary, installing the Debian package when missing and allowed."""
+    found = shutil.which("wrk")
+    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return found
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "wrk"], capture_output=True, check=False, timeout=300
+    )
+    return shutil.which("wrk")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        return float("nan")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+LUA = """
+local rate_delay = {delay_ms}
+{method_line}
+function delay()
+  return rate_delay
+end
+{extra}
+"""
+
+
+def run_wrk(
+    wrk: str,
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str],
+    rate: float | None = None,
+    method: str = "GET",
+    body: str | None = None,
+    lua: str = "",
+) -> LoadResult:
+    method_line = f'wrk.method = "{method}"'
+    if body is not None:
+        method_line += f"\nwrk.body = [[{body}]]"
+    delay_ms = int(connections * 1000 / rate) if rate else 0
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA.format(delay_ms=delay_ms, method_line=method_line, extra=lua))
+    argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    argv += ["-s", script.name]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    try:
+        out = subprocess.run(
+            [*argv, url], capture_output=True, text=True, check=True, timeout=seconds + 30
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    total = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    assert total, out
+    requests, duration = int(total.group(1)), _ms(total.group(2) + total.group(3)) / 1000
+    errors = 0
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
+        for found in re.findall(pattern, out):
+            errors += int(found)
+    p50 = re.search(r"50%\s+(\S+)", out)
+    p99 = re.search(r"99%\s+(\S+)", out)
+    return LoadResult(
+        requests,
+        duration,
+        errors,
+        _ms(p50.group(1)) if p50 else float("nan"),
+        _ms(p99.group(1)) if p99 else float("nan"),
+        "wrk",
+    )
+
+
+async def _python_load(
+    url: str,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str],
+    rate: float | None,
+    method: str,
+    body: str | None,
+) -> LoadResult:
+    latencies: list[float] = []
+    errors = 0
+    interval = connections / rate if rate else 0.0
+    deadline = time.monotonic() + seconds
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def worker(offset: float) -> None:
+            nonlocal errors
+            next_at = time.monotonic() + offset
+            while time.monotonic() < deadline:
+                if interval:
+                    pause = next_at - time.monotonic()
+                    if pause > 0:
+                        await asyncio.sleep(pause)  # holding the fixed rate
+                    next_at += interval
+                started = time.perf_counter()
+                async with session.request(method, url, data=body) as response:
+                    await response.read()
+                    if response.status >= 400:
+                        errors += 1
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker(interval * i / connections) for i in range(connections)))
+        elapsed = time.monotonic() - started
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return LoadResult(len(latencies), elapsed, errors, quantiles[49], quantiles[98], "python")
+
+
+def run_load(
+    wrk: str | None,
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str],
+    rate: float | None = None,
+    method: str = "GET",
+    body: str | None = None,
+    lua: str = "",
+) -> LoadResult:
+    """``lua`` adds wrk script code (e.g. a ``request()`` varying the body); the Python
+    generator ignores it and sends ``body`` every time."""
+    if wrk:
+        return run_wrk(
+            wrk,
+            url,
+            seconds=seconds,
+            connections=connections,
+            headers=headers,
+            rate=rate,
+            method=method,
+            body=body,
+            lua=lua,
+        )
+    return asyncio.run(_python_load(url, seconds, connections, headers, rate, method, body))

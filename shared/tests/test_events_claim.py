@@ -1,0 +1,86 @@
+"""A running consumer takes over the entries a dead replica read and never acknowledged,
+without waiting for a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from coupon_core import events, keyspace
+from coupon_core.db import Connection
+from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.settings import ServiceSettings
+from coupon_core.web import build_app
+
+OUTBOX_MIGRATIONS = Path(__file__).resolve().parents[2] / "promotion-service" / "migrations"
+
+
+async def test_running_consumer_claims_what_a_dead_replica_left_pending(
+    aiohttp_client: Any, database_url: str, redis_url: str
+) -> None:
+    settings = ServiceSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        identity_secret="test-identity-secret-claim",
+        environment="test",
+    )
+    app = build_app(settings, service="promotion-service", migrations_dir=OUTBOX_MIGRATIONS)
+    await aiohttp_client(app)
+    pool, redis = app[PG_POOL], app[REDIS]
+    stream = keyspace.event_stream("promotion")
+    seen: list[events.Event] = []
+
+    async def handler(conn: Connection, event: events.Event) -> None:
+        seen.append(event)
+
+    await redis.xgroup_create(stream, "redemption", id="0", mkstream=True)
+    # A replica read an entry and died before acknowledging it. The live consumer starts
+    # while the entry is still fresh (not claimable at start-up), so only a claim made while
+    # running can take it over.
+    await redis.xadd(
+        stream,
+        {
+            "id": "promotion:1",
+            "type": "coupon.created",
+            "payload": orjson.dumps({"code": "X", "group": "P:X", "couponId": 1}),
+            "occurred_at": "",
+        },
+    )
+    await redis.xreadgroup("redemption", "dead-replica", {stream: ">"}, count=10)
+    consumer = asyncio.create_task(
+        events.consume(
+            pool,
+            redis,
+            stream_service="promotion",
+            consumer="redemption",
+            handler=handler,
+            claim_idle_ms=1_500,
+            claim_every_s=0.1,
+        )
+    )
+    try:
+
+        async def handled() -> bool:
+            return len(seen) == 1
+
+        await _until(handled)
+
+        async def acknowledged() -> bool:
+            pending: Any = await redis.xpending(stream, "redemption")
+            return int(pending["pending"]) == 0
+
+        await _until(acknowledged)
+    finally:
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+    assert seen[0].id == "promotion:1"
+
+
+async def _until(check: Any, limit_s: float = 10.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not await check():
+        assert time.monotonic() < deadline, "not within the deadline"
+        await asyncio.sleep(0.02)  # polling with a deadline

@@ -1,0 +1,49 @@
+"""Stacks for the end-to-end suites: the shared one and ones of their own."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from coupon_core.stack import Stack, StackConfig
+
+ADMIN_TOKEN = "e2e-bootstrap-admin-token-0123456789"
+
+# Load and fuzz suites send many requests, some with bad credentials, from one address:
+# the gateway's throttles (docs/configuration.md) are raised so they measure the platform.
+GENEROUS_LIMITS = {
+    "RATE_LIMIT_PER_MINUTE": "10000000",
+    "USER_RATE_LIMIT_PER_MINUTE": "10000000",
+    "ANONYMOUS_RATE_LIMIT_PER_MINUTE": "10000000",
+    "AUTH_FAILURES_PER_MINUTE": "10000",
+}
+
+
+@contextlib.contextmanager
+def running_stack(
+    *,
+    replicas: int = 2,
+    extra_env: Mapping[str, str] | None = None,
+    service_env: Mapping[str, Mapping[str, str]] | None = None,
+    postgres_port: int | None = None,
+    redis_port: int | None = None,
+    durable: bool = False,
+) -> Iterator[Stack]:
+    """A stack of its own, for suites that break things (faults) or that must not disturb
+    the shared one (fuzzing may revoke tokens)."""
+    with tempfile.TemporaryDirectory(prefix="coupon-e2e-") as tmp:
+        config = StackConfig(
+            data_dir=Path(tmp),
+            gateway_port=0,
+            replicas=replicas,
+            bootstrap_admin_token=ADMIN_TOKEN,
+            durable=durable,
+            extra_env={**GENEROUS_LIMITS, **(extra_env or {})},
+            service_env=service_env or {},
+            postgres_port=postgres_port,
+            redis_port=redis_port,
+        )
+        with Stack(config) as running:
+            yield running
