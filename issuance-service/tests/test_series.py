@@ -61,6 +61,8 @@ async def test_defaults_list_get_and_update(api: Any, new_series: Any) -> None:
     missing = await api.put("/v2/coupon/series/424242", json={"description": "x"})
     assert missing.status == 404
     assert (await missing.json())["errors"][0]["code"] == 707
+    for unreadable in ("%C2%B9", "9" * 30):  # "¹" passes str.isdigit(); 30 digits exceed bigint
+        assert (await api.get(f"/v2/coupon/series/{unreadable}")).status == 404
 
 
 async def test_valid_till_is_the_earlier_of_series_end_and_days_from_issue(

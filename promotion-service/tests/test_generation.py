@@ -91,6 +91,7 @@ async def test_generation_refusals(api: Any, new_promotion: Any) -> None:
     assert unknown.status == 404
     assert (await api.get(f"{BASE}/generate/12345")).status == 404
     assert (await api.get(f"{BASE}/generate/abc")).status == 404
+    assert (await api.get(f"{BASE}/generate/%C2%B9")).status == 404  # "¹": isdigit() but no int
     assert await total(api) == 0
 
 

@@ -107,7 +107,7 @@ async def test_reversal_gives_back_every_counter_once(client: Any, redis: Redis)
 
 
 async def test_reversal_of_unknown_redemption_is_404(client: Any) -> None:
-    for rid in ("999999", "abc"):
+    for rid in ("999999", "abc", "%C2%B9", "9" * 30):
         resp = await client.post(f"/v2/coupon/redemptions/{rid}/reverse")
         assert resp.status == 404
         body = await resp.json()

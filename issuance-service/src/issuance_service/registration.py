@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from coupon_core.customers import IDENTIFIERS, normalise
 from coupon_core.errors import BadRequest, Conflict
+from coupon_core.http import bigint
 from coupon_core.keyspace import CustomerIdentifier
 
 from issuance_service.db import customers as customers_db
@@ -15,7 +16,6 @@ from issuance_service.domain.models import Customer
 from issuance_service.publishing import publish_customer
 
 LOOKUP_ORDER: tuple[CustomerIdentifier, ...] = ("mobile", "email", "externalId")
-MAX_ID = 2**63 - 1
 
 
 def normalised(given: Mapping[CustomerIdentifier, object]) -> dict[CustomerIdentifier, str]:
@@ -31,9 +31,10 @@ def normalised(given: Mapping[CustomerIdentifier, object]) -> dict[CustomerIdent
 
 
 def _customer_id(value: str) -> int:
-    if not value.isdigit() or int(value) > MAX_ID:
+    customer_id = bigint(value)
+    if customer_id is None:
         raise BadRequest("customer.id must be a positive integer")
-    return int(value)
+    return customer_id
 
 
 async def register(

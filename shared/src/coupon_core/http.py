@@ -13,6 +13,18 @@ from coupon_core.errors import BadRequest, PayloadTooLarge, ValidationFailed
 M = TypeVar("M", bound=BaseModel)
 
 MAX_BODY_BYTES = 1024 * 1024
+BIGINT_MAX = 2**63 - 1
+
+
+def bigint(text: str | None) -> int | None:
+    """``text`` as a non-negative PostgreSQL ``bigint``, or None when it is not one.
+    Only ASCII digits count: ``str.isdigit`` accepts ``"¹"`` and ``"٣"``, which ``int``
+    either refuses or reads as a number the client never wrote, and a long enough string
+    of digits makes ``int`` raise."""
+    if not text or len(text) > 19 or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= BIGINT_MAX else None
 
 
 def dumps(data: Any) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core.errors import BadRequest, NotFound
-from coupon_core.http import json_response, parse_model, read_json
+from coupon_core.http import bigint, json_response, parse_model, read_json
 from coupon_core.keys import PG_POOL
 from coupon_core.openapi import Doc, documented
 
@@ -21,7 +21,6 @@ from gateway.domain.secrets import hash_secret, new_api_token
 from gateway.domain.whitelist import WhitelistError, normalize_entries
 from gateway.keys import GATEKEEPER
 
-MAX_ID = 2**63 - 1
 TAGS = ("api-tokens",)
 SECURITY = ("bearerAuth", "basicAuth")
 
@@ -35,9 +34,10 @@ def _whitelist(request: web.Request, entries: list[str]) -> list[str]:
 
 def _token_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+    token_id = bigint(raw)
+    if token_id is None:
         raise NotFound(f"No API token with id {raw!r}.", code="token_not_found")
-    return int(raw)
+    return token_id
 
 
 def _not_found(token_id: int) -> NotFound:

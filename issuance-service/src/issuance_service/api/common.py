@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core.errors import BadRequest
+from coupon_core.http import bigint
 from coupon_core.keys import PG_POOL, REDIS
 
 from issuance_service.deps import Stores
@@ -19,20 +20,14 @@ def stores(request: web.Request) -> Stores:
 
 def path_id(request: web.Request, name: str = "id") -> int | None:
     """The numeric path parameter, or None when it cannot name anything."""
-    raw = request.match_info[name]
-    if not raw.isdigit() or int(raw) > 2**63 - 1:
-        return None
-    return int(raw)
+    return bigint(request.match_info[name])
 
 
 def query_int(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}")
+    value = bigint(raw)
+    if value is None or not low <= value <= high:
+        raise BadRequest(f"{name} must be an integer between {low} and {high}")
     return value

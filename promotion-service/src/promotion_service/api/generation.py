@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from coupon_core.http import json_response
+from coupon_core.http import bigint, json_response
 from coupon_core.keys import METRICS, PG_POOL, REDIS
 from coupon_core.metrics import GENERATED_CODES
 from coupon_core.openapi import Doc, documented
@@ -79,11 +79,10 @@ async def generate(request: web.Request) -> web.Response:
 )
 async def job_status(request: web.Request) -> web.Response:
     raw_id = request.match_info["job"]
-    if not raw_id.isdigit() or len(raw_id) > 18:
+    job_id = bigint(raw_id)
+    if job_id is None:
         raise job_not_found(raw_id)
-    job = await generation.job_status(
-        request.app[PG_POOL], request.match_info["promotion"], int(raw_id)
-    )
+    job = await generation.job_status(request.app[PG_POOL], request.match_info["promotion"], job_id)
     if job is None:
         raise job_not_found(raw_id)
     return json_response(render.job(job, request.app[SETTINGS].zone))

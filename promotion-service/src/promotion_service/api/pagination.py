@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 from coupon_core.errors import NotFound, ValidationFailed
+from coupon_core.http import bigint
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -33,10 +34,11 @@ def _positive(query: Any, name: str, default: int, errors: dict[str, list[str]])
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    value = bigint(raw)
+    if value is None or not 1 <= value <= MAX_PAGE:
         errors[name] = ["This value should be a positive integer."]
         return default
-    return int(raw)
+    return value
 
 
 def page_request(

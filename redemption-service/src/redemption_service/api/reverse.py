@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from coupon_core.db import Connection
 from coupon_core.errors import DomainError, Forbidden, NotFound
-from coupon_core.http import json_response, parse_model, read_json
+from coupon_core.http import bigint, json_response, parse_model, read_json
 from coupon_core.keys import METRICS, PG_POOL, PRINCIPAL
 from coupon_core.metrics import REVERSALS
 from coupon_core.openapi import Doc, documented
@@ -18,8 +18,6 @@ from redemption_service.domain.models import Redemption
 from redemption_service.keys import COUNTERS, RECONCILE_METRICS
 from redemption_service.usecases.rebuild import reconcile
 from redemption_service.usecases.reverse import reverse
-
-MAX_ID = 2**63 - 1
 
 
 def reversal_body(redemption: Redemption) -> dict[str, Any]:
@@ -50,7 +48,8 @@ def reversal_body(redemption: Redemption) -> dict[str, Any]:
 )
 async def reverse_handler(request: web.Request) -> web.Response:
     text = request.match_info["redemption_id"]
-    if not text.isdigit() or int(text) > MAX_ID:
+    redemption_id = bigint(text)
+    if redemption_id is None:
         raise NotFound(f"Redemption {text} does not exist.", code="redemption_not_found")
     raw = await request.read()
     body = parse_model(ReverseIn, await read_json(request, allow_empty=True))
@@ -63,7 +62,7 @@ async def reverse_handler(request: web.Request) -> web.Response:
 
         try:
             result = await reverse(
-                app[PG_POOL], app[COUNTERS], int(text), reason=body.reason, on_commit=on_commit
+                app[PG_POOL], app[COUNTERS], redemption_id, reason=body.reason, on_commit=on_commit
             )
         except DomainError as exc:
             app[METRICS].counter(REVERSALS).labels(outcome=exc.code).inc()
