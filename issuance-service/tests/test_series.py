@@ -77,3 +77,15 @@ async def test_valid_till_is_the_earlier_of_series_end_and_days_from_issue(
         )
     ).json()
     assert issued["validTill"] < series["validTillDate"]
+
+
+async def test_validity_in_days_beyond_any_date_ends_with_the_series(
+    api: Any, new_series: Any
+) -> None:
+    body = new_series(validDaysFromCreation=2**31 - 1)  # issue time + that overflows a date
+    series = await (await api.post("/v2/coupon/series", json=body)).json()
+    issued = await api.post(
+        "/v2/coupon/issue", json={"seriesId": series["id"], "customer": {"mobile": "1"}}
+    )
+    assert issued.status == 200
+    assert (await issued.json())["validTill"] == series["validTillDate"]

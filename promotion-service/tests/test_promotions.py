@@ -134,6 +134,8 @@ async def test_validation(api: Any) -> None:
         ({"exclusive": "yes"}, "exclusive"),
         ({"usageLimit": -1}, "usageLimit"),
         ({"startsAt": "2030-02-30"}, "startsAt"),
+        ({"startsAt": "0001-01-01T01:00:00+08:01"}, "startsAt"),  # before year 1 in UTC
+        ({"endsAt": "9999-12-31T23:00:00-08:00"}, "endsAt"),  # after year 9999 in UTC
         ({"startsAt": "2030-02-01", "endsAt": "2030-01-01"}, "endsAt"),
         ({"actions": [{"type": "free_lunch", "configuration": {}}]}, "actions"),
         (

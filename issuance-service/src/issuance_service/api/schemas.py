@@ -94,7 +94,11 @@ class SeriesIn(Body):
     @field_validator("validTillDate")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            # 0001-01-01T00:00+08:00 is before year 1 in UTC: OverflowError, not ValueError.
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("validTillDate is out of range") from None
 
     @model_validator(mode="after")
     def _percent(self) -> Self:

@@ -16,9 +16,11 @@ def unlimited(limit: int) -> int | None:
 
 def coupon_valid_till(series: Series, *, issued_at: datetime) -> datetime:
     """The earlier of the series end and the per-coupon validity counted from issue."""
-    if series.valid_days_from_creation < 0:
+    days = series.valid_days_from_creation
+    # Past the series end in whole days, the end wins; adding ~2**31 days would overflow.
+    if days < 0 or days > (series.valid_till_date - issued_at).days:
         return series.valid_till_date
-    return min(series.valid_till_date, issued_at + timedelta(days=series.valid_days_from_creation))
+    return min(series.valid_till_date, issued_at + timedelta(days=days))
 
 
 def is_expired(series: Series, *, now: datetime) -> bool:

@@ -19,8 +19,13 @@ def parse_date(value: str, zone: tzinfo) -> datetime:
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    # PostgreSQL and the Unix-seconds facts both need a year well inside 1..9999.
-    if not 1970 <= parsed.astimezone(UTC).year <= 9998:
+    # PostgreSQL and the Unix-seconds facts both need a year well inside 1..9999; in UTC,
+    # 0001-01-01T00:00+08:00 falls before year 1, which Python refuses with OverflowError.
+    try:
+        year = parsed.astimezone(UTC).year
+    except OverflowError:
+        raise ValueError(text) from None
+    if not 1970 <= year <= 9998:
         raise ValueError(text)
     return parsed
 
