@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -111,6 +112,36 @@ async def test_a_killed_node_comes_back_with_its_slots(
         assert await client.get(key) == b"S:2"
     finally:
         await client.aclose()
+
+
+async def test_a_dead_cluster_is_a_connection_error_whatever_the_call(
+    redis_cluster: EmbeddedRedisCluster, redis_cluster_url: str
+) -> None:
+    """Single commands, pipelines and many pipelines in flight while every node dies: each
+    fails as a redis ConnectionError, never as RedisClusterException or an AttributeError
+    from a connection torn down under it."""
+    client = redis_from_url(redis_cluster_url, socket_connect_timeout=1)
+    keys = [f"{{C:DEAD{n}}}:owner" for n in range(30)]
+
+    async def pipelined() -> None:
+        async with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.get(key)
+            await pipe.execute()
+
+    try:
+        for key in keys:
+            await client.set(key, "S:1")
+        flood = [asyncio.create_task(pipelined()) for _ in range(40)]
+        redis_cluster.kill()
+        calls = [*flood, asyncio.create_task(pipelined()), asyncio.create_task(client.get(keys[0]))]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        assert failures, "the calls made after the kill cannot succeed"
+        assert all(isinstance(f, RedisConnectionError) for f in failures), failures
+    finally:
+        await client.aclose()
+        redis_cluster.start()
 
 
 async def test_the_redis_client_fixture_follows_the_mode(redis_client: Any, redis_url: str) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 import asyncpg
+from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
 from coupon_core.settings import ServiceSettings, load_settings
 from coupon_core.web import main
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 
 async def _reconcile_once(settings: ServiceSettings) -> int:
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-    redis: Redis = Redis.from_url(settings.redis_url)
+    redis = cast(Redis, redis_from_url(settings.redis_url))  # a cluster client on a cluster URL
     try:
         return await reconcile(pool, Counters(redis, load_scripts(redis, lua_dir())), None)
     finally:

@@ -19,6 +19,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from coupon_core.keys import CORE_SETTINGS, HTTP_SESSION, PG_POOL, REDIS
 from coupon_core.migrations import apply_migrations
+from coupon_core.rediscluster import OutageAwareCluster
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def redis_from_url(url: str, **options: Any) -> RedisClient:
         return Redis.from_url(url, **options)
     single, seeds = cluster_seeds(url)
     nodes = [ClusterNode(host, port) for host, port in seeds]
-    return RedisCluster.from_url(single, startup_nodes=nodes, **options)
+    return OutageAwareCluster.from_url(single, startup_nodes=nodes, **options)
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:

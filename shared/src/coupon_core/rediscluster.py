@@ -1,0 +1,66 @@
+"""The Redis Cluster client, with its outages reported the way a single Redis reports them.
+
+redis-py's asyncio cluster client signals a node it cannot reach with
+:class:`~redis.exceptions.RedisClusterException`, which is not a
+:class:`~redis.exceptions.RedisError`, and when a node dies under a running pipeline it can
+fail with ``AttributeError``/``TypeError`` from inside its connection code (a writer torn
+down by another task: ``'NoneType' object has no attribute 'writelines'``). Callers here
+treat ``RedisError`` as "the store is unavailable" (a 503, a retry, a give-back that is
+skipped); this client raises :class:`~redis.exceptions.ConnectionError` for all of those, so
+a cluster outage takes the same paths as a single-node one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import redis.asyncio.connection
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
+
+# Where a torn-down connection fails: redis-py's connection module and asyncio's transports.
+_CONNECTION_CODE = (redis.asyncio.connection.__file__, str(Path(asyncio.__file__).parent))
+
+
+def _raised_in_connection_code(traceback: TracebackType | None) -> bool:
+    """Whether the innermost frame is connection code; a TypeError from a bad call made
+    by us is raised in the caller's frame and stays a TypeError."""
+    last = None
+    while traceback is not None:
+        last, traceback = traceback, traceback.tb_next
+    return last is not None and last.tb_frame.f_code.co_filename.startswith(_CONNECTION_CODE)
+
+
+@contextlib.contextmanager
+def _outage_as_connection_error() -> Iterator[None]:
+    try:
+        yield
+    except RedisClusterException as exc:
+        raise RedisConnectionError(f"cluster unreachable: {exc}") from exc
+    except (AttributeError, TypeError) as exc:
+        if not _raised_in_connection_code(exc.__traceback__):
+            raise
+        raise RedisConnectionError(f"connection torn down mid-command: {exc!r}") from exc
+
+
+class OutageAwarePipeline(ClusterPipeline):
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        with _outage_as_connection_error():
+            return await super().execute(raise_on_error, allow_redirections)
+
+
+class OutageAwareCluster(RedisCluster):
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        with _outage_as_connection_error():
+            return await super().execute_command(*args, **kwargs)
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+        return OutageAwarePipeline(self, transaction)
