@@ -63,4 +63,4 @@ class OutageAwareCluster(RedisCluster):
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
         if shard_hint:
             raise RedisClusterException("shard_hint is deprecated in cluster mode")
-        return OutageAwarePipeline(self, transaction)
+        return OutageAwarePipeline(self, transaction)  # type: ignore[abstract]
