@@ -8,7 +8,7 @@ PACKAGES := shared gateway promotion-service issuance-service redemption-service
 TEST_DIRS = $(wildcard $(addsuffix /tests,$(PACKAGES)))
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test test-cluster lint format unit e2e bench soak deploy-check lock clean
+.PHONY: help bootstrap run test test-cluster lint format unit e2e bench bench-scaling soak deploy-check lock clean
 
 help:
 	@echo "make run           the whole stack on embedded PostgreSQL and Redis, demo data loaded"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint          ruff (format + lint) and mypy --strict"
 	@echo "make format        apply ruff formatting and fixes"
 	@echo "make bench         benchmarks; ratios measured side by side in one run, then a soak"
+	@echo "make bench-scaling one replica vs two, single Redis vs Redis Cluster (bench/SCALING.md)"
 	@echo "make soak          one minute of steady load; RSS of every process before and after"
 	@echo "make test-cluster  the Redis-facing suites again, on a Redis Cluster"
 	@echo "make deploy-check  render and validate the Kubernetes manifests"
@@ -66,6 +67,9 @@ deploy-check: bootstrap
 
 bench: bootstrap
 	$(BIN)/python -m bench
+
+bench-scaling: bootstrap
+	$(BIN)/python -m bench.scaling
 
 soak: bootstrap
 	$(BIN)/python -m bench soak

@@ -128,12 +128,13 @@ def machine() -> list[str]:
     ]
 
 
-def start_stack(tmp: Path) -> Stack:
+def start_stack(tmp: Path, *, replicas: int = 1, redis_url: str | None = None) -> Stack:
     stack = Stack(
         StackConfig(
             data_dir=tmp,
             gateway_port=0,
-            replicas=1,
+            replicas=replicas,
+            redis_url=redis_url,
             bootstrap_admin_token=ADMIN_TOKEN,
             durable=False,
             extra_env=LIMITS,
