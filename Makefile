@@ -56,8 +56,12 @@ test: lint
 	$(BIN)/pytest $(TEST_DIRS) deploy/tests tests-e2e $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-cluster
 
-# Suites that must also pass on a three-master Redis Cluster (COUPON_TEST_REDIS_CLUSTER=1).
-CLUSTER_TEST_DIRS ?= shared/tests
+# Suites that must also pass on a three-master Redis Cluster (COUPON_TEST_REDIS_CLUSTER=1):
+# the shared library, issuance and redemption whole (their concurrency and fault suites run
+# two replicas), and the Redis-facing promotion suites (bulk registry claims, facts, events).
+CLUSTER_TEST_DIRS ?= shared/tests issuance-service/tests redemption-service/tests \
+	promotion-service/tests/test_generation.py promotion-service/tests/test_facts_and_events.py \
+	gateway/tests/test_replicas.py
 
 test-cluster: bootstrap
 	COUPON_TEST_REDIS_CLUSTER=1 $(BIN)/pytest $(CLUSTER_TEST_DIRS) $(PYTEST_ARGS)
