@@ -1,7 +1,8 @@
 """The Redis Cluster client, with its outages reported the way a single Redis reports them.
 
 redis-py's asyncio cluster client signals a node it cannot reach with
-:class:`~redis.exceptions.RedisClusterException`, which is not a
+:class:`~redis.exceptions.RedisClusterException` (the same class as for a command it cannot
+route, which stays as it is), which is not a
 :class:`~redis.exceptions.RedisError`, and when a node dies under a running pipeline it can
 fail with ``AttributeError``/``TypeError`` from inside its connection code (a writer torn
 down by another task: ``'NoneType' object has no attribute 'writelines'``). Callers here
@@ -22,8 +23,14 @@ from typing import Any
 import redis.asyncio.connection
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException
+from redis.exceptions import RedisClusterException, SlotNotCoveredError
 
+# What redis-py says when no node answers or the slots it knows are not all served.
+_UNREACHABLE = (
+    "Redis Cluster cannot be connected",
+    "All slots are not covered",
+    "startup_nodes could not agree",
+)
 # Where a torn-down connection fails: redis-py's connection module and asyncio's transports.
 _CONNECTION_CODE = (redis.asyncio.connection.__file__, str(Path(asyncio.__file__).parent))
 
@@ -42,6 +49,8 @@ def _outage_as_connection_error() -> Iterator[None]:
     try:
         yield
     except RedisClusterException as exc:
+        if not (isinstance(exc, SlotNotCoveredError) or str(exc).startswith(_UNREACHABLE)):
+            raise  # a command the cluster cannot route (keys of several slots): a bug
         raise RedisConnectionError(f"cluster unreachable: {exc}") from exc
     except (AttributeError, TypeError) as exc:
         if not _raised_in_connection_code(exc.__traceback__):
