@@ -154,7 +154,7 @@ async def test_outbox_relay_and_consumer_run_on_the_cluster(
 
     ready = await client.get("/readyz")
     assert ready.status == 200
-    assert (await ready.json())["checks"] == {"postgres": "ok", "redis": "ok"}
+    assert (await ready.json())["checks"] == {"postgres": "ok", "redis": "ok", "migrations": "ok"}
 
     pool, redis = app[PG_POOL], app[REDIS]
     assert isinstance(redis, RedisCluster)

@@ -199,3 +199,23 @@ async def test_readyz_is_503_when_a_store_does_not_answer(
     body = await response.json()
     assert body["checks"]["postgres"] == "ok"
     assert body["checks"]["redis"].startswith("error")
+
+
+async def test_readyz_is_503_until_the_migrations_are_applied(
+    aiohttp_client: Any, service_env: dict[str, Any], tmp_path: Any
+) -> None:
+    from coupon_core.migrations import migrate
+
+    (tmp_path / "0001_things.sql").write_text("CREATE TABLE things (id int);")
+    (tmp_path / "0002_more.sql").write_text("ALTER TABLE things ADD COLUMN name text;")
+    settings = ServiceSettings(**{**service_env, "apply_migrations": False})
+    app = build_app(settings, service="readiness", migrations_dir=tmp_path)
+    client = await aiohttp_client(app)
+    waiting = await client.get("/readyz")
+    assert waiting.status == 503
+    checks = (await waiting.json())["checks"]
+    assert checks["migrations"] == "pending: 0001_things, 0002_more"
+    assert checks["postgres"] == "ok"
+    await migrate(settings.database_url, tmp_path, service="readiness")
+    ready = await client.get("/readyz")
+    assert (ready.status, (await ready.json())["checks"]["migrations"]) == (200, "ok")

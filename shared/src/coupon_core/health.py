@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from coupon_core.http import json_response
-from coupon_core.keys import METRICS, PG_POOL, REDIS
+from coupon_core.keys import METRICS, MIGRATIONS, PG_POOL, REDIS
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +36,34 @@ async def _check_redis(app: web.Application) -> str:
     return "ok"
 
 
-async def readyz(request: web.Request) -> web.Response:
+async def _check_migrations(app: web.Application) -> str:
+    """Not ready while the database lacks a migration this code expects (a migration Job
+    that has not run yet): the process would fail on the first query that needs it."""
+    migrations, pool = app.get(MIGRATIONS), app.get(PG_POOL)
+    if migrations is None or pool is None:
+        return "absent"
+    async with pool.acquire(timeout=READY_CHECK_TIMEOUT_S) as conn:
+        pending = await migrations.pending(conn)
+    return "pending: " + ", ".join(pending) if pending else "ok"
+
+
+async def readiness(app: web.Application) -> tuple[bool, dict[str, str]]:
+    """Whether this process can serve, and each check's result."""
     checks: dict[str, str] = {}
-    for name, check in (("postgres", _check_postgres), ("redis", _check_redis)):
+    for name, check in (
+        ("postgres", _check_postgres),
+        ("redis", _check_redis),
+        ("migrations", _check_migrations),
+    ):
         try:
-            checks[name] = await check(request.app)
+            checks[name] = await check(app)
         except Exception as exc:  # any failure means not ready; say which
             checks[name] = f"error: {type(exc).__name__}"
-    ready = all(value in ("ok", "absent") for value in checks.values())
+    return all(value in ("ok", "absent") for value in checks.values()), checks
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ready, checks = await readiness(request.app)
     return json_response(
         {"status": "ready" if ready else "not_ready", "checks": checks},
         status=200 if ready else 503,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import asyncpg
 
+from coupon_core.db import Connection
+
 log = logging.getLogger(__name__)
 
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -95,6 +97,28 @@ async def apply_migrations(conn: asyncpg.Connection, directory: Path, *, service
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_NAMESPACE, service)
     return applied_now
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSet:
+    """A service's migration files, as the process that runs them knows them."""
+
+    service: str
+    directory: Path
+
+    async def pending(self, conn: Connection) -> list[str]:
+        """``NNNN_name`` of every file not recorded as applied, in order."""
+        applied: set[int] = set()
+        if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+            rows = await conn.fetch(
+                "SELECT version FROM schema_migrations WHERE service = $1", self.service
+            )
+            applied = {row["version"] for row in rows}
+        return [
+            f"{m.version:04d}_{m.name}"
+            for m in load_migrations(self.directory)
+            if m.version not in applied
+        ]
 
 
 async def migrate(dsn: str, directory: Path, *, service: str) -> list[int]:

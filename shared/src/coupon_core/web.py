@@ -13,7 +13,7 @@ from aiohttp.typedefs import Middleware
 
 from coupon_core.health import add_operational_routes
 from coupon_core.http import MAX_BODY_BYTES
-from coupon_core.keys import CORE_SETTINGS, METRICS
+from coupon_core.keys import CORE_SETTINGS, METRICS, MIGRATIONS
 from coupon_core.lifecycle import postgres_ctx, redis_ctx
 from coupon_core.logging import JsonAccessLogger, configure_logging
 from coupon_core.metrics import Metrics
@@ -23,7 +23,7 @@ from coupon_core.middleware import (
     metrics_middleware,
     request_id_middleware,
 )
-from coupon_core.migrations import migrate
+from coupon_core.migrations import MigrationSet, migrate
 from coupon_core.openapi import add_document_route
 from coupon_core.settings import ServiceSettings
 
@@ -53,6 +53,8 @@ def build_app(
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[CORE_SETTINGS] = settings
     app[METRICS] = Metrics(service)
+    if migrations_dir is not None:
+        app[MIGRATIONS] = MigrationSet(service, migrations_dir)
     add_operational_routes(app)
     if serve_document:
         add_document_route(app, title=service)
