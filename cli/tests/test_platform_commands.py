@@ -94,7 +94,9 @@ def test_doctor(ctl: Couponctl) -> None:
     assert "healthy" in healthy.out
     report = ctl.ok("doctor")
     assert report["ok"] is True
-    assert len(report["checks"]) == 7
+    assert len(report["checks"]) == 8
+    replicas = next(c for c in report["checks"] if c["name"] == "replicas and migrations")
+    assert replicas["detail"] == "4 processes ready, every migration applied"  # gateway + 3
     refused = Couponctl(ctl.url, token="not-a-token-at-all")("doctor")
     assert refused.code == 1
     assert "FAIL  token" in refused.out

@@ -2,11 +2,11 @@
 
 Checks, in order: the gateway answers ``/healthz``; ``/readyz`` (its PostgreSQL and Redis);
 the token is accepted; each URL family reaches its service (an answer from the service, even
-a refusal, counts; the gateway's 502/503/504 does not); every service's API description
-reaches ``/openapi.json``. Migrations are not exposed through the gateway (a service that
-answers has applied its own at start-up or by ``python -m <service> migrate``); counter drift
-is what ``couponctl reconcile`` repairs and the ``redemption_counter_drift`` metric shows.
-Exit code 1 when a check fails.
+a refusal, counts; the gateway's 502/503/504 does not); every replica behind the gateway is
+ready, its PostgreSQL and Redis answering and its migrations applied (``GET /api/v1/status``;
+skipped when the token is not whitelisted for it); every service's API description reaches
+``/openapi.json``. Counter drift is what ``couponctl reconcile`` repairs and the
+``redemption_counter_drift`` metric shows. Exit code 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -72,6 +72,25 @@ def _family(client: GatewayClient, method: str, path: str, query: Any) -> str:
     return "answers"
 
 
+def _replicas(client: GatewayClient) -> str:
+    try:
+        report = client.request("GET", "/api/v1/status")
+    except ApiError as exc:
+        if exc.status == 403:
+            return "skipped (this token is not whitelisted for GET /api/v1/status)"
+        raise
+    processes = report.get("processes", []) if isinstance(report, dict) else []
+    troubled = [
+        f"{p.get('process')} {p.get('url') or ''}: "
+        + ", ".join(f"{k} {v}" for k, v in p.get("checks", {}).items() if v not in ("ok", "absent"))
+        for p in processes
+        if not p.get("ready")
+    ]
+    if troubled:
+        raise CliError("; ".join(troubled))
+    return f"{len(processes)} processes ready, every migration applied"
+
+
 def _documents(client: GatewayClient) -> str:
     request = urllib.request.Request(client.url + "/openapi.json")  # noqa: S310
     try:
@@ -94,6 +113,7 @@ def run(client: GatewayClient, args: argparse.Namespace) -> dict[str, Any]:
         checks.append(
             _attempt(f"{service} ({path})", partial(_family, client, method, path, query))
         )
+    checks.append(_attempt("replicas and migrations", lambda: _replicas(client)))
     checks.append(_attempt("API descriptions", lambda: _documents(client)))
     ok = all(check.ok for check in checks)
     args.exit_status = 0 if ok else 1

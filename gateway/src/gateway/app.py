@@ -8,6 +8,7 @@ from coupon_core.web import build_app, service_migrations_dir
 
 from gateway.api.docs import add_docs_routes
 from gateway.api.middleware import auth_middleware, rate_limit_headers
+from gateway.api.status import add_status_routes
 from gateway.api.tokens import add_token_routes
 from gateway.api.users import add_user_routes
 from gateway.bootstrap import auth_ctx
@@ -49,5 +50,6 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
     add_token_routes(app)
     add_user_routes(app)
     add_docs_routes(app)
+    add_status_routes(app)
     app.router.add_route("*", "/{tail:.*}", proxy_handler)
     return app

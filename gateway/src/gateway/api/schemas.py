@@ -127,5 +127,18 @@ class StatusOut(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class ProcessStatusOut(BaseModel):
+    process: str  # "gateway", or the service name
+    url: str | None = None  # the replica's upstream URL; None for the gateway itself
+    ready: bool
+    # postgres / redis / migrations: "ok", "absent", "pending: 0003_x", "error: ..."
+    checks: dict[str, str]
+
+
+class PlatformStatusOut(BaseModel):
+    status: Literal["ready", "degraded"]
+    processes: list[ProcessStatusOut]
+
+
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")

@@ -29,6 +29,7 @@ PLATFORM_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/api/v1/api-tokens/{id}"),
     ("PATCH", "/api/v1/api-tokens/{id}"),
     ("DELETE", "/api/v1/api-tokens/{id}"),
+    ("GET", "/api/v1/status"),
     # promotion-service (Sylius family)
     ("GET", "/api/v1/promotions"),
     ("POST", "/api/v1/promotions"),
