@@ -29,6 +29,7 @@ from support.stacks import ADMIN_TOKEN, running_stack
 # per operation, mode and credential: bounded so the file stays under 3 minutes in
 # `make test`; COUPON_FUZZ_EXAMPLES=500 digs deeper on demand
 MAX_EXAMPLES = int(os.environ.get("COUPON_FUZZ_EXAMPLES", "25"))
+TIMEOUT_S = 240 * max(1, MAX_EXAMPLES // 25)
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     openapi_checks.response_schema_conformance,
@@ -75,7 +76,7 @@ def _paths(url: str) -> set[str]:
     return set(requests.get(f"{url}/openapi.json", timeout=30).json().get("paths", {}))
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(TIMEOUT_S)
 @pytest.mark.parametrize("document", ["gateway", "promotion", "issuance", "redemption"])
 def test_document_fuzzed_through_the_gateway(fuzz_stack: Stack, document: str) -> None:
     """The gateway's document; and each service's own, for the operations the gateway's
@@ -221,7 +222,7 @@ def _fuzz_endpoint(stack: Stack, session: requests.Session, method: str, path: s
     return sent
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(TIMEOUT_S)
 def test_service_endpoints_refuse_malformed_input_without_writing(fuzz_stack: Stack) -> None:
     """Until the services describe themselves in the gateway's document: generated and
     malformed bodies on every write endpoint of the services, through the gateway. A 4xx
