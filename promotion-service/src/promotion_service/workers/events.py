@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core import events
+from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
 
@@ -35,6 +36,6 @@ async def relay(app: web.Application) -> None:
 
 
 async def consume_redemptions(app: web.Application) -> None:
-    await events.consume(
+    await consume(
         app[PG_POOL], app[REDIS], stream_service="redemption", consumer=SERVICE, handler=count_use
     )
