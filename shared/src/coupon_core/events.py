@@ -3,9 +3,13 @@
 * A service writes an event with :func:`enqueue` in the same transaction as the change it
   describes (table ``outbox``, migration ``0001_outbox.sql`` of every service).
 * :func:`relay_outbox` (a background task) publishes unpublished rows to the service's
-  stream ``events:<service>`` and marks them. Several replicas share the work through
-  ``FOR UPDATE SKIP LOCKED``. If Redis lost its data, the relay publishes the retained
-  outbox again; consumers are idempotent, so that is safe.
+  stream ``events:<service>``, up to 500 a round: one ``UPDATE ... RETURNING`` takes and
+  marks them (``FOR UPDATE SKIP LOCKED``: several replicas share the work), one pipeline
+  XADDs them, and only then the transaction commits the mark, so a failure publishes them
+  again later, never loses them. While idle it polls a cheap ``EXISTS`` (partial index
+  ``outbox_unpublished``). Once a second it checks the relay marker: missing, Redis lost
+  its data and the relay publishes the retained outbox (24 hours) again; consumers are
+  idempotent, so that is safe.
 * :func:`coupon_core.consumer.consume` (a background task) reads a stream through a
   consumer group, up to 100 entries at a time. Each batch is one transaction: a single
   ``processed_events`` insert of the batch's event ids tells which are new, the handler
@@ -38,8 +42,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -54,7 +59,8 @@ log = logging.getLogger(__name__)
 
 RELAY_BATCH = 500
 RELAY_IDLE_S = 0.05
-REPLAY_WINDOW = "24 hours"
+MARKER_CHECK_S = 1.0
+REPLAY_WINDOW = timedelta(hours=24)
 STREAM_MAXLEN = 1_000_000
 
 
@@ -78,17 +84,34 @@ async def enqueue(
     )
 
 
+# Mark a batch published and return it, in one statement. The rows stay locked (other
+# replicas skip them) and the mark uncommitted until the caller has published them.
+_TAKE_UNPUBLISHED = (
+    "UPDATE outbox o SET published_at = now() FROM (SELECT id FROM outbox "
+    "WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) AS batch "
+    "WHERE o.id = batch.id RETURNING o.id, o.stream, o.event_type, o.payload, o.created_at"
+)
+_TAKE_RETAINED = (
+    "UPDATE outbox o SET published_at = now() FROM (SELECT id FROM outbox "
+    "WHERE created_at > now() - $1::interval FOR UPDATE SKIP LOCKED) AS batch "
+    "WHERE o.id = batch.id RETURNING o.id, o.stream, o.event_type, o.payload, o.created_at"
+)
+# Served by the partial index outbox_unpublished: cheap enough to poll when idle.
+_ANY_UNPUBLISHED = "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)"
+
+
 async def _publish_batch(pool: asyncpg.Pool, redis: Redis, service: str, replay: bool) -> int:
-    where = f"created_at > now() - interval '{REPLAY_WINDOW}'" if replay else "published_at IS NULL"
+    """Publish a batch, then commit it as published: a failure in between publishes it again
+    later (at least once; consumers are idempotent), never loses it."""
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            f"SELECT id, stream, event_type, payload, created_at FROM outbox WHERE {where} "
-            f"ORDER BY id LIMIT {RELAY_BATCH if not replay else 1_000_000} FOR UPDATE SKIP LOCKED"
-        )
+        if replay:
+            rows = await conn.fetch(_TAKE_RETAINED, REPLAY_WINDOW)
+        else:
+            rows = await conn.fetch(_TAKE_UNPUBLISHED, RELAY_BATCH)
         if not rows:
             return 0
         async with redis.pipeline(transaction=False) as pipe:
-            for row in rows:
+            for row in sorted(rows, key=lambda r: int(r["id"])):
                 pipe.xadd(
                     row["stream"],
                     {
@@ -101,24 +124,34 @@ async def _publish_batch(pool: asyncpg.Pool, redis: Redis, service: str, replay:
                     approximate=True,
                 )
             await pipe.execute()
-        await conn.execute(
-            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-            [row["id"] for row in rows],
-        )
         return len(rows)
 
 
 async def relay_outbox(pool: asyncpg.Pool, redis: Redis, *, service: str) -> None:
-    """Publish the outbox forever; a background task of every event-producing service."""
+    """Publish the outbox forever; a background task of every event-producing service.
+
+    While events flow, each round publishes a batch (one UPDATE ... RETURNING, one
+    pipeline, a commit). Once a round finds nothing, the next ones only poll
+    ``_ANY_UNPUBLISHED`` until there is work again. The relay marker (missing: Redis lost
+    its data, replay the retained outbox) is checked at most every ``MARKER_CHECK_S``."""
     marker = keyspace.relay_alive(service)
+    next_marker_check = 0.0
+    idle = False
     while True:
         try:
-            if not await redis.exists(marker):
-                replayed = await _publish_batch(pool, redis, service, replay=True)
-                await redis.set(marker, datetime.now(UTC).isoformat())
-                if replayed:
-                    log.warning("redis had no relay marker: replayed %d outbox events", replayed)
-            published = await _publish_batch(pool, redis, service, replay=False)
+            if time.monotonic() >= next_marker_check:
+                if not await redis.exists(marker):
+                    replayed = await _publish_batch(pool, redis, service, replay=True)
+                    await redis.set(marker, datetime.now(UTC).isoformat())
+                    if replayed:
+                        log.warning(
+                            "redis had no relay marker: replayed %d outbox events", replayed
+                        )
+                next_marker_check = time.monotonic() + MARKER_CHECK_S
+            published = 0
+            if not idle or await pool.fetchval(_ANY_UNPUBLISHED):
+                published = await _publish_batch(pool, redis, service, replay=False)
+            idle = published == 0
             if published < RELAY_BATCH:
                 await asyncio.sleep(RELAY_IDLE_S)
         except asyncio.CancelledError:
