@@ -117,10 +117,21 @@ async def test_a_backlog_is_handled_once_per_event_in_batches_and_acknowledged(
         await _add(stores.redis, f"redemption:{n}")
     seen: list[str] = []
     transactions: set[int] = set()
+    locked: set[bool] = set()
 
     async def handler(conn: Connection, event: events.Event) -> None:
         seen.append(event.id)
         transactions.add(await conn.fetchval("SELECT txid_current()"))
+        # The batch holds the consumer's advisory lock: replicas' batches do not interleave.
+        locked.add(
+            await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid() AND classid = $1 AND objid::int = hashtext($2) "
+                "AND objsubid = 2 AND granted)",
+                consumer.CONSUMER_LOCK_NAMESPACE,
+                GROUP,
+            )
+        )
 
     running(handler)
 
@@ -130,6 +141,7 @@ async def test_a_backlog_is_handled_once_per_event_in_batches_and_acknowledged(
     await _until(all_acknowledged, "every event handled and acknowledged")
     assert seen == [f"redemption:{n}" for n in range(count)]  # in stream order, once each
     assert len(transactions) == 3  # one per batch of up to CONSUME_BATCH
+    assert locked == {True}
     assert len(await _processed(stores.pool)) == count
 
 

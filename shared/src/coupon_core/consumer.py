@@ -30,7 +30,7 @@ CONSUME_BATCH = 100
 CLAIM_IDLE_MS = 5_000
 CLAIM_EVERY_S = 1.0
 # Batches of one consumer serialise on (namespace, hashtext(consumer)) across replicas.
-_CONSUMER_LOCK_NAMESPACE = 72_416
+CONSUMER_LOCK_NAMESPACE = 72_416
 # The lock is taken before any row is inserted: every row of the join needs the CTE's row.
 _RECORD_FRESH = (
     "WITH consumer_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1, hashtext($2))) "
@@ -74,7 +74,7 @@ async def _apply(pool: asyncpg.Pool, consumer: str, batch: list[Event], handler:
         ids = list(dict.fromkeys(event.id for event in batch))
         fresh = {
             row["event_id"]
-            for row in await conn.fetch(_RECORD_FRESH, _CONSUMER_LOCK_NAMESPACE, consumer, ids)
+            for row in await conn.fetch(_RECORD_FRESH, CONSUMER_LOCK_NAMESPACE, consumer, ids)
         }
         for event in batch:
             if event.id in fresh:
