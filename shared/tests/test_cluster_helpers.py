@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from coupon_core import events, facts, keyspace, registry
+from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.embedded import EmbeddedRedisCluster
 from coupon_core.keys import PG_POOL, REDIS
@@ -174,9 +175,7 @@ async def test_outbox_relay_and_consumer_run_on_the_cluster(
 
     relay = asyncio.create_task(events.relay_outbox(pool, redis, service="promotion"))
     consumer = asyncio.create_task(
-        events.consume(
-            pool, redis, stream_service="promotion", consumer="redemption", handler=handler
-        )
+        consume(pool, redis, stream_service="promotion", consumer="redemption", handler=handler)
     )
     try:
 

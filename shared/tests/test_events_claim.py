@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from coupon_core import events, keyspace
+from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.settings import ServiceSettings
@@ -51,7 +52,7 @@ async def test_running_consumer_claims_what_a_dead_replica_left_pending(
     )
     await redis.xreadgroup("redemption", "dead-replica", {stream: ">"}, count=10)
     consumer = asyncio.create_task(
-        events.consume(
+        consume(
             pool,
             redis,
             stream_service="promotion",

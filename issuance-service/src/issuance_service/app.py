@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
-from coupon_core.events import consume, relay_outbox
+from coupon_core.consumer import consume
+from coupon_core.events import relay_outbox
 from coupon_core.keys import METRICS, PG_POOL, REDIS
 from coupon_core.lifecycle import background_task_ctx
 from coupon_core.scripts import load_scripts

@@ -7,7 +7,6 @@ from coupon_core.db import Connection
 from coupon_core.events import Event
 
 from issuance_service.db import coupons as coupons_db
-from issuance_service.db import series as series_db
 
 _DELTAS = {"coupon.redeemed": 1, "coupon.redemption_reversed": -1}
 _SERIES_PREFIX = keyspace.group_ref(keyspace.SERIES, "")
@@ -24,5 +23,4 @@ async def on_redemption_event(conn: Connection, event: Event) -> None:
         series_id = int(group.removeprefix(_SERIES_PREFIX))
     except ValueError:
         return
-    if await coupons_db.add_redemption(conn, series_id, code, delta):
-        await series_db.add_redeemed(conn, series_id, delta)
+    await coupons_db.add_redemption(conn, series_id, code, delta)

@@ -93,13 +93,17 @@ async def of_series(
     return [_coupon(row) for row in rows]
 
 
-async def add_redemption(conn: Connection, series_id: int, code: str, delta: int) -> bool:
-    """Counts a redemption (+1) or reversal (-1) of one of our coupons; False if not ours."""
-    found = await conn.fetchval(
-        "UPDATE issued_coupons SET redemption_count = greatest(redemption_count + $3, 0) "
-        "WHERE series_id = $1 AND code = $2 RETURNING true",
+async def add_redemption(conn: Connection, series_id: int, code: str, delta: int) -> None:
+    """Counts a redemption (+1) or reversal (-1) of one of our coupons on the coupon and on
+    its series, in one statement; a code that is not one of the series' coupons counts
+    nowhere."""
+    await conn.execute(
+        "WITH c AS (UPDATE issued_coupons "
+        "SET redemption_count = greatest(redemption_count + $3, 0) "
+        "WHERE series_id = $1 AND code = $2 RETURNING series_id) "
+        "UPDATE series SET num_redeemed = greatest(num_redeemed + $3, 0) "
+        "WHERE id = (SELECT series_id FROM c)",
         series_id,
         code,
         delta,
     )
-    return bool(found)

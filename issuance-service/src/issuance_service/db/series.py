@@ -63,14 +63,6 @@ async def list_page(
     return [_series(row) for row in rows]
 
 
-async def add_redeemed(conn: Connection, series_id: int, delta: int) -> None:
-    await conn.execute(
-        "UPDATE series SET num_redeemed = greatest(num_redeemed + $2, 0) WHERE id = $1",
-        series_id,
-        delta,
-    )
-
-
 async def lock_shared(conn: Connection, series_id: int) -> None:
     """Held (session level) by every issue from taking the counters until its rows are
     committed or what it took is given back. The pool's connection reset unlocks it too."""

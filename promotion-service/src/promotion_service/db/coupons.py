@@ -102,9 +102,12 @@ async def page(
 
 
 async def add_used(conn: Connection, promotion_code: str, code: str, delta: int) -> None:
+    """``used`` of a promotion and of its coupon ``code`` (if it still exists), one statement."""
     await conn.execute(
-        "UPDATE coupons c SET used = GREATEST(c.used + $3, 0) FROM promotions p "
-        "WHERE p.id = c.promotion_id AND p.code = $1 AND c.code = $2",
+        "WITH p AS (UPDATE promotions SET used = GREATEST(used + $3, 0) WHERE code = $1 "
+        "RETURNING id) "
+        "UPDATE coupons c SET used = GREATEST(c.used + $3, 0) FROM p "
+        "WHERE c.promotion_id = p.id AND c.code = $2",
         promotion_code,
         code,
         delta,

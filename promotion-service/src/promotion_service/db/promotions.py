@@ -112,9 +112,3 @@ async def page(
         offset,
     )
     return int(total), [to_promotion(row) for row in rows]
-
-
-async def add_used(conn: Connection, code: str, delta: int) -> None:
-    await conn.execute(
-        "UPDATE promotions SET used = GREATEST(used + $2, 0) WHERE code = $1", code, delta
-    )

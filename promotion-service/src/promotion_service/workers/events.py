@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core import events
+from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
 
 from promotion_service.db import coupons as coupon_db
-from promotion_service.db import promotions as promotion_db
 
 SERVICE = "promotion"
 USED_DELTA = {
@@ -27,7 +27,6 @@ async def count_use(conn: Connection, event: events.Event) -> None:
         return
     promotion_code = group[2:]
     await coupon_db.add_used(conn, promotion_code, str(event.payload.get("code", "")), delta)
-    await promotion_db.add_used(conn, promotion_code, delta)
 
 
 async def relay(app: web.Application) -> None:
@@ -35,6 +34,6 @@ async def relay(app: web.Application) -> None:
 
 
 async def consume_redemptions(app: web.Application) -> None:
-    await events.consume(
+    await consume(
         app[PG_POOL], app[REDIS], stream_service="redemption", consumer=SERVICE, handler=count_use
     )

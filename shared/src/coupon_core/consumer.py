@@ -1,0 +1,241 @@
+"""Consumers of the event streams: batched, idempotent, restart- and replica-safe.
+
+See :mod:`coupon_core.events` for the events and the outbox they come from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from coupon_core import keyspace
+from coupon_core.db import Connection
+from coupon_core.events import Event
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Connection, Event], Awaitable[None]]
+CONSUME_BATCH = 100
+# Entries a dead replica left unacknowledged: claimed after this idle time, looked for this often.
+CLAIM_IDLE_MS = 5_000
+CLAIM_EVERY_S = 1.0
+# Batches of one consumer serialise on (namespace, hashtext(consumer)) across replicas.
+CONSUMER_LOCK_NAMESPACE = 72_416
+# The lock is taken before any row is inserted: every row of the join needs the CTE's row.
+_RECORD_FRESH = (
+    "WITH consumer_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1, hashtext($2))) "
+    "INSERT INTO processed_events (consumer, event_id) "
+    "SELECT $2, event_id FROM consumer_lock, unnest($3::text[]) AS event_id "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+# PostgreSQL is unreachable or going away: retry the batch later, the events are not at fault.
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+def _decode(entry_id: bytes, fields: dict[bytes, bytes]) -> Event:
+    return Event(
+        id=fields.get(b"id", entry_id).decode(),
+        type=fields[b"type"].decode(),
+        payload=orjson.loads(fields[b"payload"]),
+        occurred_at=fields.get(b"occurred_at", b"").decode(),
+    )
+
+
+async def _ensure_group(redis: Redis, stream: str, group: str) -> None:
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def _apply(pool: asyncpg.Pool, consumer: str, batch: list[Event], handler: Handler) -> None:
+    """One transaction: record the batch in ``processed_events``, handle the events that
+    were not recorded before, in stream order, each once."""
+    async with pool.acquire() as conn, conn.transaction():
+        ids = list(dict.fromkeys(event.id for event in batch))
+        fresh = {
+            row["event_id"]
+            for row in await conn.fetch(_RECORD_FRESH, CONSUMER_LOCK_NAMESPACE, consumer, ids)
+        }
+        for event in batch:
+            if event.id in fresh:
+                fresh.discard(event.id)
+                await handler(conn, event)
+
+
+async def _process(
+    pool: asyncpg.Pool,
+    redis: Redis,
+    stream: str,
+    consumer: str,
+    handler: Handler,
+    entries: list[Entry],
+) -> None:
+    """Handle a batch and acknowledge it with one XACK.
+
+    Entries trimmed from the stream (no fields) are only acknowledged. If the batch fails
+    for another reason than PostgreSQL being unavailable, its events are retried one per
+    transaction, so one bad event does not hold back the others: an event that still fails
+    (or an entry that cannot be decoded) is logged and left pending; the periodic claim
+    retries it after ``claim_idle_ms``, logging again each time."""
+    done: list[bytes] = []
+    batch: list[tuple[bytes, Event]] = []
+    for entry_id, fields in entries:
+        if not fields:
+            done.append(entry_id)
+            continue
+        try:
+            batch.append((entry_id, _decode(entry_id, fields)))
+        except (KeyError, ValueError) as exc:
+            log.error(
+                "consumer %s of %s: entry %r unreadable (%r); left pending",
+                consumer,
+                stream,
+                entry_id,
+                exc,
+            )
+    try:
+        if batch:
+            try:
+                await _apply(pool, consumer, [event for _, event in batch], handler)
+                done.extend(entry_id for entry_id, _ in batch)
+            except _UNAVAILABLE:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "consumer %s of %s: a batch of %d failed (%r); retrying it event by event",
+                    consumer,
+                    stream,
+                    len(batch),
+                    exc,
+                )
+                await _one_by_one(pool, consumer, handler, batch, done)
+    finally:
+        if done:
+            await redis.xack(stream, consumer, *done)
+
+
+async def _one_by_one(
+    pool: asyncpg.Pool,
+    consumer: str,
+    handler: Handler,
+    batch: list[tuple[bytes, Event]],
+    done: list[bytes],
+) -> None:
+    for entry_id, event in batch:
+        try:
+            await _apply(pool, consumer, [event], handler)
+        except _UNAVAILABLE:
+            raise
+        except Exception:
+            log.exception(
+                "consumer %s: event %s (%s, entry %r) failed; left pending",
+                consumer,
+                event.id,
+                event.type,
+                entry_id,
+            )
+            continue
+        done.append(entry_id)
+
+
+def _entries(reply: Any) -> list[Entry]:
+    return [entry for _, items in reply or [] for entry in items]
+
+
+async def consume(
+    pool: asyncpg.Pool,
+    redis: Redis,
+    *,
+    stream_service: str,
+    consumer: str,
+    handler: Handler,
+    block_ms: int = 500,
+    claim_idle_ms: int = CLAIM_IDLE_MS,
+    claim_every_s: float = CLAIM_EVERY_S,
+) -> None:
+    """Process the events of ``stream_service`` forever, each exactly once per ``consumer``.
+
+    Entries are read (and claimed) up to ``CONSUME_BATCH`` at a time, and each batch is
+    handled in one transaction and acknowledged with one XACK (see :func:`_process`).
+    After a start or an error, our own unacknowledged entries are read first. Entries
+    another replica read and never acknowledged (it died) are claimed once they have been
+    idle ``claim_idle_ms``, checked every ``claim_every_s`` while running, not only at
+    start-up: otherwise they would wait for some replica's next restart. Claiming an entry a
+    slow live replica still holds is safe: handling is idempotent (``processed_events``)."""
+    stream = keyspace.event_stream(stream_service)
+    name = f"{socket.gethostname()}-{os.getpid()}"
+    group_ready = False
+    # Where the next read of our own pending entries starts; None once they are all read.
+    pending_from: str | None = "0"
+    claim_from = "0-0"
+    next_claim = 0.0
+    while True:
+        try:
+            if not group_ready:
+                await _ensure_group(redis, stream, consumer)
+                group_ready = True
+            if pending_from is not None:
+                reply: Any = await redis.xreadgroup(
+                    consumer, name, {stream: pending_from}, count=CONSUME_BATCH
+                )
+                entries = _entries(reply)
+                pending_from = entries[-1][0].decode() if entries else None
+            else:
+                reply = await redis.xreadgroup(
+                    consumer, name, {stream: ">"}, count=CONSUME_BATCH, block=block_ms
+                )
+                entries = _entries(reply)
+            if time.monotonic() >= next_claim:
+                next_claim = time.monotonic() + claim_every_s
+                claimed: Any = await redis.xautoclaim(
+                    stream,
+                    consumer,
+                    name,
+                    min_idle_time=claim_idle_ms,
+                    start_id=claim_from,
+                    count=CONSUME_BATCH,
+                )
+                claim_from = claimed[0].decode() if isinstance(claimed[0], bytes) else claimed[0]
+                seen = {entry_id for entry_id, _ in entries}
+                for entry_id, fields in claimed[1]:
+                    if entry_id is None:
+                        # Trimmed from the stream (Redis < 7 still claims it): it is ours
+                        # now, and reading our pending entries again returns its id.
+                        pending_from = "0"
+                    elif entry_id not in seen:
+                        entries.append((entry_id, fields))
+            if entries:
+                await _process(pool, redis, stream, consumer, handler, entries)
+        except asyncio.CancelledError:
+            raise
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):
+                group_ready = False
+                pending_from, claim_from = "0", "0-0"
+                continue
+            log.warning("consumer %s of %s: %r; retrying", consumer, stream, exc)
+            await asyncio.sleep(0.5)
+        except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("consumer %s of %s: %r; retrying", consumer, stream, exc)
+            pending_from = "0"
+            await asyncio.sleep(0.5)

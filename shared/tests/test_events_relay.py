@@ -1,0 +1,134 @@
+"""The outbox relay: rows are marked published only once Redis has them, and the retained
+outbox is published again when Redis lost its data (the relay marker is gone)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from coupon_core import events, keyspace
+from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.settings import ServiceSettings
+from coupon_core.web import build_app
+
+OUTBOX_MIGRATIONS = Path(__file__).resolve().parents[2] / "promotion-service" / "migrations"
+STREAM = keyspace.event_stream("promotion")
+
+
+@pytest.fixture
+async def stores(aiohttp_client: Any, database_url: str, redis_url: str) -> tuple[Any, Any]:
+    settings = ServiceSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        identity_secret="test-identity-secret-relay",
+        environment="test",
+    )
+    app = build_app(settings, service="promotion-service", migrations_dir=OUTBOX_MIGRATIONS)
+    await aiohttp_client(app)
+    return app[PG_POOL], app[REDIS]
+
+
+@pytest.fixture
+async def relay(stores: tuple[Any, Any]) -> AsyncIterator[Callable[[], None]]:
+    tasks: list[asyncio.Task[None]] = []
+
+    def start() -> None:
+        pool, redis = stores
+        tasks.append(asyncio.create_task(events.relay_outbox(pool, redis, service="promotion")))
+
+    yield start
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _enqueue(pool: asyncpg.Pool, count: int) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        for n in range(count):
+            await events.enqueue(
+                conn,
+                service="promotion",
+                event_type="coupon.created",
+                payload={"code": f"C{n}", "group": "P:SPRING", "couponId": n},
+            )
+
+
+async def _unpublished(pool: asyncpg.Pool) -> int:
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+
+
+async def _stream_ids(redis: Any) -> list[str]:
+    return [fields[b"id"].decode() for _, fields in await redis.xrange(STREAM)]
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str, limit_s: float = 20.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not await check():
+        assert time.monotonic() < deadline, f"{what} not within {limit_s}s"
+        await asyncio.sleep(0.02)  # polling with a deadline
+
+
+async def test_rows_stay_unpublished_until_redis_has_them(
+    stores: tuple[Any, Any], relay: Callable[[], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    pool, redis = stores
+    await redis.set(keyspace.relay_alive("promotion"), "now")  # no replay: the usual path
+    await redis.set(STREAM, "not a stream")  # every XADD to it fails (WRONGTYPE)
+    await _enqueue(pool, 3)
+    with caplog.at_level(logging.WARNING, logger="coupon_core.events"):
+        relay()
+
+        async def failed() -> bool:
+            return "outbox relay of promotion" in caplog.text
+
+        await _until(failed, "a failed publish")
+    assert await _unpublished(pool) == 3  # the mark was rolled back with the failure
+
+    await redis.delete(STREAM)
+
+    async def published() -> bool:
+        return await _unpublished(pool) == 0
+
+    await _until(published, "the rows published once Redis accepts them")
+    assert await _stream_ids(redis) == [f"promotion:{n}" for n in (1, 2, 3)]
+
+
+async def test_the_retained_outbox_is_replayed_after_redis_lost_it(
+    stores: tuple[Any, Any], relay: Callable[[], None]
+) -> None:
+    pool, redis = stores
+    await _enqueue(pool, 3)
+    relay()
+
+    async def published() -> bool:
+        return await _unpublished(pool) == 0 and len(await _stream_ids(redis)) == 3
+
+    await _until(published, "the outbox published")
+    await _enqueue(pool, 2)
+
+    async def followed() -> bool:
+        return await _unpublished(pool) == 0 and len(await _stream_ids(redis)) == 5
+
+    await _until(followed, "new rows published while running")
+
+    # Redis lost its data: the stream and the relay marker with it.
+    await redis.delete(STREAM)
+    await redis.delete(keyspace.relay_alive("promotion"))
+
+    async def replayed() -> bool:
+        return len(await _stream_ids(redis)) == 5
+
+    await _until(replayed, "the retained outbox replayed")
+    assert await _stream_ids(redis) == [f"promotion:{n}" for n in range(1, 6)]
+    assert await redis.exists(keyspace.relay_alive("promotion"))
+    _, fields = (await redis.xrange(STREAM, count=1))[0]
+    assert fields[b"type"] == b"coupon.created"
+    assert orjson.loads(fields[b"payload"]) == {"code": "C0", "group": "P:SPRING", "couponId": 0}
