@@ -97,8 +97,10 @@ def run_wrk(
     for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: .*?(\d+)"):
         for found in re.findall(pattern, out):
             errors += int(found)
-    p50 = re.search(r"50%\s+(\S+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
+    # Lines of the latency distribution only: "+/- Stdev" columns such as "92.50%" also
+    # end in "50%".
+    p50 = re.search(r"^\s*50%\s+(\S+)", out, re.MULTILINE)
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.MULTILINE)
     return LoadResult(
         requests,
         duration,
