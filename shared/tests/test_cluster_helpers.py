@@ -24,7 +24,6 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
 POLL_S = 0.02
-OUTBOX_MIGRATIONS = Path(__file__).resolve().parents[2] / "promotion-service" / "migrations"
 
 # Takes one use of a group-wide limit and of a per-customer limit in one step, as the
 # services' scripts do: both keys carry the group's hash tag.
@@ -142,16 +141,10 @@ async def _until(predicate: Any, what: str, limit_s: float = 30.0) -> None:
 
 
 async def test_outbox_relay_and_consumer_run_on_the_cluster(
-    aiohttp_client: Any, database_url: str, redis_cluster_url: str
+    outbox_app: Any, redis_cluster_url: str
 ) -> None:
-    settings = ServiceSettings(
-        database_url=database_url,
-        redis_url=redis_cluster_url,
-        identity_secret="test-identity-secret-cluster",
-        environment="test",
-    )
-    app = build_app(settings, service="promotion-service", migrations_dir=OUTBOX_MIGRATIONS)
-    client = await aiohttp_client(app)
+    client = await outbox_app(redis_cluster_url)
+    app = client.app
 
     ready = await client.get("/readyz")
     assert ready.status == 200

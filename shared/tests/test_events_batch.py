@@ -11,7 +11,6 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,10 +20,7 @@ from coupon_core import consumer, events, keyspace
 from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
-from coupon_core.settings import ServiceSettings
-from coupon_core.web import build_app
 
-OUTBOX_MIGRATIONS = Path(__file__).resolve().parents[2] / "promotion-service" / "migrations"
 STREAM = keyspace.event_stream("redemption")
 GROUP = "promotion"
 
@@ -36,15 +32,8 @@ class Stores:
 
 
 @pytest.fixture
-async def stores(aiohttp_client: Any, database_url: str, redis_url: str) -> Stores:
-    settings = ServiceSettings(
-        database_url=database_url,
-        redis_url=redis_url,
-        identity_secret="test-identity-secret-batch",
-        environment="test",
-    )
-    app = build_app(settings, service="promotion-service", migrations_dir=OUTBOX_MIGRATIONS)
-    await aiohttp_client(app)
+async def stores(outbox_app: Any, redis_url: str) -> Stores:
+    app = (await outbox_app(redis_url)).app
     return Stores(app[PG_POOL], app[REDIS])
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,23 +12,12 @@ from coupon_core import events, keyspace
 from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
-from coupon_core.settings import ServiceSettings
-from coupon_core.web import build_app
-
-OUTBOX_MIGRATIONS = Path(__file__).resolve().parents[2] / "promotion-service" / "migrations"
 
 
 async def test_running_consumer_claims_what_a_dead_replica_left_pending(
-    aiohttp_client: Any, database_url: str, redis_url: str
+    outbox_app: Any, redis_url: str
 ) -> None:
-    settings = ServiceSettings(
-        database_url=database_url,
-        redis_url=redis_url,
-        identity_secret="test-identity-secret-claim",
-        environment="test",
-    )
-    app = build_app(settings, service="promotion-service", migrations_dir=OUTBOX_MIGRATIONS)
-    await aiohttp_client(app)
+    app = (await outbox_app(redis_url)).app
     pool, redis = app[PG_POOL], app[REDIS]
     stream = keyspace.event_stream("promotion")
     seen: list[events.Event] = []

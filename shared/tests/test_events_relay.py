@@ -7,7 +7,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -15,23 +14,13 @@ import orjson
 import pytest
 from coupon_core import events, keyspace
 from coupon_core.keys import PG_POOL, REDIS
-from coupon_core.settings import ServiceSettings
-from coupon_core.web import build_app
 
-OUTBOX_MIGRATIONS = Path(__file__).resolve().parents[2] / "promotion-service" / "migrations"
 STREAM = keyspace.event_stream("promotion")
 
 
 @pytest.fixture
-async def stores(aiohttp_client: Any, database_url: str, redis_url: str) -> tuple[Any, Any]:
-    settings = ServiceSettings(
-        database_url=database_url,
-        redis_url=redis_url,
-        identity_secret="test-identity-secret-relay",
-        environment="test",
-    )
-    app = build_app(settings, service="promotion-service", migrations_dir=OUTBOX_MIGRATIONS)
-    await aiohttp_client(app)
+async def stores(outbox_app: Any, redis_url: str) -> tuple[Any, Any]:
+    app = (await outbox_app(redis_url)).app
     return app[PG_POOL], app[REDIS]
 
 
