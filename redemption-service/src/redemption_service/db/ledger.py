@@ -27,28 +27,6 @@ class NewRedemption:
     custom_fields: list[dict[str, str]]
 
 
-async def lock_groups_shared(conn: Connection, groups: Sequence[str]) -> None:
-    """Held by a redeem from before its guard script until commit: a rebuild of these groups
-    (exclusive) waits for it, so the ledger it reads includes every use the counters hold."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock_shared(hashtextextended(g, 0)) "
-        "FROM unnest($1::text[]) WITH ORDINALITY AS t(g, n) ORDER BY n",
-        sorted(groups),
-    )
-
-
-async def lock_group_exclusive(conn: Connection, group: str) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", group)
-
-
-async def lock_group_session_shared(conn: Connection, group: str) -> None:
-    await conn.execute("SELECT pg_advisory_lock_shared(hashtextextended($1, 0))", group)
-
-
-async def unlock_group_session_shared(conn: Connection, group: str) -> None:
-    await conn.execute("SELECT pg_advisory_unlock_shared(hashtextextended($1, 0))", group)
-
-
 _INSERT = f"""
 WITH ins AS (
     INSERT INTO redemptions
