@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -11,7 +14,7 @@ from aiohttp import web
 from coupon_core import keyspace
 from coupon_core.keys import PG_POOL
 from redemption_service.counters import Use
-from redemption_service.db import locks
+from redemption_service.db import ledger, locks
 from redemption_service.keys import COUNTERS
 from redemption_service.usecases.rebuild import rebuild_group
 from redis.asyncio import Redis
@@ -20,6 +23,9 @@ from .conftest import coupon_in, ledger_rows, publish_customer, publish_group, r
 
 REDEEM = "/v1.1/coupon/redeem"
 ADVISORY_LOCKS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+WAITING = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+POLL_S = 0.01
+WAIT_S = 10.0
 
 
 @pytest.fixture
@@ -100,6 +106,11 @@ async def test_pooled_connections_come_back_without_advisory_locks(
     status, body = await _redeem(client, "L2")
     assert (status, _item(body)) == (200, 700)
     assert await conn.fetchval(ADVISORY_LOCKS) == 0
+    # Refused by the guard: the session locks go with the pool's reset.
+    await publish_group(redis, "S:3", ["L1", "L2"], coupon={"usage_limit": 1})
+    status, body = await _redeem(client, "L2")
+    assert (status, _item(body)) == (200, 711)
+    assert await conn.fetchval(ADVISORY_LOCKS) == 0
     # A session lock whose unlock never ran goes with the connection's return to the pool.
     async with app[PG_POOL].acquire() as held:
         await locks.lock_session_shared(held, "S:3")
@@ -107,9 +118,17 @@ async def test_pooled_connections_come_back_without_advisory_locks(
     assert await conn.fetchval(ADVISORY_LOCKS) == 0
 
 
+@pytest.mark.parametrize("idempotency_key", [None, "order-1"])
 async def test_a_refused_commit_gives_the_counters_back(
-    client: Any, app: web.Application, redis: Redis, conn: asyncpg.Connection, settings: Any
+    client: Any,
+    redis: Redis,
+    conn: asyncpg.Connection,
+    settings: Any,
+    idempotency_key: str | None,
 ) -> None:
+    """Without a key the ledger is one autocommitted statement; with one, a transaction
+    ended by an explicit COMMIT. Either way the server refuses the commit."""
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     await publish_group(redis, "S:4", ["F1"], coupon={"usage_limit": 1})
     # A deferred constraint is checked at COMMIT: the server refuses the commit itself.
     await conn.execute(
@@ -118,8 +137,8 @@ async def test_a_refused_commit_gives_the_counters_back(
         "CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON redemptions "
         "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse()"
     )
-    status, _ = await _redeem(client, "F1")
-    assert status >= 500
+    resp = await client.post(REDEEM, json=redeem_body(coupon_in("F1", "111")), headers=headers)
+    assert resp.status >= 500
     assert await ledger_rows(settings.database_url) == []
     assert int(await redis.get(keyspace.redeemed_coupon("S:4", "F1")) or 0) == 0
     await conn.execute("DROP TRIGGER refuse_commit ON redemptions")
@@ -153,3 +172,36 @@ async def test_a_give_back_never_lands_on_rebuilt_counters(
     assert await redis.get(key) == b"2"
     await counters.release("S:5", [("E1", "c-1")], epoch=epoch)
     assert await redis.get(key) == b"1"
+
+
+async def _until_a_lock_waits(conn: asyncpg.Connection) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if await conn.fetchval(WAITING):
+            return
+        await asyncio.sleep(POLL_S)
+    raise AssertionError("no advisory lock request is waiting")
+
+
+async def test_a_rebuild_waiting_on_a_redeem_reads_what_it_wrote(
+    client: Any, app: web.Application, redis: Redis, conn: asyncpg.Connection
+) -> None:
+    """The ledger statement takes over the session locks a rebuild is queued behind, and
+    the rebuild reads the ledger only after that statement's commit."""
+    await publish_group(redis, "S:6", ["H1"], coupon={"usage_limit": 5})
+    status, body = await _redeem(client, "H1")  # warm, one use in the ledger
+    assert (status, _item(body)) == (200, 700)
+    pool, counters = app[PG_POOL], app[COUNTERS]
+    async with pool.acquire() as held:
+        keys = await locks.lock_session_shared_many(held, ["S:6"])
+        rebuild = asyncio.create_task(rebuild_group(pool, counters, "S:6", force=True))
+        await _until_a_lock_waits(conn)  # the rebuild, queued behind the shared lock
+        row = ledger.NewRedemption("H1", "S:6", "c-1", Decimal(1), Decimal(1), "", [])
+        ids, released = await asyncio.wait_for(
+            ledger.insert_handing_over(held, [row], keys), timeout=10
+        )
+        assert released
+        assert list(ids) == ["H1"]
+        await asyncio.wait_for(rebuild, timeout=10)
+    assert await redis.get(keyspace.redeemed_coupon("S:6", "H1")) == b"2"
+    assert await conn.fetchval(ADVISORY_LOCKS) == 0

@@ -27,6 +27,9 @@ class SessionAwareConnection(asyncpg.Connection):
     def mark_session_state(self) -> None:
         self._holds_session_state = True
 
+    def clear_session_state(self) -> None:
+        self._holds_session_state = False
+
 
 def mark_session_state(conn: Connection) -> None:
     """Have the pool reset ``conn`` when it is released (see :class:`SessionAwareConnection`).
@@ -34,6 +37,14 @@ def mark_session_state(conn: Connection) -> None:
     mark = getattr(conn, "mark_session_state", None)
     if mark is not None:
         mark()
+
+
+def clear_session_state(conn: Connection) -> None:
+    """Undo :func:`mark_session_state` once the session state it announced is known to be
+    gone (the lock released by the code that took it)."""
+    clear = getattr(conn, "clear_session_state", None)
+    if clear is not None:
+        clear()
 
 
 async def reset_if_marked(conn: asyncpg.Connection) -> None:

@@ -78,6 +78,16 @@ def begin_shared_sql(groups: Iterable[str]) -> str:
     return "BEGIN;" + locks
 
 
+async def lock_session_shared_many(conn: Connection, groups: Iterable[str]) -> list[int]:
+    """Session-level shared locks of ``groups``, in sorted group order, in one simple query;
+    the keys, for :func:`redemption_service.db.ledger.insert_handing_over`, which releases
+    them. The connection is marked first, so the pool resets it if that never happens."""
+    keys = [group_key(g) for g in sorted(groups)]
+    mark_session_state(conn)
+    await conn.execute("".join(f"SELECT pg_advisory_lock_shared({int(k)});" for k in keys))
+    return keys
+
+
 async def lock_exclusive(conn: Connection, group: str) -> None:
     """Transaction-level exclusive lock: waits for every redeem holding the group shared."""
     await conn.execute("SELECT pg_advisory_xact_lock($1::bigint)", group_key(group))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
-from coupon_core.db import Connection
+from coupon_core.db import Connection, clear_session_state
 from coupon_core.errors import ServiceUnavailable
 from redis.exceptions import RedisError
 
@@ -135,6 +135,59 @@ async def _attempt(
             async with pool.acquire() as conn, conn.transaction():
                 await on_commit(conn, judged)
         return
+    mode: Mode = "partial" if partial else "all"
+    if on_commit is None:
+        await _attempt_handing_over(pool, counters, by_group, mode)
+    else:
+        await _attempt_in_transaction(pool, counters, judged, by_group, mode, on_commit)
+
+
+async def _attempt_handing_over(
+    pool: asyncpg.Pool, counters: Counters, by_group: dict[str, list[Judged]], mode: Mode
+) -> None:
+    """Two PostgreSQL round trips: the groups' session-level shared locks, then one
+    autocommitted statement that writes the ledger and hands the locks over to its own
+    transaction (held until its commit). See docs/redemption.md."""
+    taken: list[Judged] = []
+    epochs: dict[str, str] = {}
+    async with pool.acquire() as conn:
+        try:
+            keys = await locks.lock_session_shared_many(conn, by_group)
+            complete = await _guard_groups(counters, by_group, mode, taken, epochs)
+            if not complete:
+                await _release(counters, taken, epochs)
+        except BaseException:
+            # Still under the session locks (the pool drops them on release): exact.
+            await _release(counters, taken, epochs)
+            raise
+        if not taken:
+            return  # the connection is marked: the pool releases the locks
+        try:
+            ids, released = await ledger.insert_handing_over(conn, _new_rows(taken), keys)
+        except asyncpg.PostgresError:
+            # The server refused the statement: it rolled back, none of it is in the ledger.
+            # Whether its locks were still held or not, the give-back carries the epoch of
+            # the take and so never lands on counters a rebuild has set since.
+            await _release(counters, taken, epochs)
+            raise
+        # Any other failure (connection lost, cancelled) leaves the outcome unknown: nothing
+        # is given back; a counter too high refuses, never admits, and is reconciled.
+        if released:
+            clear_session_state(conn)
+        for e in taken:
+            e.redemption_id = ids[e.item.code]
+
+
+async def _attempt_in_transaction(
+    pool: asyncpg.Pool,
+    counters: Counters,
+    judged: list[Judged],
+    by_group: dict[str, list[Judged]],
+    mode: Mode,
+    on_commit: OnCommit,
+) -> None:
+    """Three PostgreSQL round trips and one per ``on_commit`` statement: ``BEGIN`` with the
+    groups' transaction-level shared locks, the ledger, then ``COMMIT``."""
     taken: list[Judged] = []
     epochs: dict[str, str] = {}
     async with pool.acquire() as conn:
@@ -142,17 +195,14 @@ async def _attempt(
         # hand below, on every path.
         try:
             await conn.execute(locks.begin_shared_sql(by_group))
-            complete = await _guard_groups(
-                counters, by_group, "partial" if partial else "all", taken, epochs
-            )
+            complete = await _guard_groups(counters, by_group, mode, taken, epochs)
             if not complete:
                 await _release(counters, taken, epochs)
             if taken:
                 ids = await ledger.insert(conn, _new_rows(taken))
                 for e in taken:
                     e.redemption_id = ids[e.item.code]
-            if on_commit is not None:
-                await on_commit(conn, judged)
+            await on_commit(conn, judged)
         except BaseException:
             # The transaction is still open, so the shared group locks are still held: no
             # rebuild can have read the ledger since we took, so giving back is exact.
