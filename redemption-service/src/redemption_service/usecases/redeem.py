@@ -1,8 +1,9 @@
-"""Redeeming: judge, take every group's counters, record the ledger, all in one PG transaction.
+"""Redeeming: judge, take every group's counters, record the ledger.
 
 See docs/redemption.md: a per-group advisory lock, shared here and exclusive in a rebuild,
-is held from before the guard script until the commit, and whatever was taken is given back
-(still under that lock) if anything fails before the commit.
+is held from before the guard script until the ledger's commit, and whatever was taken is
+given back (still under that lock, or guarded by the counters' epoch) if the ledger is not
+written.
 """
 
 from __future__ import annotations
