@@ -5,8 +5,11 @@
 -- "check" (take nothing). ARGV[2] group total limit, ARGV[3] group per-customer limit,
 -- then per item: coupon usage limit, coupon per-customer limit. -1 means unlimited.
 -- Returns {-1} when the counters are cold (not rebuilt from the ledger yet), otherwise one
--- item status per item: 700 ok, 711 coupon used up, 723 per-customer limit, 714 group limit.
-if redis.call('EXISTS', KEYS[1]) == 0 then
+-- item status per item: 700 ok, 711 coupon used up, 723 per-customer limit, 714 group limit,
+-- followed by the warm marker's value: the rebuild the counters come from, which a give-back
+-- passes to release.lua so that it never lands on counters rebuilt since.
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
     return {-1}
 end
 local mode = ARGV[1]
@@ -46,6 +49,7 @@ for i = 1, n do
     end
     result[i] = status
 end
+result[n + 1] = epoch
 if mode == 'check' or (mode == 'all' and failed) then
     return result
 end

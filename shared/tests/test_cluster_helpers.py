@@ -17,6 +17,7 @@ from coupon_core.db import Connection
 from coupon_core.embedded import EmbeddedRedisCluster
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.lifecycle import redis_from_url
+from coupon_core.rediscluster import get_many
 from coupon_core.scripts import load_scripts
 from coupon_core.settings import ServiceSettings
 from coupon_core.web import build_app
@@ -138,6 +139,24 @@ async def _until(predicate: Any, what: str, limit_s: float = 30.0) -> None:
             return
         await asyncio.sleep(POLL_S)
     raise AssertionError(f"{what} not within {limit_s}s")
+
+
+async def test_get_many_reads_keys_of_any_slots_in_order(
+    cluster: RedisCluster, redis_client: Any
+) -> None:
+    spread = [f"{{C:K{n}}}:owner" for n in range(12)]
+    assert len(_nodes_of(cluster, spread)) == 3
+    one_slot = ["{S:1}:group", "{S:1}:coupon:A", "{S:1}:coupon:B"]
+    for client in (cluster, redis_client):
+        for n, key in enumerate(spread[::2] + one_slot[:2]):
+            await client.set(key, str(n))
+        assert await get_many(client, spread + one_slot) == [
+            *(str(n // 2).encode() if n % 2 == 0 else None for n in range(12)),
+            b"6",
+            b"7",
+            None,
+        ]
+        assert await get_many(client, []) == []
 
 
 async def test_outbox_relay_and_consumer_run_on_the_cluster(

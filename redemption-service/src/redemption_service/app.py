@@ -52,7 +52,10 @@ async def _reconcile(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = build_app(settings, service=SERVICE, migrations_dir=MIGRATIONS_DIR)
+    # Session-level locks (reversals) mark their connection: see db/locks.py.
+    app = build_app(
+        settings, service=SERVICE, migrations_dir=MIGRATIONS_DIR, reset_marked_only=True
+    )
     app[SETTINGS] = settings
     app[RECONCILE_METRICS] = ReconcileMetrics(app[METRICS].registry)
     app.cleanup_ctx.append(counters_ctx)

@@ -6,6 +6,7 @@ slot (see docs/redemption.md for the design).
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -80,9 +81,10 @@ class Counters:
         total_limit: int | None,
         per_customer_limit: int | None,
         uses: Sequence[Use],
-    ) -> list[int]:
-        """Item statuses (700 ok, 711, 714, 723); in "all" mode nothing is taken unless every
-        use passes. Raises :class:`Cold` when the group must be rebuilt first."""
+    ) -> tuple[list[int], str]:
+        """Item statuses (700 ok, 711, 714, 723) and the epoch of the counters (to give back
+        with :meth:`release`); in "all" mode nothing is taken unless every use passes.
+        Raises :class:`Cold` when the group must be rebuilt first."""
         keys = [keyspace.redemption_warm(group), keyspace.redeemed_total(group)]
         args: list[str | int] = [mode, _limit(total_limit), _limit(per_customer_limit)]
         for use in uses:
@@ -91,18 +93,23 @@ class Counters:
             keys.append(keyspace.redeemed_by_customer(group, use.customer_id))
             args.extend((_limit(use.usage_limit), _limit(use.per_customer_limit)))
         result = await self._guard(keys=keys, args=args)
-        statuses = [int(x) for x in result]
-        if statuses == [COLD]:
+        if result[0] == COLD:
             raise Cold(group)
-        return statuses
+        epoch = result[-1]
+        return [int(x) for x in result[:-1]], (
+            epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+        )
 
-    async def release(self, group: str, uses: Iterable[tuple[str, str]]) -> None:
-        """Give back what :meth:`guard` took for ``(code, customer_id)`` uses."""
+    async def release(
+        self, group: str, uses: Iterable[tuple[str, str]], *, epoch: str | None = None
+    ) -> None:
+        """Give back what :meth:`guard` took for ``(code, customer_id)`` uses. With the
+        ``epoch`` the guard returned, nothing is given back to counters rebuilt since."""
         keys = [keyspace.redemption_warm(group)]
         for code, customer_id in uses:
             keys.extend(use_keys(group, code, customer_id))
         if len(keys) > 1:
-            await self._release(keys=keys, args=[])
+            await self._release(keys=keys, args=[epoch or ""])
 
     async def current(self, group: str) -> tuple[bool, dict[str, int]]:
         """Whether the group is warm, and every redemption counter it has in Redis."""
@@ -127,5 +134,7 @@ class Counters:
         stale = [k for k in present if k not in expected]
         names = list(expected)
         keys = [keyspace.redemption_warm(group), *names, *stale]
-        await self._rebuild(keys=keys, args=[len(names), *(expected[n] for n in names)])
+        await self._rebuild(
+            keys=keys, args=[len(names), *(expected[n] for n in names), uuid.uuid4().hex]
+        )
         return drift

@@ -9,3 +9,46 @@ from asyncpg.pool import PoolConnectionProxy
 
 # What ``pool.acquire()`` yields and what ``asyncpg.connect()`` returns, interchangeably.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+
+class SessionAwareConnection(asyncpg.Connection):
+    """A connection that remembers being given session state.
+
+    asyncpg's pool resets every connection it takes back (``pg_advisory_unlock_all()``,
+    ``CLOSE ALL``, ``UNLISTEN *``, ``RESET ALL``): one more round trip on every release. A
+    pool built with :func:`reset_if_marked` runs that query only on connections marked with
+    :func:`mark_session_state`, so code that takes a session-level advisory lock, sets a
+    session variable or listens must mark the connection *before* doing so. Transactions need
+    no mark: the pool rolls back an open one on release whatever the reset hook.
+    """
+
+    _holds_session_state = False
+
+    def mark_session_state(self) -> None:
+        self._holds_session_state = True
+
+    def clear_session_state(self) -> None:
+        self._holds_session_state = False
+
+
+def mark_session_state(conn: Connection) -> None:
+    """Have the pool reset ``conn`` when it is released (see :class:`SessionAwareConnection`).
+    A connection not from such a pool is left alone: it is closed, not reused."""
+    mark = getattr(conn, "mark_session_state", None)
+    if mark is not None:
+        mark()
+
+
+def clear_session_state(conn: Connection) -> None:
+    """Undo :func:`mark_session_state` once the session state it announced is known to be
+    gone (the lock released by the code that took it)."""
+    clear = getattr(conn, "clear_session_state", None)
+    if clear is not None:
+        clear()
+
+
+async def reset_if_marked(conn: asyncpg.Connection) -> None:
+    """The pool's ``reset`` hook: the full reset query only for marked connections."""
+    if isinstance(conn, SessionAwareConnection) and conn._holds_session_state:
+        await conn.execute(conn.get_reset_query())
+        conn._holds_session_state = False

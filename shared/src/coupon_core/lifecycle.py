@@ -17,6 +17,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
+from coupon_core.db import SessionAwareConnection, reset_if_marked
 from coupon_core.keys import CORE_SETTINGS, HTTP_SESSION, PG_POOL, REDIS
 from coupon_core.migrations import apply_migrations
 from coupon_core.rediscluster import OutageAwareCluster
@@ -36,8 +37,14 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-def postgres_ctx(migrations_dir: Path | None, *, service: str) -> CleanupCtx:
-    """Applies the service's migrations (when enabled), then opens the pool."""
+def postgres_ctx(
+    migrations_dir: Path | None, *, service: str, reset_marked_only: bool = False
+) -> CleanupCtx:
+    """Applies the service's migrations (when enabled), then opens the pool.
+
+    ``reset_marked_only``: the pool resets a released connection only when it was marked as
+    holding session state (:func:`coupon_core.db.mark_session_state`), which saves a round
+    trip per use; for services whose every session-level lock or setting marks first."""
 
     async def postgres(app: web.Application) -> AsyncIterator[None]:
         settings = app[CORE_SETTINGS]
@@ -52,6 +59,8 @@ def postgres_ctx(migrations_dir: Path | None, *, service: str) -> CleanupCtx:
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
             init=_init_connection,
+            connection_class=SessionAwareConnection,
+            reset=reset_if_marked if reset_marked_only else None,
         )
         app[PG_POOL] = pool
         yield

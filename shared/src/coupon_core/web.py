@@ -39,9 +39,11 @@ def build_app(
     with_redis: bool = True,
     extra_middlewares: Sequence[Middleware] = (),
     serve_document: bool = True,
+    reset_marked_only: bool = False,
 ) -> web.Application:
     """A bare application with the shared middlewares, operational routes and data stores.
-    ``serve_document=False`` leaves ``/openapi.json`` to the caller (the gateway merges)."""
+    ``serve_document=False`` leaves ``/openapi.json`` to the caller (the gateway merges);
+    ``reset_marked_only`` is passed to :func:`coupon_core.lifecycle.postgres_ctx`."""
     middlewares: list[Middleware] = [
         request_id_middleware,
         metrics_middleware,
@@ -58,7 +60,9 @@ def build_app(
     add_operational_routes(app)
     if serve_document:
         add_document_route(app, title=service)
-    app.cleanup_ctx.append(postgres_ctx(migrations_dir, service=service))
+    app.cleanup_ctx.append(
+        postgres_ctx(migrations_dir, service=service, reset_marked_only=reset_marked_only)
+    )
     if with_redis:
         app.cleanup_ctx.append(redis_ctx)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import orjson
 from coupon_core import events, keyspace
@@ -27,52 +28,44 @@ class NewRedemption:
     custom_fields: list[dict[str, str]]
 
 
-async def lock_groups_shared(conn: Connection, groups: Sequence[str]) -> None:
-    """Held by a redeem from before its guard script until commit: a rebuild of these groups
-    (exclusive) waits for it, so the ledger it reads includes every use the counters hold."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock_shared(hashtextextended(g, 0)) "
-        "FROM unnest($1::text[]) WITH ORDINALITY AS t(g, n) ORDER BY n",
-        sorted(groups),
-    )
-
-
-async def lock_group_exclusive(conn: Connection, group: str) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", group)
-
-
-async def lock_group_session_shared(conn: Connection, group: str) -> None:
-    await conn.execute("SELECT pg_advisory_lock_shared(hashtextextended($1, 0))", group)
-
-
-async def unlock_group_session_shared(conn: Connection, group: str) -> None:
-    await conn.execute("SELECT pg_advisory_unlock_shared(hashtextextended($1, 0))", group)
-
-
-_INSERT = f"""
-WITH ins AS (
+_ROWS = """
     INSERT INTO redemptions
         (code, group_ref, customer_id, amount, coupon_value, transaction_number, custom_fields)
     SELECT c, g, cu, a, v, t, f::jsonb
     FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[],
-                $7::text[]) AS u(c, g, cu, a, v, t, f)
+                $7::text[]) AS u(c, g, cu, a, v, t, f){held}
     RETURNING id, code, group_ref, customer_id, amount, coupon_value, redeemed_at
-), events AS (
+"""
+_EVENTS = f"""
     INSERT INTO outbox (stream, event_type, payload)
     SELECT '{STREAM}', 'coupon.redeemed', jsonb_build_object(
         'redemptionId', id::text, 'code', code, 'group', group_ref, 'customerId', customer_id,
         'amount', amount, 'couponValue', coupon_value, 'redeemedAt', redeemed_at)
     FROM ins
-)
+"""
+
+_INSERT = f"""
+WITH ins AS ({_ROWS.format(held="")}), events AS ({_EVENTS})
 SELECT id, code FROM ins
 """
 
+# One autocommitted statement that takes over the groups' session-level shared locks
+# ($8, group keys): "held" takes them at transaction level (kept until this statement's
+# commit) before any row is written, "released" drops the session-level ones only once
+# every row is (it reads all of "ins", which reads "held").
+_INSERT_HANDING_OVER = f"""
+WITH held AS (
+    SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest($8::bigint[]) AS k
+), ins AS ({_ROWS.format(held=", held")}), events AS ({_EVENTS}), released AS (
+    SELECT count(*) FILTER (WHERE pg_advisory_unlock_shared(k)) AS n
+    FROM unnest($8::bigint[]) AS k, (SELECT count(*) FROM ins) AS written
+)
+SELECT id, code, released.n AS released FROM ins, released
+"""
 
-async def insert(conn: Connection, rows: Sequence[NewRedemption]) -> dict[str, int]:
-    """Record redemptions and their ``coupon.redeemed`` events; ``{code: redemption id}``
-    (codes are unique within one request)."""
-    records = await conn.fetch(
-        _INSERT,
+
+def _columns(rows: Sequence[NewRedemption]) -> list[list[Any]]:
+    return [
         [r.code for r in rows],
         [r.group_ref for r in rows],
         [r.customer_id for r in rows],
@@ -80,8 +73,25 @@ async def insert(conn: Connection, rows: Sequence[NewRedemption]) -> dict[str, i
         [r.coupon_value for r in rows],
         [r.transaction_number for r in rows],
         [orjson.dumps(r.custom_fields).decode() for r in rows],
-    )
+    ]
+
+
+async def insert(conn: Connection, rows: Sequence[NewRedemption]) -> dict[str, int]:
+    """Record redemptions and their ``coupon.redeemed`` events in the caller's transaction;
+    ``{code: redemption id}`` (codes are unique within one request)."""
+    records = await conn.fetch(_INSERT, *_columns(rows))
     return {rec["code"]: rec["id"] for rec in records}
+
+
+async def insert_handing_over(
+    conn: Connection, rows: Sequence[NewRedemption], lock_keys: Sequence[int]
+) -> tuple[dict[str, int], bool]:
+    """:func:`insert` as one autocommitted statement, outside any transaction, that hands
+    the session-level shared locks of ``lock_keys`` over to its own transaction (see
+    ``db/locks.py``). Returns the ids, and whether every session-level lock was released."""
+    records = await conn.fetch(_INSERT_HANDING_OVER, *_columns(rows), list(lock_keys))
+    released = bool(records) and records[0]["released"] == len(lock_keys)
+    return {rec["code"]: rec["id"] for rec in records}, released
 
 
 async def live_uses(conn: Connection, group: str) -> list[tuple[str, str, int]]:

@@ -1,7 +1,8 @@
 """Judging redemption items against the facts the owning services published.
 
 Two Redis round trips whatever the number of coupons: code owners, customers and the
-facts-ready markers in one pipeline, then every group's and coupon's facts in another.
+facts-ready markers in one ``MGET``, then every group's and coupon's facts in another (on a
+cluster, keys of several slots go as a pipeline instead: see ``get_many``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import orjson
 from coupon_core import customers, keyspace
 from coupon_core.errors import ServiceUnavailable
 from coupon_core.facts import CouponFacts, GroupFacts
+from coupon_core.rediscluster import get_many
 from redis.asyncio import Redis
 
 from redemption_service.domain import rules
@@ -57,19 +59,14 @@ def _index_key(ref: CustomerRef) -> str | None:
 async def judge(redis: Redis, items: Sequence[RedeemItem], *, now: int) -> list[Judged]:
     """Every check except the usage limits (the guard script judges those atomically)."""
     index_keys = [_index_key(item.customer) for item in items]
-    async with redis.pipeline(transaction=False) as pipe:
-        for item in items:
-            pipe.get(keyspace.code_owner(item.code))
-        for key in index_keys:
-            if key is not None:
-                pipe.get(key)
-        for service in OWNERS:
-            pipe.exists(keyspace.facts_ready(service))
-        first = await pipe.execute()
+    lookups = [keyspace.code_owner(item.code) for item in items]
+    lookups += [key for key in index_keys if key is not None]
+    lookups += [keyspace.facts_ready(service) for service in OWNERS]
+    first = await get_many(redis, lookups)
     owners = [_text(v) for v in first[: len(items)]]
     found = iter(first[len(items) : len(first) - len(OWNERS)])
     customer_ids = [_customer_id(_text(next(found))) if k is not None else None for k in index_keys]
-    facts_ready = all(bool(v) for v in first[len(first) - len(OWNERS) :])
+    facts_ready = all(v is not None for v in first[len(first) - len(OWNERS) :])
 
     groups = sorted({g for g in owners if g is not None})
     pairs = [(g, item.code) for g, item in zip(owners, items, strict=True) if g is not None]
@@ -78,13 +75,7 @@ async def judge(redis: Redis, items: Sequence[RedeemItem], *, now: int) -> list[
     if pairs:
         keys = [keyspace.group_facts(g) for g in groups]
         keys += [keyspace.coupon_facts(g, code) for g, code in pairs]
-        if len(groups) == 1:  # one slot: a single MGET is cheaper than a pipeline
-            second = await redis.mget(keys)
-        else:
-            async with redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.get(key)
-                second = await pipe.execute()
+        second = await get_many(redis, keys)
         for g, raw in zip(groups, second[: len(groups)], strict=True):
             group_facts[g] = GroupFacts.model_validate_json(raw) if raw else None
         for pair, raw in zip(pairs, second[len(groups) :], strict=True):

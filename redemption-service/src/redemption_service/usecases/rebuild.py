@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.exceptions import RedisError
 
 from redemption_service.counters import Counters, expected_counters
-from redemption_service.db import ledger
+from redemption_service.db import ledger, locks
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ async def rebuild_group(
     for every redeem between its guard script and its commit; returns the drift repaired.
     Without ``force`` a group another replica already warmed is left alone."""
     async with pool.acquire() as conn, conn.transaction():
-        await ledger.lock_group_exclusive(conn, group)
+        await locks.lock_exclusive(conn, group)
         if not force and await counters.redis.exists(keyspace.redemption_warm(group)):
             return 0
         live = await ledger.live_uses(conn, group)

@@ -1,8 +1,9 @@
-"""Redeeming: judge, take every group's counters, record the ledger, all in one PG transaction.
+"""Redeeming: judge, take every group's counters, record the ledger.
 
 See docs/redemption.md: a per-group advisory lock, shared here and exclusive in a rebuild,
-is held from before the guard script until the commit, and whatever was taken is given back
-(still under that lock) if anything fails before the commit.
+is held from before the guard script until the ledger's commit, and whatever was taken is
+given back (still under that lock, or guarded by the counters' epoch) if the ledger is not
+written.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
-from coupon_core.db import Connection
+from coupon_core.db import Connection, clear_session_state
 from coupon_core.errors import ServiceUnavailable
 from redis.exceptions import RedisError
 
 from redemption_service.counters import Cold, Counters, Mode, Use
-from redemption_service.db import ledger
+from redemption_service.db import ledger, locks
 from redemption_service.domain.models import Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
 from redemption_service.usecases.judge import judge
@@ -48,14 +49,18 @@ def _uses(entries: Sequence[Judged]) -> list[Use]:
 
 
 async def _guard_groups(
-    counters: Counters, by_group: dict[str, list[Judged]], mode: Mode, taken: list[Judged]
+    counters: Counters,
+    by_group: dict[str, list[Judged]],
+    mode: Mode,
+    taken: list[Judged],
+    epochs: dict[str, str],
 ) -> bool:
     """Run the guard of each group in turn; False (and stop) when an all-or-nothing group
-    fails. Items taken are appended to ``taken``."""
+    fails. Items taken are appended to ``taken``, and each group's epoch set in ``epochs``."""
     for group, entries in by_group.items():
         facts = entries[0].group
         assert facts is not None
-        statuses = await counters.guard(
+        statuses, epochs[group] = await counters.guard(
             mode,
             group,
             total_limit=facts.total_limit,
@@ -73,18 +78,48 @@ async def _guard_groups(
     return True
 
 
-async def _release(counters: Counters, taken: Sequence[Judged]) -> None:
+async def _release(counters: Counters, taken: list[Judged], epochs: dict[str, str]) -> None:
     by_group: dict[str, list[tuple[str, str]]] = {}
     for e in taken:
         assert e.group is not None
         assert e.customer_id is not None
         by_group.setdefault(e.group.group, []).append((e.item.code, e.customer_id))
         e.taken = False
+    taken.clear()
     for group, uses in by_group.items():
         # A failed give-back leaves the counter high: fewer redemptions, never more; the
         # reconciler brings it back to the ledger.
         with contextlib.suppress(RedisError, OSError):
-            await counters.release(group, uses)
+            await counters.release(group, uses, epoch=epochs.get(group))
+
+
+def _new_rows(taken: Sequence[Judged]) -> list[ledger.NewRedemption]:
+    return [
+        ledger.NewRedemption(
+            code=e.item.code,
+            group_ref=e.group.group if e.group else "",
+            customer_id=e.customer_id or "",
+            amount=e.item.amount,
+            coupon_value=e.value,
+            transaction_number=e.item.transaction_number,
+            custom_fields=[{"name": n, "value": v} for n, v in e.item.custom_fields],
+        )
+        for e in taken
+    ]
+
+
+class CommitFailed(ServiceUnavailable):
+    """The transaction ended in a rollback: nothing was redeemed, a retry may succeed."""
+
+    code = "commit_failed"
+
+
+async def _rollback(conn: Connection) -> None:
+    """End the transaction if the connection can still say so; if it cannot (broken, or a
+    cancelled query still running) the pool rolls back or drops it on release."""
+    if conn.is_in_transaction():
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await conn.execute("ROLLBACK")
 
 
 async def _attempt(
@@ -96,49 +131,98 @@ async def _attempt(
     on_commit: OnCommit | None,
 ) -> None:
     by_group = _by_group(judged)
-    if not by_group and on_commit is None:
+    if not by_group:
+        if on_commit is not None:
+            async with pool.acquire() as conn, conn.transaction():
+                await on_commit(conn, judged)
         return
-    async with pool.acquire() as conn, conn.transaction():
-        if not by_group:
-            assert on_commit is not None
-            await on_commit(conn, judged)
-            return
-        await ledger.lock_groups_shared(conn, list(by_group))
-        taken: list[Judged] = []
+    mode: Mode = "partial" if partial else "all"
+    if on_commit is None:
+        await _attempt_handing_over(pool, counters, by_group, mode)
+    else:
+        await _attempt_in_transaction(pool, counters, judged, by_group, mode, on_commit)
+
+
+async def _attempt_handing_over(
+    pool: asyncpg.Pool, counters: Counters, by_group: dict[str, list[Judged]], mode: Mode
+) -> None:
+    """Two PostgreSQL round trips: the groups' session-level shared locks, then one
+    autocommitted statement that writes the ledger and hands the locks over to its own
+    transaction (held until its commit). See docs/redemption.md."""
+    taken: list[Judged] = []
+    epochs: dict[str, str] = {}
+    async with pool.acquire() as conn:
         try:
-            complete = await _guard_groups(
-                counters, by_group, "partial" if partial else "all", taken
-            )
+            keys = await locks.lock_session_shared_many(conn, by_group)
+            complete = await _guard_groups(counters, by_group, mode, taken, epochs)
             if not complete:
-                await _release(counters, taken)
-                taken.clear()
+                await _release(counters, taken, epochs)
+        except BaseException:
+            # Still under the session locks (the pool drops them on release): exact.
+            await _release(counters, taken, epochs)
+            raise
+        if not taken:
+            return  # the connection is marked: the pool releases the locks
+        try:
+            ids, released = await ledger.insert_handing_over(conn, _new_rows(taken), keys)
+        except asyncpg.PostgresError:
+            # The server refused the statement: it rolled back, none of it is in the ledger.
+            # Whether its locks were still held or not, the give-back carries the epoch of
+            # the take and so never lands on counters a rebuild has set since.
+            await _release(counters, taken, epochs)
+            raise
+        # Any other failure (connection lost, cancelled) leaves the outcome unknown: nothing
+        # is given back; a counter too high refuses, never admits, and is reconciled.
+        if released:
+            clear_session_state(conn)
+        for e in taken:
+            e.redemption_id = ids[e.item.code]
+
+
+async def _attempt_in_transaction(
+    pool: asyncpg.Pool,
+    counters: Counters,
+    judged: list[Judged],
+    by_group: dict[str, list[Judged]],
+    mode: Mode,
+    on_commit: OnCommit,
+) -> None:
+    """Three PostgreSQL round trips and one per ``on_commit`` statement: ``BEGIN`` with the
+    groups' transaction-level shared locks, the ledger, then ``COMMIT``."""
+    taken: list[Judged] = []
+    epochs: dict[str, str] = {}
+    async with pool.acquire() as conn:
+        # BEGIN and the shared group locks in one round trip; the transaction is ended by
+        # hand below, on every path.
+        try:
+            await conn.execute(locks.begin_shared_sql(by_group))
+            complete = await _guard_groups(counters, by_group, mode, taken, epochs)
+            if not complete:
+                await _release(counters, taken, epochs)
             if taken:
-                ids = await ledger.insert(
-                    conn,
-                    [
-                        ledger.NewRedemption(
-                            code=e.item.code,
-                            group_ref=e.group.group if e.group else "",
-                            customer_id=e.customer_id or "",
-                            amount=e.item.amount,
-                            coupon_value=e.value,
-                            transaction_number=e.item.transaction_number,
-                            custom_fields=[
-                                {"name": n, "value": v} for n, v in e.item.custom_fields
-                            ],
-                        )
-                        for e in taken
-                    ],
-                )
+                ids = await ledger.insert(conn, _new_rows(taken))
                 for e in taken:
                     e.redemption_id = ids[e.item.code]
-            if on_commit is not None:
-                await on_commit(conn, judged)
+            await on_commit(conn, judged)
         except BaseException:
-            # Still inside the transaction, so still under the shared group locks: no
+            # The transaction is still open, so the shared group locks are still held: no
             # rebuild can have read the ledger since we took, so giving back is exact.
-            await _release(counters, taken)
+            await _release(counters, taken, epochs)
+            await _rollback(conn)
             raise
+        try:
+            status = await conn.execute("COMMIT")
+        except asyncpg.PostgresError:
+            # The server refused the COMMIT: the transaction rolled back, none of it is in
+            # the ledger. The locks went with it, but the give-back carries the epoch of the
+            # take and so never lands on counters a rebuild has set since.
+            await _release(counters, taken, epochs)
+            raise
+        # Any other failure (connection lost, cancelled) leaves the outcome unknown: nothing
+        # is given back; a counter too high refuses, never admits, and is reconciled.
+        if status != "COMMIT":  # a failed statement turns COMMIT into ROLLBACK
+            await _release(counters, taken, epochs)
+            raise CommitFailed("The redemption was not recorded; retry.")
 
 
 async def redeem(
@@ -179,7 +263,7 @@ async def dry_run(
     before = [j.status for j in judged]
     for _ in range(MAX_REBUILDS + 1):
         try:
-            await _guard_groups(counters, _by_group(judged), "check", [])
+            await _guard_groups(counters, _by_group(judged), "check", [], {})
             return judged
         except Cold as cold:
             for entry, status in zip(judged, before, strict=True):

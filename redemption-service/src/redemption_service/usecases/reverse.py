@@ -11,7 +11,7 @@ from coupon_core.errors import NotFound
 from redis.exceptions import RedisError
 
 from redemption_service.counters import Counters
-from redemption_service.db import ledger
+from redemption_service.db import ledger, locks
 from redemption_service.domain.models import Redemption
 
 OnCommit = Callable[[Connection, Redemption], Awaitable[None]]
@@ -34,7 +34,7 @@ async def reverse(
             raise NotFound(
                 f"Redemption {redemption_id} does not exist.", code="redemption_not_found"
             )
-        await ledger.lock_group_session_shared(conn, found.group_ref)
+        await locks.lock_session_shared(conn, found.group_ref)
         try:
             async with conn.transaction():
                 current = await ledger.get(conn, redemption_id, for_update=True)
@@ -49,5 +49,5 @@ async def reverse(
                     await counters.release(result.group_ref, [(result.code, result.customer_id)])
         finally:
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                await ledger.unlock_group_session_shared(conn, found.group_ref)
+                await locks.unlock_session_shared(conn, found.group_ref)
     return result
