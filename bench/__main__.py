@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--soak-seconds", type=float, default=60.0)
     parser.add_argument("--no-soak", action="store_true")
-    parser.add_argument("--generation-amount", type=int, default=100_000)
+    parser.add_argument("--generation-amount", type=int, default=1_000_000)
     args = parser.parse_args()
     if not (1 <= args.seconds <= 30 and 1 <= args.rounds <= 5 and 1 <= args.soak_seconds <= 120):
         parser.error("keep it bounded: seconds 1..30, rounds 1..5, soak 1..120")
