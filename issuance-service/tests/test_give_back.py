@@ -18,6 +18,7 @@ from issuance_service.settings import Settings
 from redis.asyncio import Redis
 
 PRINCIPAL = Principal("api_token", "1", "test")
+ADVISORY_LOCKS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
 
 FAIL_FOR_CUSTOMER = """
 CREATE FUNCTION refuse_issue() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -58,6 +59,8 @@ async def test_a_failed_insert_gives_back_counters_and_codes(
         assert await redis.get(keyspace.last_issued_to_customer(group, customer)) is None
         owners = [key async for key in redis.scan_iter(match="{C:*}:owner")]
         assert len(owners) == 1  # only the first coupon's code stays claimed
+        # The pool skips its reset query: the series' lock must have ended with the rollback.
+        assert await db.fetchval(ADVISORY_LOCKS) == 0
 
         await db.execute("DROP TRIGGER refuse_issue ON issued_coupons")
         again = await api.post("/v2/coupon/issue", json=body)
@@ -156,6 +159,7 @@ async def test_a_refused_commit_keeps_the_take_until_a_rebuild(
         await db.execute("DROP TRIGGER refuse_commit ON issued_coupons")
         assert await db.fetchval("SELECT count(*) FROM issued_coupons") == 1
         assert await db.fetchval(ISSUED_EVENTS) == 1
+        assert await db.fetchval(ADVISORY_LOCKS) == 0
         assert await redis.get(keyspace.issued_total(group)) == b"2"
         refused = await api.post("/v2/coupon/issue", json=body)
         assert refused.status == 400
