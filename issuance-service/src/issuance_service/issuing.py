@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +18,10 @@ from typing import Any
 import asyncpg
 from coupon_core import idempotency, keyspace, registry
 from coupon_core.db import Connection
+from coupon_core.keyspace import CustomerIdentifier
 from redis.exceptions import RedisError
 
-from issuance_service import counters
+from issuance_service import counters, registration
 from issuance_service.db import coupons as coupons_db
 from issuance_service.db import series as series_db
 from issuance_service.deps import Stores
@@ -67,15 +68,34 @@ async def _claim_codes(stores: Stores, series: Series, count: int) -> list[str]:
     raise RuntimeError(f"could not find {count} free codes for series {series.id}")
 
 
+def _issuable(found: Series | None, series_id: int, now: datetime) -> Series:
+    if found is None:
+        raise series_not_found(series_id)
+    if rules.is_expired(found, now=now):
+        raise series_expired(series_id)
+    return found
+
+
 async def load_issuable(stores: Stores, series_id: int, now: datetime) -> Series:
     """The series, if it exists and has not expired (707, 712)."""
     async with stores.pool.acquire() as conn:
-        series = await series_db.get(conn, series_id, counted=False)
-    if series is None:
-        raise series_not_found(series_id)
-    if rules.is_expired(series, now=now):
-        raise series_expired(series_id)
-    return series
+        found = await series_db.get(conn, series_id, counted=False)
+    return _issuable(found, series_id, now)
+
+
+async def load_for_issue(
+    stores: Stores, series_id: int, given: Mapping[CustomerIdentifier, object], now: datetime
+) -> tuple[Series, Customer]:
+    """The series (as :func:`load_issuable`), then the customer, read on one connection. The
+    series comes first so that an issue that cannot happen registers nobody; a customer named
+    only by mobile/email/externalId and not known yet is registered (an unknown id is 701)."""
+    async with stores.pool.acquire() as conn:
+        series = _issuable(await series_db.get(conn, series_id, counted=False), series_id, now)
+        identifiers = registration.identifiers_for_issue(given)
+        customer = await registration.find_on(conn, identifiers)
+    if customer is None:
+        customer = await registration.register_for_issue(stores, identifiers)
+    return series, customer
 
 
 async def _rollback(conn: Connection) -> None:
