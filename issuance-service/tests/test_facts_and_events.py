@@ -170,3 +170,38 @@ async def test_num_redeemed_follows_redemption_events(
     (mine,) = owned["coupons"]
     assert mine["redemptionCount"] == 1
     assert mine["redeemed"] is True
+
+
+async def test_issued_events_are_written_with_the_coupons_in_code_order(
+    api: Any, new_series: Any, database_url: str
+) -> None:
+    series = await (await api.post("/v2/coupon/series", json=new_series())).json()
+    answer = await api.post(
+        "/v2/coupon/issue/multiple",
+        json={"seriesId": series["id"], "customer": {"mobile": "77"}, "count": 3},
+    )
+    assert answer.status == 200, await answer.text()
+    issued = await answer.json()
+    db = await asyncpg.connect(database_url)
+    try:
+        rows = await db.fetch(
+            "SELECT stream, event_type, payload::text AS payload FROM outbox "
+            "WHERE event_type = 'coupon.issued' ORDER BY id"
+        )
+        coupons = await db.fetch(
+            "SELECT id, code, customer_id, issued_at FROM issued_coupons ORDER BY id"
+        )
+    finally:
+        await db.close()
+    assert [c["code"] for c in coupons] == issued["codes"]
+    assert [r["stream"] for r in rows] == [keyspace.event_stream("issuance")] * 3
+    assert [orjson.loads(r["payload"]) for r in rows] == [
+        {
+            "code": c["code"],
+            "group": f"S:{series['id']}",
+            "couponId": c["id"],
+            "customerId": str(c["customer_id"]),
+            "issuedAt": c["issued_at"].isoformat(),
+        }
+        for c in coupons
+    ]

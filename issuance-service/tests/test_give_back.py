@@ -18,6 +18,7 @@ from issuance_service.settings import Settings
 from redis.asyncio import Redis
 
 PRINCIPAL = Principal("api_token", "1", "test")
+ADVISORY_LOCKS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
 
 FAIL_FOR_CUSTOMER = """
 CREATE FUNCTION refuse_issue() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -58,6 +59,8 @@ async def test_a_failed_insert_gives_back_counters_and_codes(
         assert await redis.get(keyspace.last_issued_to_customer(group, customer)) is None
         owners = [key async for key in redis.scan_iter(match="{C:*}:owner")]
         assert len(owners) == 1  # only the first coupon's code stays claimed
+        # The pool skips its reset query: the series' lock must have ended with the rollback.
+        assert await db.fetchval(ADVISORY_LOCKS) == 0
 
         await db.execute("DROP TRIGGER refuse_issue ON issued_coupons")
         again = await api.post("/v2/coupon/issue", json=body)
@@ -123,4 +126,50 @@ async def test_counters_lost_repeatedly_during_a_storm(
     try:
         assert await db.fetchval("SELECT count(*) FROM issued_coupons") == limit
     finally:
+        await db.close()
+
+
+ISSUED_EVENTS = "SELECT count(*) FROM outbox WHERE event_type = 'coupon.issued'"
+
+REFUSE_AT_COMMIT = """
+CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'refused at commit by test trigger';
+END $$;
+CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON issued_coupons
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();
+"""
+
+
+async def test_a_refused_commit_keeps_the_take_until_a_rebuild(
+    api: Any, new_series: Any, database_url: str, redis_url: str
+) -> None:
+    """A COMMIT that fails may have landed for all the service knows: what it took stays
+    taken (the limit only refuses more), and a rebuild brings the counters to the ledger."""
+    series = await (await api.post("/v2/coupon/series", json=new_series(maxCreate=2))).json()
+    group = f"S:{series['id']}"
+    body = {"seriesId": series["id"], "customer": {"mobile": "1"}}
+    assert (await api.post("/v2/coupon/issue", json=body)).status == 200
+    db = await asyncpg.connect(database_url)
+    redis: Redis = redis_from_url(redis_url)
+    try:
+        await db.execute(REFUSE_AT_COMMIT)
+        failed = await api.post("/v2/coupon/issue", json=body)
+        assert failed.status == 500
+        await db.execute("DROP TRIGGER refuse_commit ON issued_coupons")
+        assert await db.fetchval("SELECT count(*) FROM issued_coupons") == 1
+        assert await db.fetchval(ISSUED_EVENTS) == 1
+        assert await db.fetchval(ADVISORY_LOCKS) == 0
+        assert await redis.get(keyspace.issued_total(group)) == b"2"
+        refused = await api.post("/v2/coupon/issue", json=body)
+        assert refused.status == 400
+        assert (await refused.json())["errors"][0]["code"] == 722
+
+        await redis.delete(keyspace.issuance_warm(group))  # as after Redis lost its data
+        again = await api.post("/v2/coupon/issue", json=body)
+        assert again.status == 200, await again.text()
+        assert await redis.get(keyspace.issued_total(group)) == b"2"
+        assert await db.fetchval("SELECT count(*) FROM issued_coupons") == 2
+    finally:
+        await redis.aclose()
         await db.close()

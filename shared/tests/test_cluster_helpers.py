@@ -96,6 +96,10 @@ async def test_code_registry_spans_slots(
     assert _nodes_of(cluster, [keyspace.code_owner(c) for c in codes]) == set(redis_cluster.ports)
     assert await registry.claim_many(redis, codes, "P:SPRING") == [True] * len(codes)
     assert await registry.claim_many(redis, codes[:5], "S:9") == [False] * 5
+    assert await registry.claim_many(redis, codes[:1], "S:9") == [False]  # one, no pipeline
+    assert await registry.claim_many(redis, ["SOLO"], "S:9") == [True]
+    assert await registry.owner_of(redis, "SOLO") == "S:9"
+    await registry.release(redis, ["SOLO"], "S:9")
     assert await registry.claim(redis, codes[0], "P:SPRING")
     assert not await registry.claim(redis, codes[0], "S:9")
     assert await registry.claim(redis, "LONE", "S:9")

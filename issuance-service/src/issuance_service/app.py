@@ -52,7 +52,11 @@ async def _republish(app: web.Application) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = build_app(settings, service=SERVICE, migrations_dir=MIGRATIONS_DIR)
+    # No session state is ever set on the pool's connections (the advisory lock is
+    # transaction-level), so a released connection needs no reset query.
+    app = build_app(
+        settings, service=SERVICE, migrations_dir=MIGRATIONS_DIR, reset_marked_only=True
+    )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(scripts_ctx)
     app.cleanup_ctx.append(background_task_ctx("outbox-relay", _relay))

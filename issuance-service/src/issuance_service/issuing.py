@@ -1,25 +1,28 @@
 """Issuing coupons of a series to a customer (SPEC section 4).
 
-Order of an issue: shared series lock -> take the limits in Redis (one script) -> claim
-codes in the registry -> insert the coupons, the counter and the outbox events in one
-transaction -> give back the take on any failure -> unlock -> publish facts -> respond.
+Order of an issue: BEGIN with the series' shared lock (one round trip) -> take the limits
+in Redis (one script) -> claim codes in the registry -> insert the coupons and their outbox
+events (one statement) -> COMMIT; on any failure before the COMMIT, give back the take while
+the transaction (and so the lock) is still open, then roll back -> publish facts -> respond.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from coupon_core import idempotency, registry
+import asyncpg
+from coupon_core import idempotency, keyspace, registry
+from coupon_core.db import Connection
+from coupon_core.keyspace import CustomerIdentifier
 from redis.exceptions import RedisError
 
-from issuance_service import counters
+from issuance_service import counters, registration
 from issuance_service.db import coupons as coupons_db
-from issuance_service.db import outbox as outbox_db
 from issuance_service.db import series as series_db
 from issuance_service.deps import Stores
 from issuance_service.domain import codes, rules
@@ -65,28 +68,42 @@ async def _claim_codes(stores: Stores, series: Series, count: int) -> list[str]:
     raise RuntimeError(f"could not find {count} free codes for series {series.id}")
 
 
-def _issued_events(coupons: list[IssuedCoupon], group: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "code": c.code,
-            "group": group,
-            "couponId": c.id,
-            "customerId": str(c.customer_id),
-            "issuedAt": c.issued_at.isoformat(),
-        }
-        for c in coupons
-    ]
+def _issuable(found: Series | None, series_id: int, now: datetime) -> Series:
+    if found is None:
+        raise series_not_found(series_id)
+    if rules.is_expired(found, now=now):
+        raise series_expired(series_id)
+    return found
 
 
 async def load_issuable(stores: Stores, series_id: int, now: datetime) -> Series:
     """The series, if it exists and has not expired (707, 712)."""
     async with stores.pool.acquire() as conn:
-        series = await series_db.get(conn, series_id, counted=False)
-    if series is None:
-        raise series_not_found(series_id)
-    if rules.is_expired(series, now=now):
-        raise series_expired(series_id)
-    return series
+        found = await series_db.get(conn, series_id, counted=False)
+    return _issuable(found, series_id, now)
+
+
+async def load_for_issue(
+    stores: Stores, series_id: int, given: Mapping[CustomerIdentifier, object], now: datetime
+) -> tuple[Series, Customer]:
+    """The series (as :func:`load_issuable`), then the customer, read on one connection. The
+    series comes first so that an issue that cannot happen registers nobody; a customer named
+    only by mobile/email/externalId and not known yet is registered (an unknown id is 701)."""
+    async with stores.pool.acquire() as conn:
+        series = _issuable(await series_db.get(conn, series_id, counted=False), series_id, now)
+        identifiers = registration.identifiers_for_issue(given)
+        customer = await registration.find_on(conn, identifiers)
+    if customer is None:
+        customer = await registration.register_for_issue(stores, identifiers)
+    return series, customer
+
+
+async def _rollback(conn: Connection) -> None:
+    """End the transaction if the connection can still say so; if it cannot (broken, or a
+    cancelled query still running) the pool rolls back or drops it on release."""
+    if conn.is_in_transaction():
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await conn.execute("ROLLBACK")
 
 
 async def _attempt(
@@ -101,59 +118,51 @@ async def _attempt(
 ) -> tuple[list[IssuedCoupon], dict[str, Any]] | None:
     """One try; None when the series' counters were cold (nothing was taken)."""
     async with stores.pool.acquire() as conn:
-        await series_db.lock_shared(conn, series.id)
+        # BEGIN and the series' shared lock in one round trip. The lock is transaction-level:
+        # it lasts until the COMMIT, or the ROLLBACK that follows a give-back.
+        await conn.execute(series_db.begin_shared_sql(series.id))
+        taken: counters.Taken | None = None
+        codes_claimed: list[str] = []
         try:
             taken = await counters.take(
                 stores.scripts, series=series, customer_id=customer.id, count=count, now=now
             )
             if taken is None:
+                await conn.execute("ROLLBACK")  # before the rebuild waits for this lock
                 return None
-            codes_claimed: list[str] = []
-            committing = False
-            try:
-                codes_claimed = await _claim_codes(stores, series, count)
-                transaction = conn.transaction()
-                await transaction.start()
-                try:
-                    coupons = await coupons_db.insert_many(
-                        conn,
-                        series_id=series.id,
-                        customer_id=customer.id,
-                        codes=codes_claimed,
-                        valid_till=rules.coupon_valid_till(series, issued_at=now),
-                        issued_at=now,
-                    )
-                    await outbox_db.enqueue_many(
-                        conn,
-                        service=EVENT_STREAM_SERVICE,
-                        event_type="coupon.issued",
-                        payloads=_issued_events(coupons, series.group),
-                    )
-                    body = respond(series, coupons)
-                    if claim is not None:
-                        await idempotency.complete(
-                            conn, scope=claim.scope, key=claim.key, status=200, body=body
-                        )
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        await transaction.rollback()
-                    raise
-                committing = True
-                await transaction.commit()
-            except BaseException:
-                if committing:
-                    # The COMMIT failed: it may have landed. Giving the take back could let
-                    # the series issue past its limit, so keep it (an over-count only
-                    # refuses; the next rebuild brings it back to the ledger), and keep the
-                    # codes' registry entries too.
-                    raise
-                # Still under the shared lock: a rebuild cannot run between the rollback
-                # and this give-back, so the counters never end up below the ledger.
+            codes_claimed = await _claim_codes(stores, series, count)
+            coupons = await coupons_db.insert_with_events(
+                conn,
+                series_id=series.id,
+                group=series.group,
+                customer_id=customer.id,
+                codes=codes_claimed,
+                valid_till=rules.coupon_valid_till(series, issued_at=now),
+                issued_at=now,
+                stream=keyspace.event_stream(EVENT_STREAM_SERVICE),
+                event_type="coupon.issued",
+            )
+            body = respond(series, coupons)
+            if claim is not None:
+                await idempotency.complete(
+                    conn, scope=claim.scope, key=claim.key, status=200, body=body
+                )
+        except BaseException:
+            if taken is not None:
+                # The transaction is still open, so the shared lock is still held: a rebuild
+                # cannot run between this give-back and the rollback, so the counters never
+                # end up below the ledger.
                 await counters.release(stores.scripts, taken)
                 await registry.release(stores.redis, codes_claimed, series.group)
-                raise
-        finally:
-            await series_db.unlock_shared(conn, series.id)
+            await _rollback(conn)
+            raise
+        # A failed or interrupted COMMIT may have landed, and its lock is gone: giving the
+        # take back could let the series issue past its limit, so keep it (an over-count only
+        # refuses; the next rebuild brings it back to the ledger), and keep the codes'
+        # registry entries too.
+        status = await conn.execute("COMMIT")
+        if status != "COMMIT":  # a failed statement turns COMMIT into ROLLBACK
+            raise RuntimeError(f"series {series.id}: the issue was rolled back")
     return coupons, body
 
 

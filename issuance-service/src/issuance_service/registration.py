@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from coupon_core.customers import IDENTIFIERS, normalise
+from coupon_core.db import Connection
 from coupon_core.errors import BadRequest, Conflict
 from coupon_core.http import bigint
 from coupon_core.keyspace import CustomerIdentifier
@@ -67,28 +68,40 @@ async def get(stores: Stores, customer_id: int) -> Customer:
     return customer
 
 
-async def find(stores: Stores, identifiers: Mapping[CustomerIdentifier, str]) -> Customer | None:
+async def find_on(
+    conn: Connection, identifiers: Mapping[CustomerIdentifier, str]
+) -> Customer | None:
     """The customer the first given identifier (id, mobile, email, externalId) names."""
-    async with stores.pool.acquire() as conn:
-        if "id" in identifiers:
-            return await customers_db.get(conn, _customer_id(identifiers["id"]))
-        for identifier in LOOKUP_ORDER:
-            if identifier in identifiers:
-                found = await customers_db.find(conn, identifier, identifiers[identifier])
-                if found is not None:
-                    return found
+    if "id" in identifiers:
+        return await customers_db.get(conn, _customer_id(identifiers["id"]))
+    for identifier in LOOKUP_ORDER:
+        if identifier in identifiers:
+            found = await customers_db.find(conn, identifier, identifiers[identifier])
+            if found is not None:
+                return found
     return None
 
 
-async def resolve_for_issue(stores: Stores, given: Mapping[CustomerIdentifier, object]) -> Customer:
-    """The customer an issue is for; one known only by mobile/email/externalId and not yet
-    registered is registered now. An unknown id is an error."""
+async def find(stores: Stores, identifiers: Mapping[CustomerIdentifier, str]) -> Customer | None:
+    async with stores.pool.acquire() as conn:
+        return await find_on(conn, identifiers)
+
+
+def identifiers_for_issue(
+    given: Mapping[CustomerIdentifier, object],
+) -> dict[CustomerIdentifier, str]:
+    """The identifiers naming the customer of an issue (400 when there is none)."""
     identifiers = normalised(given)
     if not identifiers:
         raise BadRequest("customer: one of id, mobile, email, externalId is required")
-    found = await find(stores, identifiers)
-    if found is not None:
-        return found
+    return identifiers
+
+
+async def register_for_issue(
+    stores: Stores, identifiers: Mapping[CustomerIdentifier, str]
+) -> Customer:
+    """The customer of an issue that :func:`find_on` did not find: one known only by
+    mobile/email/externalId is registered now. An unknown id is an error."""
     if "id" in identifiers:
         raise customer_not_found(f"no customer with id {identifiers['id']}")
     try:

@@ -30,6 +30,8 @@ async def claim(redis: Redis, code: str, group: str) -> bool:
 async def claim_many(redis: Redis, codes: Sequence[str], group: str) -> list[bool]:
     """Claim a batch in one round trip (one per node on Redis Cluster: the pipeline is not
     transactional, so it may span slots); element i tells whether ``codes[i]`` is ours."""
+    if len(codes) == 1:  # a single command costs the client far less than a pipeline
+        return [bool(await redis.set(keyspace.code_owner(codes[0]), group, nx=True))]
     async with redis.pipeline(transaction=False) as pipe:
         for code in codes:
             pipe.set(keyspace.code_owner(code), group, nx=True)

@@ -13,7 +13,7 @@ from coupon_core.keyspace import CustomerIdentifier
 from coupon_core.metrics import ISSUES, LIMIT_REJECTIONS
 from coupon_core.openapi import Doc, documented
 
-from issuance_service import issuing, registration
+from issuance_service import issuing
 from issuance_service.api import views
 from issuance_service.api.common import stores
 from issuance_service.api.schemas import CustomerRef, IssueIn, IssueMultipleIn
@@ -50,9 +50,9 @@ async def _issue(request: web.Request, body: IssueIn, count: int, many: bool) ->
         return claim
     deps = stores(request)
     try:
-        # Before the customer: an issue that cannot happen registers nobody.
-        series = await issuing.load_issuable(deps, body.seriesId, datetime.now(UTC))
-        customer = await registration.resolve_for_issue(deps, _given(body.customer))
+        series, customer = await issuing.load_for_issue(
+            deps, body.seriesId, _given(body.customer), datetime.now(UTC)
+        )
 
         def respond(
             issued_from: Series, coupons: list[IssuedCoupon], owner: Customer = customer

@@ -21,25 +21,45 @@ def _coupon(row: asyncpg.Record) -> IssuedCoupon:
     return IssuedCoupon(**dict(row))
 
 
-async def insert_many(
+# The coupons and their ``coupon.issued`` outbox events in one statement (one round trip);
+# the events' payload is built from the inserted rows, in coupon order.
+_INSERT_WITH_EVENTS = (
+    "WITH c AS (INSERT INTO issued_coupons (series_id, customer_id, code, valid_till, issued_at) "
+    "SELECT $1, $2, code, $4, $5 FROM unnest($3::text[]) WITH ORDINALITY AS c(code, n) "
+    f"ORDER BY n RETURNING {_COLUMNS}), "
+    "e AS (INSERT INTO outbox (stream, event_type, payload) "
+    "SELECT $6, $7, jsonb_build_object('code', code, 'group', $8::text, 'couponId', id, "
+    "'customerId', customer_id::text, 'issuedAt', $9::text) FROM c ORDER BY id) "
+    "SELECT * FROM c"
+)
+
+
+async def insert_with_events(
     conn: Connection,
     *,
     series_id: int,
+    group: str,
     customer_id: int,
     codes: Sequence[str],
     valid_till: datetime,
     issued_at: datetime,
+    stream: str,
+    event_type: str,
 ) -> list[IssuedCoupon]:
+    """Insert the coupons and record an event per coupon (``code``, ``group``, ``couponId``,
+    ``customerId``, ``issuedAt``) in the same statement."""
     try:
         rows = await conn.fetch(
-            "INSERT INTO issued_coupons (series_id, customer_id, code, valid_till, issued_at) "
-            "SELECT $1, $2, code, $4, $5 FROM unnest($3::text[]) WITH ORDINALITY AS c(code, n) "
-            f"ORDER BY n RETURNING {_COLUMNS}",
+            _INSERT_WITH_EVENTS,
             series_id,
             customer_id,
             list(codes),
             valid_till,
             issued_at,
+            stream,
+            event_type,
+            group,
+            issued_at.isoformat(),
         )
     except asyncpg.UniqueViolationError:
         raise CodeTaken from None

@@ -63,14 +63,12 @@ async def list_page(
     return [_series(row) for row in rows]
 
 
-async def lock_shared(conn: Connection, series_id: int) -> None:
-    """Held (session level) by every issue from taking the counters until its rows are
-    committed or what it took is given back. The pool's connection reset unlocks it too."""
-    await conn.execute("SELECT pg_advisory_lock_shared($1, $2)", LOCK_NAMESPACE, series_id)
-
-
-async def unlock_shared(conn: Connection, series_id: int) -> None:
-    await conn.execute("SELECT pg_advisory_unlock_shared($1, $2)", LOCK_NAMESPACE, series_id)
+def begin_shared_sql(series_id: int) -> str:
+    """``BEGIN`` and the series' transaction-level shared lock as one simple query (one round
+    trip); only integers are interpolated. Held by every issue from taking the counters until
+    its rows are committed, or until what it took is given back and the transaction rolled
+    back."""
+    return f"BEGIN; SELECT pg_advisory_xact_lock_shared({LOCK_NAMESPACE}, {int(series_id)})"
 
 
 async def lock_exclusive(conn: Connection, series_id: int) -> None:
