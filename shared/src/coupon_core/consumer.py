@@ -21,6 +21,7 @@ from redis.exceptions import RedisError, ResponseError
 from coupon_core import keyspace
 from coupon_core.db import Connection
 from coupon_core.events import Event
+from coupon_core.lifecycle import check_stopping
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,8 @@ async def consume(
     claim_from = "0-0"
     next_claim = 0.0
     while True:
+        # A cancellation a library swallowed on its way up must still end the loop.
+        check_stopping()
         try:
             if not group_ready:
                 await _ensure_group(redis, stream, consumer)
@@ -236,6 +239,7 @@ async def consume(
             log.warning("consumer %s of %s: %r; retrying", consumer, stream, exc)
             await asyncio.sleep(0.5)
         except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            check_stopping()
             log.warning("consumer %s of %s: %r; retrying", consumer, stream, exc)
             pending_from = "0"
             await asyncio.sleep(0.5)

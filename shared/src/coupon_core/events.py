@@ -54,6 +54,7 @@ from redis.exceptions import RedisError
 
 from coupon_core import keyspace
 from coupon_core.db import Connection
+from coupon_core.lifecycle import check_stopping
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,8 @@ async def relay_outbox(pool: asyncpg.Pool, redis: Redis, *, service: str) -> Non
     next_marker_check = 0.0
     idle = False
     while True:
+        # A cancellation a library swallowed on its way up must still end the loop.
+        check_stopping()
         try:
             if time.monotonic() >= next_marker_check:
                 if not await redis.exists(marker):
@@ -157,5 +160,6 @@ async def relay_outbox(pool: asyncpg.Pool, redis: Redis, *, service: str) -> Non
         except asyncio.CancelledError:
             raise
         except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            check_stopping()
             log.warning("outbox relay of %s: %r; retrying", service, exc)
             await asyncio.sleep(0.5)
