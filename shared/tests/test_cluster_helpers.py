@@ -4,7 +4,6 @@ the code registry, facts, and the outbox relay feeding a stream consumer."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,10 @@ from coupon_core.lifecycle import redis_from_url
 from coupon_core.rediscluster import get_many
 from coupon_core.scripts import load_scripts
 from coupon_core.settings import ServiceSettings
+from coupon_core.testing.poll import until
 from coupon_core.web import build_app
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
-
-POLL_S = 0.02
 
 # Takes one use of a group-wide limit and of a per-customer limit in one step, as the
 # services' scripts do: both keys carry the group's hash tag.
@@ -136,15 +134,6 @@ async def test_facts_are_published_and_read_in_one_slot(cluster: RedisCluster) -
     assert await facts.read(redis, "P:NONE", "X") == (None, None)
 
 
-async def _until(predicate: Any, what: str, limit_s: float = 30.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(POLL_S)
-    raise AssertionError(f"{what} not within {limit_s}s")
-
-
 async def test_get_many_reads_keys_of_any_slots_in_order(
     cluster: RedisCluster, redis_client: Any
 ) -> None:
@@ -198,13 +187,13 @@ async def test_outbox_relay_and_consumer_run_on_the_cluster(
         async def all_seen() -> bool:
             return len(seen) >= 25
 
-        await _until(all_seen, "every event consumed")
+        await until(all_seen, "every event consumed", limit_s=30.0)
 
         async def all_acked() -> bool:
             pending: Any = await redis.xpending(keyspace.event_stream("promotion"), "redemption")
             return int(pending["pending"]) == 0
 
-        await _until(all_acked, "every event acknowledged")
+        await until(all_acked, "every event acknowledged", limit_s=30.0)
 
         async def outbox_marked() -> bool:
             async with pool.acquire() as conn:
@@ -214,7 +203,7 @@ async def test_outbox_relay_and_consumer_run_on_the_cluster(
             return bool(unpublished == 0)
 
         # The relay marks its batch after the XADDs, so a fast consumer may finish first.
-        await _until(outbox_marked, "every outbox row marked published")
+        await until(outbox_marked, "every outbox row marked published")
     finally:
         for task in (relay, consumer):
             task.cancel()

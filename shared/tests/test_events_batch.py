@@ -8,7 +8,6 @@ import asyncio
 import logging
 import os
 import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from coupon_core import consumer, events, keyspace
 from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.testing.poll import until
 
 STREAM = keyspace.event_stream("redemption")
 GROUP = "promotion"
@@ -90,13 +90,6 @@ async def _processed(pool: asyncpg.Pool) -> set[str]:
     return {row["event_id"] for row in rows}
 
 
-async def _until(check: Callable[[], Awaitable[bool]], what: str, limit_s: float = 20.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not await check():
-        assert time.monotonic() < deadline, f"{what} not within {limit_s}s"
-        await asyncio.sleep(0.02)  # polling with a deadline
-
-
 async def test_a_backlog_is_handled_once_per_event_in_batches_and_acknowledged(
     stores: Stores, running: Callable[[Handler], None]
 ) -> None:
@@ -127,7 +120,7 @@ async def test_a_backlog_is_handled_once_per_event_in_batches_and_acknowledged(
     async def all_acknowledged() -> bool:
         return len(seen) == count and await _pending(stores.redis) == 0
 
-    await _until(all_acknowledged, "every event handled and acknowledged")
+    await until(all_acknowledged, "every event handled and acknowledged")
     assert seen == [f"redemption:{n}" for n in range(count)]  # in stream order, once each
     assert len(transactions) == 3  # one per batch of up to CONSUME_BATCH
     assert locked == {True}
@@ -151,7 +144,7 @@ async def test_an_event_delivered_twice_is_applied_once(
     async def first_acknowledged() -> bool:
         return len(seen) == 2 and await _pending(stores.redis) == 0
 
-    await _until(first_acknowledged, "the first batch handled and acknowledged")
+    await until(first_acknowledged, "the first batch handled and acknowledged")
     # ... and again in a later batch, beside a new event.
     await _add(stores.redis, "redemption:2")
     await _add(stores.redis, "redemption:3")
@@ -159,7 +152,7 @@ async def test_an_event_delivered_twice_is_applied_once(
     async def second_handled() -> bool:
         return "redemption:3" in seen and await _pending(stores.redis) == 0
 
-    await _until(second_handled, "the second batch handled and acknowledged")
+    await until(second_handled, "the second batch handled and acknowledged")
     assert seen == ["redemption:1", "redemption:2", "redemption:3"]
     assert await _processed(stores.pool) == {"redemption:1", "redemption:2", "redemption:3"}
 
@@ -192,13 +185,13 @@ async def test_a_failing_event_does_not_hold_back_the_others(
         async def others_done() -> bool:
             return await handled() == {f"redemption:{n}": 1 for n in (0, 1, 3, 4, 5)}
 
-        await _until(others_done, "the other events handled")
+        await until(others_done, "the other events handled")
 
         async def retried_and_logged() -> bool:
             return caplog.text.count("event redemption:2 (coupon.redeemed") >= 2
 
         # Left pending, the failing event is claimed again and retried; each failure is logged.
-        await _until(retried_and_logged, "the failing event retried and logged")
+        await until(retried_and_logged, "the failing event retried and logged")
     assert "unreadable" in caplog.text
     pending = await stores.redis.xpending_range(STREAM, GROUP, min="-", max="+", count=10)
     assert len(pending) == 2
@@ -210,7 +203,7 @@ async def test_a_failing_event_does_not_hold_back_the_others(
     async def recovered() -> bool:
         return "redemption:2" in await _processed(stores.pool)
 
-    await _until(recovered, "the event handled once it no longer fails")
+    await until(recovered, "the event handled once it no longer fails")
     assert await handled() == {f"redemption:{n}": 1 for n in range(6)}
 
 
@@ -240,4 +233,4 @@ async def test_entries_trimmed_from_the_stream_are_acknowledged(
     async def all_acknowledged() -> bool:
         return seen == ["redemption:6"] and await _pending(redis) == 0
 
-    await _until(all_acknowledged, "trimmed entries acknowledged")
+    await until(all_acknowledged, "trimmed entries acknowledged")

@@ -4,7 +4,6 @@ without waiting for a restart."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import orjson
@@ -12,6 +11,7 @@ from coupon_core import events, keyspace
 from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.testing.poll import until
 
 
 async def test_running_consumer_claims_what_a_dead_replica_left_pending(
@@ -55,21 +55,14 @@ async def test_running_consumer_claims_what_a_dead_replica_left_pending(
         async def handled() -> bool:
             return len(seen) == 1
 
-        await _until(handled)
+        await until(handled, "the claimed entry handled", limit_s=10.0)
 
         async def acknowledged() -> bool:
             pending: Any = await redis.xpending(stream, "redemption")
             return int(pending["pending"]) == 0
 
-        await _until(acknowledged)
+        await until(acknowledged, "the claimed entry acknowledged", limit_s=10.0)
     finally:
         consumer.cancel()
         await asyncio.gather(consumer, return_exceptions=True)
     assert seen[0].id == "promotion:1"
-
-
-async def _until(check: Any, limit_s: float = 10.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not await check():
-        assert time.monotonic() < deadline, "not within the deadline"
-        await asyncio.sleep(0.02)  # polling with a deadline

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -14,6 +13,7 @@ import orjson
 import pytest
 from coupon_core import events, keyspace
 from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.testing.poll import until
 
 STREAM = keyspace.event_stream("promotion")
 
@@ -58,13 +58,6 @@ async def _stream_ids(redis: Any) -> list[str]:
     return [fields[b"id"].decode() for _, fields in await redis.xrange(STREAM)]
 
 
-async def _until(check: Callable[[], Awaitable[bool]], what: str, limit_s: float = 20.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not await check():
-        assert time.monotonic() < deadline, f"{what} not within {limit_s}s"
-        await asyncio.sleep(0.02)  # polling with a deadline
-
-
 async def test_rows_stay_unpublished_until_redis_has_them(
     stores: tuple[Any, Any], relay: Callable[[], None], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -78,7 +71,7 @@ async def test_rows_stay_unpublished_until_redis_has_them(
         async def failed() -> bool:
             return "outbox relay of promotion" in caplog.text
 
-        await _until(failed, "a failed publish")
+        await until(failed, "a failed publish")
     assert await _unpublished(pool) == 3  # the mark was rolled back with the failure
 
     await redis.delete(STREAM)
@@ -86,7 +79,7 @@ async def test_rows_stay_unpublished_until_redis_has_them(
     async def published() -> bool:
         return await _unpublished(pool) == 0
 
-    await _until(published, "the rows published once Redis accepts them")
+    await until(published, "the rows published once Redis accepts them")
     assert await _stream_ids(redis) == [f"promotion:{n}" for n in (1, 2, 3)]
 
 
@@ -100,13 +93,13 @@ async def test_the_retained_outbox_is_replayed_after_redis_lost_it(
     async def published() -> bool:
         return await _unpublished(pool) == 0 and len(await _stream_ids(redis)) == 3
 
-    await _until(published, "the outbox published")
+    await until(published, "the outbox published")
     await _enqueue(pool, 2)
 
     async def followed() -> bool:
         return await _unpublished(pool) == 0 and len(await _stream_ids(redis)) == 5
 
-    await _until(followed, "new rows published while running")
+    await until(followed, "new rows published while running")
 
     # Redis lost its data: the stream and the relay marker with it.
     await redis.delete(STREAM)
@@ -117,7 +110,7 @@ async def test_the_retained_outbox_is_replayed_after_redis_lost_it(
         marker = await redis.exists(keyspace.relay_alive("promotion"))
         return bool(marker) and len(await _stream_ids(redis)) == 5
 
-    await _until(replayed, "the retained outbox replayed and the marker set again")
+    await until(replayed, "the retained outbox replayed and the marker set again")
     assert await _stream_ids(redis) == [f"promotion:{n}" for n in range(1, 6)]
     _, fields = (await redis.xrange(STREAM, count=1))[0]
     assert fields[b"type"] == b"coupon.created"
