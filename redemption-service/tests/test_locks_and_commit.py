@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from aiohttp import web
 from coupon_core import keyspace
 from coupon_core.keys import PG_POOL
+from coupon_core.testing.poll import until
 from redemption_service.counters import Use
 from redemption_service.db import ledger, locks
 from redemption_service.keys import COUNTERS
@@ -24,7 +24,6 @@ from .conftest import coupon_in, ledger_rows, publish_customer, publish_group, r
 REDEEM = "/v1.1/coupon/redeem"
 ADVISORY_LOCKS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
 WAITING = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-POLL_S = 0.01
 WAIT_S = 10.0
 
 
@@ -175,12 +174,10 @@ async def test_a_give_back_never_lands_on_rebuilt_counters(
 
 
 async def _until_a_lock_waits(conn: asyncpg.Connection) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if await conn.fetchval(WAITING):
-            return
-        await asyncio.sleep(POLL_S)
-    raise AssertionError("no advisory lock request is waiting")
+    async def waiting() -> bool:
+        return bool(await conn.fetchval(WAITING))
+
+    await until(waiting, "an advisory lock request waiting", limit_s=WAIT_S)
 
 
 async def test_a_rebuild_waiting_on_a_redeem_reads_what_it_wrote(
