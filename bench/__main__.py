@@ -11,95 +11,28 @@ The standalone benches (bench/gateway_auth.py, ...) keep their own command lines
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
-from coupon_core.embedded import free_port
-from coupon_core.stack import Process, Stack, StackConfig
+from coupon_core.stack import Process, Stack
 
-from bench.load import LoadResult, ensure_wrk, run_load
+from bench.cases import (
+    AUTH,
+    CONNECTIONS,
+    PROBE,
+    Case,
+    machine,
+    service_cases,
+    start_hello,
+    start_stack,
+)
+from bench.load import ensure_wrk, run_load
+from bench.profile import profile_load, py_spy_profile
 
-ADMIN_TOKEN = "bench-bootstrap-admin-token-0123456789"
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-LIMITS = {
-    "RATE_LIMIT_PER_MINUTE": "10000000",
-    "USER_RATE_LIMIT_PER_MINUTE": "10000000",
-    "ANONYMOUS_RATE_LIMIT_PER_MINUTE": "10000000",
-    "AUTH_FAILURES_PER_MINUTE": "10000",
-    "LOG_LEVEL": "WARNING",
-    "ACCESS_LOG": "false",
-}
-CONNECTIONS = 32
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-PROBE = "/v2/customers/1"
-
-
-@dataclass
-class Case:
-    name: str
-    url: str
-    pids: dict[str, int]
-    headers: dict[str, str] = field(default_factory=dict)
-    method: str = "GET"
-    body: str | None = None
-    lua: str = ""
-    runs: list[tuple[LoadResult, dict[str, float]]] = field(default_factory=list)
-    latency: LoadResult | None = None
-
-    def measure(self, wrk: str | None, seconds: float, rate: float | None = None) -> LoadResult:
-        before = _cpu(self.pids)
-        result = run_load(
-            wrk,
-            self.url,
-            seconds=seconds,
-            connections=CONNECTIONS if rate is None else 16,
-            headers=self.headers,
-            rate=rate,
-            method=self.method,
-            body=self.body,
-            lua=self.lua,
-        )
-        after = _cpu(self.pids)
-        if rate is None:
-            self.runs.append((result, {k: after[k] - before[k] for k in self.pids}))
-        else:
-            self.latency = result
-        return result
-
-    @property
-    def rps(self) -> float:
-        return statistics.median(r.rps for r, _ in self.runs)
-
-    def cpu_us_per_request(self) -> dict[str, float]:
-        return {
-            name: statistics.median(cpu[name] / max(1, r.requests) * 1e6 for r, cpu in self.runs)
-            for name in self.pids
-        }
-
-    @property
-    def per_core(self) -> float:
-        return 1e6 / sum(self.cpu_us_per_request().values())
-
-
-def _cpu(pids: dict[str, int]) -> dict[str, float]:
-    out = {}
-    for name, pid in pids.items():
-        times = psutil.Process(pid).cpu_times()
-        out[name] = times.user + times.system
-    return out
 
 
 def _rss(stack: Stack, extra: list[Process]) -> dict[str, float]:
@@ -108,120 +41,6 @@ def _rss(stack: Stack, extra: list[Process]) -> dict[str, float]:
         for p in [*stack.all_processes(), *extra]
         if p.proc is not None
     }
-
-
-def machine() -> list[str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return [
-        f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
-        f"- nproc: {os.cpu_count()}; CPU: {cpu}",
-        f"- memory: {psutil.virtual_memory().total / 2**30:.1f} GiB",
-        f"- Python {platform.python_version()} on {platform.system()} {platform.release()}",
-        f"- load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
-    ]
-
-
-def start_stack(tmp: Path, *, replicas: int = 1, redis_url: str | None = None) -> Stack:
-    stack = Stack(
-        StackConfig(
-            data_dir=tmp,
-            gateway_port=0,
-            replicas=replicas,
-            redis_url=redis_url,
-            bootstrap_admin_token=ADMIN_TOKEN,
-            durable=False,
-            extra_env=LIMITS,
-        )
-    )
-    try:
-        stack.start()
-    except BaseException:
-        stack.stop()
-        raise
-    return stack
-
-
-def start_hello(stack: Stack) -> tuple[Process, Process]:
-    """The bare hello app, and a second gateway whose upstreams are all that app."""
-    port = free_port()
-    hello = Process("hello", "bench.hello", port, dict(os.environ), stack.logs / "hello.log")
-    hello.proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.hello", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    assert stack.gateway is not None
-    env = dict(stack.gateway.env)
-    gw_port = free_port()
-    env["PORT"] = str(gw_port)
-    for name in ("PROMOTION", "ISSUANCE", "REDEMPTION"):
-        env[f"{name}_UPSTREAMS"] = hello.url
-    gateway = Process("gateway-hello", "gateway", gw_port, env, stack.logs / "gateway-hello.log")
-    gateway.start()
-    _wait_http(hello.url)
-    gateway.wait_ready()
-    return hello, gateway
-
-
-def _wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
-                return
-        except OSError:
-            time.sleep(0.05)  # polling a local port with a deadline
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
-
-
-def py_spy_profile(pid: int, seconds: int, out: Path) -> list[str]:
-    """Top functions by own samples, from ``py-spy record --format raw``."""
-    spy = Path(sys.executable).with_name("py-spy")
-    result = subprocess.run(
-        [
-            str(spy),
-            "record",
-            "--pid",
-            str(pid),
-            "--duration",
-            str(seconds),
-            "--format",
-            "raw",
-            "--output",
-            str(out),
-            "--nonblocking",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=seconds + 30,
-    )
-    if result.returncode != 0 or not out.exists():
-        return [f"py-spy failed: {result.stderr.strip()[-300:]}"]
-    own: Counter[str] = Counter()
-    total = 0
-    for line in out.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
-        n = int(count)
-        total += n
-        leaf = stack.split(";")[-1]
-        own[_short(leaf)] += n
-    return [f"{n / total * 100:5.1f}%  {frame}" for frame, n in own.most_common(15)]
-
-
-def _short(frame: str) -> str:
-    frame = frame.replace(str(Path(sys.prefix)), "<venv>")
-    return frame.replace(str(Path(__file__).resolve().parent.parent), "")
 
 
 def soak(stack: Stack, extra: list[Process], wrk: str | None, seconds: float) -> list[str]:
@@ -358,96 +177,6 @@ ANALYSIS = """
 """
 
 
-def _api(stack: Stack, method: str, path: str, body: object = None) -> Any:
-    request = urllib.request.Request(  # noqa: S310 - loopback
-        stack.gateway_url + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={**AUTH, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-        return json.load(response)
-
-
-def _redeem_json(code: str, customer_id: int) -> str:
-    return json.dumps(
-        {
-            "root": {
-                "coupon": [
-                    {
-                        "code": code,
-                        "customer": {"id": str(customer_id)},
-                        "transaction": [{"number": "B-1", "amount": "1000"}],
-                    }
-                ]
-            }
-        }
-    )
-
-
-SPREAD_LUA = """
-local codes = {{{codes}}}
-local template = [[{template}]]
-function request()
-  local body = string.gsub(template, "HOTCODE", codes[math.random(#codes)])
-  return wrk.format(nil, nil, nil, body)
-end
-"""
-
-
-def service_cases(stack: Stack) -> dict[str, Case]:
-    """Redeem (one hot coupon; 500 spread coupons) and issue, through the real gateway."""
-    unlimited = {
-        "description": "bench",
-        "discountType": "ABS",
-        "discountValue": 10,
-        "validTillDate": "2099-01-01T00:00:00Z",
-        "redemptionPerCouponMaxLimit": -1,
-        "sameUserMultipleRedeem": True,
-        "anyUser": True,
-    }
-    series = _api(stack, "POST", "/v2/coupon/series", unlimited)
-    customer = _api(stack, "POST", "/v2/customers", {"mobile": "7000000001"})
-    issued = _api(
-        stack,
-        "POST",
-        "/v2/coupon/issue/multiple",
-        {"seriesId": series["id"], "customer": {"id": customer["id"]}, "count": 500},
-    )
-    codes = issued["codes"]
-    pids = {p.name: p.proc.pid for p in stack.all_processes() if p.proc is not None}
-    json_headers = {**AUTH, "Content-Type": "application/json"}
-    url = stack.gateway_url
-    template = _redeem_json("HOTCODE", customer["id"])
-    return {
-        "redeem, hot coupon": Case(
-            "redeem, hot coupon",
-            url + "/v1.1/coupon/redeem",
-            pids,
-            json_headers,
-            "POST",
-            _redeem_json(codes[0], customer["id"]),
-        ),
-        "redeem, spread coupons": Case(
-            "redeem, spread coupons",
-            url + "/v1.1/coupon/redeem",
-            pids,
-            json_headers,
-            "POST",
-            _redeem_json(codes[1], customer["id"]),
-            SPREAD_LUA.format(codes=",".join(f'"{c}"' for c in codes[1:]), template=template),
-        ),
-        "issue": Case(
-            "issue",
-            url + "/v2/coupon/issue",
-            pids,
-            json_headers,
-            "POST",
-            json.dumps({"seriesId": series["id"], "customer": {"id": customer["id"]}}),
-        ),
-    }
-
-
 def bench_all(
     stack: Stack,
     hello: Process,
@@ -538,9 +267,9 @@ def bench_all(
     redemption = stack.services["redemption"][0]
     assert redemption.proc is not None
     print("... profiling the redeem path with py-spy", flush=True)
-    _profile_load(wrk, spread)
+    profile_load(wrk, spread)
     profile = py_spy_profile(redemption.proc.pid, 5, Path(stack.logs) / "redemption.pyspy.txt")
-    _profile_load(wrk, gateway)
+    profile_load(wrk, gateway)
     gw_profile = py_spy_profile(gw_hello.proc.pid, 5, Path(stack.logs) / "gateway.pyspy.txt")
     lines += [
         "",
@@ -562,27 +291,6 @@ def bench_all(
         "```",
     ]
     return lines
-
-
-def _profile_load(wrk: str | None, case: Case) -> bool:
-    """Starts 7 s of load in the background while py-spy samples; True when started."""
-    import threading
-
-    thread = threading.Thread(
-        target=run_load,
-        args=(wrk, case.url),
-        kwargs={
-            "seconds": 7,
-            "connections": 16,
-            "headers": case.headers,
-            "method": case.method,
-            "body": case.body,
-            "lua": case.lua,
-        },
-        daemon=True,
-    )
-    thread.start()
-    return True
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import psutil
 from coupon_core.embedded import EmbeddedRedisCluster
 from coupon_core.stack import Stack
 
-from bench.__main__ import Case, machine, service_cases, start_stack
+from bench.cases import Case, machine, service_cases, start_stack
 from bench.load import ensure_wrk, run_load
 
 SCALING = Path(__file__).resolve().parent / "SCALING.md"
