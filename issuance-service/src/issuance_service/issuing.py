@@ -8,16 +8,14 @@ the transaction (and so the lock) is still open, then roll back -> publish facts
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from coupon_core import idempotency, keyspace, registry
-from coupon_core.db import Connection
+from coupon_core.db import commit, rollback_if_open
 from coupon_core.keyspace import CustomerIdentifier
 from redis.exceptions import RedisError
 
@@ -98,14 +96,6 @@ async def load_for_issue(
     return series, customer
 
 
-async def _rollback(conn: Connection) -> None:
-    """End the transaction if the connection can still say so; if it cannot (broken, or a
-    cancelled query still running) the pool rolls back or drops it on release."""
-    if conn.is_in_transaction():
-        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            await conn.execute("ROLLBACK")
-
-
 async def _attempt(
     stores: Stores,
     *,
@@ -154,15 +144,13 @@ async def _attempt(
                 # end up below the ledger.
                 await counters.release(stores.scripts, taken)
                 await registry.release(stores.redis, codes_claimed, series.group)
-            await _rollback(conn)
+            await rollback_if_open(conn)
             raise
         # A failed or interrupted COMMIT may have landed, and its lock is gone: giving the
         # take back could let the series issue past its limit, so keep it (an over-count only
         # refuses; the next rebuild brings it back to the ledger), and keep the codes'
         # registry entries too.
-        status = await conn.execute("COMMIT")
-        if status != "COMMIT":  # a failed statement turns COMMIT into ROLLBACK
-            raise RuntimeError(f"series {series.id}: the issue was rolled back")
+        await commit(conn, "issue")
     return coupons, body
 
 

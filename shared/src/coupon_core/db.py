@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from coupon_core.errors import ServiceUnavailable
 
 # What ``pool.acquire()`` yields and what ``asyncpg.connect()`` returns, interchangeably.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
@@ -52,3 +55,25 @@ async def reset_if_marked(conn: asyncpg.Connection) -> None:
     if isinstance(conn, SessionAwareConnection) and conn._holds_session_state:
         await conn.execute(conn.get_reset_query())
         conn._holds_session_state = False
+
+
+class CommitFailed(ServiceUnavailable):
+    """The transaction ended in a rollback: nothing was written, a retry may succeed."""
+
+    code = "commit_failed"
+
+
+async def commit(conn: Connection, what: str) -> None:
+    """``COMMIT`` a transaction begun by hand. The server answers ``ROLLBACK`` instead when
+    the transaction had failed: :class:`CommitFailed` (503), naming ``what`` was lost."""
+    if await conn.execute("COMMIT") != "COMMIT":
+        raise CommitFailed(f"The {what} was not recorded; retry.")
+
+
+async def rollback_if_open(conn: Connection) -> None:
+    """End a transaction begun by hand if the connection can still say so; if it cannot
+    (broken, or a cancelled query still running) the pool rolls back or drops it on
+    release."""
+    if conn.is_in_transaction():
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await conn.execute("ROLLBACK")

@@ -13,7 +13,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
-from coupon_core.db import Connection, clear_session_state
+from coupon_core.db import (
+    CommitFailed,
+    Connection,
+    clear_session_state,
+    commit,
+    rollback_if_open,
+)
 from coupon_core.errors import ServiceUnavailable
 from redis.exceptions import RedisError
 
@@ -108,20 +114,6 @@ def _new_rows(taken: Sequence[Judged]) -> list[ledger.NewRedemption]:
     ]
 
 
-class CommitFailed(ServiceUnavailable):
-    """The transaction ended in a rollback: nothing was redeemed, a retry may succeed."""
-
-    code = "commit_failed"
-
-
-async def _rollback(conn: Connection) -> None:
-    """End the transaction if the connection can still say so; if it cannot (broken, or a
-    cancelled query still running) the pool rolls back or drops it on release."""
-    if conn.is_in_transaction():
-        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            await conn.execute("ROLLBACK")
-
-
 async def _attempt(
     pool: asyncpg.Pool,
     counters: Counters,
@@ -208,21 +200,18 @@ async def _attempt_in_transaction(
             # The transaction is still open, so the shared group locks are still held: no
             # rebuild can have read the ledger since we took, so giving back is exact.
             await _release(counters, taken, epochs)
-            await _rollback(conn)
+            await rollback_if_open(conn)
             raise
         try:
-            status = await conn.execute("COMMIT")
-        except asyncpg.PostgresError:
-            # The server refused the COMMIT: the transaction rolled back, none of it is in
-            # the ledger. The locks went with it, but the give-back carries the epoch of the
-            # take and so never lands on counters a rebuild has set since.
+            await commit(conn, "redemption")
+        except (asyncpg.PostgresError, CommitFailed):
+            # The server refused the COMMIT or answered ROLLBACK: the transaction rolled back,
+            # none of it is in the ledger. The locks went with it, but the give-back carries
+            # the epoch of the take and so never lands on counters a rebuild has set since.
             await _release(counters, taken, epochs)
             raise
         # Any other failure (connection lost, cancelled) leaves the outcome unknown: nothing
         # is given back; a counter too high refuses, never admits, and is reconciled.
-        if status != "COMMIT":  # a failed statement turns COMMIT into ROLLBACK
-            await _release(counters, taken, epochs)
-            raise CommitFailed("The redemption was not recorded; retry.")
 
 
 async def redeem(
