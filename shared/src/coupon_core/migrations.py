@@ -101,24 +101,28 @@ async def apply_migrations(conn: asyncpg.Connection, directory: Path, *, service
 
 @dataclass(frozen=True, slots=True)
 class MigrationSet:
-    """A service's migration files, as the process that runs them knows them."""
+    """A service's migrations, as the process that runs them knows them: read once at
+    start-up, not on every readiness probe."""
 
     service: str
-    directory: Path
+    files: tuple[tuple[int, str], ...]  # (version, "NNNN_name"), in order
+
+    @classmethod
+    def load(cls, service: str, directory: Path) -> MigrationSet:
+        return cls(
+            service,
+            tuple((m.version, f"{m.version:04d}_{m.name}") for m in load_migrations(directory)),
+        )
 
     async def pending(self, conn: Connection) -> list[str]:
-        """``NNNN_name`` of every file not recorded as applied, in order."""
+        """``NNNN_name`` of every migration not recorded as applied, in order."""
         applied: set[int] = set()
         if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
             rows = await conn.fetch(
                 "SELECT version FROM schema_migrations WHERE service = $1", self.service
             )
             applied = {row["version"] for row in rows}
-        return [
-            f"{m.version:04d}_{m.name}"
-            for m in load_migrations(self.directory)
-            if m.version not in applied
-        ]
+        return [label for version, label in self.files if version not in applied]
 
 
 async def migrate(dsn: str, directory: Path, *, service: str) -> list[int]:

@@ -56,7 +56,7 @@ def build_app(
     app[CORE_SETTINGS] = settings
     app[METRICS] = Metrics(service)
     if migrations_dir is not None:
-        app[MIGRATIONS] = MigrationSet(service, migrations_dir)
+        app[MIGRATIONS] = MigrationSet.load(service, migrations_dir)
     add_operational_routes(app)
     if serve_document:
         add_document_route(app, title=service)
