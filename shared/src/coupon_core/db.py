@@ -77,3 +77,15 @@ async def rollback_if_open(conn: Connection) -> None:
     if conn.is_in_transaction():
         with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
             await conn.execute("ROLLBACK")
+
+
+def rolled_back(exc: BaseException) -> bool:
+    """Whether ``exc`` proves the statement (or ``COMMIT``) it interrupted was rolled back:
+    the server answered with an error. A lost connection is not proof: asyncpg reports it as
+    :class:`asyncpg.PostgresConnectionError` (a ``PostgresError``) even when the statement
+    committed before the answer was lost, and a backend terminated by an operator or a
+    shutdown may have committed too. Whatever was taken for such a statement is kept (an
+    over-count refuses, never admits) and left to the reconciler."""
+    return isinstance(exc, (asyncpg.PostgresError, CommitFailed)) and not isinstance(
+        exc, (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
+    )

@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 from coupon_core.db import (
-    CommitFailed,
     Connection,
     clear_session_state,
     commit,
     rollback_if_open,
+    rolled_back,
 )
 from coupon_core.errors import ServiceUnavailable
 from redis.exceptions import RedisError
@@ -157,14 +157,16 @@ async def _attempt_handing_over(
             return  # the connection is marked: the pool releases the locks
         try:
             ids, released = await ledger.insert_handing_over(conn, _new_rows(taken), keys)
-        except asyncpg.PostgresError:
-            # The server refused the statement: it rolled back, none of it is in the ledger.
-            # Whether its locks were still held or not, the give-back carries the epoch of
-            # the take and so never lands on counters a rebuild has set since.
-            await _release(counters, taken, epochs)
+        except BaseException as exc:
+            if rolled_back(exc):
+                # The server refused the statement: it rolled back, none of it is in the
+                # ledger. Whether its locks were still held or not, the give-back carries the
+                # epoch of the take and so never lands on counters a rebuild has set since.
+                await _release(counters, taken, epochs)
+            # Any other failure (connection lost, cancelled) leaves the outcome unknown:
+            # nothing is given back; a counter too high refuses, never admits, and is
+            # reconciled.
             raise
-        # Any other failure (connection lost, cancelled) leaves the outcome unknown: nothing
-        # is given back; a counter too high refuses, never admits, and is reconciled.
         if released:
             clear_session_state(conn)
         for e in taken:
@@ -204,14 +206,16 @@ async def _attempt_in_transaction(
             raise
         try:
             await commit(conn, "redemption")
-        except (asyncpg.PostgresError, CommitFailed):
-            # The server refused the COMMIT or answered ROLLBACK: the transaction rolled back,
-            # none of it is in the ledger. The locks went with it, but the give-back carries
-            # the epoch of the take and so never lands on counters a rebuild has set since.
-            await _release(counters, taken, epochs)
+        except BaseException as exc:
+            if rolled_back(exc):
+                # The server refused the COMMIT or answered ROLLBACK: none of it is in the
+                # ledger. The locks went with it, but the give-back carries the epoch of the
+                # take and so never lands on counters a rebuild has set since.
+                await _release(counters, taken, epochs)
+            # Any other failure (connection lost, cancelled) leaves the outcome unknown:
+            # nothing is given back; a counter too high refuses, never admits, and is
+            # reconciled.
             raise
-        # Any other failure (connection lost, cancelled) leaves the outcome unknown: nothing
-        # is given back; a counter too high refuses, never admits, and is reconciled.
 
 
 async def redeem(
