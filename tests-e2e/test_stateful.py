@@ -20,6 +20,7 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     consumes,
+    initialize,
     invariant,
     rule,
     run_state_machine_as_test,
@@ -117,6 +118,16 @@ class Platform(RuleBasedStateMachine):
         coupon = Coupon(body["code"], series, customer)
         self.model.coupons.append(coupon)
         return coupon
+
+    # A customer and a coupon any customer may redeem, from the first step: every run can
+    # exercise the successful path, not only the refusals.
+    @initialize(target=customers)
+    def seed_customer(self) -> int:
+        return self.create_customer()
+
+    @initialize(target=coupons)
+    def seed_coupon(self) -> Coupon:
+        return self.issue(self.create_series(limit=3, any_user=True), self.create_customer())
 
     @rule(target=redemptions, coupon=coupons, customer=customers, amount=st.integers(1, 10_000))
     def redeem(self, coupon: Coupon, customer: int, amount: int) -> Redemption | None:
