@@ -198,7 +198,7 @@ async def test_a_rebuild_waiting_on_a_redeem_reads_what_it_wrote(
             ledger.insert_handing_over(held, [row], keys), timeout=10
         )
         assert released
-        assert list(ids) == ["H1"]
+        assert ids == [await conn.fetchval("SELECT max(id) FROM redemptions WHERE code = 'H1'")]
         await asyncio.wait_for(rebuild, timeout=10)
     assert await redis.get(keyspace.redeemed_coupon("S:6", "H1")) == b"2"
     assert await conn.fetchval(ADVISORY_LOCKS) == 0

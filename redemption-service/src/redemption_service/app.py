@@ -15,7 +15,8 @@ from coupon_core.web import build_app, service_migrations_dir
 
 from redemption_service.api.routes import add_routes
 from redemption_service.counters import Counters
-from redemption_service.keys import COUNTERS, RECONCILE_METRICS, SETTINGS
+from redemption_service.db.group_commit import GroupCommit
+from redemption_service.keys import COUNTERS, GROUP_COMMIT, RECONCILE_METRICS, SETTINGS
 from redemption_service.settings import Settings
 from redemption_service.usecases.rebuild import ReconcileMetrics, reconcile_forever
 
@@ -35,7 +36,13 @@ def lua_dir() -> Path:
 async def counters_ctx(app: web.Application) -> AsyncIterator[None]:
     scripts = load_scripts(app[REDIS], lua_dir(), timing=app[METRICS].script_duration)
     app[COUNTERS] = Counters(app[REDIS], scripts)
+    app[GROUP_COMMIT] = commits = GroupCommit(
+        app[PG_POOL],
+        concurrency=app[SETTINGS].group_commit_concurrency,
+        registry=app[METRICS].registry,
+    )
     yield
+    await commits.close()
 
 
 async def _relay(app: web.Application) -> None:

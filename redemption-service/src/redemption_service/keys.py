@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from redemption_service.counters import Counters
+from redemption_service.db.group_commit import GroupCommit
 from redemption_service.settings import Settings
 from redemption_service.usecases.rebuild import ReconcileMetrics
 
 SETTINGS = web.AppKey("settings", Settings)
 COUNTERS = web.AppKey("counters", Counters)
+GROUP_COMMIT = web.AppKey("group_commit", GroupCommit)
 RECONCILE_METRICS = web.AppKey("reconcile_metrics", ReconcileMetrics)

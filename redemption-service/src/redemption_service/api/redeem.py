@@ -18,7 +18,7 @@ from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.schemas import CustomerIn, RedeemIn
 from redemption_service.domain.models import Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
-from redemption_service.keys import COUNTERS, RECONCILE_METRICS
+from redemption_service.keys import COUNTERS, GROUP_COMMIT, RECONCILE_METRICS
 from redemption_service.usecases.redeem import dry_run, redeem
 
 MAX_CODES = 50
@@ -79,6 +79,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
 
         judged = await redeem(
             app[PG_POOL],
+            app[GROUP_COMMIT],
             app[COUNTERS],
             items,
             partial=partial,

@@ -33,7 +33,7 @@ _ROWS = """
         (code, group_ref, customer_id, amount, coupon_value, transaction_number, custom_fields)
     SELECT c, g, cu, a, v, t, f::jsonb
     FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[],
-                $7::text[]) AS u(c, g, cu, a, v, t, f){held}
+                $7::text[]) AS u(c, g, cu, a, v, t, f)
     RETURNING id, code, group_ref, customer_id, amount, coupon_value, redeemed_at
 """
 _EVENTS = f"""
@@ -45,22 +45,33 @@ _EVENTS = f"""
 """
 
 _INSERT = f"""
-WITH ins AS ({_ROWS.format(held="")}), events AS ({_EVENTS})
+WITH ins AS ({_ROWS}), events AS ({_EVENTS})
 SELECT id, code FROM ins
 """
 
 # One autocommitted statement that takes over the groups' session-level shared locks
 # ($8, group keys): "held" takes them at transaction level (kept until this statement's
 # commit) before any row is written, "released" drops the session-level ones only once
-# every row is (it reads all of "ins", which reads "held").
+# every row is (it reads all of "ins", which reads "held"). The ids are drawn in "src", so
+# each comes back with its row's position: one statement may carry many requests' rows,
+# the same code among them.
 _INSERT_HANDING_OVER = f"""
 WITH held AS (
     SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest($8::bigint[]) AS k
-), ins AS ({_ROWS.format(held=", held")}), events AS ({_EVENTS}), released AS (
+), src AS (
+    SELECT nextval('redemptions_id_seq') AS id, u.*
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[],
+                $7::text[]) WITH ORDINALITY AS u(c, g, cu, a, v, t, f, n), held
+), ins AS (
+    INSERT INTO redemptions (id, code, group_ref, customer_id, amount, coupon_value,
+                             transaction_number, custom_fields)
+    SELECT id, c, g, cu, a, v, t, f::jsonb FROM src
+    RETURNING id, code, group_ref, customer_id, amount, coupon_value, redeemed_at
+), events AS ({_EVENTS}), released AS (
     SELECT count(*) FILTER (WHERE pg_advisory_unlock_shared(k)) AS n
     FROM unnest($8::bigint[]) AS k, (SELECT count(*) FROM ins) AS written
 )
-SELECT id, code, released.n AS released FROM ins, released
+SELECT src.id, released.n AS released FROM src, released ORDER BY src.n
 """
 
 
@@ -85,13 +96,14 @@ async def insert(conn: Connection, rows: Sequence[NewRedemption]) -> dict[str, i
 
 async def insert_handing_over(
     conn: Connection, rows: Sequence[NewRedemption], lock_keys: Sequence[int]
-) -> tuple[dict[str, int], bool]:
+) -> tuple[list[int], bool]:
     """:func:`insert` as one autocommitted statement, outside any transaction, that hands
     the session-level shared locks of ``lock_keys`` over to its own transaction (see
-    ``db/locks.py``). Returns the ids, and whether every session-level lock was released."""
+    ``db/locks.py``). Returns the ids in the order of ``rows``, and whether every
+    session-level lock was released."""
     records = await conn.fetch(_INSERT_HANDING_OVER, *_columns(rows), list(lock_keys))
     released = bool(records) and records[0]["released"] == len(lock_keys)
-    return {rec["code"]: rec["id"] for rec in records}, released
+    return [rec["id"] for rec in records], released
 
 
 async def live_uses(conn: Connection, group: str) -> list[tuple[str, str, int]]:

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 import asyncpg
 from coupon_core.db import (
     Connection,
-    clear_session_state,
     commit,
     rollback_if_open,
     rolled_back,
@@ -25,6 +24,7 @@ from redis.exceptions import RedisError
 
 from redemption_service.counters import Cold, Counters, Mode, Use
 from redemption_service.db import ledger, locks
+from redemption_service.db.group_commit import GroupCommit
 from redemption_service.domain.models import Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
 from redemption_service.usecases.judge import judge
@@ -116,6 +116,7 @@ def _new_rows(taken: Sequence[Judged]) -> list[ledger.NewRedemption]:
 
 async def _attempt(
     pool: asyncpg.Pool,
+    commits: GroupCommit,
     counters: Counters,
     judged: list[Judged],
     *,
@@ -130,33 +131,33 @@ async def _attempt(
         return
     mode: Mode = "partial" if partial else "all"
     if on_commit is None:
-        await _attempt_handing_over(pool, counters, by_group, mode)
+        await _attempt_handing_over(commits, counters, by_group, mode)
     else:
         await _attempt_in_transaction(pool, counters, judged, by_group, mode, on_commit)
 
 
 async def _attempt_handing_over(
-    pool: asyncpg.Pool, counters: Counters, by_group: dict[str, list[Judged]], mode: Mode
+    commits: GroupCommit, counters: Counters, by_group: dict[str, list[Judged]], mode: Mode
 ) -> None:
-    """Two PostgreSQL round trips: the groups' session-level shared locks, then one
-    autocommitted statement that writes the ledger and hands the locks over to its own
-    transaction (held until its commit). See docs/redemption.md."""
+    """Two PostgreSQL round trips, shared with the concurrent redeems of the same batch
+    (db/group_commit.py): the groups' session-level shared locks, then one autocommitted
+    statement that writes the ledger and hands the locks over to its own transaction (held
+    until its commit). See docs/redemption.md."""
     taken: list[Judged] = []
     epochs: dict[str, str] = {}
-    async with pool.acquire() as conn:
+    async with commits.join(by_group) as seat:
         try:
-            keys = await locks.lock_session_shared_many(conn, by_group)
             complete = await _guard_groups(counters, by_group, mode, taken, epochs)
             if not complete:
                 await _release(counters, taken, epochs)
         except BaseException:
-            # Still under the session locks (the pool drops them on release): exact.
+            # Still under the batch's session locks (it waits for this seat): exact.
             await _release(counters, taken, epochs)
             raise
         if not taken:
-            return  # the connection is marked: the pool releases the locks
+            return
         try:
-            ids, released = await ledger.insert_handing_over(conn, _new_rows(taken), keys)
+            ids = await seat.write(_new_rows(taken))
         except BaseException as exc:
             if rolled_back(exc):
                 # The server refused the statement: it rolled back, none of it is in the
@@ -167,10 +168,8 @@ async def _attempt_handing_over(
             # nothing is given back; a counter too high refuses, never admits, and is
             # reconciled.
             raise
-        if released:
-            clear_session_state(conn)
-        for e in taken:
-            e.redemption_id = ids[e.item.code]
+    for e, redemption_id in zip(taken, ids, strict=True):
+        e.redemption_id = redemption_id
 
 
 async def _attempt_in_transaction(
@@ -220,6 +219,7 @@ async def _attempt_in_transaction(
 
 async def redeem(
     pool: asyncpg.Pool,
+    commits: GroupCommit,
     counters: Counters,
     items: Sequence[RedeemItem],
     *,
@@ -237,7 +237,7 @@ async def redeem(
     before = [j.status for j in judged]
     for _ in range(MAX_REBUILDS + 1):
         try:
-            await _attempt(pool, counters, judged, partial=partial, on_commit=on_commit)
+            await _attempt(pool, commits, counters, judged, partial=partial, on_commit=on_commit)
             return judged
         except Cold as cold:
             for entry, status in zip(judged, before, strict=True):
