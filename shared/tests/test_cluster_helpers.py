@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from coupon_core import events, facts, keyspace, registry
+from coupon_core.autopipeline import AutoPipeline
 from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.embedded import EmbeddedRedisCluster
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.rediscluster import get_many
 from coupon_core.scripts import load_scripts
 from coupon_core.settings import ServiceSettings
 from coupon_core.testing.poll import until
@@ -143,13 +143,14 @@ async def test_get_many_reads_keys_of_any_slots_in_order(
     for client in (cluster, redis_client):
         for n, key in enumerate(spread[::2] + one_slot[:2]):
             await client.set(key, str(n))
-        assert await get_many(client, spread + one_slot) == [
+        pipe = AutoPipeline(client)
+        assert await pipe.get_many(spread + one_slot) == [
             *(str(n // 2).encode() if n % 2 == 0 else None for n in range(12)),
             b"6",
             b"7",
             None,
         ]
-        assert await get_many(client, []) == []
+        assert await pipe.get_many([]) == []
 
 
 async def test_outbox_relay_and_consumer_run_on_the_cluster(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from coupon_core import keyspace
+from coupon_core.autopipeline import AutoPipeline
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
@@ -69,6 +70,8 @@ def _glob_escape(text: str) -> str:
 class Counters:
     def __init__(self, redis: Redis, scripts: dict[str, AsyncScript]) -> None:
         self.redis = redis
+        # The guard and the redeem's lookups: concurrent redeems share round trips.
+        self.pipe = AutoPipeline(redis)
         self._guard = scripts["guard"]
         self._release = scripts["release"]
         self._rebuild = scripts["rebuild"]
@@ -92,7 +95,7 @@ class Counters:
             keys.append(keyspace.redeemed_coupon_by_customer(group, use.code, use.customer_id))
             keys.append(keyspace.redeemed_by_customer(group, use.customer_id))
             args.extend((_limit(use.usage_limit), _limit(use.per_customer_limit)))
-        result = await self._guard(keys=keys, args=args)
+        result = await self.pipe.script(self._guard, keys, args)
         if result[0] == COLD:
             raise Cold(group)
         epoch = result[-1]

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import redis.asyncio.connection
-from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
-from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, SlotNotCoveredError
 
@@ -75,18 +73,3 @@ class OutageAwareCluster(RedisCluster):
         if shard_hint:
             raise RedisClusterException("shard_hint is deprecated in cluster mode")
         return OutageAwarePipeline(self, transaction)  # type: ignore[abstract]
-
-
-async def get_many(redis: Redis, keys: Sequence[str]) -> list[bytes | str | None]:
-    """``GET`` of every key in one round trip: one ``MGET`` on a single Redis (any keys) or
-    when the keys share a slot, otherwise (a cluster, several slots) a pipeline of ``GET``s,
-    which the cluster client sends as one batch per node. An ``MGET`` costs the client about
-    half what a pipeline of the same reads does."""
-    if not keys:
-        return []
-    if isinstance(redis, RedisCluster) and len({key_slot(k.encode()) for k in keys}) > 1:
-        async with redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.get(key)
-            return list(await pipe.execute())
-    return list(await redis.mget(keys))

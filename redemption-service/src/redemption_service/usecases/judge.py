@@ -1,8 +1,8 @@
 """Judging redemption items against the facts the owning services published.
 
-Two Redis round trips whatever the number of coupons: code owners, customers and the
-facts-ready markers in one ``MGET``, then every group's and coupon's facts in another (on a
-cluster, keys of several slots go as a pipeline instead: see ``get_many``).
+Two Redis reads whatever the number of coupons: code owners, customers and the facts-ready
+markers in one ``MGET``, then every group's and coupon's facts in another (on a cluster, one
+per slot). Concurrent redeems' reads share round trips (coupon_core.autopipeline).
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from collections.abc import Sequence
 
 import orjson
 from coupon_core import customers, keyspace
+from coupon_core.autopipeline import AutoPipeline
 from coupon_core.errors import ServiceUnavailable
 from coupon_core.facts import CouponFacts, GroupFacts
-from coupon_core.rediscluster import get_many
-from redis.asyncio import Redis
 
 from redemption_service.domain import rules
 from redemption_service.domain.models import CustomerRef, Judged, RedeemItem
@@ -56,13 +55,13 @@ def _index_key(ref: CustomerRef) -> str | None:
     return None if value is None else keyspace.customer_index(ref.identifier, value)
 
 
-async def judge(redis: Redis, items: Sequence[RedeemItem], *, now: int) -> list[Judged]:
+async def judge(reads: AutoPipeline, items: Sequence[RedeemItem], *, now: int) -> list[Judged]:
     """Every check except the usage limits (the guard script judges those atomically)."""
     index_keys = [_index_key(item.customer) for item in items]
     lookups = [keyspace.code_owner(item.code) for item in items]
     lookups += [key for key in index_keys if key is not None]
     lookups += [keyspace.facts_ready(service) for service in OWNERS]
-    first = await get_many(redis, lookups)
+    first = await reads.get_many(lookups)
     owners = [_text(v) for v in first[: len(items)]]
     found = iter(first[len(items) : len(first) - len(OWNERS)])
     customer_ids = [_customer_id(_text(next(found))) if k is not None else None for k in index_keys]
@@ -75,7 +74,7 @@ async def judge(redis: Redis, items: Sequence[RedeemItem], *, now: int) -> list[
     if pairs:
         keys = [keyspace.group_facts(g) for g in groups]
         keys += [keyspace.coupon_facts(g, code) for g, code in pairs]
-        second = await get_many(redis, keys)
+        second = await reads.get_many(keys)
         for g, raw in zip(groups, second[: len(groups)], strict=True):
             group_facts[g] = GroupFacts.model_validate_json(raw) if raw else None
         for pair, raw in zip(pairs, second[len(groups) :], strict=True):

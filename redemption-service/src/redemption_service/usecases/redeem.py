@@ -227,7 +227,7 @@ async def redeem(
     on_commit: OnCommit | None = None,
     metrics: ReconcileMetrics | None = None,
 ) -> list[Judged]:
-    judged = await judge(counters.redis, items, now=int(time.time()))
+    judged = await judge(counters.pipe, items, now=int(time.time()))
     if not partial and any(j.status is not ItemStatus.OK for j in judged):
         # Nothing can be redeemed: no counter is touched.
         if on_commit is not None:
@@ -252,7 +252,7 @@ async def dry_run(
     pool: asyncpg.Pool, counters: Counters, items: Sequence[RedeemItem]
 ) -> list[Judged]:
     """The same checks as :func:`redeem`, limits included, with nothing taken."""
-    judged = await judge(counters.redis, items, now=int(time.time()))
+    judged = await judge(counters.pipe, items, now=int(time.time()))
     before = [j.status for j in judged]
     for _ in range(MAX_REBUILDS + 1):
         try:

@@ -1,0 +1,116 @@
+"""Auto-pipelining: the Redis commands concurrent requests issue in one event-loop turn go
+out together, as one pipeline (one write, one read, one connection from the pool), instead
+of one round trip each. A command issued alone goes out alone, as it would without this;
+nothing waits for company.
+
+Each command keeps its own answer and its own error (``raise_on_error=False``); a failure of
+the whole round trip (connection lost) is every command's error, as it would have been for
+each of them alone. On a Redis Cluster the cluster pipeline sends one batch per node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis, RedisCluster
+from redis.commands.core import AsyncScript
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError
+
+from coupon_core.scripts import TimedScript
+
+Command = tuple[Any, ...]
+
+
+class AutoPipeline:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._queue: list[tuple[Command, asyncio.Future[Any]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def execute(self, *command: Any) -> Any:
+        """``command``'s answer, as ``redis.execute_command(*command)`` gives it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((command, future))
+        if len(self._queue) == 1:
+            loop.call_soon(self._flush)
+        return await future
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | str | None]:
+        """``GET`` of every key: one ``MGET`` (on a cluster, one per slot)."""
+        if not keys:
+            return []
+        if not isinstance(self.redis, RedisCluster):
+            return list(await self.execute("MGET", *keys))
+        by_slot: dict[int, list[int]] = {}
+        for i, key in enumerate(keys):
+            by_slot.setdefault(key_slot(key.encode()), []).append(i)
+        found: list[bytes | str | None] = [None] * len(keys)
+        answers = await asyncio.gather(
+            *(self.execute("MGET", *(keys[i] for i in slot)) for slot in by_slot.values())
+        )
+        for slot, values in zip(by_slot.values(), answers, strict=True):
+            for i, value in zip(slot, values, strict=True):
+                found[i] = value
+        return found
+
+    async def script(
+        self, script: AsyncScript, keys: Sequence[str], args: Sequence[str | int]
+    ) -> Any:
+        """``script`` by ``EVALSHA`` in the pipeline; a server without it (NOSCRIPT, after a
+        restart or ``SCRIPT FLUSH``) gets it loaded by the script's own call."""
+        started = time.perf_counter()
+        try:
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await script(keys=keys, args=args)
+        finally:
+            if isinstance(script, TimedScript):
+                script.observed.observe(time.perf_counter() - started)
+
+    def _flush(self) -> None:
+        queue, self._queue = self._queue, []
+        task = asyncio.get_running_loop().create_task(self._send(queue))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, queue: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+        try:
+            if len(queue) == 1:
+                answers: list[Any] = [await self._one(queue[0][0])]
+            else:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for command, _ in queue:
+                        pipe.execute_command(*command)
+                    answers = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            for _, future in queue:
+                _fail(future, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), answer in zip(queue, answers, strict=True):
+            if isinstance(answer, Exception):
+                _fail(future, answer)
+            elif not future.done():
+                future.set_result(answer)
+
+    async def _one(self, command: Command) -> Any:
+        try:
+            return await self.redis.execute_command(*command)  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            return exc  # answered like a pipeline's: the caller's error, not the batch's
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(exc, asyncio.CancelledError):
+        future.cancel()
+        return
+    future.set_exception(exc)
+    future.exception()  # the caller may be gone: not the event loop's to report

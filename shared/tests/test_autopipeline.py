@@ -1,0 +1,89 @@
+"""Auto-pipelining: commands issued together share one round trip and one connection, and
+each keeps its own answer and its own error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from coupon_core.autopipeline import AutoPipeline
+from coupon_core.lifecycle import redis_from_url
+from coupon_core.scripts import load_scripts
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+NAME = "autopipeline-test"
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[Redis]:
+    redis: Redis = redis_from_url(redis_url, client_name=NAME)
+    yield redis
+    await redis.aclose()
+
+
+async def _connections(redis_url: str) -> int:
+    admin: Redis = redis_from_url(redis_url)
+    try:
+        listed = await admin.client_list(target_nodes="all")  # type: ignore[call-arg]
+    finally:
+        await admin.aclose()
+    # A cluster answers per node.
+    clients = [c for cs in listed.values() for c in cs] if isinstance(listed, dict) else listed
+    return sum(1 for c in clients if c.get("name") == NAME)
+
+
+async def test_commands_issued_together_share_one_connection(client: Redis, redis_url: str) -> None:
+    pipe = AutoPipeline(client)
+    await client.mset({f"{{ap}}:{n}": n for n in range(50)})
+    opened = await _connections(redis_url)
+    answers = await asyncio.gather(*(pipe.execute("GET", f"{{ap}}:{n}") for n in range(50)))
+    assert answers == [str(n).encode() for n in range(50)]
+    assert await _connections(redis_url) == opened  # the one the MSET used
+    # The same calls without it: one connection each.
+    await asyncio.gather(*(client.get(f"{{ap}}:{n}") for n in range(50)))
+    assert await _connections(redis_url) > opened
+
+
+async def test_each_command_keeps_its_own_answer_and_error(client: Redis) -> None:
+    pipe = AutoPipeline(client)
+    await client.set("ap:text", "not a number")
+    got, failed, counted = await asyncio.gather(
+        pipe.get_many(["ap:text", "ap:missing"]),
+        pipe.execute("INCR", "ap:text"),
+        pipe.execute("INCR", "ap:count"),
+        return_exceptions=True,
+    )
+    assert got == [b"not a number", None]
+    assert isinstance(failed, ResponseError)
+    assert counted == 1
+    assert await pipe.execute("GET", "ap:count") == b"1"  # alone, it goes alone
+
+
+async def test_a_script_the_server_forgot_is_loaded_again(client: Redis, tmp_path: Path) -> None:
+    directory = tmp_path
+    (directory / "echo.lua").write_text("return {KEYS[1], ARGV[1]}")
+    script = load_scripts(client, directory)["echo"]
+    pipe = AutoPipeline(client)
+    await client.script_flush()
+    answers = await asyncio.gather(*(pipe.script(script, [f"ap:{n}"], [n]) for n in range(3)))
+    assert answers == [[f"ap:{n}".encode(), str(n).encode()] for n in range(3)]
+
+
+async def test_a_cancelled_caller_leaves_the_others_their_answers(client: Redis) -> None:
+    pipe = AutoPipeline(client)
+    await client.set("ap:kept", "1")
+
+    async def cancelled_while_queued() -> object:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().call_soon(task.cancel)  # before the batch is sent
+        return await pipe.execute("GET", "ap:kept")
+
+    gone, kept = await asyncio.gather(
+        cancelled_while_queued(), pipe.execute("GET", "ap:kept"), return_exceptions=True
+    )
+    assert isinstance(gone, asyncio.CancelledError)
+    assert kept == b"1"
