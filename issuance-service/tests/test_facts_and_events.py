@@ -143,17 +143,27 @@ async def test_num_redeemed_follows_redemption_events(
     api: Any, new_series: Any, redis: Redis, wait_for: Any, database_url: str
 ) -> None:
     series, coupon = await _issue(api, new_series)
+    other = await api.post(
+        "/v2/coupon/issue", json={"seriesId": series["id"], "customer": {"mobile": "32"}}
+    )
+    assert other.status == 200, await other.text()
+    second = await other.json()
     group, code = f"S:{series['id']}", coupon["code"]
     stream = keyspace.event_stream("redemption")
-    for entry in (
-        _event("1", "coupon.redeemed", group, code),
-        _event("2", "coupon.redeemed", group, code),
-        _event("2", "coupon.redeemed", group, code),  # delivered twice: counted once
-        _event("3", "coupon.redeemed", "P:SALE", "OTHER"),  # not ours
-        _event("4", "coupon.redeemed", group, "UNKNOWN"),  # not one of our coupons
-        _event("5", "coupon.redemption_reversed", group, code, redemption_id="1"),
-    ):
-        await redis.xadd(stream, entry)  # type: ignore[arg-type]
+    # Added at once, so the consumer reads them as one batch and counts its sums per coupon.
+    async with redis.pipeline(transaction=True) as pipe:
+        for entry in (
+            _event("1", "coupon.redeemed", group, code),
+            _event("2", "coupon.redeemed", group, code),
+            _event("2", "coupon.redeemed", group, code),  # delivered twice: counted once
+            _event("3", "coupon.redeemed", "P:SALE", "OTHER"),  # not ours
+            _event("4", "coupon.redeemed", group, "UNKNOWN"),  # not one of our coupons
+            _event("5", "coupon.redemption_reversed", group, code, redemption_id="1"),
+            _event("6", "coupon.redeemed", group, second["code"]),
+            _event("7", "coupon.redeemed", group, second["code"]),
+        ):
+            pipe.xadd(stream, entry)  # type: ignore[arg-type]
+        await pipe.execute()
 
     async def all_processed() -> bool:
         conn = await asyncpg.connect(database_url)
@@ -161,15 +171,17 @@ async def test_num_redeemed_follows_redemption_events(
             done = await conn.fetchval("SELECT count(*) FROM processed_events")
         finally:
             await conn.close()
-        return bool(done == 5)
+        return bool(done == 7)
 
-    await wait_for(all_processed, what="the five distinct events processed")
+    await wait_for(all_processed, what="the seven distinct events processed")
     current = await (await api.get(f"/v2/coupon/series/{series['id']}")).json()
-    assert current["numRedeemed"] == 1
+    assert current["numRedeemed"] == 3
     owned = await (await api.get(f"/v2/customers/{coupon['customer']['id']}/coupons")).json()
     (mine,) = owned["coupons"]
     assert mine["redemptionCount"] == 1
     assert mine["redeemed"] is True
+    theirs = await (await api.get(f"/v2/customers/{second['customer']['id']}/coupons")).json()
+    assert [c["redemptionCount"] for c in theirs["coupons"]] == [2]
 
 
 async def test_issued_events_are_written_with_the_coupons_in_code_order(

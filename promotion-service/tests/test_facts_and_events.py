@@ -172,3 +172,37 @@ async def test_own_events_reach_the_stream(
 async def _at_least(source: Any, count: int) -> Any:
     found = await source()
     return found if len(found) >= count else None
+
+
+async def test_a_batch_of_events_counts_its_sums_per_coupon(
+    api: Any, redis: Any, new_promotion: Any, wait_for: Any
+) -> None:
+    await new_promotion(api)
+    for code in ("B1", "B2"):
+        await api.post(f"{BASE}/", json={"code": code})
+    uses = [("coupon.redeemed", "B1")] * 2 + [
+        ("coupon.redeemed", "B2"),
+        ("coupon.redemption_reversed", "B1"),
+        ("coupon.activated", "B2"),
+    ]
+    # Added at once, so the consumer reads them as one batch.
+    async with redis.pipeline(transaction=True) as pipe:
+        for n, (event_type, code) in enumerate(uses):
+            pipe.xadd(
+                keyspace.event_stream("redemption"),
+                {
+                    "id": f"redemption:batch-{n}",
+                    "type": event_type,
+                    "payload": orjson.dumps({"code": code, "group": GROUP, "redemptionId": n}),
+                    "occurred_at": datetime.now(UTC).isoformat(),
+                },
+            )
+        await pipe.execute()
+
+    async def counted() -> bool:
+        promo = await (await api.get("/api/v1/promotions/HOLIDAY-SALE")).json()
+        return bool(promo["used"] == 3)
+
+    await wait_for(counted)
+    used = [(await (await api.get(f"{BASE}/{code}")).json())["used"] for code in ("B1", "B2")]
+    assert used == [1, 2]

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from coupon_core import events, facts, keyspace, registry
 from coupon_core.autopipeline import AutoPipeline
-from coupon_core.consumer import consume
+from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
 from coupon_core.embedded import EmbeddedRedisCluster
 from coupon_core.keys import PG_POOL, REDIS
@@ -181,7 +181,9 @@ async def test_outbox_relay_and_consumer_run_on_the_cluster(
 
     relay = asyncio.create_task(events.relay_outbox(pool, redis, service="promotion"))
     consumer = asyncio.create_task(
-        consume(pool, redis, stream_service="promotion", consumer="redemption", handler=handler)
+        consume(
+            pool, redis, stream_service="promotion", consumer="redemption", handler=each(handler)
+        )
     )
     try:
 

@@ -16,7 +16,7 @@ import asyncpg
 import orjson
 import pytest
 from coupon_core import consumer, events, keyspace
-from coupon_core.consumer import consume
+from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.testing.poll import until
@@ -53,7 +53,7 @@ async def running(stores: Stores) -> AsyncIterator[Callable[[Handler], None]]:
                     stores.redis,
                     stream_service="redemption",
                     consumer=GROUP,
-                    handler=handler,
+                    handler=each(handler),
                     block_ms=50,
                     claim_idle_ms=300,
                     claim_every_s=0.05,

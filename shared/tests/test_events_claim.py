@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 from coupon_core import events, keyspace
-from coupon_core.consumer import consume
+from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.testing.poll import until
@@ -45,7 +45,7 @@ async def test_running_consumer_claims_what_a_dead_replica_left_pending(
             redis,
             stream_service="promotion",
             consumer="redemption",
-            handler=handler,
+            handler=each(handler),
             claim_idle_ms=1_500,
             claim_every_s=0.1,
         )

@@ -17,7 +17,7 @@ from issuance_service.api.routes import add_routes
 from issuance_service.issuing import EVENT_STREAM_SERVICE
 from issuance_service.keys import SCRIPTS, SETTINGS
 from issuance_service.publishing import republish_when_lost
-from issuance_service.redemptions import on_redemption_event
+from issuance_service.redemptions import on_redemption_events
 from issuance_service.settings import Settings
 
 SERVICE = "issuance-service"
@@ -43,7 +43,7 @@ async def _consume_redemptions(app: web.Application) -> None:
         app[REDIS],
         stream_service="redemption",
         consumer="issuance",
-        handler=on_redemption_event,
+        handler=on_redemption_events,
     )
 
 

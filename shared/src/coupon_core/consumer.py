@@ -26,6 +26,9 @@ from coupon_core.lifecycle import check_stopping
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Connection, Event], Awaitable[None]]
+# The fresh events of a batch, in stream order, each once, in the batch's transaction: a
+# handler can apply them together (one statement for the batch, not one per event).
+BatchHandler = Callable[[Connection, list[Event]], Awaitable[None]]
 CONSUME_BATCH = 100
 # Entries a dead replica left unacknowledged: claimed after this idle time, looked for this often.
 CLAIM_IDLE_MS = 5_000
@@ -68,7 +71,19 @@ async def _ensure_group(redis: Redis, stream: str, group: str) -> None:
             raise
 
 
-async def _apply(pool: asyncpg.Pool, consumer: str, batch: list[Event], handler: Handler) -> None:
+def each(handler: Handler) -> BatchHandler:
+    """A batch handler that hands the events to ``handler`` one at a time, in order."""
+
+    async def handle(conn: Connection, batch: list[Event]) -> None:
+        for event in batch:
+            await handler(conn, event)
+
+    return handle
+
+
+async def _apply(
+    pool: asyncpg.Pool, consumer: str, batch: list[Event], handler: BatchHandler
+) -> None:
     """One transaction: record the batch in ``processed_events``, handle the events that
     were not recorded before, in stream order, each once."""
     async with pool.acquire() as conn, conn.transaction():
@@ -77,10 +92,13 @@ async def _apply(pool: asyncpg.Pool, consumer: str, batch: list[Event], handler:
             row["event_id"]
             for row in await conn.fetch(_RECORD_FRESH, CONSUMER_LOCK_NAMESPACE, consumer, ids)
         }
+        todo = []
         for event in batch:
             if event.id in fresh:
                 fresh.discard(event.id)
-                await handler(conn, event)
+                todo.append(event)
+        if todo:
+            await handler(conn, todo)
 
 
 async def _process(
@@ -88,7 +106,7 @@ async def _process(
     redis: Redis,
     stream: str,
     consumer: str,
-    handler: Handler,
+    handler: BatchHandler,
     entries: list[Entry],
 ) -> None:
     """Handle a batch and acknowledge it with one XACK.
@@ -138,7 +156,7 @@ async def _process(
 async def _one_by_one(
     pool: asyncpg.Pool,
     consumer: str,
-    handler: Handler,
+    handler: BatchHandler,
     batch: list[tuple[bytes, Event]],
     done: list[bytes],
 ) -> None:
@@ -169,7 +187,7 @@ async def consume(
     *,
     stream_service: str,
     consumer: str,
-    handler: Handler,
+    handler: BatchHandler,
     block_ms: int = 500,
     claim_idle_ms: int = CLAIM_IDLE_MS,
     claim_every_s: float = CLAIM_EVERY_S,

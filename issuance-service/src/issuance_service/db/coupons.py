@@ -113,17 +113,22 @@ async def of_series(
     return [_coupon(row) for row in rows]
 
 
-async def add_redemption(conn: Connection, series_id: int, code: str, delta: int) -> None:
-    """Counts a redemption (+1) or reversal (-1) of one of our coupons on the coupon and on
-    its series, in one statement; a code that is not one of the series' coupons counts
-    nowhere."""
+async def add_redemptions(conn: Connection, deltas: dict[tuple[int, str], int]) -> None:
+    """Counts redemptions (+) and reversals (-) of our coupons, ``{(series id, code): sum}``,
+    on each coupon and on its series, in one statement; a code that is not one of the
+    series' coupons counts nowhere."""
+    if not deltas:
+        return
     await conn.execute(
-        "WITH c AS (UPDATE issued_coupons "
-        "SET redemption_count = greatest(redemption_count + $3, 0) "
-        "WHERE series_id = $1 AND code = $2 RETURNING series_id) "
-        "UPDATE series SET num_redeemed = greatest(num_redeemed + $3, 0) "
-        "WHERE id = (SELECT series_id FROM c)",
-        series_id,
-        code,
-        delta,
+        "WITH d AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[]) "
+        "AS d(series_id, code, delta)), "
+        "c AS (UPDATE issued_coupons ic "
+        "SET redemption_count = greatest(ic.redemption_count + d.delta, 0) FROM d "
+        "WHERE ic.series_id = d.series_id AND ic.code = d.code RETURNING ic.series_id, d.delta), "
+        "s AS (SELECT series_id, sum(delta) AS delta FROM c GROUP BY series_id) "
+        "UPDATE series SET num_redeemed = greatest(num_redeemed + s.delta, 0) FROM s "
+        "WHERE series.id = s.series_id",
+        [series_id for series_id, _ in deltas],
+        [code for _, code in deltas],
+        list(deltas.values()),
     )

@@ -101,16 +101,22 @@ async def page(
     return total, [to_coupon(row) for row in rows]
 
 
-async def add_used(conn: Connection, promotion_code: str, code: str, delta: int) -> None:
-    """``used`` of a promotion and of its coupon ``code`` (if it still exists), one statement."""
+async def add_used(conn: Connection, deltas: dict[tuple[str, str], int]) -> None:
+    """``used`` of promotions and of their coupons (those that still exist), from
+    ``{(promotion code, coupon code): sum of uses}``, in one statement."""
+    if not deltas:
+        return
     await conn.execute(
-        "WITH p AS (UPDATE promotions SET used = GREATEST(used + $3, 0) WHERE code = $1 "
-        "RETURNING id) "
-        "UPDATE coupons c SET used = GREATEST(c.used + $3, 0) FROM p "
-        "WHERE c.promotion_id = p.id AND c.code = $2",
-        promotion_code,
-        code,
-        delta,
+        "WITH d AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) "
+        "AS d(promotion_code, code, delta)), "
+        "pt AS (SELECT promotion_code, sum(delta) AS delta FROM d GROUP BY promotion_code), "
+        "p AS (UPDATE promotions SET used = GREATEST(used + pt.delta, 0) FROM pt "
+        "WHERE promotions.code = pt.promotion_code RETURNING promotions.id, promotions.code) "
+        "UPDATE coupons c SET used = GREATEST(c.used + d.delta, 0) FROM p, d "
+        "WHERE d.promotion_code = p.code AND c.promotion_id = p.id AND c.code = d.code",
+        [promotion for promotion, _ in deltas],
+        [code for _, code in deltas],
+        list(deltas.values()),
     )
 
 

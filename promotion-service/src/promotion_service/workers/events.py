@@ -18,15 +18,19 @@ USED_DELTA = {
 }
 
 
-async def count_use(conn: Connection, event: events.Event) -> None:
-    """Keep ``used`` of a coupon and its promotion in step with redemptions; ``consume``
-    runs this once per event, in the transaction that records the event as processed."""
-    delta = USED_DELTA.get(event.type)
-    group = str(event.payload.get("group", ""))
-    if delta is None or not group.startswith("P:"):
-        return
-    promotion_code = group[2:]
-    await coupon_db.add_used(conn, promotion_code, str(event.payload.get("code", "")), delta)
+async def count_uses(conn: Connection, batch: list[events.Event]) -> None:
+    """Keep ``used`` of coupons and their promotions in step with redemptions; ``consume``
+    runs this once per batch of fresh events, in the transaction that records them as
+    processed: their sums per coupon in one statement."""
+    deltas: dict[tuple[str, str], int] = {}
+    for event in batch:
+        delta = USED_DELTA.get(event.type)
+        group = str(event.payload.get("group", ""))
+        if delta is None or not group.startswith("P:"):
+            continue
+        key = (group[2:], str(event.payload.get("code", "")))
+        deltas[key] = deltas.get(key, 0) + delta
+    await coupon_db.add_used(conn, deltas)
 
 
 async def relay(app: web.Application) -> None:
@@ -35,5 +39,5 @@ async def relay(app: web.Application) -> None:
 
 async def consume_redemptions(app: web.Application) -> None:
     await consume(
-        app[PG_POOL], app[REDIS], stream_service="redemption", consumer=SERVICE, handler=count_use
+        app[PG_POOL], app[REDIS], stream_service="redemption", consumer=SERVICE, handler=count_uses
     )
