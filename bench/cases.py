@@ -83,6 +83,13 @@ class Case:
     def per_core(self) -> float:
         return 1e6 / sum(self.cpu_us_per_request().values())
 
+    @property
+    def busiest_bound(self) -> float:
+        """Requests/s the busiest process allows when it has a core of its own: the
+        throughput bound on a machine with a core per process (a projection from CPU time,
+        not a measurement)."""
+        return 1e6 / max(self.cpu_us_per_request().values())
+
 
 def _cpu(pids: dict[str, int]) -> dict[str, float]:
     out = {}
