@@ -1,8 +1,9 @@
 -- Give back what issue_take.lua took when the issue failed afterwards.
--- KEYS: as issue_take.lua. ARGV: 1 count, 2 the time issue_take set, 3 the previous value ("").
--- A cold series (Redis lost its data since) has nothing to give back: its rebuild counts
--- committed rows only.
-if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then
+-- KEYS: as issue_take.lua. ARGV: 1 count, 2 the time issue_take set, 3 the previous value (""),
+-- 4 the epoch issue_take returned.
+-- A cold series (Redis lost its data since), or one rebuilt since the take (another epoch), has
+-- nothing to give back: its rebuild counts committed rows only.
+if redis.call('GET', KEYS[1]) ~= ARGV[4] or redis.call('EXISTS', KEYS[2]) == 0 then
   return 0
 end
 local count = tonumber(ARGV[1])

@@ -2,9 +2,10 @@
 -- KEYS: 1 warm marker, 2 issued total, 3 issued to this customer, 4 last issue to this customer
 -- ARGV: 1 count, 2 maxCreate, 3 maxVouchersPerUser, 4 minimum seconds between issues to one
 --       customer (<= 0: none), 5 now (Unix seconds); limits < 0 mean unlimited.
--- Returns {status, previous last-issue time or ""}:
+-- Returns {status, previous last-issue time or "", epoch of the counters or ""}:
 --   0 taken, 1 cold (counters must be rebuilt first), 2 maxCreate, 3 maxVouchersPerUser,
---   4 minDaysBetweenVouchers.
+--   4 minDaysBetweenVouchers. The epoch (the warm marker's value, new at every rebuild) goes
+--   with a give-back, so that it never lands on counters rebuilt since the take.
 -- A missing total is as cold as a missing marker (a key lost on its own must not read as 0).
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then
   return {1, ''}
@@ -34,4 +35,4 @@ end
 redis.call('INCRBY', KEYS[2], count)
 redis.call('INCRBY', KEYS[3], count)
 redis.call('SET', KEYS[4], ARGV[5])
-return {0, last or ''}
+return {0, last or '', redis.call('GET', KEYS[1])}

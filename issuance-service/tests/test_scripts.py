@@ -112,3 +112,36 @@ async def test_a_total_lost_on_its_own_reads_cold(
         assert await counters.take(scripts, series=series, customer_id=2, count=1, now=NOW) is None
     finally:
         await client.aclose()
+
+
+async def test_a_give_back_never_lands_on_counters_rebuilt_since_the_take(
+    scripts: counters.Scripts, redis_url: str
+) -> None:
+    """A take whose transaction is lost with its connection (and its lock) gives back after a
+    rebuild has counted the ledger: the rebuilt counters keep what the ledger says."""
+    client: Redis = redis_from_url(redis_url)
+    try:
+        series = _series(max_create=10)
+        taken = await counters.take(scripts, series=series, customer_id=1, count=1, now=NOW)
+        assert taken is not None
+        # Redis lost the series' counters; a rebuild counted 5 committed issues, 2 of them
+        # to customer 1, and marked the counters warm under a new epoch.
+        await client.delete(keyspace.issuance_warm("S:7"))
+        keys = [
+            keyspace.issuance_warm("S:7"),
+            keyspace.issued_total("S:7"),
+            keyspace.issued_to_customer("S:7", "1"),
+            keyspace.last_issued_to_customer("S:7", "1"),
+        ]
+        await scripts["issue_rebuild"](keys=keys, args=[5, "e2", 2, int(NOW.timestamp())])
+        await counters.release(scripts, taken)
+        assert await client.get(keyspace.issued_total("S:7")) == b"5"
+        assert await client.get(keyspace.issued_to_customer("S:7", "1")) == b"2"
+        # A take from the rebuilt counters gives back exactly what it took.
+        again = await counters.take(scripts, series=series, customer_id=2, count=1, now=NOW)
+        assert again is not None
+        assert again.epoch == "e2"
+        await counters.release(scripts, again)
+        assert await client.get(keyspace.issued_total("S:7")) == b"5"
+    finally:
+        await client.aclose()

@@ -6,6 +6,7 @@ against Redis losing its data.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +35,7 @@ class Taken:
     count: int
     stamp: str
     previous_last: str
+    epoch: str  # of the counters taken from: a give-back lands on those only
 
 
 def _keys(group: str, customer_id: int) -> list[str]:
@@ -64,10 +66,16 @@ async def take(
         rules.min_seconds_between_issues(series),
         stamp,
     ]
-    status, previous = await scripts["issue_take"](keys=keys, args=args)
+    status, previous, *epoch = await scripts["issue_take"](keys=keys, args=args)
     status = int(status)
     if status == TAKEN:
-        return Taken(keys=keys, count=count, stamp=stamp, previous_last=_text(previous))
+        return Taken(
+            keys=keys,
+            count=count,
+            stamp=stamp,
+            previous_last=_text(previous),
+            epoch=_text(epoch[0]) if epoch else "",
+        )
     if status == COLD:
         return None
     if status == MAX_CREATE:
@@ -87,8 +95,9 @@ async def take(
 
 
 async def release(scripts: Scripts, taken: Taken) -> None:
+    """Give back what :func:`take` took, unless the counters were rebuilt since."""
     await scripts["issue_release"](
-        keys=taken.keys, args=[taken.count, taken.stamp, taken.previous_last]
+        keys=taken.keys, args=[taken.count, taken.stamp, taken.previous_last, taken.epoch]
     )
 
 
@@ -101,13 +110,14 @@ async def rebuild(pool: asyncpg.Pool, redis: Redis, scripts: Scripts, series_id:
         if await redis.exists(keyspace.issuance_warm(group)):
             return  # another request rebuilt it while we waited
         total, per_customer = await coupons_db.counters(conn, series_id)
+        epoch = uuid.uuid4().hex
         head = [keyspace.issuance_warm(group), keyspace.issued_total(group)]
         batches = [
             per_customer[i : i + REBUILD_BATCH] for i in range(0, len(per_customer), REBUILD_BATCH)
         ] or [[]]
         for index, batch in enumerate(batches):
             keys = list(head)
-            args: list[str | int] = [total, "1" if index == len(batches) - 1 else "0"]
+            args: list[str | int] = [total, epoch if index == len(batches) - 1 else "0"]
             for counter in batch:
                 customer = str(counter.customer_id)
                 keys += [

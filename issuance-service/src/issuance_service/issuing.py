@@ -139,9 +139,11 @@ async def _attempt(
                 )
         except BaseException:
             if taken is not None:
-                # The transaction is still open, so the shared lock is still held: a rebuild
-                # cannot run between this give-back and the rollback, so the counters never
-                # end up below the ledger.
+                # Nothing committed (no COMMIT was sent). While the transaction is open its
+                # shared lock keeps a rebuild out until the rollback; if the connection was
+                # lost, the lock went with it, but the give-back carries the epoch of the
+                # take and so never lands on counters a rebuild has set since: the counters
+                # never end up below the ledger.
                 await counters.release(stores.scripts, taken)
                 await registry.release(stores.redis, codes_claimed, series.group)
             await rollback_if_open(conn)
