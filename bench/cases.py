@@ -208,8 +208,19 @@ end
 """
 
 
+# Every request with a key of its own (never a replay): the time, so that runs do not share keys.
+IDEMPOTENT_LUA = SPREAD_LUA.replace(
+    "function request()", "local sent = 0\nlocal run = os.time()\nfunction request()"
+).replace(
+    "  return wrk.format",
+    '  sent = sent + 1\n  wrk.headers["Idempotency-Key"] = "bench-" .. run .. "-" .. sent\n'
+    "  return wrk.format",
+)
+
+
 def service_cases(stack: Stack) -> dict[str, Case]:
-    """Redeem (one hot coupon; 500 spread coupons) and issue, through the real gateway."""
+    """Redeem (one hot coupon; 500 spread coupons, also with an Idempotency-Key each) and
+    issue, through the real gateway."""
     unlimited = {
         "description": "bench",
         "discountType": "ABS",
@@ -249,6 +260,15 @@ def service_cases(stack: Stack) -> dict[str, Case]:
             "POST",
             _redeem_json(codes[1], customer["id"]),
             SPREAD_LUA.format(codes=",".join(f'"{c}"' for c in codes[1:]), template=template),
+        ),
+        "redeem, Idempotency-Key": Case(
+            "redeem, Idempotency-Key",
+            url + "/v1.1/coupon/redeem",
+            pids,
+            json_headers,
+            "POST",
+            _redeem_json(codes[1], customer["id"]),
+            IDEMPOTENT_LUA.format(codes=",".join(f'"{c}"' for c in codes[1:]), template=template),
         ),
         "issue": Case(
             "issue",

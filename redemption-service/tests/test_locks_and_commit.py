@@ -48,15 +48,16 @@ async def test_group_key_is_hashtextextended(conn: asyncpg.Connection) -> None:
 
 
 async def test_every_group_lock_takes_the_same_key(
-    database_url: str, conn: asyncpg.Connection
+    client: Any, database_url: str, conn: asyncpg.Connection
 ) -> None:
     other = await asyncpg.connect(database_url)
     try:
         await other.execute("SET lock_timeout = '100ms'")
-        # A redeem's shared lock (BEGIN and the locks in one simple query)...
-        await conn.execute(locks.begin_shared_sql(["S:2", "P:ÉTÉ"]))
+        # A redeem batch's shared locks (taken with its redemption ids)...
+        _, ids = await ledger.lock_and_reserve(conn, ["S:2", "P:ÉTÉ"], 2)
+        assert len(set(ids)) == 2
         for group in ("S:2", "P:ÉTÉ"):
-            # ... keeps out the rebuild's exclusive lock,
+            # ... keep out the rebuild's exclusive lock,
             with pytest.raises(asyncpg.LockNotAvailableError):
                 async with other.transaction():
                     await locks.lock_exclusive(other, group)
@@ -67,7 +68,7 @@ async def test_every_group_lock_takes_the_same_key(
         # A reversal's session lock is shared too: it waits for no redeem.
         await locks.lock_session_shared(other, "S:2")
         await locks.unlock_session_shared(other, "S:2")
-        await conn.execute("ROLLBACK")
+        await conn.execute("SELECT pg_advisory_unlock_all()")
         async with other.transaction():
             await locks.lock_exclusive(other, "S:2")
     finally:
@@ -125,8 +126,8 @@ async def test_a_refused_commit_gives_the_counters_back(
     settings: Any,
     idempotency_key: str | None,
 ) -> None:
-    """Without a key the ledger is one autocommitted statement; with one, a transaction
-    ended by an explicit COMMIT. Either way the server refuses the commit."""
+    """With or without a key, the ledger rows (and the key's completion) are one
+    autocommitted statement, and the server refuses its commit."""
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     await publish_group(redis, "S:4", ["F1"], coupon={"usage_limit": 1})
     # A deferred constraint is checked at COMMIT: the server refuses the commit itself.
@@ -140,9 +141,11 @@ async def test_a_refused_commit_gives_the_counters_back(
     assert resp.status >= 500
     assert await ledger_rows(settings.database_url) == []
     assert int(await redis.get(keyspace.redeemed_coupon("S:4", "F1")) or 0) == 0
+    # The key was not completed: it is free for the retry.
+    assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0
     await conn.execute("DROP TRIGGER refuse_commit ON redemptions")
-    status, body = await _redeem(client, "F1")
-    assert (status, _item(body)) == (200, 700)
+    retried = await client.post(REDEEM, json=redeem_body(coupon_in("F1", "111")), headers=headers)
+    assert (retried.status, _item(await retried.json())) == (200, 700)
     assert await conn.fetchval(ADVISORY_LOCKS) == 0
 
 
@@ -190,15 +193,13 @@ async def test_a_rebuild_waiting_on_a_redeem_reads_what_it_wrote(
     assert (status, _item(body)) == (200, 700)
     pool, counters = app[PG_POOL], app[COUNTERS]
     async with pool.acquire() as held:
-        keys = await locks.lock_session_shared_many(held, ["S:6"])
+        keys, [rid] = await ledger.lock_and_reserve(held, ["S:6"], 1)
         rebuild = asyncio.create_task(rebuild_group(pool, counters, "S:6", force=True))
         await _until_a_lock_waits(conn)  # the rebuild, queued behind the shared lock
-        row = ledger.NewRedemption("H1", "S:6", "c-1", Decimal(1), Decimal(1), "", [])
-        ids, released = await asyncio.wait_for(
-            ledger.insert_handing_over(held, [row], keys), timeout=10
-        )
+        row = ledger.NewRedemption(rid, "H1", "S:6", "c-1", Decimal(1), Decimal(1), "", [])
+        released = await asyncio.wait_for(ledger.write(held, [row], [], keys), timeout=10)
         assert released
-        assert ids == [await conn.fetchval("SELECT max(id) FROM redemptions WHERE code = 'H1'")]
+        assert await conn.fetchval("SELECT max(id) FROM redemptions WHERE code = 'H1'") == rid
         await asyncio.wait_for(rebuild, timeout=10)
     assert await redis.get(keyspace.redeemed_coupon("S:6", "H1")) == b"2"
     assert await conn.fetchval(ADVISORY_LOCKS) == 0

@@ -58,8 +58,9 @@ def validate_key(key: str) -> str:
 
 
 async def begin(pool: asyncpg.Pool, *, scope: str, key: str, fingerprint: str) -> Replay | None:
-    """Reserve ``key``; returns the stored response when this is a completed retry."""
-    async with pool.acquire() as conn, conn.transaction():
+    """Reserve ``key``; returns the stored response when this is a completed retry.
+    One autocommitted statement reserves it; only a key already there is read back."""
+    async with pool.acquire() as conn:
         inserted = await conn.fetchval(
             "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3) "
             "ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "

@@ -6,7 +6,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
-from coupon_core.db import Connection
 from coupon_core.errors import BadRequest
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import METRICS, PG_POOL
@@ -16,7 +15,7 @@ from coupon_core.openapi import Doc, documented
 from redemption_service.api import redeem_views as views
 from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.schemas import CustomerIn, RedeemIn
-from redemption_service.domain.models import Judged, RedeemItem
+from redemption_service.domain.models import Completion, Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
 from redemption_service.keys import COUNTERS, GROUP_COMMIT, RECONCILE_METRICS
 from redemption_service.usecases.redeem import dry_run, redeem
@@ -73,9 +72,9 @@ async def redeem_handler(request: web.Request) -> web.Response:
     app = request.app
 
     async def run(key: Key | None) -> tuple[int, Any]:
-        async def on_commit(conn: Connection, judged: list[Judged]) -> None:
-            if key is not None:
-                await key.complete(conn, status=200, body=views.redeem_body(judged))
+        def complete(judged: list[Judged]) -> Completion:
+            assert key is not None
+            return Completion(key.scope, key.key, 200, views.redeem_body(judged))
 
         judged = await redeem(
             app[PG_POOL],
@@ -83,7 +82,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
             app[COUNTERS],
             items,
             partial=partial,
-            on_commit=on_commit if key is not None else None,
+            complete=complete if key is not None else None,
             metrics=app[RECONCILE_METRICS],
         )
         count_items(app[METRICS], judged)

@@ -1,15 +1,16 @@
 """Group commit: concurrent redeems share their two PostgreSQL round trips.
 
-A redeem without an Idempotency-Key needs the shared locks of its groups before its guard
-script runs, and one ledger statement that takes them over and commits (docs/redemption.md).
-Redeems that arrive while the batches ahead of them are busy join one batch: one connection,
-one statement for the locks of every group any of them names, then, once each member has
-run its own guard and either handed in rows or left, one ledger statement for all the rows.
+A redeem needs the shared locks of its groups before its guard script runs, and one ledger
+statement that takes them over and commits its rows (and its Idempotency-Key completion)
+(docs/redemption.md). Redeems that arrive while the batches ahead of them are busy join one
+batch: one connection, one statement for the locks of every group any of them names and the
+redemption ids they may need, then, once each member has run its own guard and either handed
+in what to write or left, one ledger statement for all of it.
 Nothing waits for a batch to fill: a batch starts as soon as one of the ``concurrency``
 slots is free, so a lone redeem pays no delay and a busy service gets larger batches.
 
 A member leaving without rows (refused, failed, cancelled) never holds the others up. When
-the server refuses the shared statement, each member's rows are tried again alone under the
+the server refuses the shared statement, each member's part is tried again alone under the
 same locks, so one bad row fails only its own request.
 """
 
@@ -24,32 +25,46 @@ import asyncpg
 from coupon_core.db import Connection, clear_session_state, rolled_back
 from prometheus_client import CollectorRegistry, Histogram
 
-from redemption_service.db import ledger, locks
+from redemption_service.db import ledger
+from redemption_service.domain.models import Completion
 
 MAX_MEMBERS = 64
 T = TypeVar("T")
+
+
+Part = tuple[Sequence[ledger.NewRedemption], Completion | None]
 
 
 class Seat:
     """One redeem's place in a batch: the batch's locks cover its groups from the moment
     :meth:`GroupCommit.join` yields until the seat is left."""
 
-    def __init__(self, groups: Iterable[str]) -> None:
+    def __init__(self, groups: Iterable[str], wanted: int) -> None:
         loop = asyncio.get_running_loop()
         self.groups = list(groups)
+        self.wanted = wanted
+        self.ids: list[int] = []  # reserved for this redeem's rows, set once locked
         self.locked: asyncio.Future[None] = loop.create_future()
-        self.rows: asyncio.Future[Sequence[ledger.NewRedemption]] = loop.create_future()
-        self.ids: asyncio.Future[list[int]] = loop.create_future()
+        self.part: asyncio.Future[Part] = loop.create_future()
+        self.written: asyncio.Future[None] = loop.create_future()
 
-    async def write(self, rows: Sequence[ledger.NewRedemption]) -> list[int]:
-        """Hand in the rows taken and wait for the batch's statement: their ids, in order.
-        Raises what the statement raised (see :func:`coupon_core.db.rolled_back`)."""
-        self.rows.set_result(rows)
-        return await self.ids
+    async def write(
+        self, rows: Sequence[ledger.NewRedemption], completion: Completion | None
+    ) -> None:
+        """Hand in the rows taken (with ids from :attr:`ids`) and the completion, and wait
+        for the batch's statement. Raises what the statement raised (see
+        :func:`coupon_core.db.rolled_back`)."""
+        self.part.set_result((rows, completion))
+        await self.written
 
     def leave(self) -> None:
-        if not self.rows.done():
-            self.rows.set_result(())
+        if not self.part.done():
+            self.part.set_result(((), None))
+
+    @property
+    def writes(self) -> bool:
+        rows, completion = self.part.result()
+        return bool(rows) or completion is not None
 
 
 def _settle(future: asyncio.Future[T], exc: BaseException) -> None:
@@ -100,17 +115,17 @@ class GroupCommit:
         return len(self._forming.seats) if self._forming is not None else 0
 
     @contextlib.asynccontextmanager
-    async def join(self, groups: Iterable[str]) -> AsyncIterator[Seat]:
+    async def join(self, groups: Iterable[str], wanted: int) -> AsyncIterator[Seat]:
         """A seat in the batch being formed (a new one if none is), once the batch holds
-        the shared locks of ``groups``; leaving the block without :meth:`Seat.write` leaves
-        the batch."""
+        the shared locks of ``groups`` and ``wanted`` redemption ids are reserved for it
+        (:attr:`Seat.ids`); leaving the block without :meth:`Seat.write` leaves the batch."""
         batch = self._forming
         if batch is None or not batch.open or len(batch.seats) >= MAX_MEMBERS:
             batch = self._forming = _Batch()
             task = asyncio.get_running_loop().create_task(self._run(batch))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-        seat = Seat(groups)
+        seat = Seat(groups, wanted)
         batch.seats.append(seat)
         try:
             await seat.locked
@@ -134,22 +149,28 @@ class GroupCommit:
         except BaseException as exc:
             for seat in batch.seats:
                 _settle(seat.locked, exc)
-                _settle(seat.ids, exc)
+                _settle(seat.written, exc)
             if not isinstance(exc, Exception):
                 raise
 
     async def _locked_batch(self, conn: Connection, seats: list[Seat]) -> None:
-        keys = await locks.lock_session_shared_many(conn, {g for s in seats for g in s.groups})
+        keys, ids = await ledger.lock_and_reserve(
+            conn, {g for s in seats for g in s.groups}, sum(s.wanted for s in seats)
+        )
+        start = 0
         for seat in seats:
+            seat.ids = ids[start : start + seat.wanted]
+            start += seat.wanted
             _resolve(seat.locked, None)
-        await asyncio.wait([seat.rows for seat in seats])
-        writers = [seat for seat in seats if seat.rows.result()]
+        await asyncio.wait([seat.part for seat in seats])
+        writers = [seat for seat in seats if seat.writes]
         if not writers:
             return  # the connection is marked: the pool releases the locks
         self.sizes.observe(len(writers))
-        rows = [row for seat in writers for row in seat.rows.result()]
+        rows = [row for seat in writers for row in seat.part.result()[0]]
+        completions = [c for seat in writers if (c := seat.part.result()[1]) is not None]
         try:
-            ids, released = await ledger.insert_handing_over(conn, rows, keys)
+            released = await ledger.write(conn, rows, completions, keys)
         except Exception as exc:
             if not (rolled_back(exc) and len(writers) > 1):
                 raise
@@ -157,23 +178,20 @@ class GroupCommit:
             return
         if released:
             clear_session_state(conn)
-        start = 0
         for seat in writers:
-            end = start + len(seat.rows.result())
-            _resolve(seat.ids, ids[start:end])
-            start = end
+            _resolve(seat.written, None)
 
 
 async def _one_by_one(conn: Connection, writers: list[Seat]) -> None:
-    """Each member's rows in a statement of its own, still under the batch's session locks
+    """Each member's part in a statement of its own, still under the batch's session locks
     (the pool releases them with the connection)."""
     for seat in writers:
-        rows = seat.rows.result()
+        rows, completion = seat.part.result()
         try:
-            by_code = await ledger.insert(conn, rows)
+            await ledger.write(conn, rows, [completion] if completion else [])
         except Exception as exc:
-            _settle(seat.ids, exc)
+            _settle(seat.written, exc)
             if not rolled_back(exc):
                 raise  # the connection is gone: the others' outcome is unknown too
             continue
-        _resolve(seat.ids, [by_code[row.code] for row in rows])
+        _resolve(seat.written, None)

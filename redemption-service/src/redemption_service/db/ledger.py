@@ -1,17 +1,18 @@
-"""SQL of the redemption ledger. Callers own the transaction."""
+"""SQL of the redemption ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
+import asyncpg
 import orjson
-from coupon_core import events, keyspace
-from coupon_core.db import Connection
+from coupon_core import events, idempotency, keyspace
+from coupon_core.db import Connection, mark_session_state
 
-from redemption_service.domain.models import Redemption
+from redemption_service.db import locks
+from redemption_service.domain.models import Completion, Redemption
 
 SERVICE = "redemption"  # the event stream this service produces
 STREAM = keyspace.event_stream(SERVICE)
@@ -19,6 +20,7 @@ STREAM = keyspace.event_stream(SERVICE)
 
 @dataclass(frozen=True, slots=True)
 class NewRedemption:
+    id: int  # drawn beforehand with :func:`lock_and_reserve`
     code: str
     group_ref: str
     customer_id: str
@@ -28,55 +30,81 @@ class NewRedemption:
     custom_fields: list[dict[str, str]]
 
 
-_ROWS = """
-    INSERT INTO redemptions
-        (code, group_ref, customer_id, amount, coupon_value, transaction_number, custom_fields)
-    SELECT c, g, cu, a, v, t, f::jsonb
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[],
-                $7::text[]) AS u(c, g, cu, a, v, t, f)
-    RETURNING id, code, group_ref, customer_id, amount, coupon_value, redeemed_at
-"""
-_EVENTS = f"""
-    INSERT INTO outbox (stream, event_type, payload)
-    SELECT '{STREAM}', 'coupon.redeemed', jsonb_build_object(
-        'redemptionId', id::text, 'code', code, 'group', group_ref, 'customerId', customer_id,
-        'amount', amount, 'couponValue', coupon_value, 'redeemedAt', redeemed_at)
-    FROM ins
+# The session-level shared locks of the groups ($1, keys in sorted order: the scan of the
+# array takes them in that order), then $2 redemption ids drawn from the ledger's sequence,
+# so that a redeem knows its ids (and so its response) before its rows are written.
+_LOCK_AND_RESERVE = """
+SELECT ids.id FROM (
+    SELECT count(pg_advisory_lock_shared(k)) AS n FROM unnest($1::bigint[]) AS k
+) AS locked LEFT JOIN LATERAL (
+    SELECT nextval('redemptions_id_seq') AS id FROM generate_series(1, $2::int)
+) AS ids ON true
 """
 
-_INSERT = f"""
-WITH ins AS ({_ROWS}), events AS ({_EVENTS})
-SELECT id, code FROM ins
-"""
-
-# One autocommitted statement that takes over the groups' session-level shared locks
-# ($8, group keys): "held" takes them at transaction level (kept until this statement's
-# commit) before any row is written, "released" drops the session-level ones only once
-# every row is (it reads all of "ins", which reads "held"). The ids are drawn in "src", so
-# each comes back with its row's position: one statement may carry many requests' rows,
-# the same code among them.
-_INSERT_HANDING_OVER = f"""
+# One statement that writes redemptions, their coupon.redeemed outbox events and the
+# Idempotency-Key completions that go with them, committed together. Given the groups'
+# session-level shared locks ($13, keys), it takes them over: "held" takes them at
+# transaction level (kept until this statement's commit) before any row is written, and
+# "released" drops the session-level ones only once every row is (it reads all of "ins",
+# which reads "held"). With no keys it only writes.
+_WRITE = f"""
 WITH held AS (
-    SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest($8::bigint[]) AS k
+    SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest($13::bigint[]) AS k
 ), src AS (
-    SELECT nextval('redemptions_id_seq') AS id, u.*
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[],
-                $7::text[]) WITH ORDINALITY AS u(c, g, cu, a, v, t, f, n), held
+    SELECT u.* FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::numeric[],
+                           $6::numeric[], $7::text[], $8::text[])
+        AS u(id, c, g, cu, a, v, t, f), held
 ), ins AS (
     INSERT INTO redemptions (id, code, group_ref, customer_id, amount, coupon_value,
                              transaction_number, custom_fields)
     SELECT id, c, g, cu, a, v, t, f::jsonb FROM src
     RETURNING id, code, group_ref, customer_id, amount, coupon_value, redeemed_at
-), events AS ({_EVENTS}), released AS (
+), events AS (
+    INSERT INTO outbox (stream, event_type, payload)
+    SELECT '{STREAM}', 'coupon.redeemed', jsonb_build_object(
+        'redemptionId', id::text, 'code', code, 'group', group_ref, 'customerId', customer_id,
+        'amount', amount, 'couponValue', coupon_value, 'redeemedAt', redeemed_at)
+    FROM ins
+), done AS (
+    UPDATE idempotency_keys k
+    SET status = d.status, body = d.body::jsonb, completed_at = now()
+    FROM unnest($9::text[], $10::text[], $11::int[], $12::text[]) AS d(scope, key, status, body)
+    WHERE k.scope = d.scope AND k.key = d.key
+    RETURNING 1
+), released AS (
     SELECT count(*) FILTER (WHERE pg_advisory_unlock_shared(k)) AS n
-    FROM unnest($8::bigint[]) AS k, (SELECT count(*) FROM ins) AS written
+    FROM unnest($13::bigint[]) AS k, (SELECT count(*) FROM ins) AS written,
+         (SELECT count(*) FROM done) AS completed
 )
-SELECT src.id, released.n AS released FROM src, released ORDER BY src.n
+SELECT n FROM released
 """
 
 
-def _columns(rows: Sequence[NewRedemption]) -> list[list[Any]]:
-    return [
+async def lock_and_reserve(
+    conn: Connection, groups: Iterable[str], count: int
+) -> tuple[list[int], list[int]]:
+    """Session-level shared locks of ``groups`` (see ``db/locks.py``) and ``count`` new
+    redemption ids, in one statement; the lock keys (for :func:`write`, which releases
+    them) and the ids. The connection is marked first, so the pool resets it if the locks
+    are never released."""
+    keys = [locks.group_key(g) for g in sorted(groups)]
+    mark_session_state(conn)
+    records = await conn.fetch(_LOCK_AND_RESERVE, keys, count)
+    return keys, [rec["id"] for rec in records if rec["id"] is not None]
+
+
+async def write(
+    conn: Connection,
+    rows: Sequence[NewRedemption],
+    completions: Sequence[Completion] = (),
+    lock_keys: Sequence[int] = (),
+) -> bool:
+    """Write ``rows`` and ``completions`` in one autocommitted statement, outside any
+    transaction, handing the session-level shared locks of ``lock_keys`` over to its own
+    transaction; whether every one of them was released."""
+    released = await conn.fetchval(
+        _WRITE,
+        [r.id for r in rows],
         [r.code for r in rows],
         [r.group_ref for r in rows],
         [r.customer_id for r in rows],
@@ -84,26 +112,25 @@ def _columns(rows: Sequence[NewRedemption]) -> list[list[Any]]:
         [r.coupon_value for r in rows],
         [r.transaction_number for r in rows],
         [orjson.dumps(r.custom_fields).decode() for r in rows],
-    ]
+        [c.scope for c in completions],
+        [c.key for c in completions],
+        [c.status for c in completions],
+        [orjson.dumps(c.body).decode() for c in completions],
+        list(lock_keys),
+    )
+    return bool(released == len(lock_keys))
 
 
-async def insert(conn: Connection, rows: Sequence[NewRedemption]) -> dict[str, int]:
-    """Record redemptions and their ``coupon.redeemed`` events in the caller's transaction;
-    ``{code: redemption id}`` (codes are unique within one request)."""
-    records = await conn.fetch(_INSERT, *_columns(rows))
-    return {rec["code"]: rec["id"] for rec in records}
-
-
-async def insert_handing_over(
-    conn: Connection, rows: Sequence[NewRedemption], lock_keys: Sequence[int]
-) -> tuple[list[int], bool]:
-    """:func:`insert` as one autocommitted statement, outside any transaction, that hands
-    the session-level shared locks of ``lock_keys`` over to its own transaction (see
-    ``db/locks.py``). Returns the ids in the order of ``rows``, and whether every
-    session-level lock was released."""
-    records = await conn.fetch(_INSERT_HANDING_OVER, *_columns(rows), list(lock_keys))
-    released = bool(records) and records[0]["released"] == len(lock_keys)
-    return [rec["id"] for rec in records], released
+async def complete(pool: asyncpg.Pool, completion: Completion) -> None:
+    """Store the completion of a request that wrote no rows (one autocommitted statement)."""
+    async with pool.acquire() as conn:
+        await idempotency.complete(
+            conn,
+            scope=completion.scope,
+            key=completion.key,
+            status=completion.status,
+            body=completion.body,
+        )
 
 
 async def live_uses(conn: Connection, group: str) -> list[tuple[str, str, int]]:

@@ -1,14 +1,13 @@
 """The per-group advisory lock of docs/redemption.md and the key every holder uses.
 
 The key of a group is PostgreSQL's ``hashtextextended(group, 0)`` computed here, so the
-redeem path can send ``BEGIN`` and its shared locks as one simple query (integers only,
-no text reaches the SQL) while replicas that still compute the key in SQL lock the very
-same key. Every statement that locks a group goes through :func:`group_key`.
+redeem path sends integer keys only (its locks: ``db/ledger.py``, ``lock_and_reserve`` and
+``write``) while replicas that still compute the key in SQL lock the very same key. Every
+statement that locks a group goes through :func:`group_key`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import lru_cache
 
 from coupon_core.db import Connection, mark_session_state
@@ -67,25 +66,6 @@ def group_key(group: str) -> int:
     a, b, c = _final(a, b, c)
     unsigned = (b << 32) | c
     return unsigned - (1 << 64) if unsigned >= 1 << 63 else unsigned
-
-
-def begin_shared_sql(groups: Iterable[str]) -> str:
-    """``BEGIN`` and the groups' transaction-level shared locks, in sorted group order, as one
-    simple query (one round trip). Only integers computed here are interpolated."""
-    locks = "".join(
-        f"SELECT pg_advisory_xact_lock_shared({int(group_key(g))});" for g in sorted(groups)
-    )
-    return "BEGIN;" + locks
-
-
-async def lock_session_shared_many(conn: Connection, groups: Iterable[str]) -> list[int]:
-    """Session-level shared locks of ``groups``, in sorted group order, in one simple query;
-    the keys, for :func:`redemption_service.db.ledger.insert_handing_over`, which releases
-    them. The connection is marked first, so the pool resets it if that never happens."""
-    keys = [group_key(g) for g in sorted(groups)]
-    mark_session_state(conn)
-    await conn.execute("".join(f"SELECT pg_advisory_lock_shared({int(k)});" for k in keys))
-    return keys
 
 
 async def lock_exclusive(conn: Connection, group: str) -> None:

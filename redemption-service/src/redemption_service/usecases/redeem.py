@@ -10,29 +10,25 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
-from coupon_core.db import (
-    Connection,
-    commit,
-    rollback_if_open,
-    rolled_back,
-)
+from coupon_core.db import rolled_back
 from coupon_core.errors import ServiceUnavailable
 from redis.exceptions import RedisError
 
 from redemption_service.counters import Cold, Counters, Mode, Use
-from redemption_service.db import ledger, locks
+from redemption_service.db import ledger
 from redemption_service.db.group_commit import GroupCommit
-from redemption_service.domain.models import Judged, RedeemItem
+from redemption_service.domain.models import Completion, Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
 from redemption_service.usecases.judge import judge
 from redemption_service.usecases.rebuild import ReconcileMetrics, rebuild_group
 
 MAX_REBUILDS = 3
 
-OnCommit = Callable[[Connection, list[Judged]], Awaitable[None]]
+# Makes the Idempotency-Key completion of a request from its final result.
+Complete = Callable[[list[Judged]], Completion]
 
 
 def _by_group(judged: Sequence[Judged]) -> dict[str, list[Judged]]:
@@ -99,19 +95,25 @@ async def _release(counters: Counters, taken: list[Judged], epochs: dict[str, st
             await counters.release(group, uses, epoch=epochs.get(group))
 
 
-def _new_rows(taken: Sequence[Judged]) -> list[ledger.NewRedemption]:
-    return [
-        ledger.NewRedemption(
-            code=e.item.code,
-            group_ref=e.group.group if e.group else "",
-            customer_id=e.customer_id or "",
-            amount=e.item.amount,
-            coupon_value=e.value,
-            transaction_number=e.item.transaction_number,
-            custom_fields=[{"name": n, "value": v} for n, v in e.item.custom_fields],
+def _new_rows(taken: Sequence[Judged], ids: Sequence[int]) -> list[ledger.NewRedemption]:
+    """The ledger rows of what was taken, each with one of the reserved ``ids``; the ids are
+    set on the entries too (the response names them)."""
+    rows = []
+    for e, redemption_id in zip(taken, ids, strict=False):
+        e.redemption_id = redemption_id
+        rows.append(
+            ledger.NewRedemption(
+                id=redemption_id,
+                code=e.item.code,
+                group_ref=e.group.group if e.group else "",
+                customer_id=e.customer_id or "",
+                amount=e.item.amount,
+                coupon_value=e.value,
+                transaction_number=e.item.transaction_number,
+                custom_fields=[{"name": n, "value": v} for n, v in e.item.custom_fields],
+            )
         )
-        for e in taken
-    ]
+    return rows
 
 
 async def _attempt(
@@ -121,95 +123,44 @@ async def _attempt(
     judged: list[Judged],
     *,
     partial: bool,
-    on_commit: OnCommit | None,
-) -> None:
-    by_group = _by_group(judged)
-    if not by_group:
-        if on_commit is not None:
-            async with pool.acquire() as conn, conn.transaction():
-                await on_commit(conn, judged)
-        return
-    mode: Mode = "partial" if partial else "all"
-    if on_commit is None:
-        await _attempt_handing_over(commits, counters, by_group, mode)
-    else:
-        await _attempt_in_transaction(pool, counters, judged, by_group, mode, on_commit)
-
-
-async def _attempt_handing_over(
-    commits: GroupCommit, counters: Counters, by_group: dict[str, list[Judged]], mode: Mode
+    complete: Complete | None,
 ) -> None:
     """Two PostgreSQL round trips, shared with the concurrent redeems of the same batch
-    (db/group_commit.py): the groups' session-level shared locks, then one autocommitted
-    statement that writes the ledger and hands the locks over to its own transaction (held
-    until its commit). See docs/redemption.md."""
+    (db/group_commit.py): the groups' session-level shared locks and the redemption ids,
+    then one autocommitted statement that writes the ledger rows, their events and the
+    Idempotency-Key completion, and hands the locks over to its own transaction (held until
+    its commit). See docs/redemption.md."""
+    by_group = _by_group(judged)
+    if not by_group:
+        if complete is not None:
+            await ledger.complete(pool, complete(judged))
+        return
+    mode: Mode = "partial" if partial else "all"
+    wanted = sum(len(entries) for entries in by_group.values())
     taken: list[Judged] = []
     epochs: dict[str, str] = {}
-    async with commits.join(by_group) as seat:
+    async with commits.join(by_group, wanted) as seat:
         try:
-            complete = await _guard_groups(counters, by_group, mode, taken, epochs)
-            if not complete:
+            admitted = await _guard_groups(counters, by_group, mode, taken, epochs)
+            if not admitted:
                 await _release(counters, taken, epochs)
         except BaseException:
             # Still under the batch's session locks (it waits for this seat): exact.
             await _release(counters, taken, epochs)
             raise
-        if not taken:
+        rows = _new_rows(taken, seat.ids)
+        completion = complete(judged) if complete is not None else None
+        if not rows and completion is None:
             return
         try:
-            ids = await seat.write(_new_rows(taken))
+            await seat.write(rows, completion)
         except BaseException as exc:
+            for e in taken:
+                e.redemption_id = None
             if rolled_back(exc):
                 # The server refused the statement: it rolled back, none of it is in the
                 # ledger. Whether its locks were still held or not, the give-back carries the
                 # epoch of the take and so never lands on counters a rebuild has set since.
-                await _release(counters, taken, epochs)
-            # Any other failure (connection lost, cancelled) leaves the outcome unknown:
-            # nothing is given back; a counter too high refuses, never admits, and is
-            # reconciled.
-            raise
-    for e, redemption_id in zip(taken, ids, strict=True):
-        e.redemption_id = redemption_id
-
-
-async def _attempt_in_transaction(
-    pool: asyncpg.Pool,
-    counters: Counters,
-    judged: list[Judged],
-    by_group: dict[str, list[Judged]],
-    mode: Mode,
-    on_commit: OnCommit,
-) -> None:
-    """Three PostgreSQL round trips and one per ``on_commit`` statement: ``BEGIN`` with the
-    groups' transaction-level shared locks, the ledger, then ``COMMIT``."""
-    taken: list[Judged] = []
-    epochs: dict[str, str] = {}
-    async with pool.acquire() as conn:
-        # BEGIN and the shared group locks in one round trip; the transaction is ended by
-        # hand below, on every path.
-        try:
-            await conn.execute(locks.begin_shared_sql(by_group))
-            complete = await _guard_groups(counters, by_group, mode, taken, epochs)
-            if not complete:
-                await _release(counters, taken, epochs)
-            if taken:
-                ids = await ledger.insert(conn, _new_rows(taken))
-                for e in taken:
-                    e.redemption_id = ids[e.item.code]
-            await on_commit(conn, judged)
-        except BaseException:
-            # The transaction is still open, so the shared group locks are still held: no
-            # rebuild can have read the ledger since we took, so giving back is exact.
-            await _release(counters, taken, epochs)
-            await rollback_if_open(conn)
-            raise
-        try:
-            await commit(conn, "redemption")
-        except BaseException as exc:
-            if rolled_back(exc):
-                # The server refused the COMMIT or answered ROLLBACK: none of it is in the
-                # ledger. The locks went with it, but the give-back carries the epoch of the
-                # take and so never lands on counters a rebuild has set since.
                 await _release(counters, taken, epochs)
             # Any other failure (connection lost, cancelled) leaves the outcome unknown:
             # nothing is given back; a counter too high refuses, never admits, and is
@@ -224,20 +175,21 @@ async def redeem(
     items: Sequence[RedeemItem],
     *,
     partial: bool,
-    on_commit: OnCommit | None = None,
+    complete: Complete | None = None,
     metrics: ReconcileMetrics | None = None,
 ) -> list[Judged]:
+    """Judge and redeem ``items``. With ``complete`` (an Idempotency-Key), the completion it
+    makes of the final result is committed with the ledger rows, in the same statement."""
     judged = await judge(counters.pipe, items, now=int(time.time()))
     if not partial and any(j.status is not ItemStatus.OK for j in judged):
         # Nothing can be redeemed: no counter is touched.
-        if on_commit is not None:
-            async with pool.acquire() as conn, conn.transaction():
-                await on_commit(conn, judged)
+        if complete is not None:
+            await ledger.complete(pool, complete(judged))
         return judged
     before = [j.status for j in judged]
     for _ in range(MAX_REBUILDS + 1):
         try:
-            await _attempt(pool, commits, counters, judged, partial=partial, on_commit=on_commit)
+            await _attempt(pool, commits, counters, judged, partial=partial, complete=complete)
             return judged
         except Cold as cold:
             for entry, status in zip(judged, before, strict=True):
