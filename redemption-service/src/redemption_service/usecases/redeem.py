@@ -99,7 +99,7 @@ def _new_rows(taken: Sequence[Judged], ids: Sequence[int]) -> list[ledger.NewRed
     """The ledger rows of what was taken, each with one of the reserved ``ids``; the ids are
     set on the entries too (the response names them)."""
     rows = []
-    for e, redemption_id in zip(taken, ids, strict=False):
+    for e, redemption_id in zip(taken, ids[: len(taken)], strict=True):
         e.redemption_id = redemption_id
         rows.append(
             ledger.NewRedemption(
@@ -114,6 +114,11 @@ def _new_rows(taken: Sequence[Judged], ids: Sequence[int]) -> list[ledger.NewRed
             )
         )
     return rows
+
+
+def _unnumber(taken: Sequence[Judged]) -> None:
+    for e in taken:
+        e.redemption_id = None
 
 
 async def _attempt(
@@ -144,19 +149,19 @@ async def _attempt(
             admitted = await _guard_groups(counters, by_group, mode, taken, epochs)
             if not admitted:
                 await _release(counters, taken, epochs)
+            rows = _new_rows(taken, seat.ids)
+            completion = complete(judged) if complete is not None else None
         except BaseException:
             # Still under the batch's session locks (it waits for this seat): exact.
+            _unnumber(taken)
             await _release(counters, taken, epochs)
             raise
-        rows = _new_rows(taken, seat.ids)
-        completion = complete(judged) if complete is not None else None
         if not rows and completion is None:
             return
         try:
             await seat.write(rows, completion)
         except BaseException as exc:
-            for e in taken:
-                e.redemption_id = None
+            _unnumber(taken)
             if rolled_back(exc):
                 # The server refused the statement: it rolled back, none of it is in the
                 # ledger. Whether its locks were still held or not, the give-back carries the
