@@ -243,32 +243,21 @@ def service_cases(stack: Stack) -> dict[str, Case]:
     json_headers = {**AUTH, "Content-Type": "application/json"}
     url = stack.gateway_url
     template = _redeem_json("HOTCODE", customer["id"])
+    spread = ",".join(f'"{c}"' for c in codes[1:])
+
+    def redeem(name: str, code: str, lua: str = "") -> Case:
+        body = _redeem_json(code, customer["id"])
+        return Case(name, url + "/v1.1/coupon/redeem", pids, json_headers, "POST", body, lua)
+
     return {
-        "redeem, hot coupon": Case(
-            "redeem, hot coupon",
-            url + "/v1.1/coupon/redeem",
-            pids,
-            json_headers,
-            "POST",
-            _redeem_json(codes[0], customer["id"]),
+        "redeem, hot coupon": redeem("redeem, hot coupon", codes[0]),
+        "redeem, spread coupons": redeem(
+            "redeem, spread coupons", codes[1], SPREAD_LUA.format(codes=spread, template=template)
         ),
-        "redeem, spread coupons": Case(
-            "redeem, spread coupons",
-            url + "/v1.1/coupon/redeem",
-            pids,
-            json_headers,
-            "POST",
-            _redeem_json(codes[1], customer["id"]),
-            SPREAD_LUA.format(codes=",".join(f'"{c}"' for c in codes[1:]), template=template),
-        ),
-        "redeem, Idempotency-Key": Case(
+        "redeem, Idempotency-Key": redeem(
             "redeem, Idempotency-Key",
-            url + "/v1.1/coupon/redeem",
-            pids,
-            json_headers,
-            "POST",
-            _redeem_json(codes[1], customer["id"]),
-            IDEMPOTENT_LUA.format(codes=",".join(f'"{c}"' for c in codes[1:]), template=template),
+            codes[1],
+            IDEMPOTENT_LUA.format(codes=spread, template=template),
         ),
         "issue": Case(
             "issue",

@@ -20,6 +20,7 @@ from redis.commands.core import AsyncScript
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError
 
+from coupon_core.futures import fail, resolve
 from coupon_core.scripts import TimedScript
 
 Command = tuple[Any, ...]
@@ -89,28 +90,18 @@ class AutoPipeline:
                     answers = await pipe.execute(raise_on_error=False)
         except BaseException as exc:
             for _, future in queue:
-                _fail(future, exc)
+                fail(future, exc)
             if not isinstance(exc, Exception):
                 raise
             return
         for (_, future), answer in zip(queue, answers, strict=True):
             if isinstance(answer, Exception):
-                _fail(future, answer)
-            elif not future.done():
-                future.set_result(answer)
+                fail(future, answer)
+            else:
+                resolve(future, answer)
 
     async def _one(self, command: Command) -> Any:
         try:
             return await self.redis.execute_command(*command)  # type: ignore[no-untyped-call]
         except Exception as exc:
             return exc  # answered like a pipeline's: the caller's error, not the batch's
-
-
-def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
-    if future.done():
-        return
-    if isinstance(exc, asyncio.CancelledError):
-        future.cancel()
-        return
-    future.set_exception(exc)
-    future.exception()  # the caller may be gone: not the event loop's to report

@@ -19,17 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import TypeVar
 
 import asyncpg
 from coupon_core.db import Connection, clear_session_state, rolled_back
+from coupon_core.futures import fail, resolve
 from prometheus_client import CollectorRegistry, Histogram
 
 from redemption_service.db import ledger
 from redemption_service.domain.models import Completion
 
 MAX_MEMBERS = 64
-T = TypeVar("T")
 
 
 Part = tuple[Sequence[ledger.NewRedemption], Completion | None]
@@ -65,23 +64,6 @@ class Seat:
     def writes(self) -> bool:
         rows, completion = self.part.result()
         return bool(rows) or completion is not None
-
-
-def _settle(future: asyncio.Future[T], exc: BaseException) -> None:
-    """Fail a member's future unless it is settled (or cancelled with its member)."""
-    if future.done():
-        return
-    if isinstance(exc, asyncio.CancelledError):
-        future.cancel()
-        return
-    future.set_exception(exc)
-    # The member may be gone: the exception is its to report, not the event loop's.
-    future.exception()
-
-
-def _resolve(future: asyncio.Future[T], value: T) -> None:
-    if not future.done():
-        future.set_result(value)
 
 
 class _Batch:
@@ -148,8 +130,8 @@ class GroupCommit:
                     await self._locked_batch(conn, batch.seats)
         except BaseException as exc:
             for seat in batch.seats:
-                _settle(seat.locked, exc)
-                _settle(seat.written, exc)
+                fail(seat.locked, exc)
+                fail(seat.written, exc)
             if not isinstance(exc, Exception):
                 raise
 
@@ -161,7 +143,7 @@ class GroupCommit:
         for seat in seats:
             seat.ids = ids[start : start + seat.wanted]
             start += seat.wanted
-            _resolve(seat.locked, None)
+            resolve(seat.locked, None)
         await asyncio.wait([seat.part for seat in seats])
         writers = [seat for seat in seats if seat.writes]
         if not writers:
@@ -179,7 +161,7 @@ class GroupCommit:
         if released:
             clear_session_state(conn)
         for seat in writers:
-            _resolve(seat.written, None)
+            resolve(seat.written, None)
 
 
 async def _one_by_one(conn: Connection, writers: list[Seat]) -> None:
@@ -190,8 +172,8 @@ async def _one_by_one(conn: Connection, writers: list[Seat]) -> None:
         try:
             await ledger.write(conn, rows, [completion] if completion else [])
         except Exception as exc:
-            _settle(seat.written, exc)
+            fail(seat.written, exc)
             if not rolled_back(exc):
                 raise  # the connection is gone: the others' outcome is unknown too
             continue
-        _resolve(seat.written, None)
+        resolve(seat.written, None)
