@@ -5,15 +5,16 @@ limit, and numRedeemed / redemptionCount converge to the model's live redemption
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
 from coupon_core.stack import Stack
+from coupon_core.testing.poll import until_sync
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -178,13 +179,15 @@ class Platform(RuleBasedStateMachine):
     def counters_follow_the_ledger(self) -> None:
         for series in self.model.series:
             assert series.live <= series.limit
-            deadline = time.monotonic() + DEADLINE_S
-            while True:
-                seen = self._call("GET", f"/v2/coupon/series/{series.id}")["numRedeemed"]
-                if seen == series.live:
-                    break
-                assert time.monotonic() < deadline, f"series {series.id}: {seen} != {series.live}"
-                time.sleep(0.02)  # polling for the event to propagate, with a deadline
+            until_sync(
+                self._num_redeemed_is(series.id, series.live),
+                f"series {series.id}: numRedeemed {series.live}",
+                DEADLINE_S,
+            )
+
+    def _num_redeemed_is(self, series_id: int, live: int) -> Callable[[], bool]:
+        path = f"/v2/coupon/series/{series_id}"
+        return lambda: bool(self._call("GET", path)["numRedeemed"] == live)
 
     def teardown(self) -> None:
         self.http.close()

@@ -72,9 +72,13 @@ async def redeem_handler(request: web.Request) -> web.Response:
     app = request.app
 
     async def run(key: Key | None) -> tuple[int, Any]:
+        stored: list[Completion] = []
+
         def complete(judged: list[Judged]) -> Completion:
+            # Made once the result is final; the response is the very same body.
             assert key is not None
-            return Completion(key.scope, key.key, 200, views.redeem_body(judged))
+            stored.append(Completion(key.scope, key.key, 200, views.redeem_body(judged)))
+            return stored[-1]
 
         judged = await redeem(
             app[PG_POOL],
@@ -86,7 +90,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
             metrics=app[RECONCILE_METRICS],
         )
         count_items(app[METRICS], judged)
-        return 200, views.redeem_body(judged)
+        return 200, stored[-1].body if stored else views.redeem_body(judged)
 
     return await respond(request, operation="redeem", raw=raw, run=run)
 

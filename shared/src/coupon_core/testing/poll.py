@@ -17,3 +17,13 @@ async def until(
     while not await check():
         assert time.monotonic() < deadline, f"{what} not within {limit_s}s"
         await asyncio.sleep(POLL_S)
+
+
+def until_sync(
+    check: Callable[[], bool], what: str = "the condition", limit_s: float = 20.0
+) -> None:
+    """:func:`until` for synchronous tests (a Hypothesis state machine driving HTTP)."""
+    deadline = time.monotonic() + limit_s
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not within {limit_s}s"
+        time.sleep(POLL_S)
