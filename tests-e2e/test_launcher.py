@@ -1,9 +1,11 @@
-"""`make run`'s launcher: ready before it says so, and nothing left behind after SIGTERM."""
+"""`make run`'s launcher: ready before it says so, nothing left behind after SIGTERM, and a
+taken gateway port is an error, never another stack's gateway answering in its place."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,18 +32,17 @@ def _read_until_ready(proc: subprocess.Popen[str]) -> list[str]:
     raise AssertionError("launcher did not become ready in time")
 
 
-def test_run_prints_ready_urls_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port()
+def _launch(data_dir: Path, port: int) -> subprocess.Popen[str]:
     env = {**os.environ, "BOOTSTRAP_ADMIN_TOKEN": "launcher-test-token-0123456789"}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "coupon_core.stack",
             "--data-dir",
-            str(tmp_path),
+            str(data_dir),
             "--port",
             str(port),
         ],
@@ -50,6 +51,11 @@ def test_run_prints_ready_urls_and_stops_cleanly(tmp_path: Path) -> None:
         text=True,
         env=env,
     )
+
+
+def test_run_prints_ready_urls_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    proc = _launch(tmp_path, port)
     try:
         output = "".join(_read_until_ready(proc))
         assert f"gateway: http://127.0.0.1:{port}" in output
@@ -72,3 +78,20 @@ def test_run_prints_ready_urls_and_stops_cleanly(tmp_path: Path) -> None:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_a_taken_gateway_port_stops_the_launcher_with_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        proc = _launch(tmp_path, port)
+        try:
+            output, _ = proc.communicate(timeout=DEADLINE_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 1, output
+    assert f"port {port} is already in use" in output
+    assert "ready;" not in output

@@ -1,9 +1,12 @@
 """The stack as a whole: every family reaches its service, replicas fail over, a dead
-service is a 502 that heals without restarting the gateway."""
+service is a 502 that heals without restarting the gateway, a dead replica's port waits for
+it."""
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 import time
 from typing import Any
 
@@ -85,3 +88,26 @@ async def test_killed_replica_fails_over_and_dead_service_is_502_then_heals(
         second.wait_ready()
         async with session.get(url) as response:
             assert response.status < 500
+
+
+async def test_a_dead_replicas_port_stays_reserved_for_its_restart(stack: Stack) -> None:
+    """The launcher holds every port it picks: while a replica is down nobody else can bind
+    its port (so nobody can answer in its place), connections are refused, and the replica
+    binds the same port again when it restarts."""
+    replica = stack.services["promotion"][1]
+    replica.kill()
+    try:
+        with socket.socket() as other:
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            with pytest.raises(OSError, match="in use") as refused_bind:
+                other.bind(("127.0.0.1", replica.port))
+        assert refused_bind.value.errno == errno.EADDRINUSE
+        with socket.socket() as client, pytest.raises(ConnectionRefusedError):
+            client.connect(("127.0.0.1", replica.port))
+    finally:
+        replica.start()
+        replica.wait_ready()
+    async with aiohttp.ClientSession() as session, session.get(f"{replica.url}/readyz") as ready:
+        assert ready.status == 200
+    assert replica.proc is not None
+    assert replica.proc.poll() is None

@@ -32,9 +32,31 @@ class EmbeddedServerError(RuntimeError):
 
 
 def free_port() -> int:
+    """A loopback port free now. Nothing holds it: for a port that must stay its owner's
+    from the moment it is chosen, across restarts, use :func:`reserve_port`."""
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def reserve_port() -> socket.socket:
+    """A loopback port held for as long as the returned socket stays open.
+
+    The socket is bound with SO_REUSEPORT and never listens. No other socket can bind the
+    port, and the system never hands it out as a free one, yet the process it is meant for
+    binds it with SO_REUSEPORT too (``REUSE_PORT=true``), at its start and again at every
+    restart. While that process is down, connections are refused as they would be without
+    the reservation. Without it, a port chosen with :func:`free_port` can be taken by
+    somebody else before its process binds it, and whoever took it would answer in its place.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(("127.0.0.1", 0))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def die_with_parent() -> None:
@@ -303,7 +325,8 @@ _CLUSTER_BUS_OFFSET = 10000
 _CLUSTER_PORT_RANGE = (20000, 65535 - _CLUSTER_BUS_OFFSET)
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
+    """Whether nothing holds the loopback port now."""
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -317,7 +340,7 @@ def free_cluster_port(taken: set[int] | frozenset[int] = frozenset()) -> int:
     for _ in range(1000):
         port = random.randint(*_CLUSTER_PORT_RANGE)
         bus = port + _CLUSTER_BUS_OFFSET
-        if taken & {port, bus} or not (_port_is_free(port) and _port_is_free(bus)):
+        if taken & {port, bus} or not (port_is_free(port) and port_is_free(bus)):
             continue
         return port
     raise EmbeddedServerError("no free port pair for a redis cluster node")

@@ -11,6 +11,7 @@ import argparse
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +26,8 @@ from coupon_core.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
     die_with_parent,
-    free_port,
+    port_is_free,
+    reserve_port,
     terminate,
 )
 
@@ -143,6 +145,7 @@ class Stack:
         self.redis: EmbeddedRedis | None = None
         self.services: dict[str, list[Process]] = {}
         self.gateway: Process | None = None
+        self._reservations: list[socket.socket] = []
 
     # -- data stores -------------------------------------------------------------------
     @property
@@ -195,7 +198,7 @@ class Stack:
         asyncio.run(create())
 
     # -- processes ---------------------------------------------------------------------
-    def _env(self, name: str, database: str, port: int) -> dict[str, str]:
+    def _env(self, name: str, database: str, listen: Mapping[str, str]) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.config.extra_env)
         env.update(
@@ -203,7 +206,7 @@ class Stack:
                 "SERVICE_NAME": name,
                 "ENVIRONMENT": self.config.environment,
                 "HOST": "127.0.0.1",
-                "PORT": str(port),
+                **listen,
                 "DATABASE_URL": os.environ.get(f"{name.upper()}_DATABASE_URL")
                 or with_database(self.database_url, database),
                 "REDIS_URL": self.redis_url,
@@ -223,9 +226,24 @@ class Stack:
                 f"{module} migrate failed:\n{result.stdout.decode()}{result.stderr.decode()}"
             )
 
-    def _ports(self, name: str) -> list[int]:
+    def _listen(self, port: int = 0) -> dict[str, str]:
+        """PORT (and REUSE_PORT) of a process: the port it is given, else one this stack
+        reserves until it stops, so that nobody can take it before the process binds it or
+        while the process is down and answer in its place (embedded.reserve_port)."""
+        if port:
+            # Checked now: a process that cannot bind exits, but whoever holds the port
+            # would answer its readiness probe in its place.
+            if not port_is_free(port):
+                raise StackError(f"port {port} is already in use (another stack running?)")
+            return {"PORT": str(port), "REUSE_PORT": "false"}
+        reservation = reserve_port()
+        self._reservations.append(reservation)
+        return {"PORT": str(reservation.getsockname()[1]), "REUSE_PORT": "true"}
+
+    def _replica_listens(self, name: str) -> list[dict[str, str]]:
         given = list(self.config.service_ports.get(name, []))
-        return given + [free_port() for _ in range(self.config.replicas - len(given))]
+        given += [0] * (self.config.replicas - len(given))
+        return [self._listen(port) for port in given]
 
     def start(self, on_step: Callable[[str], None] = lambda _: None) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -233,17 +251,23 @@ class Stack:
         self._start_stores()
         for name, (module, database) in SERVICES.items():
             processes = []
-            for index, port in enumerate(self._ports(name)):
-                env = self._env(name, database, port)
+            for index, listen in enumerate(self._replica_listens(name)):
+                env = self._env(name, database, listen)
                 if index == 0:
                     on_step(f"migrating {name}")
                     self._migrate(module, env)
                 env["APPLY_MIGRATIONS"] = "false"
                 processes.append(
-                    Process(f"{name}-{index}", module, port, env, self.logs / f"{name}-{index}.log")
+                    Process(
+                        f"{name}-{index}",
+                        module,
+                        int(listen["PORT"]),
+                        env,
+                        self.logs / f"{name}-{index}.log",
+                    )
                 )
             self.services[name] = processes
-        gw_env = self._env("gateway", GATEWAY[1], self.config.gateway_port or free_port())
+        gw_env = self._env("gateway", GATEWAY[1], self._listen(self.config.gateway_port))
         for name in SERVICES:
             gw_env[f"{name.upper()}_UPSTREAMS"] = ",".join(p.url for p in self.services[name])
         on_step("migrating gateway")
@@ -283,6 +307,9 @@ class Stack:
             self.redis.stop()
         if self.postgres is not None:
             self.postgres.stop()
+        for reservation in self._reservations:
+            reservation.close()
+        self._reservations.clear()
 
     def __enter__(self) -> Stack:
         try:

@@ -96,6 +96,7 @@ def main(
         loop=new_event_loop(),
         host=settings.host,
         port=settings.port,
+        reuse_port=settings.reuse_port,
         shutdown_timeout=settings.shutdown_timeout_s,
         access_log_class=JsonAccessLogger,
         access_log=logging.getLogger("access") if settings.access_log else None,
