@@ -5,7 +5,7 @@ loopback, the table printed and written to bench/RESULTS.md. No benchmark passes
     python -m bench soak [--soak-seconds 60]
 
 Rows whose service is not on this branch yet are reported as not measured, with the reason.
-The standalone benches (bench/gateway_auth.py, ...) keep their own command lines.
+The standalone benches (`python -m bench.gateway_auth`, ...) keep their own command lines.
 """
 
 from __future__ import annotations

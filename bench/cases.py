@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from coupon_core.embedded import free_port
 from coupon_core.stack import Process, Stack, StackConfig
 
 from bench.load import LoadResult, run_load
@@ -139,7 +138,7 @@ def start_stack(tmp: Path, *, replicas: int = 1, redis_url: str | None = None) -
 
 def start_hello(stack: Stack) -> tuple[Process, Process]:
     """The bare hello app, and a second gateway whose upstreams are all that app."""
-    port = free_port()
+    port = stack.reserve_port()
     hello = Process("hello", "bench.hello", port, dict(os.environ), stack.logs / "hello.log")
     hello.proc = subprocess.Popen(
         [sys.executable, "-m", "bench.hello", str(port)],
@@ -149,8 +148,9 @@ def start_hello(stack: Stack) -> tuple[Process, Process]:
     )
     assert stack.gateway is not None
     env = dict(stack.gateway.env)
-    gw_port = free_port()
+    gw_port = stack.reserve_port()
     env["PORT"] = str(gw_port)
+    env["REUSE_PORT"] = "true"
     for name in ("PROMOTION", "ISSUANCE", "REDEMPTION"):
         env[f"{name}_UPSTREAMS"] = hello.url
     gateway = Process("gateway-hello", "gateway", gw_port, env, stack.logs / "gateway-hello.log")

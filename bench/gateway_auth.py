@@ -11,7 +11,7 @@ Three gateways in front of the same trivial upstream, on loopback only:
 Rounds alternate between the three so that machine noise hits each alike. Bounded: a fixed
 number of requests per round and an overall time limit. Prints the ratios auth/open.
 
-    .venv/bin/python bench/gateway_auth.py [--requests 1000] [--rounds 3] [--concurrency 8]
+    .venv/bin/python -m bench.gateway_auth [--requests 1000] [--rounds 3] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from coupon_core.testing.provision import provision
 from gateway.app import create_app
 from gateway.settings import Settings
 
+from bench.inprocess import serve
+
 ADMIN_TOKEN = "bench-bootstrap-admin-token-0123456789"
 TIME_LIMIT_S = 120.0
 PATH = "/v2/customers/1"
@@ -41,19 +43,6 @@ PATH = "/v2/customers/1"
 
 async def _upstream(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
-
-
-@contextlib.asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager

@@ -23,7 +23,10 @@ def main() -> None:
     app.router.add_route("*", "/{tail:.*}", hello)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, loop=loop)
+    # The port is held by the stack that started this process (Stack.reserve_port).
+    web.run_app(
+        app, host="127.0.0.1", port=port, reuse_port=True, access_log=None, print=None, loop=loop
+    )
 
 
 if __name__ == "__main__":

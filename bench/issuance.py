@@ -8,7 +8,7 @@ check:
 2. issue: ``POST /v2/coupon/issue`` of an unlimited series to one customer (limits script,
    registry claim, insert + outbox in one transaction, facts published).
 
-    .venv/bin/python bench/issuance.py [--requests N] [--concurrency C]
+    .venv/bin/python -m bench.issuance [--requests N] [--concurrency C]
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from coupon_core.web import build_app
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
 
+from bench.inprocess import serve
+
 SECRET = "bench-identity-secret-0123456789"
 PRINCIPAL = Principal("api_token", "1", "bench")
 
@@ -40,15 +42,6 @@ def headers(method: str, path: str) -> dict[str, str]:
     return {
         IDENTITY_HEADER: sign_identity(PRINCIPAL, method=method, path=path, secret=SECRET.encode())
     }
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 async def timed(requests: int, concurrency: int, one: Callable[[], Any]) -> float:
@@ -80,57 +73,52 @@ async def run(database_url: str, redis_url: str, requests: int, concurrency: int
     settings = Settings(**env)
     plain = build_app(settings, service="bench-trivial", migrations_dir=None)
     plain.router.add_get("/trivial", trivial)
-    runners = []
-    try:
-        runner, trivial_url = await serve(plain)
-        runners.append(runner)
-        runner, issue_url = await serve(create_app(settings))
-        runners.append(runner)
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-            valid = (datetime.now(UTC) + timedelta(days=30)).isoformat()
-            series_body = {
-                "description": "bench",
-                "discountType": "ABS",
-                "discountValue": 1,
-                "validTillDate": valid,
-            }
-            async with session.post(
-                issue_url + "/v2/coupon/series",
-                json=series_body,
-                headers=headers("POST", "/v2/coupon/series"),
+    async with (
+        serve(plain) as trivial_url,
+        serve(create_app(settings)) as issue_url,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+    ):
+        valid = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        series_body = {
+            "description": "bench",
+            "discountType": "ABS",
+            "discountValue": 1,
+            "validTillDate": valid,
+        }
+        async with session.post(
+            issue_url + "/v2/coupon/series",
+            json=series_body,
+            headers=headers("POST", "/v2/coupon/series"),
+        ) as resp:
+            series_id = (await resp.json())["id"]
+        async with session.post(
+            issue_url + "/v2/customers",
+            json={"mobile": "1"},
+            headers=headers("POST", "/v2/customers"),
+        ) as resp:
+            customer_id = (await resp.json())["id"]
+        issue_body = {"seriesId": series_id, "customer": {"id": customer_id}}
+
+        async def get_trivial() -> None:
+            async with session.get(
+                trivial_url + "/trivial", headers=headers("GET", "/trivial")
             ) as resp:
-                series_id = (await resp.json())["id"]
+                assert resp.status == 200
+                await resp.read()
+
+        async def issue() -> None:
             async with session.post(
-                issue_url + "/v2/customers",
-                json={"mobile": "1"},
-                headers=headers("POST", "/v2/customers"),
+                issue_url + "/v2/coupon/issue",
+                json=issue_body,
+                headers=headers("POST", "/v2/coupon/issue"),
             ) as resp:
-                customer_id = (await resp.json())["id"]
-            issue_body = {"seriesId": series_id, "customer": {"id": customer_id}}
+                assert resp.status == 200, await resp.text()
+                await resp.read()
 
-            async def get_trivial() -> None:
-                async with session.get(
-                    trivial_url + "/trivial", headers=headers("GET", "/trivial")
-                ) as resp:
-                    assert resp.status == 200
-                    await resp.read()
-
-            async def issue() -> None:
-                async with session.post(
-                    issue_url + "/v2/coupon/issue",
-                    json=issue_body,
-                    headers=headers("POST", "/v2/coupon/issue"),
-                ) as resp:
-                    assert resp.status == 200, await resp.text()
-                    await resp.read()
-
-            await timed(50, 8, issue)  # warm up: counters built, connections open
-            await timed(50, 8, get_trivial)
-            trivial_rate = await timed(requests, concurrency, get_trivial)
-            issue_rate = await timed(requests, concurrency, issue)
-    finally:
-        for runner in reversed(runners):
-            await runner.cleanup()
+        await timed(50, 8, issue)  # warm up: counters built, connections open
+        await timed(50, 8, get_trivial)
+        trivial_rate = await timed(requests, concurrency, get_trivial)
+        issue_rate = await timed(requests, concurrency, issue)
     print(f"requests: {requests}, concurrency: {concurrency}")
     print(f"trivial handler:   {trivial_rate:8.0f} req/s")
     print(f"POST coupon/issue: {issue_rate:8.0f} req/s")

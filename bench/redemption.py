@@ -1,6 +1,6 @@
 """Redeem throughput and latency, measured side by side in one run.
 
-    .venv/bin/python bench/redemption.py [--requests N] [--concurrency C] [--profile]
+    .venv/bin/python -m bench.redemption [--requests N] [--concurrency C] [--profile]
 
 Serves, on loopback and the same way (one aiohttp runner in this process, called by the same
 client), (1) a bare aiohttp JSON handler, (2) the real redemption service on embedded
@@ -33,12 +33,14 @@ import asyncpg
 import orjson
 from aiohttp import web
 from coupon_core import customers, facts, keyspace, registry
-from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
 from coupon_core.identity import Principal, sign_identity
 from redemption_service.app import create_app
 from redemption_service.settings import Settings
 from redis.asyncio import Redis
+
+from bench.inprocess import serve
 
 SECRET = "bench-identity-secret-0123456789"
 PRINCIPAL = Principal("api_token", "1", "bench")
@@ -74,14 +76,6 @@ async def bare_handler(request: web.Request) -> web.Response:
         }
     }
     return web.Response(body=orjson.dumps(out), content_type="application/json")
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}"
 
 
 async def load(
@@ -171,8 +165,6 @@ async def run(args: argparse.Namespace, database_url: str, redis_url: str) -> No
     )
     bare_app = web.Application()
     bare_app.router.add_post(PATH, bare_handler)
-    bare_runner, bare_url = await serve(bare_app)
-    app_runner, app_url = await serve(create_app(settings))
     n, c = args.requests, args.concurrency
 
     def spread(i: int) -> bytes:
@@ -182,32 +174,31 @@ async def run(args: argparse.Namespace, database_url: str, redis_url: str) -> No
         return body("HOT", f"7{i % CUSTOMERS:06d}")
 
     try:
-        await load(bare_url, spread, min(n, 300), c)  # warm-up
-        await load(app_url, spread, min(n, 300), c)
-        await load(app_url, hot, min(n, 300), c)
-        bare_rps, bare_lat = await load(bare_url, spread, n, c)
-        profiler = cProfile.Profile() if args.profile else None
-        if profiler:
-            profiler.enable()
-        spread_rps, spread_lat = await load(app_url, spread, n, c)
-        if profiler:
-            profiler.disable()
-        hot_rps, hot_lat = await load(app_url, hot, n, c)
-        print(f"{n} requests per phase, concurrency {c}, loopback, one process")
-        report("bare handler", bare_rps, bare_lat)
-        report("redeem spread", spread_rps, spread_lat)
-        report("redeem hot", hot_rps, hot_lat)
-        print(f"redeem/bare throughput ratio: {spread_rps / bare_rps:.2f} (goal >= 0.5)")
-        print(f"bare/redeem p50 ratio: {pct(bare_lat, 50) / pct(spread_lat, 50):.2f}")
-        print(f"bare/redeem p99 ratio: {pct(bare_lat, 99) / pct(spread_lat, 99):.2f}")
-        print(f"hot/spread throughput ratio: {hot_rps / spread_rps:.2f} (goal >= 0.8)")
-        if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(
-                os.environ.get("BENCH_PROFILE_FILTER", ""), 30
-            )
+        async with serve(bare_app) as bare_url, serve(create_app(settings)) as app_url:
+            await load(bare_url, spread, min(n, 300), c)  # warm-up
+            await load(app_url, spread, min(n, 300), c)
+            await load(app_url, hot, min(n, 300), c)
+            bare_rps, bare_lat = await load(bare_url, spread, n, c)
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler:
+                profiler.enable()
+            spread_rps, spread_lat = await load(app_url, spread, n, c)
+            if profiler:
+                profiler.disable()
+            hot_rps, hot_lat = await load(app_url, hot, n, c)
+            print(f"{n} requests per phase, concurrency {c}, loopback, one process")
+            report("bare handler", bare_rps, bare_lat)
+            report("redeem spread", spread_rps, spread_lat)
+            report("redeem hot", hot_rps, hot_lat)
+            print(f"redeem/bare throughput ratio: {spread_rps / bare_rps:.2f} (goal >= 0.5)")
+            print(f"bare/redeem p50 ratio: {pct(bare_lat, 50) / pct(spread_lat, 50):.2f}")
+            print(f"bare/redeem p99 ratio: {pct(bare_lat, 99) / pct(spread_lat, 99):.2f}")
+            print(f"hot/spread throughput ratio: {hot_rps / spread_rps:.2f} (goal >= 0.8)")
+            if profiler:
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(
+                    os.environ.get("BENCH_PROFILE_FILTER", ""), 30
+                )
     finally:
-        await app_runner.cleanup()
-        await bare_runner.cleanup()
         await redis.aclose()
         admin = await asyncpg.connect(database_url)
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

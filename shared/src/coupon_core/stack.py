@@ -236,9 +236,14 @@ class Stack:
             if not port_is_free(port):
                 raise StackError(f"port {port} is already in use (another stack running?)")
             return {"PORT": str(port), "REUSE_PORT": "false"}
+        return {"PORT": str(self.reserve_port()), "REUSE_PORT": "true"}
+
+    def reserve_port(self) -> int:
+        """A loopback port held until this stack stops, for a process that binds it with
+        SO_REUSEPORT (``REUSE_PORT=true``; see embedded.reserve_port)."""
         reservation = reserve_port()
         self._reservations.append(reservation)
-        return {"PORT": str(reservation.getsockname()[1]), "REUSE_PORT": "true"}
+        return int(reservation.getsockname()[1])
 
     def _replica_listens(self, name: str) -> list[dict[str, str]]:
         given = list(self.config.service_ports.get(name, []))
