@@ -48,14 +48,19 @@ class FaultStack:
 
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[FaultStack]:
-    pg_port, redis_port = free_port(), free_port()
-    proxies: dict[tuple[str, str], FaultProxy] = {}
-    service_env: dict[str, dict[str, str]] = {}
     databases = {name: database for name, (_, database) in SERVICES.items()}
     databases[GATEWAY[0]] = GATEWAY[1]
+    proxies = {
+        (name, store): FaultProxy(target_port=0).start()
+        for name in databases
+        for store in ("pg", "redis")
+    }
+    # Picked while the proxies hold their ports, so that none of them can be one of these.
+    pg_port, redis_port = free_port(), free_port()
+    service_env: dict[str, dict[str, str]] = {}
     for name, database in databases.items():
-        pg = proxies[(name, "pg")] = FaultProxy(pg_port).start()
-        redis = proxies[(name, "redis")] = FaultProxy(redis_port).start()
+        pg, redis = proxies[(name, "pg")], proxies[(name, "redis")]
+        pg.target_port, redis.target_port = pg_port, redis_port
         service_env[name] = {
             "DATABASE_URL": with_database(
                 f"postgresql://postgres@127.0.0.1:{pg.port}/postgres", database

@@ -8,8 +8,6 @@ import contextlib
 import threading
 from dataclasses import dataclass, field
 
-from coupon_core.embedded import free_port
-
 
 @dataclass
 class FaultProxy:
@@ -18,7 +16,7 @@ class FaultProxy:
     Runs its own event loop in a thread, so tests of any kind can use it."""
 
     target_port: int
-    port: int = field(default_factory=free_port)
+    port: int = 0  # the port it listens on, picked by the system as it binds (start())
     delay_s: float = 0.0
     _cut: bool = False
     _loop: asyncio.AbstractEventLoop | None = None
@@ -28,20 +26,31 @@ class FaultProxy:
 
     def start(self) -> FaultProxy:
         ready = threading.Event()
+        failed: list[BaseException] = []
         self._loop = asyncio.new_event_loop()
 
         def run() -> None:
             assert self._loop is not None
             asyncio.set_event_loop(self._loop)
-            self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._accept, "127.0.0.1", self.port)
-            )
+            try:
+                server = self._loop.run_until_complete(
+                    asyncio.start_server(self._accept, "127.0.0.1", self.port)
+                )
+            except OSError as exc:
+                failed.append(exc)
+                ready.set()
+                return
+            self._server = server
+            self.port = server.sockets[0].getsockname()[1]
             ready.set()
             self._loop.run_forever()
 
-        self._thread = threading.Thread(target=run, name=f"fault-proxy-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=run, name=f"fault-proxy-to-{self.target_port}", daemon=True
+        )
         self._thread.start()
-        ready.wait(10)
+        if not ready.wait(10) or failed:
+            raise RuntimeError(f"fault proxy to port {self.target_port} did not start: {failed}")
         return self
 
     def stop(self) -> None:
