@@ -226,10 +226,13 @@ async def test_upstream_down_is_502_and_heals_without_restart(
 
 
 async def test_a_refused_replica_is_skipped(
-    aiohttp_client: Any, service_env: dict[str, Any], upstream: tuple[Upstream, TestServer]
+    aiohttp_client: Any,
+    service_env: dict[str, Any],
+    upstream: tuple[Upstream, TestServer],
+    reserved_port: int,
 ) -> None:
     alive = str(upstream[1].make_url("")).rstrip("/")
-    dead = f"http://127.0.0.1:{free_port()}"
+    dead = f"http://127.0.0.1:{reserved_port}"
     gateway = await aiohttp_client(
         create_app(_gateway_settings(service_env, f"{dead},{alive}")), headers=AUTH
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from coupon_core.embedded import free_port
 from coupon_core.settings import ServiceSettings
 from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
 from coupon_core.web import build_app
@@ -31,12 +30,16 @@ async def _replica(
 
 
 async def test_status_reports_every_replica_and_why_one_is_not_ready(
-    aiohttp_client: Any, aiohttp_server: Any, service_env: dict[str, Any], tmp_path: Path
+    aiohttp_client: Any,
+    aiohttp_server: Any,
+    service_env: dict[str, Any],
+    tmp_path: Path,
+    reserved_port: int,
 ) -> None:
     env = {**service_env, "identity_secret": TEST_IDENTITY_SECRET}
     ready = await _replica(aiohttp_server, env, "migrated", tmp_path, apply=True)
     behind = await _replica(aiohttp_server, env, "behind", tmp_path, apply=False)
-    dead = f"http://127.0.0.1:{free_port()}"
+    dead = f"http://127.0.0.1:{reserved_port}"
     settings = Settings(
         **{
             **service_env,
@@ -68,9 +71,9 @@ async def test_status_reports_every_replica_and_why_one_is_not_ready(
 
 
 async def test_status_needs_a_whitelisted_token(
-    aiohttp_client: Any, service_env: dict[str, Any]
+    aiohttp_client: Any, service_env: dict[str, Any], reserved_port: int
 ) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"http://127.0.0.1:{reserved_port}"
     settings = Settings(
         **{
             **service_env,

@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from coupon_core.embedded import free_port
 from coupon_core.stack import Process
 from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
 from coupon_core.testing.provision import Infra
@@ -80,9 +79,10 @@ async def test_replica_killed_mid_load(
     redis: Redis,
     settings: Any,
     tmp_path: Path,
+    reserved_port: int,
 ) -> None:
     await publish(redis)
-    port = free_port()
+    port = reserved_port
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
@@ -90,6 +90,7 @@ async def test_replica_killed_mid_load(
         "IDENTITY_SECRET": TEST_IDENTITY_SECRET,
         "ENVIRONMENT": "test",
         "PORT": str(port),
+        "REUSE_PORT": "true",
         "RECONCILE_INTERVAL_S": "0",
         "ACCESS_LOG": "false",
     }

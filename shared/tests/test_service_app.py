@@ -188,11 +188,11 @@ def _contains(actual: Any, expected: Any) -> bool:
 
 
 async def test_readyz_is_503_when_a_store_does_not_answer(
-    aiohttp_client: Any, service_env: dict[str, Any]
+    aiohttp_client: Any, service_env: dict[str, Any], reserved_port: int
 ) -> None:
-    from coupon_core.embedded import free_port
-
-    settings = ServiceSettings(**{**service_env, "redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    settings = ServiceSettings(
+        **{**service_env, "redis_url": f"redis://127.0.0.1:{reserved_port}/0"}
+    )
     client = await aiohttp_client(build_app(settings, service="test", migrations_dir=None))
     response = await client.get("/readyz")
     assert response.status == 503

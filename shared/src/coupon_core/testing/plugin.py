@@ -9,6 +9,7 @@ URL of a three-master Redis Cluster (``make test-cluster``); build clients with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import uuid
@@ -19,7 +20,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from coupon_core.embedded import EmbeddedRedisCluster
+from coupon_core.embedded import EmbeddedRedisCluster, reserve_port
 from coupon_core.identity import Principal, sign_identity
 from coupon_core.lifecycle import RedisClient, redis_from_url
 from coupon_core.testing.provision import Infra, provision
@@ -128,6 +129,16 @@ async def redis_cluster_url(redis_cluster: EmbeddedRedisCluster) -> str:
     _whole(redis_cluster)
     await _flush(redis_cluster.url())
     return redis_cluster.url()
+
+
+@pytest.fixture
+def reserved_port() -> Iterator[int]:
+    """A loopback port nobody else can bind while the test runs (embedded.reserve_port):
+    connections to it are refused, yet a process started with ``REUSE_PORT=true`` can listen
+    on it. A dead upstream that stays dead, or a port no one can take from the process meant
+    for it."""
+    with contextlib.closing(reserve_port()) as reservation:
+        yield reservation.getsockname()[1]
 
 
 @pytest.fixture
