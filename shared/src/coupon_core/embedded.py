@@ -326,8 +326,10 @@ _CLUSTER_PORT_RANGE = (20000, 65535 - _CLUSTER_BUS_OFFSET)
 
 
 def port_is_free(port: int) -> bool:
-    """Whether nothing holds the loopback port now."""
+    """Whether a server could listen on the loopback port now. SO_REUSEADDR as servers set
+    it: connections of a server that just stopped (TIME_WAIT) do not count."""
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
