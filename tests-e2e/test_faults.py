@@ -23,6 +23,7 @@ import asyncpg
 import pytest
 from coupon_core.embedded import free_port
 from coupon_core.stack import GATEWAY, SERVICES, Stack, with_database
+from coupon_core.testing.commands import run_command
 from redis.asyncio import Redis
 from support.api import call, eventually, item, mobile, redeem_body
 from support.faultproxy import FaultProxy
@@ -245,6 +246,24 @@ async def _check_counters_after_reconcile(
     await eventually(redeemed_count, live, deadline_s=30, what="numRedeemed vs the ledger")
 
 
+async def _check_issuance_counters_after_reconcile(
+    stack: Stack, work: Workload, issued: int
+) -> None:
+    """One round of the issuance reconciler (its command, as an operator runs it), then the
+    series' total counter equals its issued coupons, unless the series is cold (its next issue
+    rebuilds it from them)."""
+    out = await run_command("issuance_service", "reconcile", stack.services["issuance"][0].env)
+    group = f"S:{work.issue_series}"
+    client = Redis.from_url(stack.redis_url)
+    try:
+        warm = await client.exists(f"{{{group}}}:i:warm")
+        total = await client.get(f"{{{group}}}:i:issued")
+    finally:
+        await client.aclose()
+    if warm:
+        assert int(total or 0) == issued, f"issued counter {total!r} vs ledger {issued}: {out}"
+
+
 async def _serves(session: aiohttp.ClientSession, stack: Stack, tag: str) -> str:
     """Empty when every process is ready and a write and a read go through; else why not."""
     try:
@@ -320,6 +339,7 @@ async def _run_scenario(
         check_limit(history, "issue", {key: ISSUE_LIMIT}, {key: len(issued)})
         check_acknowledged_present(history, "issue", "code", issued)
         await _check_counters_after_reconcile(session, stack, work, len(redeemed))
+        await _check_issuance_counters_after_reconcile(stack, work, len(issued))
     summary = {
         kind: dict(Counter(o.outcome.value for o in history.of(kind)))
         for kind in ("create_token", "redeem", "issue")

@@ -13,8 +13,13 @@ from coupon_core.metrics import Family, Metrics
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "coupon-platform.json"
 OPERATIONS = ROOT / "docs" / "operations.md"
-# Exported by the redemption-service's reconciler (its own collectors).
-RECONCILER = {"redemption_counter_drift", "redemption_counter_drift_repaired_total"}
+# Exported by the redemption- and issuance-service's reconcilers (their own collectors).
+RECONCILER = {
+    "redemption_counter_drift",
+    "redemption_counter_drift_repaired_total",
+    "issuance_counter_drift",
+    "issuance_counter_drift_repaired_total",
+}
 SUFFIXES = ("_bucket", "_count", "_sum")
 # Grouping clauses, selectors, ranges and strings name labels, not metrics.
 NOT_NAMES = re.compile(r"by \([^)]*\)|\{[^}]*\}|\[[^\]]*\]|\"[^\"]*\"")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from typing import Any
 
 import aiohttp
 from coupon_core import keyspace
 from coupon_core.identity import Principal
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
+from coupon_core.testing.commands import command_env, run_command
 from redis.asyncio import Redis
 
 from .conftest import (
@@ -89,23 +86,8 @@ async def test_reconcile_repairs_drift_and_exports_it(
     assert forbidden == 403
     # The command line does the same.
     await redis.set(keyspace.redeemed_total("S:50"), 5)
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "IDENTITY_SECRET": TEST_IDENTITY_SECRET,
-        "ENVIRONMENT": "test",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "redemption_service",
-        "reconcile",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+    out = await run_command(
+        "redemption_service", "reconcile", command_env(settings.database_url, settings.redis_url)
     )
-    out, _ = await proc.communicate()
-    assert proc.returncode == 0
-    assert b"drift repaired: 4" in out
+    assert "drift repaired: 4" in out
     assert len(await ledger_rows(settings.database_url)) == 1

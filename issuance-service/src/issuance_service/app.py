@@ -9,13 +9,14 @@ from aiohttp import web
 from coupon_core.consumer import consume
 from coupon_core.events import relay_outbox
 from coupon_core.keys import METRICS, PG_POOL, REDIS
-from coupon_core.lifecycle import background_task_ctx
+from coupon_core.lifecycle import background_task_ctx, every
 from coupon_core.scripts import load_scripts
 from coupon_core.web import build_app, service_migrations_dir
 
 from issuance_service.api.routes import add_routes
+from issuance_service.counters import ReconcileMetrics, reconcile
 from issuance_service.issuing import EVENT_STREAM_SERVICE
-from issuance_service.keys import SCRIPTS, SETTINGS
+from issuance_service.keys import RECONCILE_METRICS, SCRIPTS, SETTINGS
 from issuance_service.publishing import republish_when_lost
 from issuance_service.redemptions import on_redemption_events
 from issuance_service.settings import Settings
@@ -51,6 +52,14 @@ async def _republish(app: web.Application) -> None:
     await republish_when_lost(app[PG_POOL], app[REDIS])
 
 
+async def _reconcile(app: web.Application) -> None:
+    await every(
+        app[SETTINGS].reconcile_interval_s,
+        "reconcile",
+        lambda: reconcile(app[PG_POOL], app[REDIS], app[SCRIPTS], app[RECONCILE_METRICS]),
+    )
+
+
 def create_app(settings: Settings) -> web.Application:
     # No session state is ever set on the pool's connections (the advisory lock is
     # transaction-level), so a released connection needs no reset query.
@@ -62,5 +71,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(background_task_ctx("outbox-relay", _relay))
     app.cleanup_ctx.append(background_task_ctx("redemption-events", _consume_redemptions))
     app.cleanup_ctx.append(background_task_ctx("facts-republisher", _republish))
+    app[RECONCILE_METRICS] = ReconcileMetrics(app[METRICS].registry)
+    if settings.reconcile_interval_s > 0:
+        app.cleanup_ctx.append(background_task_ctx("reconciler", _reconcile))
     add_routes(app)
     return app

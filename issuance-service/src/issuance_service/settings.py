@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from coupon_core.settings import ServiceSettings
+from pydantic import Field
 
 
 class Settings(ServiceSettings):
     service_name: str = "issuance-service"
     port: int = 0
+    # How often the reconciler compares series counters with the issued coupons (0 disables
+    # the task).
+    reconcile_interval_s: float = Field(default=60.0, ge=0, le=86_400)

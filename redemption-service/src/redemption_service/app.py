@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 from coupon_core.events import relay_outbox
 from coupon_core.keys import METRICS, PG_POOL, REDIS
-from coupon_core.lifecycle import background_task_ctx
+from coupon_core.lifecycle import background_task_ctx, every
 from coupon_core.scripts import load_scripts
 from coupon_core.web import build_app, service_migrations_dir
 
@@ -18,7 +18,7 @@ from redemption_service.counters import Counters
 from redemption_service.db.group_commit import GroupCommit
 from redemption_service.keys import COUNTERS, GROUP_COMMIT, RECONCILE_METRICS, SETTINGS
 from redemption_service.settings import Settings
-from redemption_service.usecases.rebuild import ReconcileMetrics, reconcile_forever
+from redemption_service.usecases.rebuild import ReconcileMetrics, reconcile
 
 SERVICE = "redemption-service"
 EVENT_SOURCE = "redemption"
@@ -50,11 +50,10 @@ async def _relay(app: web.Application) -> None:
 
 
 async def _reconcile(app: web.Application) -> None:
-    await reconcile_forever(
-        app[PG_POOL],
-        app[COUNTERS],
-        app[RECONCILE_METRICS],
+    await every(
         app[SETTINGS].reconcile_interval_s,
+        "reconcile",
+        lambda: reconcile(app[PG_POOL], app[COUNTERS], app[RECONCILE_METRICS]),
     )
 
 

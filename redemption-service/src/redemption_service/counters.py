@@ -63,10 +63,6 @@ def expected_counters(group: str, live: Iterable[tuple[str, str, int]]) -> dict[
     return dict(totals)
 
 
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
-
-
 class Counters:
     def __init__(self, redis: Redis, scripts: dict[str, AsyncScript]) -> None:
         self.redis = redis
@@ -117,7 +113,7 @@ class Counters:
     async def current(self, group: str) -> tuple[bool, dict[str, int]]:
         """Whether the group is warm, and every redemption counter it has in Redis."""
         warm_key = keyspace.redemption_warm(group)
-        pattern = _glob_escape(keyspace.group_tag(group)) + ":r:*"
+        pattern = keyspace.group_keys_pattern(group, "r")
         names = [
             k.decode() if isinstance(k, bytes) else str(k)
             async for k in self.redis.scan_iter(match=pattern, count=1000)

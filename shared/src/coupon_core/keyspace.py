@@ -31,6 +31,13 @@ def group_tag(group: str) -> str:
     return "{" + group + "}"
 
 
+def group_keys_pattern(group: str, kind: str) -> str:
+    """A SCAN MATCH pattern for every key of ``group`` under ``kind`` (``r`` redemption, ``i``
+    issuance counters), the group's own characters escaped."""
+    escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in group_tag(group))
+    return f"{escaped}:{kind}:*"
+
+
 # -- code registry ---------------------------------------------------------------------
 def code_owner(code: str) -> str:
     """Holds the group ref that owns ``code``; claimed with SET NX, so a code exists once."""

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeAlias, cast
 
@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisError
 
 from coupon_core.db import SessionAwareConnection, reset_if_marked
 from coupon_core.keys import CORE_SETTINGS, HTTP_SESSION, PG_POOL, REDIS
@@ -147,6 +148,17 @@ def check_stopping() -> None:
     errors would otherwise never stop)."""
     if stopping():
         raise asyncio.CancelledError
+
+
+async def every(interval_s: float, what: str, run: Callable[[], Awaitable[object]]) -> None:
+    """``run()`` every ``interval_s`` seconds, for ever (a reconciler's loop). A round that
+    fails on a data store is logged and the next round tries again."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await run()
+        except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("%s failed: %r; retrying next round", what, exc)
 
 
 def background_task_ctx(

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import cast
 
+import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from redis.asyncio import Redis
 
 from coupon_core.health import add_operational_routes
 from coupon_core.http import MAX_BODY_BYTES
 from coupon_core.keys import CORE_SETTINGS, METRICS, MIGRATIONS
-from coupon_core.lifecycle import postgres_ctx, redis_ctx
+from coupon_core.lifecycle import postgres_ctx, redis_ctx, redis_from_url
 from coupon_core.logging import JsonAccessLogger, configure_logging
 from coupon_core.metrics import Metrics
 from coupon_core.middleware import (
@@ -102,6 +105,30 @@ def main(
         access_log=logging.getLogger("access") if settings.access_log else None,
         print=lambda *_: log.info("listening on http://%s:%s", settings.host, settings.port),
     )
+
+
+def reconcile_command(
+    reconcile: Callable[[asyncpg.Pool, Redis], Awaitable[int]],
+) -> Callable[[ServiceSettings], None]:
+    """``python -m <package> reconcile``: one reconciler round against the configured stores,
+    the drift it repaired printed."""
+
+    async def once(settings: ServiceSettings) -> int:
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+        # A cluster client on a cluster URL.
+        redis = cast(Redis, redis_from_url(settings.redis_url))
+        try:
+            return await reconcile(pool, redis)
+        finally:
+            await redis.aclose()
+            await pool.close()
+
+    def command(settings: ServiceSettings) -> None:
+        drift = asyncio.run(once(settings))
+        log.info("reconcile done: drift repaired %d", drift)
+        print(f"drift repaired: {drift}")
+
+    return command
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

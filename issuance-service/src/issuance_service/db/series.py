@@ -71,6 +71,10 @@ def begin_shared_sql(series_id: int) -> str:
     return f"BEGIN; SELECT pg_advisory_xact_lock_shared({LOCK_NAMESPACE}, {int(series_id)})"
 
 
+async def all_ids(conn: Connection) -> list[int]:
+    return [row["id"] for row in await conn.fetch("SELECT id FROM series ORDER BY id")]
+
+
 async def lock_exclusive(conn: Connection, series_id: int) -> None:
     """Held by a counter rebuild: no issue is between its take and its commit meanwhile."""
     await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_NAMESPACE, series_id)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import asyncpg
 from coupon_core import keyspace
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from redis.exceptions import RedisError
 
 from redemption_service.counters import Counters, expected_counters
 from redemption_service.db import ledger, locks
@@ -64,14 +62,3 @@ async def reconcile(
     if total:
         log.warning("reconcile repaired drift of %d over %d groups", total, len(groups))
     return total
-
-
-async def reconcile_forever(
-    pool: asyncpg.Pool, counters: Counters, metrics: ReconcileMetrics, interval_s: float
-) -> None:
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await reconcile(pool, counters, metrics)
-        except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("reconcile failed: %r; retrying next round", exc)
