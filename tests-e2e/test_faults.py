@@ -220,19 +220,24 @@ async def _ledgers(stack: Stack, work: Workload) -> tuple[list[str], list[str]]:
     return [str(r["id"]) for r in redeemed], [r["code"] for r in issued]
 
 
+async def _redis_values(stack: Stack, *keys: str) -> list[bytes | None]:
+    client = Redis.from_url(stack.redis_url)
+    try:
+        return [await client.get(key) for key in keys]
+    finally:
+        await client.aclose()
+
+
 async def _check_counters_after_reconcile(
     session: aiohttp.ClientSession, stack: Stack, work: Workload, live: int
 ) -> None:
     _, body, _ = await call(
         session, "POST", f"{stack.gateway_url}/v2/coupon/redemptions/reconcile", expect=200
     )
-    group = f"S:{work.redeem_series}"
-    client = Redis.from_url(stack.redis_url)
-    try:
-        total = await client.get(f"{{{group}}}:r:total")
-        coupon = await client.get(f"{{{group}}}:r:coupon:{work.hot_code}")
-    finally:
-        await client.aclose()
+    group = f"{{S:{work.redeem_series}}}"
+    total, coupon = await _redis_values(
+        stack, f"{group}:r:total", f"{group}:r:coupon:{work.hot_code}"
+    )
     assert (int(total or 0), int(coupon or 0)) == (live, live), (
         f"counters {total!r}/{coupon!r} vs ledger {live} after reconcile {body}"
     )
@@ -253,14 +258,9 @@ async def _check_issuance_counters_after_reconcile(
     series' total counter equals its issued coupons, unless the series is cold (its next issue
     rebuilds it from them)."""
     out = await run_command("issuance_service", "reconcile", stack.services["issuance"][0].env)
-    group = f"S:{work.issue_series}"
-    client = Redis.from_url(stack.redis_url)
-    try:
-        warm = await client.exists(f"{{{group}}}:i:warm")
-        total = await client.get(f"{{{group}}}:i:issued")
-    finally:
-        await client.aclose()
-    if warm:
+    group = f"{{S:{work.issue_series}}}"
+    warm, total = await _redis_values(stack, f"{group}:i:warm", f"{group}:i:issued")
+    if warm is not None:
         assert int(total or 0) == issued, f"issued counter {total!r} vs ledger {issued}: {out}"
 
 
