@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 import psutil
-from coupon_core.stack import Process, Stack
+from coupon_core.processes import Process
+from coupon_core.stack import Stack
 
 from bench.cases import (
     AUTH,

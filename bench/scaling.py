@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from coupon_core.embedded import EmbeddedRedisCluster
+from coupon_core.embedded_cluster import EmbeddedRedisCluster
 from coupon_core.stack import Stack
 
 from bench.cases import Case, machine, service_cases, start_stack

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import aiohttp
 import asyncpg
 import pytest
-from coupon_core.embedded import free_port
+from coupon_core.ports import free_port
 from coupon_core.stack import GATEWAY, SERVICES, Stack, with_database
 from coupon_core.testing.commands import run_command
 from redis.asyncio import Redis

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
-from coupon_core.embedded import free_port
+from coupon_core.ports import free_port
 
 DEADLINE_S = 90
 

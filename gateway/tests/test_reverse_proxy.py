@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from coupon_core.embedded import free_port
 from coupon_core.identity import IDENTITY_HEADER, verify_identity
+from coupon_core.ports import free_port
 from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
 from gateway.app import create_app
 from gateway.settings import Settings

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from coupon_core.stack import Process
+from coupon_core.processes import Process
 from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
 from coupon_core.testing.provision import Infra
 from redemption_service.app import create_app

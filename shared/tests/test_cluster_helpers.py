@@ -14,7 +14,7 @@ from coupon_core import events, facts, keyspace, registry
 from coupon_core.autopipeline import AutoPipeline
 from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
-from coupon_core.embedded import EmbeddedRedisCluster
+from coupon_core.embedded_cluster import EmbeddedRedisCluster
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts

@@ -7,7 +7,7 @@ import itertools
 from typing import Any
 
 import pytest
-from coupon_core.embedded import CLUSTER_SLOTS, EmbeddedRedisCluster
+from coupon_core.embedded_cluster import CLUSTER_SLOTS, EmbeddedRedisCluster
 from coupon_core.lifecycle import cluster_seeds, is_cluster_url, redis_from_url
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster

@@ -15,23 +15,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coupon_core.embedded import (
-    EmbeddedPostgres,
-    EmbeddedRedis,
-    die_with_parent,
-    port_is_free,
-    reserve_port,
-    terminate,
-)
-
-READY_TIMEOUT_S = 60.0
+from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis
+from coupon_core.ports import port_is_free, reserve_port
+from coupon_core.processes import Process, StackError
 
 # process name -> (python module, database name)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -42,74 +32,10 @@ SERVICES: dict[str, tuple[str, str]] = {
 GATEWAY = ("gateway", "coupon_gateway")
 
 
-class StackError(RuntimeError):
-    """The stack could not be brought up."""
-
-
 def with_database(url: str, database: str) -> str:
     base, _, _ = url.partition("?")[0].rpartition("/")
     query = url.partition("?")[2]
     return f"{base}/{database}" + (f"?{query}" if query else "")
-
-
-def wait_ready(
-    url: str, timeout: float = READY_TIMEOUT_S, proc: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise StackError(f"{url}: process exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.05)
-    raise StackError(f"{url} not ready within {timeout}s")
-
-
-@dataclass
-class Process:
-    name: str
-    module: str
-    port: int
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            return
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
-            )
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        try:
-            wait_ready(self.url, timeout, self.proc)
-        except StackError as exc:
-            tail = self.log_path.read_text(errors="replace")[-3000:]
-            raise StackError(f"{self.name}: {exc}\n--- log tail ---\n{tail}") from None
-
-    def stop(self, timeout: float = 15.0) -> None:
-        terminate(self.proc, signal.SIGTERM, timeout)
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash would."""
-        terminate(self.proc, signal.SIGKILL, 0)
-        self.proc = None
 
 
 @dataclass
@@ -229,7 +155,7 @@ class Stack:
     def _listen(self, port: int = 0) -> dict[str, str]:
         """PORT (and REUSE_PORT) of a process: the port it is given, else one this stack
         reserves until it stops, so that nobody can take it before the process binds it or
-        while the process is down and answer in its place (embedded.reserve_port)."""
+        while the process is down and answer in its place (ports.reserve_port)."""
         if port:
             # Checked now: a process that cannot bind exits, but whoever holds the port
             # would answer its readiness probe in its place.
@@ -240,7 +166,7 @@ class Stack:
 
     def reserve_port(self) -> int:
         """A loopback port held until this stack stops, for a process that binds it with
-        SO_REUSEPORT (``REUSE_PORT=true``; see embedded.reserve_port)."""
+        SO_REUSEPORT (``REUSE_PORT=true``; see ports.reserve_port)."""
         reservation = reserve_port()
         self._reservations.append(reservation)
         return int(reservation.getsockname()[1])

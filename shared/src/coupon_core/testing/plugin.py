@@ -20,9 +20,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from coupon_core.embedded import EmbeddedRedisCluster, reserve_port
+from coupon_core.embedded_cluster import EmbeddedRedisCluster
 from coupon_core.identity import Principal, sign_identity
 from coupon_core.lifecycle import RedisClient, redis_from_url
+from coupon_core.ports import reserve_port
 from coupon_core.testing.provision import Infra, provision
 
 TEST_IDENTITY_SECRET = "test-identity-secret-not-for-production"  # noqa: S105
@@ -133,7 +134,7 @@ async def redis_cluster_url(redis_cluster: EmbeddedRedisCluster) -> str:
 
 @pytest.fixture
 def reserved_port() -> Iterator[int]:
-    """A loopback port nobody else can bind while the test runs (embedded.reserve_port):
+    """A loopback port nobody else can bind while the test runs (ports.reserve_port):
     connections to it are refused, yet a process started with ``REUSE_PORT=true`` can listen
     on it. A dead upstream that stays dead, or a port no one can take from the process meant
     for it."""
