@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -31,17 +30,11 @@ from typing import Any
 import aiohttp
 import asyncpg
 from coupon_core.identity import IDENTITY_HEADER, Principal, sign_identity
+from coupon_core.ports import reserve_port
 from coupon_core.testing.provision import provision
 
 SECRET = "bench-identity-secret-0123456789"
 PRINCIPAL = Principal("api_token", "1", "bench")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -169,7 +162,8 @@ def bench(amount: int, postgres_url: str, redis_url: str) -> None:
     name = f"bench_{uuid.uuid4().hex[:12]}"
     asyncio.run(create_database(postgres_url, name))
     database_url = postgres_url.rpartition("/")[0] + "/" + name
-    port = free_port()
+    reservation = reserve_port()  # held until the service is gone (REUSE_PORT below)
+    port = reservation.getsockname()[1]
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -177,6 +171,7 @@ def bench(amount: int, postgres_url: str, redis_url: str) -> None:
         "IDENTITY_SECRET": SECRET,
         "ENVIRONMENT": "test",
         "PORT": str(port),
+        "REUSE_PORT": "true",
         "ACCESS_LOG": "false",
         "LOG_LEVEL": "WARNING",
         "GENERATION_SYNC_LIMIT": "1",
@@ -187,6 +182,7 @@ def bench(amount: int, postgres_url: str, redis_url: str) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        reservation.close()
         asyncio.run(drop_database(postgres_url, name))
     copy_rate = amount / got["baseline_s"]
     gen_rate = amount / got["generation_s"]
