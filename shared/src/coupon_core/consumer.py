@@ -10,7 +10,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -79,6 +79,24 @@ def each(handler: Handler) -> BatchHandler:
             await handler(conn, event)
 
     return handle
+
+
+def net_uses(
+    batch: list[Event], kind: keyspace.GroupKind, deltas: Mapping[str, int]
+) -> dict[tuple[str, str], int]:
+    """``{(group ref, code): sum}`` over the events of ``batch`` about coupons of ``kind``'s
+    groups (``S`` series, ``P`` promotions), each counting ``deltas[event type]`` (e.g. +1
+    a redemption, -1 a reversal); events of other types count nowhere."""
+    prefix = keyspace.group_ref(kind, "")
+    sums: dict[tuple[str, str], int] = {}
+    for event in batch:
+        delta = deltas.get(event.type)
+        group = str(event.payload.get("group", ""))
+        if delta is None or not group.startswith(prefix):
+            continue
+        key = (group.removeprefix(prefix), str(event.payload.get("code", "")))
+        sums[key] = sums.get(key, 0) + delta
+    return sums
 
 
 async def _apply(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import TypeAlias
 
 import asyncpg
@@ -89,3 +90,11 @@ def rolled_back(exc: BaseException) -> bool:
     return isinstance(exc, (asyncpg.PostgresError, CommitFailed)) and not isinstance(
         exc, (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
     )
+
+
+def delta_columns(
+    deltas: Mapping[tuple[str, str], int],
+) -> tuple[list[str], list[str], list[int]]:
+    """``{(group ref, code): sum}`` (``consumer.net_uses``) as three parallel arrays, group
+    refs, codes and sums, for one statement's ``unnest``."""
+    return [ref for ref, _ in deltas], [code for _, code in deltas], list(deltas.values())

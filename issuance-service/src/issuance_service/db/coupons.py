@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 import asyncpg
-from coupon_core.db import Connection
+from coupon_core.db import Connection, delta_columns
 
 from issuance_service.domain.models import CustomerCounter, IssuedCoupon
 
@@ -113,14 +113,14 @@ async def of_series(
     return [_coupon(row) for row in rows]
 
 
-async def add_redemptions(conn: Connection, deltas: dict[tuple[int, str], int]) -> None:
+async def add_redemptions(conn: Connection, deltas: dict[tuple[str, str], int]) -> None:
     """Counts redemptions (+) and reversals (-) of our coupons, ``{(series id, code): sum}``,
     on each coupon and on its series, in one statement; a code that is not one of the
     series' coupons counts nowhere."""
     if not deltas:
         return
     await conn.execute(
-        "WITH d AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[]) "
+        "WITH d AS (SELECT * FROM unnest($1::text[]::bigint[], $2::text[], $3::int[]) "
         "AS d(series_id, code, delta)), "
         "c AS (UPDATE issued_coupons ic "
         "SET redemption_count = greatest(ic.redemption_count + d.delta, 0) FROM d "
@@ -128,7 +128,5 @@ async def add_redemptions(conn: Connection, deltas: dict[tuple[int, str], int]) 
         "s AS (SELECT series_id, sum(delta) AS delta FROM c GROUP BY series_id) "
         "UPDATE series SET num_redeemed = greatest(num_redeemed + s.delta, 0) FROM s "
         "WHERE series.id = s.series_id",
-        [series_id for series_id, _ in deltas],
-        [code for _, code in deltas],
-        list(deltas.values()),
+        *delta_columns(deltas),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import asyncpg
-from coupon_core.db import Connection
+from coupon_core.db import Connection, delta_columns
 
 from promotion_service.domain.errors import coupon_code_taken
 from promotion_service.domain.models import Coupon, CouponLimits
@@ -114,9 +114,7 @@ async def add_used(conn: Connection, deltas: dict[tuple[str, str], int]) -> None
         "WHERE promotions.code = pt.promotion_code RETURNING promotions.id, promotions.code) "
         "UPDATE coupons c SET used = GREATEST(c.used + d.delta, 0) FROM p, d "
         "WHERE d.promotion_code = p.code AND c.promotion_id = p.id AND c.code = d.code",
-        [promotion for promotion, _ in deltas],
-        [code for _, code in deltas],
-        list(deltas.values()),
+        *delta_columns(deltas),
     )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aiohttp import web
-from coupon_core import events
-from coupon_core.consumer import consume
+from coupon_core import events, keyspace
+from coupon_core.consumer import consume, net_uses
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
 
@@ -22,15 +22,7 @@ async def count_uses(conn: Connection, batch: list[events.Event]) -> None:
     """Keep ``used`` of coupons and their promotions in step with redemptions; ``consume``
     runs this once per batch of fresh events, in the transaction that records them as
     processed: their sums per coupon in one statement."""
-    deltas: dict[tuple[str, str], int] = {}
-    for event in batch:
-        delta = USED_DELTA.get(event.type)
-        group = str(event.payload.get("group", ""))
-        if delta is None or not group.startswith("P:"):
-            continue
-        key = (group[2:], str(event.payload.get("code", "")))
-        deltas[key] = deltas.get(key, 0) + delta
-    await coupon_db.add_used(conn, deltas)
+    await coupon_db.add_used(conn, net_uses(batch, keyspace.PROMOTION, USED_DELTA))
 
 
 async def relay(app: web.Application) -> None:
