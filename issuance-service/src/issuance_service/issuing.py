@@ -150,7 +150,7 @@ async def _attempt(
             raise
         # A failed or interrupted COMMIT may have landed, and its lock is gone: giving the
         # take back could let the series issue past its limit, so keep it (an over-count only
-        # refuses; the next rebuild brings it back to the ledger), and keep the codes'
+        # refuses; the reconciler brings it back to the ledger), and keep the codes'
         # registry entries too.
         await commit(conn, "issue")
     return coupons, body
