@@ -168,6 +168,9 @@ async def test_malformed_input_is_400_and_writes_nothing(
         new_series(maxCreate=2**31),
         new_series(validTillDate="tomorrow"),
         new_series(validTillDate="0001-01-01T00:00:00+08:00"),  # before year 1 in UTC
+        new_series(validTillDate="0001-01-01T00:00:00Z"),  # no Unix time for its facts
+        new_series(validTillDate="1969-12-31T23:59:59Z"),
+        new_series(validTillDate="9999-12-31T23:59:59Z"),
         new_series(couponPrefix="no spaces"),
         {"description": "missing fields"},
         new_series(description="nul \u0000 inside"),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
+from coupon_core.dates import FIRST_YEAR, LAST_YEAR, in_utc_range
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -95,10 +96,11 @@ class SeriesIn(Body):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         try:
-            # 0001-01-01T00:00+08:00 is before year 1 in UTC: OverflowError, not ValueError.
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("validTillDate is out of range") from None
+            return in_utc_range(value)
+        except ValueError:
+            raise ValueError(
+                f"validTillDate is out of range (years {FIRST_YEAR} to {LAST_YEAR})"
+            ) from None
 
     @model_validator(mode="after")
     def _percent(self) -> Self:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
+
+from coupon_core.dates import in_utc_range
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -19,14 +21,10 @@ def parse_date(value: str, zone: tzinfo) -> datetime:
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    # PostgreSQL and the Unix-seconds facts both need a year well inside 1..9999; in UTC,
-    # 0001-01-01T00:00+08:00 falls before year 1, which Python refuses with OverflowError.
     try:
-        year = parsed.astimezone(UTC).year
-    except OverflowError:
+        in_utc_range(parsed)
+    except ValueError:
         raise ValueError(text) from None
-    if not 1970 <= year <= 9998:
-        raise ValueError(text)
     return parsed
 
 
