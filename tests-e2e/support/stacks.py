@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from coupon_core.stack import Stack, StackConfig
+from coupon_core.stack import Stack, StackConfig, load_demo
 
 ADMIN_TOKEN = "e2e-bootstrap-admin-token-0123456789"
 
@@ -46,4 +46,17 @@ def running_stack(
             redis_port=redis_port,
         )
         with Stack(config) as running:
+            yield running
+
+
+@contextlib.contextmanager
+def demo_stack() -> Iterator[Stack]:
+    """The stack as ``make run`` gives it: one replica of each service, the default limits,
+    and the demo data loaded the way ``make run`` loads it (``couponctl demo``)."""
+    with tempfile.TemporaryDirectory(prefix="coupon-demo-") as tmp:
+        config = StackConfig(
+            data_dir=Path(tmp), gateway_port=0, bootstrap_admin_token=ADMIN_TOKEN, durable=False
+        )
+        with Stack(config) as running:
+            assert load_demo(running.gateway_url, ADMIN_TOKEN), "couponctl demo failed"
             yield running
