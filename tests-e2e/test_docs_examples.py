@@ -34,7 +34,7 @@ DOC_TIMEOUT_S = 400
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def make_run_stack() -> Iterator[Stack]:
     with demo_stack() as running:
         yield running
 
@@ -56,13 +56,14 @@ def test_code_blocks_are_marked_up_so_the_doc_test_can_read_them(doc: str) -> No
 @pytest.mark.timeout(DOC_TIMEOUT_S)
 @pytest.mark.parametrize("doc", DOCS)
 def test_shell_examples_run_against_the_demo_stack(
-    stack: Stack, doc: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    make_run_stack: Stack, doc: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    replacements = {DOCUMENTED_URL: stack.gateway_url, DOCUMENTED_TOKEN: ADMIN_TOKEN}
+    url = make_run_stack.gateway_url
+    replacements = {DOCUMENTED_URL: url, DOCUMENTED_TOKEN: ADMIN_TOKEN}
     env = {
         **os.environ,
         "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COUPONCTL_URL": stack.gateway_url,
+        "COUPONCTL_URL": url,
         "COUPONCTL_TOKEN": ADMIN_TOKEN,
         "NO_PROXY": "127.0.0.1,localhost",
     }
