@@ -155,3 +155,12 @@ def test_a_command_fails_on_an_error_the_doc_does_not_show(
     command: str, outcome: Outcome, failed: bool
 ) -> None:
     assert bool(problems(Command(1, command), outcome)) is failed
+
+
+def test_a_session_keeps_variables_and_reports_each_command(tmp_path: Path) -> None:
+    with shell_session(tmp_path, os.environ) as session:
+        assert session.run("GREETING=$(echo hello)", 30).exit_status == 0
+        said = session.run('echo "$GREETING"; echo oops >&2; false', 30)
+        assert (said.exit_status, said.stdout, said.stderr) == (1, "hello\n", "oops\n")
+        gone = session.run("exit 3", 30)
+        assert gone.exit_status is None

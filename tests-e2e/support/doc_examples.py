@@ -189,13 +189,16 @@ class ShellSession:
             start_new_session=True,
         )
         self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self._send(PREAMBLE)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._lines.put(line)
+        with contextlib.suppress(ValueError, OSError):  # closed by close() below
+            for line in self.proc.stdout:
+                self._lines.put(line)
+        self._lines.put("")  # the shell is gone: no command waits for its timeout
 
     def _send(self, script: str) -> None:
         assert self.proc.stdin is not None
@@ -212,6 +215,9 @@ class ShellSession:
         with contextlib.suppress(queue.Empty):
             while status is None:
                 line = self._lines.get(timeout=timeout_s)
+                if not line:
+                    self._lines.put(line)
+                    break
                 if line.startswith(DONE):
                     status = int(line.split()[1])
         codes = HTTP_STATUS.findall(headers.read_text()) if headers.exists() else []
@@ -226,6 +232,7 @@ class ShellSession:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
+        self._reader.join(timeout=5)
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 stream.close()
@@ -257,7 +264,7 @@ def json_values(text: str) -> list[object]:
 def problems(command: Command, outcome: Outcome) -> list[str]:
     """What is wrong with a command's outcome; empty when it did what the doc says."""
     if outcome.exit_status is None:
-        return ["timed out"]
+        return ["timed out, or the shell exited"]
     expected = command.expected_status
     found: list[str] = []
     if expected is None and outcome.exit_status != 0:
