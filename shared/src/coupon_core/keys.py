@@ -20,3 +20,6 @@ MIGRATIONS = web.AppKey("migrations", MigrationSet)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
+# The ``route`` label of the request's HTTP metrics, set where the matched route's own
+# template says nothing (the gateway's catch-all proxy route sets the platform template).
+ROUTE_LABEL = web.RequestKey("route_label", str)

@@ -17,8 +17,9 @@ from coupon_core.errors import DomainError, PayloadTooLarge, ServiceUnavailable,
 from coupon_core.families import error_body, family_for_path
 from coupon_core.http import MAX_BODY_BYTES, json_response
 from coupon_core.identity import IDENTITY_HEADER, IdentityError, verify_identity
-from coupon_core.keys import CORE_SETTINGS, METRICS, PRINCIPAL, REQUEST_ID
+from coupon_core.keys import CORE_SETTINGS, METRICS, PRINCIPAL, REQUEST_ID, ROUTE_LABEL
 from coupon_core.logging import request_id_var
+from coupon_core.metrics import UNMATCHED_ROUTE
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     metrics = request.app[METRICS]
     started = time.perf_counter()
     resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
+    route = resource.canonical if resource is not None else UNMATCHED_ROUTE
     status = 500
     try:
         response = await handler(request)
@@ -93,6 +94,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = exc.status
         raise
     finally:
+        route = request.get(ROUTE_LABEL, route)
         metrics.http_requests.labels(request.method, route, str(status)).inc()
         metrics.http_duration.labels(request.method, route).observe(time.perf_counter() - started)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from coupon_core.keys import PG_POOL, PRINCIPAL
+from coupon_core.keys import PG_POOL, PRINCIPAL, ROUTE_LABEL
+from coupon_core.metrics import UNMATCHED_ROUTE
 
 from gateway.domain.routes import PUBLIC_PATHS, PUBLIC_PREFIXES
 from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, RATE_WINDOW
@@ -21,6 +22,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     gatekeeper = request.app[GATEKEEPER]
     address = client_address(request)
     template = gatekeeper.template(request.path)
+    # Counted under the template (whitelists' endpoints), not the catch-all proxy route.
+    request[ROUTE_LABEL] = template or UNMATCHED_ROUTE
     if gatekeeper.is_public(request.method, template):
         request[RATE_WINDOW] = await gatekeeper.admit_anonymous(address)
         return await handler(request)
