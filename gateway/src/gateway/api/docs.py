@@ -36,6 +36,9 @@ FETCH_TIMEOUT_S = 2.0
 UNAVAILABLE_HEADER = "OpenAPI-Unavailable"
 DOCS_PATH = "/docs"
 ASSETS_PREFIX = "/docs/assets"
+# Browsers ask for it on every page of the site; the bundle's own icon, public.
+FAVICON_PATH = "/favicon.ico"
+FAVICON_FILE = Path(swagger_ui_path) / "favicon-32x32.png"
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearerAuth": {
@@ -182,9 +185,23 @@ async def docs_page(request: web.Request) -> web.Response:
     return web.Response(text=INDEX_HTML, content_type="text/html")
 
 
+@documented(
+    Doc(
+        summary="The site icon browsers request (a PNG)",
+        tags=("documentation",),
+        responses={200: "a 32x32 PNG image"},
+        response_content_type="image/png",
+        security=(),
+    )
+)
+async def favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(FAVICON_FILE, headers={"Cache-Control": "public, max-age=86400"})
+
+
 def add_docs_routes(app: web.Application) -> None:
-    """Before the proxy's catch-all route; both paths are public (see the auth middleware)."""
+    """Before the proxy's catch-all route; every path is public (see the auth middleware)."""
     app[DOCUMENTS] = DocumentCache()
     app.router.add_get(DOCUMENT_PATH, openapi_document)
     app.router.add_get(DOCS_PATH, docs_page)
+    app.router.add_get(FAVICON_PATH, favicon)
     app.router.add_static(ASSETS_PREFIX, Path(swagger_ui_path))

@@ -69,7 +69,9 @@ PLATFORM_ROUTES: tuple[tuple[str, str], ...] = (
 
 # Reached without credentials.
 PUBLIC_ROUTES = frozenset({("POST", "/api/v1/users/register"), ("POST", "/api/v1/users/login")})
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"})
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/favicon.ico"}
+)
 # Static assets of the interactive documentation at /docs.
 PUBLIC_PREFIXES = ("/docs/assets/",)
 
