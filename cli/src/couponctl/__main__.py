@@ -1,28 +1,41 @@
-"""``couponctl``: the platform's admin CLI, over the gateway's HTTP API.
+"""couponctl: the platform's admin CLI, over the gateway's HTTP API.
 
-Connection: ``--url`` (or ``COUPONCTL_URL``, default http://127.0.0.1:8080) and ``--token``
-(or ``COUPONCTL_TOKEN``). ``--json`` prints the API's JSON instead of text.
-Exit codes: 0 success, 1 the gateway refused the request (its message is printed) or a
-check failed, 2 bad command line, 3 the gateway is unreachable or no token was given.
+Connection: the gateway URL and the API token each come from the first of
+  --url, --token                    the command line
+  COUPONCTL_URL, COUPONCTL_TOKEN    the environment
+  couponctl.env                     written by 'make run' in its data directory
+                                    ($STACK_DATA_DIR, else ./.data)
+and otherwise the URL is http://127.0.0.1:8080 (a token has no default).
+--json prints the API's JSON instead of text.
 
-``couponctl reconcile`` runs the redemption-service's counter reconciler once (it also
-runs on its own schedule; see docs/operations.md).
+Exit codes: 0 success; 1 the gateway refused the request (its message is printed), or an
+operation or a check failed; 2 bad command line, or a file it names cannot be read or
+written; 3 the gateway is unreachable or no token was given; 130 interrupted (Ctrl-C).
+A reader that stops early ('couponctl coupons list X | head -1') ends couponctl quietly
+with 0.
+
+'couponctl reconcile' runs the redemption-service's counter reconciler once (it also runs
+on its own schedule; see docs/operations.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import redirect_stderr, redirect_stdout
 from typing import Any, TextIO
 
 from couponctl import tokens
-from couponctl.client import DEFAULT_URL, CliError, GatewayClient
+from couponctl.client import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
+from couponctl.connection import connect
 from couponctl.coupons import add_coupons
 from couponctl.demo import add_demo
 from couponctl.doctor import add_doctor, add_reconcile
+from couponctl.render import plain
 from couponctl.resources import add_customers, add_promotions, add_series, add_users
 
 
@@ -33,7 +46,10 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
     common.add_argument("--url", default=default, help="gateway base URL [COUPONCTL_URL]")
     common.add_argument("--token", default=default, help="API token [COUPONCTL_TOKEN]")
     common.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS if suppress else False
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print the API's JSON answer instead of text",
     )
     return common
 
@@ -41,7 +57,7 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="couponctl",
-        description=__doc__,
+        description=plain(__doc__),
         parents=[_common(suppress=False)],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -66,23 +82,34 @@ def main(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    env = os.environ if env is None else env
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    try:
+        return _run(argv, os.environ if env is None else env, out, err)
+    except BrokenPipeError:
+        # The reader has what it wanted ('| head'): nothing more to say, and nothing to
+        # say it to. What is still buffered goes to /dev/null when the interpreter exits.
+        _discard(out, err)
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("couponctl: interrupted", file=err)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: list[str] | None, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        with redirect_stdout(out), redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as exc:
+        out.flush()
         return int(exc.code or 0)
     if args.command is None or not hasattr(args, "run"):
         parser.print_help(err)
-        return 2
+        return EXIT_USAGE
     args.stderr = err  # progress bars
     try:
-        client = GatewayClient(
-            args.url or env.get("COUPONCTL_URL") or DEFAULT_URL,
-            args.token or env.get("COUPONCTL_TOKEN"),
-        )
+        client = connect(args.url, args.token, env)
         result: Any = args.run(client, args)
     except CliError as exc:
         print(f"couponctl: {exc}", file=err)
@@ -91,7 +118,20 @@ def main(
         print(json.dumps(result, indent=2, sort_keys=True), file=out)
     else:
         print(args.render(result), file=out)
-    return int(getattr(args, "exit_status", 0))
+    out.flush()
+    return int(getattr(args, "exit_status", EXIT_OK))
+
+
+def _discard(*streams: TextIO) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in streams:
+            try:
+                os.dup2(devnull, stream.fileno())
+            except (OSError, ValueError, io.UnsupportedOperation):
+                continue  # not a file (a test's StringIO): nothing will be flushed to it
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

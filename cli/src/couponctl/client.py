@@ -1,55 +1,92 @@
-"""A small synchronous HTTP client of the gateway's JSON API, shared by every subcommand."""
+"""A small synchronous HTTP client of the gateway's JSON API, shared by every subcommand.
+
+Its errors carry the exit code ``couponctl`` ends with (listed in ``couponctl --help``).
+"""
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.message import Message
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+
+from couponctl.envelopes import summary
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT_S = 30.0
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NOT_CONNECTED = 3
+EXIT_INTERRUPTED = 130
+
 
 class CliError(Exception):
-    """Something the user must fix: the message says what. ``exit_code`` is what
-    ``couponctl`` exits with."""
+    """Something failed; the message says what. ``exit_code`` is what ``couponctl`` exits
+    with."""
 
-    exit_code = 3
+    exit_code = EXIT_FAILED
+
+
+class UsageError(CliError):
+    """The command line, or a file it names, cannot be used."""
+
+    exit_code = EXIT_USAGE
+
+
+class NotConnected(CliError):
+    """The gateway does not answer, or there is no token to send it."""
+
+    exit_code = EXIT_NOT_CONNECTED
 
 
 class ApiError(CliError):
-    """The gateway answered with an error status."""
+    """The gateway answered with an error status; the message is the API's own."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
-    def __init__(self, status: int, body: Any) -> None:
+    def __init__(self, status: int, body: Any, *, retry_after: str | None = None) -> None:
         self.status = status
         self.body = body
-        super().__init__(f"HTTP {status}: {_message(body)}")
+        text = f"HTTP {status}: {summary(status, body)}"
+        if retry_after:
+            wait = f"{retry_after} s" if retry_after.isdigit() else retry_after
+            text += f" (retry after {wait})"
+        super().__init__(text)
 
 
-def _message(body: Any) -> str:
-    if isinstance(body, dict):
-        for key in ("message", "error_description"):
-            if isinstance(body.get(key), str):
-                code = body.get("code")
-                return f"{body[key]} ({code})" if isinstance(code, str) else str(body[key])
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            return str(errors[0].get("message", errors[0]))
-    return str(body)
+@dataclass(frozen=True)
+class Answer:
+    body: Any
+    headers: Message
 
 
 class GatewayClient:
-    def __init__(self, url: str, token: str | None, *, timeout: float = TIMEOUT_S) -> None:
+    """``url_origin`` says where the URL came from (empty: the command line), so that a
+    gateway that does not answer is named with it."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        url_origin: str = "",
+        credentials_hint: str = "pass --token or set COUPONCTL_TOKEN",
+        timeout: float = TIMEOUT_S,
+    ) -> None:
+        self.where = f"{url} ({url_origin})" if url_origin else url
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise CliError(f"--url must be an http(s) URL, not {url!r}")
+            raise UsageError(f"the gateway URL must be an http(s) URL, not {self.where}")
         self.url = url.rstrip("/")
         self.token = token
+        self.credentials_hint = credentials_hint
         self.timeout = timeout
 
     def _open(
@@ -61,11 +98,11 @@ class GatewayClient:
         query: Mapping[str, Any] | None = None,
         public: bool = False,
         accept: str = "application/json",
-    ) -> Any:
+    ) -> http.client.HTTPResponse:
         headers = {"Accept": accept}
         if not public:
             if not self.token:
-                raise CliError("no token: pass --token or set COUPONCTL_TOKEN")
+                raise NotConnected(f"no token: {self.credentials_hint}")
             headers["Authorization"] = f"Bearer {self.token}"
         data = None
         if body is not None:
@@ -79,12 +116,43 @@ class GatewayClient:
             url, data=data, headers=headers, method=method
         )
         try:
-            return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310
+            response: http.client.HTTPResponse = urllib.request.urlopen(  # noqa: S310
+                request, timeout=self.timeout
+            )
         except urllib.error.HTTPError as exc:
-            raise ApiError(exc.code, _decode(exc.read())) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise CliError(f"cannot reach the gateway at {self.url}: {reason}") from None
+            with exc:
+                raw = self._read(exc)
+            raise ApiError(
+                exc.code, _decode(raw), retry_after=exc.headers.get("Retry-After")
+            ) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            raise self._unreachable(exc) from None
+        return response
+
+    def _read(self, response: Any, size: int | None = None) -> bytes:
+        """``size`` bytes of the answer (all when None); a connection lost meanwhile is
+        the gateway not answering."""
+        try:
+            return bytes(response.read(size))
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: Exception) -> NotConnected:
+        reason = getattr(exc, "reason", None) or exc
+        return NotConnected(f"cannot reach the gateway at {self.where}: {reason}")
+
+    def answer(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: Mapping[str, Any] | None = None,
+        public: bool = False,
+    ) -> Answer:
+        """The decoded JSON answer and its headers; ``public`` sends no credentials."""
+        with self._open(method, path, body, query=query, public=public) as response:
+            return Answer(_decode(self._read(response)), response.headers)
 
     def request(
         self,
@@ -96,8 +164,7 @@ class GatewayClient:
         public: bool = False,
     ) -> Any:
         """The decoded JSON answer; ``public`` sends no credentials."""
-        with self._open(method, path, body, query=query, public=public) as response:
-            return _decode(response.read())
+        return self.answer(method, path, body, query=query, public=public).body
 
     def download(
         self,
@@ -110,7 +177,7 @@ class GatewayClient:
         """Streams ``GET path`` to ``write``; ``progress`` gets the bytes written so far."""
         written = 0
         with self._open("GET", path, accept="*/*") as response:
-            while block := response.read(chunk):
+            while block := self._read(response, chunk):
                 write(block)
                 written += len(block)
                 progress(written)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from couponctl.client import ApiError, GatewayClient, segment
+from couponctl.render import plain
 from couponctl.resources import CUSTOMERS, PROMOTIONS, SERIES, Subparsers
 
 HOLIDAY_SALE: dict[str, Any] = {
@@ -194,7 +195,8 @@ def render(result: dict[str, Any]) -> str:
 
 def add_demo(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
-        "demo", parents=[common], help="load the demo data (idempotent)", description=__doc__,
+        "demo", parents=[common], help="load the demo data (idempotent)",
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     parser.set_defaults(run=run, render=render)

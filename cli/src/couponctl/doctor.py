@@ -6,20 +6,21 @@ a refusal, counts; the gateway's 502/503/504 does not); every replica behind the
 ready, its PostgreSQL and Redis answering and its migrations applied (``GET /api/v1/status``;
 skipped when the token is not whitelisted for it); every service's API description reaches
 ``/openapi.json``. Counter drift is what ``couponctl reconcile`` repairs and the
-``redemption_counter_drift`` metric shows. Exit code 1 when a check fails.
+``redemption_counter_drift`` metric shows. Exit code 1 when a check fails; 3 when the
+gateway does not answer or no token was given, and the checks stop there (the rest would
+fail the same way).
 """
 
 from __future__ import annotations
 
 import argparse
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from couponctl.client import ApiError, CliError, GatewayClient
+from couponctl.client import EXIT_NOT_CONNECTED, EXIT_OK, ApiError, CliError, GatewayClient
+from couponctl.render import plain
 from couponctl.resources import Subparsers
 
 UPSTREAM_ERRORS = frozenset({502, 503, 504})
@@ -35,6 +36,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    exit_code: int = EXIT_OK
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "ok": self.ok, "detail": self.detail}
@@ -43,10 +45,8 @@ class Check:
 def _attempt(name: str, probe: Callable[[], str]) -> Check:
     try:
         return Check(name, True, probe())
-    except ApiError as exc:
-        return Check(name, False, str(exc))
     except CliError as exc:
-        return Check(name, False, str(exc))
+        return Check(name, False, str(exc), exc.exit_code)
 
 
 def _token(client: GatewayClient) -> str:
@@ -92,31 +92,30 @@ def _replicas(client: GatewayClient) -> str:
 
 
 def _documents(client: GatewayClient) -> str:
-    request = urllib.request.Request(client.url + "/openapi.json")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=client.timeout) as response:  # noqa: S310
-            missing = response.headers.get("OpenAPI-Unavailable")
-    except (urllib.error.URLError, OSError) as exc:
-        raise CliError(f"/openapi.json: {getattr(exc, 'reason', exc)}") from None
+    missing = client.answer("GET", "/openapi.json", public=True).headers["OpenAPI-Unavailable"]
     if missing:
         raise CliError(f"services not answering for their API description: {missing}")
     return "every service describes its API"
 
 
-def run(client: GatewayClient, args: argparse.Namespace) -> dict[str, Any]:
-    checks = [
-        _attempt("gateway reachable", lambda: _status(client, "/healthz")),
-        _attempt("gateway ready", lambda: _status(client, "/readyz")),
-        _attempt("token", lambda: _token(client)),
-    ]
+def _probes(client: GatewayClient) -> Iterator[tuple[str, Callable[[], str]]]:
+    yield "gateway reachable", partial(_status, client, "/healthz")
+    yield "gateway ready", partial(_status, client, "/readyz")
+    yield "token", partial(_token, client)
     for service, method, path, query in FAMILIES:
-        checks.append(
-            _attempt(f"{service} ({path})", partial(_family, client, method, path, query))
-        )
-    checks.append(_attempt("replicas and migrations", lambda: _replicas(client)))
-    checks.append(_attempt("API descriptions", lambda: _documents(client)))
+        yield f"{service} ({path})", partial(_family, client, method, path, query)
+    yield "replicas and migrations", partial(_replicas, client)
+    yield "API descriptions", partial(_documents, client)
+
+
+def run(client: GatewayClient, args: argparse.Namespace) -> dict[str, Any]:
+    checks: list[Check] = []
+    for name, probe in _probes(client):
+        checks.append(_attempt(name, probe))
+        if checks[-1].exit_code == EXIT_NOT_CONNECTED:
+            break  # no gateway or no token: every check after this one would fail alike
     ok = all(check.ok for check in checks)
-    args.exit_status = 0 if ok else 1
+    args.exit_status = max(check.exit_code for check in checks)
     return {"ok": ok, "checks": [check.as_dict() for check in checks]}
 
 
@@ -137,7 +136,8 @@ def render(result: dict[str, Any]) -> str:
 
 def add_doctor(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
-        "doctor", parents=[common], help="check the platform from here", description=__doc__,
+        "doctor", parents=[common], help="check the platform from here",
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     parser.set_defaults(run=run, render=render)

@@ -1,4 +1,5 @@
-"""A plain-text progress bar on stderr (a terminal redraws it in place; a log gets lines)."""
+"""A plain-text progress bar on stderr: a terminal redraws it in place; anywhere else (a
+log, a pipe) gets its final state only, as one line."""
 
 from __future__ import annotations
 
@@ -26,18 +27,19 @@ class Progress:
         return f"{self.label} [{bar}] {fraction:4.0%} {done}/{self.total}"
 
     def update(self, done: int) -> None:
+        if not self.interactive:
+            return
         text = self.text(done)
         if text == self.shown:
             return
         self.shown = text
-        if self.interactive:
-            self.stream.write("\r" + text)
-        else:
-            self.stream.write(text + "\n")
+        self.stream.write("\r" + text)
         self.stream.flush()
 
     def finish(self, done: int) -> None:
-        self.update(done)
         if self.interactive:
+            self.update(done)
             self.stream.write("\n")
-            self.stream.flush()
+        else:
+            self.stream.write(self.text(done) + "\n")
+        self.stream.flush()

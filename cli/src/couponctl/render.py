@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
+
+_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+
+
+def plain(doc: str | None) -> str:
+    """A docstring as ``--help`` text: its ``literal`` marks dropped."""
+    return _LITERAL.sub(r"\1", doc or "")
 
 
 def _value(value: Any) -> str:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from couponctl.client import CliError, GatewayClient, segment
+from couponctl.client import GatewayClient, UsageError, segment
 from couponctl.render import describe, done, table
 
 Run = Callable[[GatewayClient, argparse.Namespace], Any]
@@ -109,16 +109,24 @@ def add_promotions(subparsers: Subparsers, common: argparse.ArgumentParser) -> N
         commands, common, "create", "create a promotion",
         lambda c, a: c.request("POST", PROMOTIONS, _promotion_body(a)),
     )  # fmt: skip
-    create.add_argument("--code", required=True)
-    create.add_argument("--name", required=True)
-    create.add_argument("--description")
-    create.add_argument("--priority", type=int)
-    create.add_argument("--usage-limit", type=int)
-    create.add_argument("--starts-at", metavar="DATE")
-    create.add_argument("--ends-at", metavar="DATE")
+    create.add_argument("--code", required=True, help="the promotion's code (unique)")
+    create.add_argument("--name", required=True, help="the promotion's name")
+    create.add_argument("--description", help="free text")
+    create.add_argument(
+        "--priority", type=int, help="order among promotions, higher first (default 0)"
+    )
+    create.add_argument("--usage-limit", type=int, help="redemptions allowed across the promotion")
+    create.add_argument("--starts-at", metavar="DATE", help="YYYY-MM-DD or ISO 8601")
+    create.add_argument("--ends-at", metavar="DATE", help="YYYY-MM-DD or ISO 8601")
     create.add_argument("--coupon-based", action="store_true", help="redeemed with coupons")
-    create.add_argument("--fixed-discount", type=int, metavar="AMOUNT")
-    create.add_argument("--percentage-discount", type=float, metavar="FRACTION", help="0..1")
+    create.add_argument(
+        "--fixed-discount", type=int, metavar="AMOUNT",
+        help="an order_fixed_discount action of this amount",
+    )  # fmt: skip
+    create.add_argument(
+        "--percentage-discount", type=float, metavar="FRACTION",
+        help="an order_percentage_discount action: 0..1 of the order",
+    )  # fmt: skip
     create.add_argument(
         "--grant-subscription", nargs=3, metavar=("TYPE_ID", "TYPE_NAME", "DAYS"),
         help="activation grants a subscription of this type and length",
@@ -129,20 +137,20 @@ def add_promotions(subparsers: Subparsers, common: argparse.ArgumentParser) -> N
         lambda c, a: c.request("GET", PROMOTIONS, query=_list_query(a)),
         table(["code", "name", "couponBased", "priority", "used", "usageLimit"]),
     )  # fmt: skip
-    listing.add_argument("--page", type=int)
-    listing.add_argument("--limit", type=int)
+    listing.add_argument("--page", type=int, help="the page to show (default 1)")
+    listing.add_argument("--limit", type=int, help="promotions per page (default 10, at most 100)")
     listing.add_argument("--search", help="code or name contains")
     show = command(
         commands, common, "show", "show a promotion",
         lambda c, a: c.request("GET", f"{PROMOTIONS}/{segment(a.code)}"),
     )  # fmt: skip
-    show.add_argument("code")
+    show.add_argument("code", help="the promotion's code")
     delete = command(
         commands, common, "delete", "delete a promotion",
         lambda c, a: c.request("DELETE", f"{PROMOTIONS}/{segment(a.code)}"),
         done("deleted"),
     )  # fmt: skip
-    delete.add_argument("code")
+    delete.add_argument("code", help="the promotion's code")
 
 
 # series ----------------------------------------------------------------------------------
@@ -162,14 +170,25 @@ def add_series(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
         commands, common, "create", "create a coupon series",
         lambda c, a: c.request("POST", SERIES, compose(a, SERIES_FIELDS)),
     )  # fmt: skip
-    create.add_argument("--description", required=True)
-    create.add_argument("--discount-code")
-    create.add_argument("--discount-type", choices=["ABS", "PERC"], required=True)
-    create.add_argument("--discount-value", type=float, required=True)
-    create.add_argument("--detailed-info")
-    create.add_argument("--valid-till", metavar="DATE")
-    create.add_argument("--max-create", type=int)
-    create.add_argument("--max-redeem", type=int)
+    create.add_argument("--description", required=True, help="the series' description")
+    create.add_argument("--discount-code", help="the discount code the series stands for")
+    create.add_argument(
+        "--discount-type", choices=["ABS", "PERC"], required=True,
+        help="ABS: an amount off; PERC: a percentage of the amount",
+    )  # fmt: skip
+    create.add_argument(
+        "--discount-value", type=float, required=True, help="the amount, or the percentage"
+    )
+    create.add_argument("--detailed-info", help="free text")
+    create.add_argument(
+        "--valid-till", metavar="DATE", help="the series' last day: YYYY-MM-DD or ISO 8601"
+    )
+    create.add_argument(
+        "--max-create", type=int, help="coupons the series may issue in all (-1: unlimited)"
+    )
+    create.add_argument(
+        "--max-redeem", type=int, help="redemptions across the series (-1: unlimited)"
+    )
     with_body(create)
     command(
         commands, common, "list", "list coupon series",
@@ -181,7 +200,7 @@ def add_series(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
         commands, common, "show", "show a coupon series",
         lambda c, a: c.request("GET", f"{SERIES}/{a.id}"),
     )  # fmt: skip
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=int, help="the series' id")
 
 
 # customers -------------------------------------------------------------------------------
@@ -193,15 +212,15 @@ CUSTOMER_FIELDS = {
 
 
 def _identifier(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mobile")
-    parser.add_argument("--email")
-    parser.add_argument("--external-id")
+    parser.add_argument("--mobile", help="the customer's mobile number")
+    parser.add_argument("--email", help="the customer's email address")
+    parser.add_argument("--external-id", help="the customer's id in your own systems")
 
 
 def _lookup(client: GatewayClient, args: argparse.Namespace) -> Any:
     query = {"mobile": args.mobile, "email": args.email, "externalId": args.external_id}
     if all(v is None for v in query.values()):
-        raise CliError("lookup needs --mobile, --email or --external-id")
+        raise UsageError("lookup needs --mobile, --email or --external-id")
     return client.request("GET", f"{CUSTOMERS}/lookup", query=query)
 
 
@@ -212,14 +231,14 @@ def add_customers(subparsers: Subparsers, common: argparse.ArgumentParser) -> No
         commands, common, "create", "register a customer (at least one identifier)",
         lambda c, a: c.request("POST", CUSTOMERS, compose(a, CUSTOMER_FIELDS)),
     )  # fmt: skip
-    create.add_argument("--first-name")
-    create.add_argument("--last-name")
+    create.add_argument("--first-name", help="the customer's first name")
+    create.add_argument("--last-name", help="the customer's last name")
     _identifier(create)
     show = command(
         commands, common, "show", "show a customer",
         lambda c, a: c.request("GET", f"{CUSTOMERS}/{a.id}"),
     )  # fmt: skip
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=int, help="the customer's id")
     lookup = command(commands, common, "lookup", "find a customer by an identifier", _lookup)
     _identifier(lookup)
 
@@ -236,5 +255,5 @@ def add_users(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
         commands, common, "create", "create a user (needs an admin API token)",
         lambda c, a: c.request("POST", "/api/v1/users", {"email": a.email, "password": a.password}),
     )  # fmt: skip
-    create.add_argument("--email", required=True)
-    create.add_argument("--password", required=True)
+    create.add_argument("--email", required=True, help="the user's email address")
+    create.add_argument("--password", required=True, help="the user's password")

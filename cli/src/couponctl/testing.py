@@ -1,11 +1,14 @@
 """Helpers and fixtures for running ``couponctl`` against the real platform: the same
-launcher ``make run`` uses, on free ports (``platform``), and ``ctl`` to run commands."""
+launcher ``make run`` uses, on free ports (``platform``), and ``ctl`` to run commands.
+Every test runs in a directory of its own (``own_directory``), so a ``.data/couponctl.env``
+left by ``make run`` in the checkout never supplies a URL or token a test did not give."""
 
 from __future__ import annotations
 
 import io
 import json
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,10 @@ from coupon_core.stack import Stack, StackConfig
 from couponctl.__main__ import main
 
 STACK_TOKEN = "cli-bootstrap-admin-token-0123456789"  # noqa: S105
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
 
 
 @dataclass
@@ -65,3 +72,9 @@ def platform() -> Iterator[Stack]:
 @pytest.fixture
 def ctl(platform: Stack) -> Couponctl:
     return Couponctl(platform.gateway_url)
+
+
+@pytest.fixture(autouse=True)
+def own_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -10,6 +10,7 @@ from typing import Any
 from couponctl.client import GatewayClient
 
 BASE = "/api/v1/api-tokens"
+ID_HELP = "the token's id (couponctl tokens list)"
 
 Output = Callable[[Any, Callable[[Any], str]], None]
 
@@ -103,11 +104,14 @@ def add_parser(
     entry_help = "'METHOD /route/template' (e.g. 'POST /v2/coupon/issue') or '*'"
 
     create = commands.add_parser("create", parents=[common], help="create a token")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, help="the token's name (unique)")
     create.add_argument(
         "--allow", action="append", default=[], metavar="ENTRY", help=f"repeatable: {entry_help}"
     )
-    create.add_argument("--rate-limit", type=int, metavar="PER_MINUTE")
+    create.add_argument(
+        "--rate-limit", type=int, metavar="PER_MINUTE",
+        help="requests per minute (default: the gateway's RATE_LIMIT_PER_MINUTE)",
+    )  # fmt: skip
     create.set_defaults(run=_create, render=_describe)
 
     listing = commands.add_parser("list", parents=[common], help="list every token")
@@ -118,7 +122,7 @@ def add_parser(
         ("revoke", _revoke, "revoke a token (it stops working within a second)"),
     ):
         sub = commands.add_parser(name, parents=[common], help=help_text)
-        sub.add_argument("id", type=int)
+        sub.add_argument("id", type=int, help=ID_HELP)
         sub.set_defaults(run=run, render=_describe)
 
     for name, run, help_text, nargs in (
@@ -127,13 +131,15 @@ def add_parser(
         ("set-whitelist", _set_whitelist, "replace the whitelist (none: empty)", "*"),
     ):
         sub = commands.add_parser(name, parents=[common], help=help_text)
-        sub.add_argument("id", type=int)
+        sub.add_argument("id", type=int, help=ID_HELP)
         sub.add_argument("entries", nargs=nargs, metavar="ENTRY", help=entry_help)
         sub.set_defaults(run=run, render=_describe)
 
     limit = commands.add_parser(
         "set-rate-limit", parents=[common], help="requests per minute, or 'default'"
     )
-    limit.add_argument("id", type=int)
-    limit.add_argument("limit", type=_limit_value)
+    limit.add_argument("id", type=int, help=ID_HELP)
+    limit.add_argument(
+        "limit", type=_limit_value, help="requests per minute, or 'default' for the gateway's"
+    )
     limit.set_defaults(run=_set_rate_limit, render=_describe)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coupon_core import couponctl_env
 from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis
 from coupon_core.ports import port_is_free, reserve_port
 from coupon_core.processes import Process, StackError
@@ -307,6 +308,9 @@ def _run(argv: list[str] | None = None) -> int:
     print(f"postgres: {stack.database_url}")
     print(f"redis: {stack.redis_url}")
     print(f"logs: {stack.logs}")
+    written = couponctl_env.write(config.data_dir, stack.gateway_url, token)
+    print(f"couponctl settings: {written} (read by default), or paste:")
+    print(f"  {couponctl_env.export_line(stack.gateway_url, token)}")
     if not load_demo(stack.gateway_url, token):  # on success the demo output names it
         print(f"demo token: {token}")
     print("ready; Ctrl-C stops everything", flush=True)
