@@ -91,6 +91,13 @@ def _item(body: dict[str, Any]) -> int:
     return code
 
 
+async def _until_every_connection_is_back(pool: asyncpg.Pool) -> None:
+    async def back() -> bool:
+        return pool.get_idle_size() == pool.get_size()
+
+    await until(back, "every connection back in the pool", limit_s=WAIT_S)
+
+
 async def test_pooled_connections_come_back_without_advisory_locks(
     client: Any, app: web.Application, redis: Redis, conn: asyncpg.Connection
 ) -> None:
@@ -106,10 +113,13 @@ async def test_pooled_connections_come_back_without_advisory_locks(
     status, body = await _redeem(client, "L2")
     assert (status, _item(body)) == (200, 700)
     assert await conn.fetchval(ADVISORY_LOCKS) == 0
-    # Refused by the guard: the session locks go with the pool's reset.
+    # Refused by the guard: the redeem leaves its batch, whose session locks go with the
+    # pool's reset of the batch's connection. The batch hands that connection back after
+    # the response is sent, so the locks are checked once every connection is back.
     await publish_group(redis, "S:3", ["L1", "L2"], coupon={"usage_limit": 1})
     status, body = await _redeem(client, "L2")
     assert (status, _item(body)) == (200, 711)
+    await _until_every_connection_is_back(app[PG_POOL])
     assert await conn.fetchval(ADVISORY_LOCKS) == 0
     # A session lock whose unlock never ran goes with the connection's return to the pool.
     async with app[PG_POOL].acquire() as held:
