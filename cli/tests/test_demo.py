@@ -18,7 +18,8 @@ def test_demo_loads_once_and_its_curl_commands_work(ctl: Couponctl) -> None:
     assert second["customerId"] == first["customerId"]
     assert ctl.ok("promotions", "show", "HOLIDAY-SALE")["couponBased"] is True
     assert ctl.ok("coupons", "show", "HOLIDAY-SALE", "A8BAB")["perCustomerUsageLimit"] == 1
-    assert ctl.ok("coupons", "show", "new-user-promo", "123456-789ABC-DEFG")["code"]
+    activation = ctl.ok("coupons", "show", "new-user-promo", "123456-789ABC-DEFG")
+    assert (activation["code"], activation["usageLimit"]) == ("123456-789ABC-DEFG", 1)
 
     printed = ctl("demo")
     assert printed.code == 0

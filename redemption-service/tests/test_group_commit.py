@@ -102,7 +102,13 @@ async def test_waiting_redeems_share_one_ledger_statement(
         )
     )
     assert [[written[i] for i in ids] for ids in results] == customers
-    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'coupon.redeemed'")
+    # One coupon.redeemed event per row written (1 + 2 + 1 + 2 + 1), naming its redemption.
+    events = await conn.fetch(
+        "SELECT (payload->>'redemptionId')::bigint AS id FROM outbox "
+        "WHERE event_type = 'coupon.redeemed'"
+    )
+    assert len(events) == 7
+    assert sorted(e["id"] for e in events) == sorted(i for ids in results for i in ids)
     assert await conn.fetchval(ADVISORY_LOCKS) == 0
 
 
