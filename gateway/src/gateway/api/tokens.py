@@ -1,9 +1,14 @@
-"""``/api/v1/api-tokens``: create, list, show, edit the whitelist of, and revoke API tokens."""
+"""``/api/v1/api-tokens``: create, list, show, edit the whitelist of, and revoke API tokens.
+
+A token never grants what it cannot do (SPEC section 2): the whitelist it creates a token
+with, or sets, lies within its own, and it edits or revokes only tokens whose whitelist lies
+within its own, so only a ``*`` token manages a ``*`` token.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
-from coupon_core.errors import BadRequest, NotFound
+from coupon_core.errors import BadRequest, Forbidden, NotFound
 from coupon_core.http import bigint, json_response, parse_model, read_json
 from coupon_core.keys import PG_POOL
 from coupon_core.openapi import Doc, documented
@@ -18,8 +23,8 @@ from gateway.api.schemas import (
 )
 from gateway.db import api_tokens
 from gateway.domain.secrets import hash_secret, new_api_token
-from gateway.domain.whitelist import WhitelistError, normalize_entries
-from gateway.keys import GATEKEEPER
+from gateway.domain.whitelist import WhitelistError, beyond, normalize_entries
+from gateway.keys import CALLER, GATEKEEPER
 
 TAGS = ("api-tokens",)
 SECURITY = ("bearerAuth", "basicAuth")
@@ -30,6 +35,25 @@ def _whitelist(request: web.Request, entries: list[str]) -> list[str]:
         return normalize_entries(entries, request.app[GATEKEEPER].routes)
     except WhitelistError as exc:
         raise BadRequest(f"Invalid whitelist entry {exc}", code="invalid_whitelist") from None
+
+
+def _grantable(request: web.Request, whitelist: list[str]) -> None:
+    exceeding = beyond(request[CALLER].whitelist, whitelist)
+    if exceeding:
+        raise Forbidden(
+            "A token grants only endpoints it can call itself; this one cannot call "
+            f"{', '.join(exceeding)}.",
+            code="whitelist_exceeds_caller",
+        )
+
+
+def _manageable(request: web.Request, token: api_tokens.ApiToken) -> None:
+    if beyond(request[CALLER].whitelist, token.whitelist):
+        raise Forbidden(
+            f"API token {token.id} reaches endpoints this token cannot call; only a token that "
+            "reaches all of them manages it (a '*' token only a '*' token).",
+            code="cannot_manage_token",
+        )
 
 
 def _token_id(request: web.Request) -> int:
@@ -49,13 +73,19 @@ def _not_found(token_id: int) -> NotFound:
         summary="Create an API token (the secret is shown once)",
         tags=TAGS,
         body=CreateToken,
-        responses={201: ApiTokenCreatedOut, 400: "invalid input or whitelist", 409: "name taken"},
+        responses={
+            201: ApiTokenCreatedOut,
+            400: "invalid input or whitelist",
+            403: "the whitelist reaches beyond the caller's own",
+            409: "name taken",
+        },
         security=SECURITY,
     )
 )
 async def create_token(request: web.Request) -> web.Response:
     body = parse_model(CreateToken, await read_json(request))
     whitelist = _whitelist(request, body.whitelist)
+    _grantable(request, whitelist)
     secret = new_api_token()
     async with request.app[PG_POOL].acquire() as conn, conn.transaction():
         token = await api_tokens.create(
@@ -101,7 +131,12 @@ async def show_token(request: web.Request) -> web.Response:
         summary="Replace the whitelist and/or the rate limit of an API token",
         tags=TAGS,
         body=UpdateToken,
-        responses={200: ApiTokenOut, 400: "invalid input or whitelist", 404: "no such token"},
+        responses={
+            200: ApiTokenOut,
+            400: "invalid input or whitelist",
+            403: "the token, or the new whitelist, reaches beyond the caller's own",
+            404: "no such token",
+        },
         security=SECURITY,
     )
 )
@@ -110,6 +145,12 @@ async def update_token(request: web.Request) -> web.Response:
     body = parse_model(UpdateToken, await read_json(request))
     whitelist = _whitelist(request, body.whitelist) if body.whitelist is not None else None
     async with request.app[PG_POOL].acquire() as conn, conn.transaction():
+        current = await api_tokens.get(conn, token_id, for_update=True)
+        if current is None:
+            raise _not_found(token_id)
+        _manageable(request, current)
+        if whitelist is not None:
+            _grantable(request, whitelist)
         token = await api_tokens.update(
             conn,
             token_id,
@@ -126,13 +167,21 @@ async def update_token(request: web.Request) -> web.Response:
     Doc(
         summary="Revoke an API token (effective within a second)",
         tags=TAGS,
-        responses={200: ApiTokenOut, 404: "no such token"},
+        responses={
+            200: ApiTokenOut,
+            403: "the token reaches beyond the caller's own whitelist",
+            404: "no such token",
+        },
         security=SECURITY,
     )
 )
 async def revoke_token(request: web.Request) -> web.Response:
     token_id = _token_id(request)
     async with request.app[PG_POOL].acquire() as conn, conn.transaction():
+        current = await api_tokens.get(conn, token_id, for_update=True)
+        if current is None:
+            raise _not_found(token_id)
+        _manageable(request, current)
         token = await api_tokens.revoke(conn, token_id)
     if token is None:
         raise _not_found(token_id)

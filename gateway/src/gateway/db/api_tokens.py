@@ -78,8 +78,11 @@ async def list_all(conn: Connection) -> list[ApiToken]:
     return [_token(row) for row in rows]
 
 
-async def get(conn: Connection, token_id: int) -> ApiToken | None:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM api_tokens WHERE id = $1", token_id)
+async def get(conn: Connection, token_id: int, *, for_update: bool = False) -> ApiToken | None:
+    """``for_update``: locked until the transaction ends, so a change decided on what it
+    holds is made to exactly that."""
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM api_tokens WHERE id = $1{lock}", token_id)
     return _token(row) if row else None
 
 

@@ -54,3 +54,12 @@ def allows(whitelist: Iterable[str], method: str, template: str | None) -> bool:
     method = "GET" if method == "HEAD" else method
     wanted = f"{method} {template}" if template is not None else None
     return any(entry in (WILDCARD, wanted) for entry in whitelist)
+
+
+def beyond(held: Iterable[str], entries: Iterable[str]) -> list[str]:
+    """The entries of ``entries`` a token holding ``held`` cannot call itself (both in the
+    table's spelling): only ``*`` holds ``*``, and ``*`` holds everything."""
+    have = set(held)
+    if WILDCARD in have:
+        return []
+    return [entry for entry in entries if entry not in have]
