@@ -7,7 +7,8 @@ from typing import Any
 import asyncpg
 import pytest
 from coupon_core.openapi import build_document, undocumented_routes
-from gateway.domain.secrets import hash_secret
+from gateway.domain.secrets import TokenHasher
+from gateway.settings import DEVELOPMENT_TOKEN_HASH_KEY
 from gateway.testing import ADMIN, TEST_ADMIN_TOKEN, StartGateway, basic, bearer, create_token
 
 
@@ -43,7 +44,7 @@ async def test_create_shows_the_secret_once_and_stores_only_its_hash(
         dump = await conn.fetchval("SELECT string_agg(t::text, ' ') FROM api_tokens t")
     finally:
         await conn.close()
-    assert stored == hash_secret(secret)
+    assert stored == TokenHasher(DEVELOPMENT_TOKEN_HASH_KEY.encode()).digest(secret)
     assert secret not in dump
 
 

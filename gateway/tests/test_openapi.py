@@ -31,6 +31,7 @@ STORES = {
     "database_url": "postgresql://unused@127.0.0.1:1/unused",
     "redis_url": "redis://127.0.0.1:1/0",
     "identity_secret": TEST_IDENTITY_SECRET,
+    "environment": "test",
 }
 
 

@@ -9,7 +9,6 @@ from aiohttp import web
 from coupon_core.keys import PG_POOL, REDIS
 
 from gateway.db import api_tokens
-from gateway.domain.secrets import hash_secret
 from gateway.keys import GATEKEEPER, SETTINGS
 from gateway.ratelimit import RateLimiter
 
@@ -22,10 +21,9 @@ async def ensure_bootstrap_token(app: web.Application) -> None:
     secret = app[SETTINGS].bootstrap_admin_token
     if secret is None:
         return
+    digest = app[GATEKEEPER].hasher.digest(secret.get_secret_value())
     async with app[PG_POOL].acquire() as conn, conn.transaction():
-        token = await api_tokens.ensure_bootstrap(
-            conn, name=BOOTSTRAP_NAME, secret_hash=hash_secret(secret.get_secret_value())
-        )
+        token = await api_tokens.ensure_bootstrap(conn, name=BOOTSTRAP_NAME, secret_hash=digest)
     log.info("bootstrap API token %r (id %s) ensured", token.name, token.id)
 
 

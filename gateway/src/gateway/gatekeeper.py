@@ -15,6 +15,7 @@ from coupon_core.errors import Forbidden, Unauthorized
 
 from gateway.domain.credentials import Credential, CredentialError, parse_authorization
 from gateway.domain.routes import PUBLIC_ROUTES, USER_TEMPLATES, RouteTable
+from gateway.domain.secrets import TokenHasher
 from gateway.domain.whitelist import allows
 from gateway.principals import Caller, CallerCache, Resolver
 from gateway.ratelimit import (
@@ -37,12 +38,14 @@ class Gatekeeper:
     settings: Settings
     routes: RouteTable = field(default_factory=RouteTable)
     blocked: BlockedClients = field(default_factory=BlockedClients)
+    hasher: TokenHasher = field(init=False)
     resolver: Resolver = field(init=False)
     # Set once Redis is up (a cleanup context): no I/O in the factory.
     limiter: RateLimiter | None = None
 
     def __post_init__(self) -> None:
-        self.resolver = Resolver(CallerCache(self.settings.auth_cache_ttl_s))
+        self.hasher = TokenHasher(self.settings.token_key())
+        self.resolver = Resolver(CallerCache(self.settings.auth_cache_ttl_s), self.hasher)
 
     def _limiter(self) -> RateLimiter:
         assert self.limiter is not None, "rate limiter used before start-up"

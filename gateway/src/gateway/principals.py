@@ -16,7 +16,13 @@ from coupon_core.identity import Principal
 
 from gateway.db import api_tokens, users
 from gateway.domain.credentials import Credential
-from gateway.domain.secrets import USER_TOKEN_PREFIX, hash_secret, same_hash
+from gateway.domain.secrets import (
+    KEYED_SCHEME,
+    LEGACY_SCHEME,
+    USER_TOKEN_PREFIX,
+    TokenHasher,
+    legacy_digest,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,45 +85,61 @@ def _user_caller(found: users.UserToken) -> Caller:
 
 
 class Resolver:
-    """Credentials to callers. ``cached`` is the hot path; ``load`` asks the database."""
+    """Credentials to callers. ``cached`` is the hot path; ``load`` asks the database (and
+    rewrites a legacy hash it finds keyed)."""
 
-    def __init__(self, cache: CallerCache) -> None:
+    def __init__(self, cache: CallerCache, hasher: TokenHasher) -> None:
         self.cache = cache
+        self.hasher = hasher
+
+    def _key(self, credential: Credential) -> str:
+        digest = self.hasher.digest
+        if credential.name is not None:
+            return "n:" + digest(credential.name) + ":" + digest(credential.secret)
+        return "b:" + digest(credential.secret)
 
     def cached(self, credential: Credential) -> tuple[bool, Caller | None]:
-        return self.cache.get(cache_key(credential))
+        return self.cache.get(self._key(credential))
 
     async def load(self, pool: asyncpg.Pool, credential: Credential) -> Caller | None:
         async with pool.acquire() as conn:
             if credential.name is not None:
-                caller = await _basic(conn, credential.name, credential.secret)
+                caller = await _basic(conn, self.hasher, credential.name, credential.secret)
             else:
-                caller = await _bearer(conn, credential.secret)
-        self.cache.put(cache_key(credential), caller)
+                caller = await _bearer(conn, self.hasher, credential.secret)
+        self.cache.put(self._key(credential), caller)
         return caller
 
     def forget(self, credential: Credential) -> None:
-        self.cache.drop(cache_key(credential))
+        self.cache.drop(self._key(credential))
 
 
-def cache_key(credential: Credential) -> str:
-    if credential.name is not None:
-        return "n:" + hash_secret(credential.name) + ":" + hash_secret(credential.secret)
-    return "b:" + hash_secret(credential.secret)
+async def _bearer(conn: Connection, hasher: TokenHasher, secret: str) -> Caller | None:
+    keyed, legacy = hasher.digest(secret), legacy_digest(secret)
+    if secret.startswith(USER_TOKEN_PREFIX):
+        found = await users.active_token(conn, keyed, legacy)
+        if found is None:
+            return None
+        if found.hash_scheme == LEGACY_SCHEME:
+            await users.rehash_token(conn, found.id, legacy=legacy, keyed=keyed)
+        return _user_caller(found)
+    token = await api_tokens.active_by_hash(conn, keyed, legacy)
+    if token is None:
+        return None
+    if token.hash_scheme == LEGACY_SCHEME:
+        await api_tokens.rehash(conn, token.id, legacy=legacy, keyed=keyed)
+    return _api_caller(token)
 
 
-async def _bearer(conn: Connection, secret: str) -> Caller | None:
-    digest = hash_secret(secret)
-    if not secret.startswith(USER_TOKEN_PREFIX):
-        token = await api_tokens.active_by_hash(conn, digest)
-        if token is not None:
-            return _api_caller(token)
-    found = await users.active_token(conn, digest)
-    return _user_caller(found) if found else None
-
-
-async def _basic(conn: Connection, name: str, secret: str) -> Caller | None:
+async def _basic(conn: Connection, hasher: TokenHasher, name: str, secret: str) -> Caller | None:
     token = await api_tokens.active_by_name(conn, name)
-    # Compared in constant time; an unknown name is compared too, against nothing.
-    matched = same_hash(token.secret_hash if token else "", secret)
-    return _api_caller(token) if token is not None and matched else None
+    if token is None:
+        # An unknown name costs the same comparison, against nothing.
+        hasher.matches("", KEYED_SCHEME, secret)
+        return None
+    if not hasher.matches(token.secret_hash, token.hash_scheme, secret):
+        return None
+    if token.hash_scheme == LEGACY_SCHEME:
+        keyed = hasher.digest(secret)
+        await api_tokens.rehash(conn, token.id, legacy=token.secret_hash, keyed=keyed)
+    return _api_caller(token)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from coupon_core.settings import MIN_SECRET_LENGTH, ServiceSettings
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+
+# The token hash key outside production (local runs, tests): stable, so tokens stored by
+# one run still work in the next. Production refuses to start without its own key.
+DEVELOPMENT_TOKEN_HASH_KEY = "development-token-hash-key-not-for-production"  # noqa: S105
 
 
 def _split_urls(value: str) -> str:
@@ -37,6 +41,9 @@ class Settings(ServiceSettings):
     anonymous_rate_limit_per_minute: int = Field(default=60, ge=1, le=10_000_000)
     # Failed credential attempts per minute and client address before 429.
     auth_failures_per_minute: int = Field(default=10, ge=1, le=10_000)
+    # Key of the HMAC that token secrets are stored under (and generated tokens are tagged
+    # with). Required in production; changing it invalidates every stored token.
+    token_hash_key: SecretStr | None = Field(default=None, validate_default=True)
     # How long a resolved (or unknown) credential is trusted without the database: a revoke
     # takes effect on every replica within this time.
     auth_cache_ttl_s: float = Field(default=1.0, ge=0, le=1.0)
@@ -48,6 +55,21 @@ class Settings(ServiceSettings):
         if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return value
+
+    @field_validator("token_hash_key")
+    @classmethod
+    def _token_hash_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            if info.data.get("environment") == "production":
+                raise ValueError("required when ENVIRONMENT is production")
+            return None
+        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    def token_key(self) -> bytes:
+        key = self.token_hash_key
+        return (key.get_secret_value() if key else DEVELOPMENT_TOKEN_HASH_KEY).encode()
 
     _check_promotion = field_validator("promotion_upstreams")(_split_urls)
     _check_issuance = field_validator("issuance_upstreams")(_split_urls)

@@ -22,7 +22,7 @@ from gateway.api.schemas import (
     dump,
 )
 from gateway.db import api_tokens
-from gateway.domain.secrets import hash_secret, new_api_token
+from gateway.domain.secrets import API_TOKEN_PREFIX
 from gateway.domain.whitelist import WhitelistError, beyond, normalize_entries
 from gateway.keys import CALLER, GATEKEEPER
 
@@ -86,12 +86,13 @@ async def create_token(request: web.Request) -> web.Response:
     body = parse_model(CreateToken, await read_json(request))
     whitelist = _whitelist(request, body.whitelist)
     _grantable(request, whitelist)
-    secret = new_api_token()
+    hasher = request.app[GATEKEEPER].hasher
+    secret = hasher.mint(API_TOKEN_PREFIX)
     async with request.app[PG_POOL].acquire() as conn, conn.transaction():
         token = await api_tokens.create(
             conn,
             name=body.name,
-            secret_hash=hash_secret(secret),
+            secret_hash=hasher.digest(secret),
             whitelist=whitelist,
             rate_limit=body.rateLimit,
         )

@@ -26,7 +26,7 @@ from gateway.api.schemas import (
     dump,
 )
 from gateway.db import users
-from gateway.domain.secrets import hash_secret, new_user_token
+from gateway.domain.secrets import USER_TOKEN_PREFIX, legacy_digest
 from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, PASSWORDS, SETTINGS
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -111,11 +111,14 @@ async def login(request: web.Request) -> web.Response:
         await gatekeeper.record_failure(address)
         # The same answer for an unknown email and a wrong password.
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
-    token = new_user_token()
+    token = gatekeeper.hasher.mint(USER_TOKEN_PREFIX)
     expires_at = datetime.now(UTC) + timedelta(seconds=request.app[SETTINGS].user_token_ttl_s)
     async with request.app[PG_POOL].acquire() as conn, conn.transaction():
         await users.add_token(
-            conn, user_id=user.id, token_hash=hash_secret(token), expires_at=expires_at
+            conn,
+            user_id=user.id,
+            token_hash=gatekeeper.hasher.digest(token),
+            expires_at=expires_at,
         )
     access = AccessOut(token=token, expiresAt=expires_at.isoformat())
     return json_response(dump(LoginOut(user=UserOut.of(user), access=access)))
@@ -148,9 +151,11 @@ async def me(request: web.Request) -> web.Response:
 )
 async def logout(request: web.Request) -> web.Response:
     credential = request[CREDENTIAL]
+    gatekeeper = request.app[GATEKEEPER]
+    keyed, legacy = gatekeeper.hasher.digest(credential.secret), legacy_digest(credential.secret)
     async with request.app[PG_POOL].acquire() as conn, conn.transaction():
-        await users.revoke_token(conn, hash_secret(credential.secret))
-    request.app[GATEKEEPER].resolver.forget(credential)
+        await users.revoke_token(conn, keyed, legacy)
+    gatekeeper.resolver.forget(credential)
     return json_response(dump(StatusOut()))
 
 

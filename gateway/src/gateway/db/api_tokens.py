@@ -9,7 +9,9 @@ import asyncpg
 from coupon_core.db import Connection
 from coupon_core.errors import Conflict
 
-_COLUMNS = "id, name, secret_hash, whitelist, rate_limit, created_at, revoked_at"
+from gateway.domain.secrets import KEYED_SCHEME, LEGACY_SCHEME
+
+_COLUMNS = "id, name, secret_hash, hash_scheme, whitelist, rate_limit, created_at, revoked_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +19,7 @@ class ApiToken:
     id: int
     name: str
     secret_hash: str
+    hash_scheme: str  # KEYED_SCHEME, or LEGACY_SCHEME until its first use
     whitelist: list[str]
     rate_limit: int | None
     created_at: datetime
@@ -28,6 +31,7 @@ def _token(row: asyncpg.Record) -> ApiToken:
         id=row["id"],
         name=row["name"],
         secret_hash=row["secret_hash"],
+        hash_scheme=row["hash_scheme"],
         whitelist=list(row["whitelist"]),
         rate_limit=row["rate_limit"],
         created_at=row["created_at"],
@@ -45,12 +49,13 @@ async def create(
 ) -> ApiToken:
     try:
         row = await conn.fetchrow(
-            "INSERT INTO api_tokens (name, secret_hash, whitelist, rate_limit) "
-            f"VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}",
+            "INSERT INTO api_tokens (name, secret_hash, hash_scheme, whitelist, rate_limit) "
+            f"VALUES ($1, $2, $5, $3, $4) RETURNING {_COLUMNS}",
             name,
             secret_hash,
             whitelist,
             rate_limit,
+            KEYED_SCHEME,
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(f"An API token named {name!r} already exists.", code="name_taken") from None
@@ -62,12 +67,14 @@ async def ensure_bootstrap(conn: Connection, *, name: str, secret_hash: str) -> 
     """The bootstrap token with this secret and ``*``: created, or put back as configured.
     A single statement, so gateways starting at once agree."""
     row = await conn.fetchrow(
-        "INSERT INTO api_tokens (name, secret_hash, whitelist) VALUES ($1, $2, '{*}') "
+        "INSERT INTO api_tokens (name, secret_hash, hash_scheme, whitelist) "
+        "VALUES ($1, $2, $3, '{*}') "
         "ON CONFLICT (name) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, "
-        "whitelist = EXCLUDED.whitelist, revoked_at = NULL "
+        "hash_scheme = EXCLUDED.hash_scheme, whitelist = EXCLUDED.whitelist, revoked_at = NULL "
         f"RETURNING {_COLUMNS}",
         name,
         secret_hash,
+        KEYED_SCHEME,
     )
     assert row is not None
     return _token(row)
@@ -93,12 +100,30 @@ async def active_by_name(conn: Connection, name: str) -> ApiToken | None:
     return _token(row) if row else None
 
 
-async def active_by_hash(conn: Connection, secret_hash: str) -> ApiToken | None:
+async def active_by_hash(conn: Connection, keyed: str, legacy: str) -> ApiToken | None:
+    """The unrevoked token stored under the keyed hash of a secret, or under its legacy
+    hash if not rehashed yet."""
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM api_tokens WHERE secret_hash = $1 AND revoked_at IS NULL",
-        secret_hash,
+        f"SELECT {_COLUMNS} FROM api_tokens WHERE revoked_at IS NULL "
+        "AND (secret_hash = $1 OR (secret_hash = $2 AND hash_scheme = $3))",
+        keyed,
+        legacy,
+        LEGACY_SCHEME,
     )
     return _token(row) if row else None
+
+
+async def rehash(conn: Connection, token_id: int, *, legacy: str, keyed: str) -> None:
+    """Replaces a legacy hash by the keyed one (a no-op if another replica did it first)."""
+    await conn.execute(
+        "UPDATE api_tokens SET secret_hash = $3, hash_scheme = $4 "
+        "WHERE id = $1 AND secret_hash = $2 AND hash_scheme = $5",
+        token_id,
+        legacy,
+        keyed,
+        KEYED_SCHEME,
+        LEGACY_SCHEME,
+    )
 
 
 async def update(

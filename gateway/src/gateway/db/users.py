@@ -9,6 +9,8 @@ import asyncpg
 from coupon_core.db import Connection
 from coupon_core.errors import Conflict
 
+from gateway.domain.secrets import KEYED_SCHEME, LEGACY_SCHEME
+
 _USER_COLUMNS = "id, email, password_hash, first_name, last_name, created_at"
 
 
@@ -24,8 +26,10 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class UserToken:
+    id: int
     user: User
     expires_at: datetime
+    hash_scheme: str  # KEYED_SCHEME, or LEGACY_SCHEME until its first use
 
 
 def _user(row: asyncpg.Record) -> User:
@@ -76,26 +80,57 @@ async def add_token(
     conn: Connection, *, user_id: int, token_hash: str, expires_at: datetime
 ) -> None:
     await conn.execute(
-        "INSERT INTO user_tokens (user_id, token_hash, expires_at) VALUES ($1, $2, $3)",
+        "INSERT INTO user_tokens (user_id, token_hash, hash_scheme, expires_at) "
+        "VALUES ($1, $2, $3, $4)",
         user_id,
         token_hash,
+        KEYED_SCHEME,
         expires_at,
     )
 
 
-async def active_token(conn: Connection, token_hash: str) -> UserToken | None:
+# A token stored under the keyed hash of a secret, or under its legacy hash if not rehashed.
+_BY_HASH = "(t.token_hash = $1 OR (t.token_hash = $2 AND t.hash_scheme = $3))"
+
+
+async def active_token(conn: Connection, keyed: str, legacy: str) -> UserToken | None:
     """The user of an unrevoked token (expired ones included: the caller decides)."""
     row = await conn.fetchrow(
         "SELECT u.id, u.email, u.password_hash, u.first_name, u.last_name, u.created_at, "
-        "t.expires_at FROM user_tokens t JOIN users u ON u.id = t.user_id "
-        "WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-        token_hash,
+        "t.id AS token_id, t.expires_at, t.hash_scheme "
+        "FROM user_tokens t JOIN users u ON u.id = t.user_id "
+        f"WHERE {_BY_HASH} AND t.revoked_at IS NULL",
+        keyed,
+        legacy,
+        LEGACY_SCHEME,
     )
-    return UserToken(user=_user(row), expires_at=row["expires_at"]) if row else None
+    if row is None:
+        return None
+    return UserToken(
+        id=row["token_id"],
+        user=_user(row),
+        expires_at=row["expires_at"],
+        hash_scheme=row["hash_scheme"],
+    )
 
 
-async def revoke_token(conn: Connection, token_hash: str) -> None:
+async def rehash_token(conn: Connection, token_id: int, *, legacy: str, keyed: str) -> None:
+    """Replaces a legacy hash by the keyed one (a no-op if another replica did it first)."""
     await conn.execute(
-        "UPDATE user_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
-        token_hash,
+        "UPDATE user_tokens SET token_hash = $3, hash_scheme = $4 "
+        "WHERE id = $1 AND token_hash = $2 AND hash_scheme = $5",
+        token_id,
+        legacy,
+        keyed,
+        KEYED_SCHEME,
+        LEGACY_SCHEME,
+    )
+
+
+async def revoke_token(conn: Connection, keyed: str, legacy: str) -> None:
+    await conn.execute(
+        f"UPDATE user_tokens t SET revoked_at = now() WHERE {_BY_HASH} AND revoked_at IS NULL",
+        keyed,
+        legacy,
+        LEGACY_SCHEME,
     )
