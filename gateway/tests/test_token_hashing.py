@@ -103,8 +103,11 @@ async def test_tokens_hashed_the_old_way_keep_working_and_are_rehashed(
         )
     finally:
         await conn.close()
-    # Upgrade: the new release migrates the database as it starts.
-    client = await gateways()
+    # Upgrade: the new release migrates the database as it starts. Its first failure budget is
+    # spent at once, so this also shows old tokens are never refused from a throttled address.
+    client = await gateways(auth_failures_per_minute=1)
+    assert (await client.get("/v2/customers/1", headers=bearer("wrong"))).status == 403
+    assert (await client.get("/v2/customers/1", headers=bearer("wrong"))).status == 429
     assert (await client.get("/v2/customers/1", headers=bearer(old_api))).status == 200
     basic_old = basic("old-basic", old_basic)
     assert (await client.get("/v2/customers/1", headers=basic_old)).status == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from coupon_core.keys import METRICS
 from coupon_core.lifecycle import http_session_ctx
 from coupon_core.web import build_app, service_migrations_dir
 
@@ -42,7 +43,7 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
             REDEMPTION: settings.redemption_upstreams.split(","),
         }
     )
-    app[GATEKEEPER] = Gatekeeper(settings)
+    app[GATEKEEPER] = Gatekeeper(settings, registry=app[METRICS].registry)
     app[PASSWORDS] = Passwords()
     app.cleanup_ctx.append(http_session_ctx)
     app.cleanup_ctx.append(auth_ctx)

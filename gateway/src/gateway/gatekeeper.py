@@ -1,21 +1,28 @@
 """The edge decision for one request: who calls, may they reach this endpoint, within budget?
 
 No credentials -> 401. Credentials that are invalid, expired, revoked, of the wrong kind or
-not whitelisted -> 403. Over the principal's budget, or too many failed attempts from the
-client address -> 429. Every error is a DomainError, rendered in the URL family's envelope.
+not whitelisted -> 403. Over the principal's budget, or a failed attempt from a client
+address (or on a login account) over its failure budget -> 429. Throttling never refuses a
+valid credential: from a throttled address a credential that may be valid (a token this
+gateway made, the bootstrap secret, a token from before tags) is still looked up and served,
+and only the others are refused without a lookup. Every error is a DomainError, rendered in
+the URL family's envelope.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass, field
 
 import asyncpg
 from coupon_core.errors import Forbidden, Unauthorized
+from prometheus_client import CollectorRegistry
 
+from gateway.domain.addresses import TrustedProxies
 from gateway.domain.credentials import Credential, CredentialError, parse_authorization
 from gateway.domain.routes import PUBLIC_ROUTES, USER_TEMPLATES, RouteTable
-from gateway.domain.secrets import TokenHasher
+from gateway.domain.secrets import TokenHasher, legacy_shaped
 from gateway.domain.whitelist import allows
 from gateway.principals import Caller, CallerCache, Resolver
 from gateway.ratelimit import (
@@ -23,6 +30,8 @@ from gateway.ratelimit import (
     RateLimiter,
     Window,
     failures_key,
+    login_failures_key,
+    login_pair_failures_key,
     principal_key,
     too_many,
 )
@@ -31,21 +40,30 @@ from gateway.settings import Settings
 log = logging.getLogger(__name__)
 
 CHALLENGE = 'Bearer realm="coupon-platform", Basic realm="coupon-platform"'
+THROTTLED = "Too many failed authentication attempts; retry later."
+LOGIN_THROTTLED = "Too many failed logins; retry later."
 
 
 @dataclass
 class Gatekeeper:
     settings: Settings
+    # The application's metrics registry (None: metrics kept but not exported).
+    registry: CollectorRegistry | None = None
     routes: RouteTable = field(default_factory=RouteTable)
     blocked: BlockedClients = field(default_factory=BlockedClients)
     hasher: TokenHasher = field(init=False)
+    proxies: TrustedProxies = field(init=False)
     resolver: Resolver = field(init=False)
     # Set once Redis is up (a cleanup context): no I/O in the factory.
     limiter: RateLimiter | None = None
 
     def __post_init__(self) -> None:
         self.hasher = TokenHasher(self.settings.token_key())
-        self.resolver = Resolver(CallerCache(self.settings.auth_cache_ttl_s), self.hasher)
+        self.proxies = TrustedProxies(self.settings.trusted_proxies)
+        cache = CallerCache(self.settings.auth_cache_ttl_s)
+        self.resolver = Resolver(cache, self.hasher, self.registry)
+        bootstrap = self.settings.bootstrap_admin_token
+        self._bootstrap = self.hasher.digest(bootstrap.get_secret_value()) if bootstrap else None
 
     def _limiter(self) -> RateLimiter:
         assert self.limiter is not None, "rate limiter used before start-up"
@@ -69,15 +87,18 @@ class Gatekeeper:
         """429 when ``address`` is over its failed-attempt budget (on any replica)."""
         local = self.blocked.blocked(address)
         if local is not None:
-            raise too_many(local, "Too many failed authentication attempts; retry later.")
+            raise too_many(local, THROTTLED)
         limit = self.settings.auth_failures_per_minute
         window = await self._limiter().peek(failures_key(address), limit)
         if window.count >= limit:
             self.blocked.block(address, window)
-            raise too_many(window, "Too many failed authentication attempts; retry later.")
+            raise too_many(window, THROTTLED)
 
     async def record_failure(self, address: str) -> None:
         """Counts a failed attempt; 429 instead of the caller's 403 once over budget."""
+        local = self.blocked.blocked(address)
+        if local is not None:
+            raise too_many(local, THROTTLED)  # over budget already: no need to count on
         limit = self.settings.auth_failures_per_minute
         window = await self._limiter().hit(failures_key(address), limit)
         if window.count >= limit:
@@ -90,7 +111,19 @@ class Gatekeeper:
                 )
             self.blocked.block(address, window)
         if window.count > limit:
-            raise too_many(window, "Too many failed authentication attempts; retry later.")
+            raise too_many(window, THROTTLED)
+
+    def may_be_valid(self, credential: Credential) -> bool:
+        """Whether a credential is worth a database lookup from a throttled address: a token
+        this gateway made (its tag proves it without the database), the configured bootstrap
+        secret, or a token generated before tags existed."""
+        secret = credential.secret
+        if self.hasher.minted(secret) or legacy_shaped(secret):
+            return True
+        bootstrap = self._bootstrap
+        return bootstrap is not None and hmac.compare_digest(
+            self.hasher.digest(secret).encode(), bootstrap.encode()
+        )
 
     async def authenticate(
         self, pool: asyncpg.Pool, header: str | None, address: str
@@ -101,9 +134,6 @@ class Gatekeeper:
                 "credentials.",
                 headers={"WWW-Authenticate": CHALLENGE},
             )
-        local = self.blocked.blocked(address)
-        if local is not None:
-            raise too_many(local, "Too many failed authentication attempts; retry later.")
         try:
             credential = parse_authorization(header)
         except CredentialError as exc:
@@ -111,7 +141,8 @@ class Gatekeeper:
             raise Forbidden(f"Invalid credentials: {exc}.", code="invalid_token") from None
         hit, caller = self.resolver.cached(credential)
         if not hit:
-            await self.check_not_throttled(address)
+            if not self.may_be_valid(credential):
+                await self.check_not_throttled(address)
             caller = await self.resolver.load(pool, credential)
         if caller is None:
             await self.record_failure(address)
@@ -153,3 +184,34 @@ class Gatekeeper:
         if not admitted:
             raise too_many(window, "Rate limit exceeded; retry after the window resets.")
         return window
+
+    def _account(self, email: str) -> str:
+        # Keyed, so Redis holds no email addresses.
+        return self.hasher.digest("login:" + email)[:32]
+
+    async def check_login(self, email: str, address: str) -> None:
+        """Before a password is checked: 429 when the account is over its failed-login budget
+        and ``address`` already failed on it in the window. Every other address still gets its
+        password checked, so a stranger's guesses do not lock the owner out."""
+        limit = self.settings.login_failures_per_account_per_minute
+        account = self._account(email)
+        window = await self._limiter().peek(login_failures_key(account), limit)
+        if window.count < limit:
+            return
+        pair = await self._limiter().peek(login_pair_failures_key(account, address), 1)
+        if pair.count >= 1:
+            reset_ms = min(window.reset_ms, pair.reset_ms)
+            raise too_many(Window(limit, window.count, reset_ms), LOGIN_THROTTLED)
+
+    async def login_failed(self, email: str, address: str) -> None:
+        """Counts a failed login (an unknown email the same as a wrong password): 429 once
+        the address or the account is over its budget; else the caller answers 401."""
+        limit = self.settings.login_failures_per_account_per_minute
+        account = self._account(email)
+        window = await self._limiter().hit(login_failures_key(account), limit)
+        await self._limiter().hit(login_pair_failures_key(account, address), 1)
+        if window.count == limit:
+            log.warning("%d failed logins on one account this minute; throttled", limit)
+        await self.record_failure(address)
+        if window.count > limit:
+            raise too_many(window, LOGIN_THROTTLED)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 from coupon_core.db import Connection
 from coupon_core.identity import Principal
+from prometheus_client import CollectorRegistry, Counter
 
 from gateway.db import api_tokens, users
 from gateway.domain.credentials import Credential
@@ -88,9 +89,17 @@ class Resolver:
     """Credentials to callers. ``cached`` is the hot path; ``load`` asks the database (and
     rewrites a legacy hash it finds keyed)."""
 
-    def __init__(self, cache: CallerCache, hasher: TokenHasher) -> None:
+    def __init__(
+        self, cache: CallerCache, hasher: TokenHasher, registry: CollectorRegistry | None = None
+    ) -> None:
         self.cache = cache
         self.hasher = hasher
+        self._lookups = Counter(
+            "gateway_credential_lookups",
+            "Credentials looked up in the database, by result (found, unknown).",
+            ["result"],
+            registry=registry,
+        )
 
     def _key(self, credential: Credential) -> str:
         digest = self.hasher.digest
@@ -107,6 +116,7 @@ class Resolver:
                 caller = await _basic(conn, self.hasher, credential.name, credential.secret)
             else:
                 caller = await _bearer(conn, self.hasher, credential.secret)
+        self._lookups.labels(result="unknown" if caller is None else "found").inc()
         self.cache.put(self._key(credential), caller)
         return caller
 

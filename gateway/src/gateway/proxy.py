@@ -19,6 +19,7 @@ from coupon_core.keys import HTTP_SESSION, PRINCIPAL, REQUEST_ID
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from gateway.api.middleware import forwarded_chain
 from gateway.keys import ROUTER, SETTINGS
 from gateway.routing import Upstream
 
@@ -66,9 +67,9 @@ def upstream_request_headers(
         principal, method=request.method, path=request.path, secret=secret
     )
     headers["X-Request-ID"] = request[REQUEST_ID]
-    peer = request.remote or ""
-    forwarded_for = request.headers.get("X-Forwarded-For")
-    headers["X-Forwarded-For"] = f"{forwarded_for}, {peer}" if forwarded_for else peer
+    # The client and the trusted proxies after it, as the per-address limits saw them; what a
+    # client wrote about itself is not passed on.
+    headers["X-Forwarded-For"] = ", ".join(forwarded_chain(request))
     headers["X-Forwarded-Proto"] = request.scheme
     headers["X-Forwarded-Host"] = request.host
     return headers

@@ -1,6 +1,7 @@
-"""Rate limits per principal and failed-credential throttling per client address, in Redis.
+"""Rate limits per principal, and failed-credential throttling per client address and per
+login account, in Redis.
 
-Both are fixed one-minute windows kept by one Lua script, so every gateway replica sharing
+All are fixed one-minute windows kept by one Lua script, so every gateway replica sharing
 the Redis enforces the same budget. A replica takes a principal's budget in small leases
 (``lease_size``), so most requests cost no Redis round trip; what a replica leased and did
 not use by the end of the window is lost, so a principal spread over replicas may be held to
@@ -120,10 +121,19 @@ def failures_key(address: str) -> str:
     return f"gw:authfail:{{{address}}}"
 
 
+def login_failures_key(account: str) -> str:
+    """Failed logins of one account (a keyed hash of the email, known or not)."""
+    return f"gw:loginfail:{{{account}}}"
+
+
+def login_pair_failures_key(account: str, address: str) -> str:
+    """Failed logins of one account from one client address (same slot as the account's)."""
+    return f"gw:loginfail:{{{account}}}:{address}"
+
+
 class BlockedClients:
-    """Addresses this replica has seen over the failure limit, until their window resets.
-    Checked before any credential, also ones served from the cache, so a right guess from
-    a throttled address does not get through while its wrong guesses get 429."""
+    """Addresses this replica has seen over the failure limit, until their window resets:
+    their next failures are answered 429 without asking Redis."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._until: dict[str, tuple[float, Window]] = {}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Annotated, Any, Literal
+
 from coupon_core.settings import MIN_SECRET_LENGTH, ServiceSettings
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import NoDecode
 
 # The token hash key outside production (local runs, tests): stable, so tokens stored by
 # one run still work in the next. Production refuses to start without its own key.
@@ -39,8 +43,17 @@ class Settings(ServiceSettings):
     user_rate_limit_per_minute: int = Field(default=120, ge=1, le=10_000_000)
     # Unauthenticated calls (register, login) per minute and client address.
     anonymous_rate_limit_per_minute: int = Field(default=60, ge=1, le=10_000_000)
-    # Failed credential attempts per minute and client address before 429.
+    # Failed credential attempts per minute and client address; past it failed attempts get
+    # 429 (a valid credential is still served).
     auth_failures_per_minute: int = Field(default=10, ge=1, le=10_000)
+    # Failed logins per minute and email; past it an address that failed on the account gets
+    # 429 without its password being checked, until the minute ends.
+    login_failures_per_account_per_minute: int = Field(default=10, ge=1, le=10_000)
+    # Peers (CIDRs, comma-separated) whose forwarded client addresses are believed: the
+    # ingress. Empty: the client address is the TCP peer.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    # The header the trusted proxies write the client address in.
+    trusted_proxy_header: Literal["X-Forwarded-For", "Forwarded"] = "X-Forwarded-For"
     # Key of the HMAC that token secrets are stored under (and generated tokens are tagged
     # with). Required in production; changing it invalidates every stored token.
     token_hash_key: SecretStr | None = Field(default=None, validate_default=True)
@@ -66,6 +79,22 @@ class Settings(ServiceSettings):
         if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return tuple(ip_network(part.strip()) for part in value.split(",") if part.strip())
+        except ValueError as exc:
+            raise ValueError(f"expected comma-separated CIDRs: {exc}") from None
+
+    @field_validator("trusted_proxy_header", mode="before")
+    @classmethod
+    def _header_spelling(cls, value: Any) -> Any:
+        spellings = {"x-forwarded-for": "X-Forwarded-For", "forwarded": "Forwarded"}
+        return spellings.get(value.lower(), value) if isinstance(value, str) else value
 
     def token_key(self) -> bytes:
         key = self.token_hash_key

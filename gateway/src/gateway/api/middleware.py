@@ -7,12 +7,31 @@ from aiohttp.typedefs import Handler
 from coupon_core.keys import PG_POOL, PRINCIPAL, ROUTE_LABEL
 from coupon_core.metrics import UNMATCHED_ROUTE
 
+from gateway.domain.addresses import UNKNOWN
 from gateway.domain.routes import PUBLIC_PATHS, PUBLIC_PREFIXES
-from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, RATE_WINDOW
+from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, RATE_WINDOW, SETTINGS
+
+
+def forwarded_chain(request: web.Request) -> list[str]:
+    """The client address and the trusted proxies it came through, as far as the gateway can
+    vouch for them: client first, the TCP peer last (domain/addresses.py)."""
+    proxies = request.app[GATEKEEPER].proxies
+    if not proxies:
+        return [request.remote or UNKNOWN]
+    if request.app[SETTINGS].trusted_proxy_header == "Forwarded":
+        forwarded = [element.get("for", "") for element in request.forwarded]
+    else:
+        forwarded = [
+            entry
+            for value in request.headers.getall("X-Forwarded-For", ())
+            for entry in value.split(",")
+        ]
+    return proxies.chain(request.remote, forwarded)
 
 
 def client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """What per-address limits count against: the real client, behind trusted proxies."""
+    return forwarded_chain(request)[0]
 
 
 @web.middleware

@@ -102,14 +102,16 @@ async def login(request: web.Request) -> web.Response:
     body = parse_model(Login, await _login_fields(request))
     gatekeeper = request.app[GATEKEEPER]
     address = client_address(request)
-    await gatekeeper.check_not_throttled(address)
+    email = body.email.strip().lower()
+    # Counted per email whether it exists or not: an unknown email and a wrong password get
+    # the same answers, throttled ones included.
+    await gatekeeper.check_login(email, address)
     async with request.app[PG_POOL].acquire() as conn:
-        user = await users.by_email(conn, body.email.strip().lower())
+        user = await users.by_email(conn, email)
     stored = user.password_hash if user is not None else None
     valid = await asyncio.to_thread(request.app[PASSWORDS].verify, stored, body.password)
     if user is None or not valid:
-        await gatekeeper.record_failure(address)
-        # The same answer for an unknown email and a wrong password.
+        await gatekeeper.login_failed(email, address)
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
     token = gatekeeper.hasher.mint(USER_TOKEN_PREFIX)
     expires_at = datetime.now(UTC) + timedelta(seconds=request.app[SETTINGS].user_token_ttl_s)
