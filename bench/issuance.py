@@ -26,7 +26,8 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 from coupon_core.http import json_response
-from coupon_core.identity import IDENTITY_HEADER, Principal, sign_identity
+from coupon_core.identity import Principal
+from coupon_core.testing.plugin import signed_as
 from coupon_core.testing.provision import provision
 from coupon_core.web import build_app
 from issuance_service.app import create_app
@@ -38,10 +39,8 @@ SECRET = "bench-identity-secret-0123456789"
 PRINCIPAL = Principal("api_token", "1", "bench")
 
 
-def headers(method: str, path: str) -> dict[str, str]:
-    return {
-        IDENTITY_HEADER: sign_identity(PRINCIPAL, method=method, path=path, secret=SECRET.encode())
-    }
+# Every request signed as the gateway signs it (method, path, query, body, a fresh nonce).
+SIGNED = (signed_as(PRINCIPAL, SECRET),)
 
 
 async def timed(requests: int, concurrency: int, one: Callable[[], Any]) -> float:
@@ -76,7 +75,9 @@ async def run(database_url: str, redis_url: str, requests: int, concurrency: int
     async with (
         serve(plain) as trivial_url,
         serve(create_app(settings)) as issue_url,
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), middlewares=SIGNED
+        ) as session,
     ):
         valid = (datetime.now(UTC) + timedelta(days=30)).isoformat()
         series_body = {
@@ -88,21 +89,17 @@ async def run(database_url: str, redis_url: str, requests: int, concurrency: int
         async with session.post(
             issue_url + "/v2/coupon/series",
             json=series_body,
-            headers=headers("POST", "/v2/coupon/series"),
         ) as resp:
             series_id = (await resp.json())["id"]
         async with session.post(
             issue_url + "/v2/customers",
             json={"mobile": "1"},
-            headers=headers("POST", "/v2/customers"),
         ) as resp:
             customer_id = (await resp.json())["id"]
         issue_body = {"seriesId": series_id, "customer": {"id": customer_id}}
 
         async def get_trivial() -> None:
-            async with session.get(
-                trivial_url + "/trivial", headers=headers("GET", "/trivial")
-            ) as resp:
+            async with session.get(trivial_url + "/trivial") as resp:
                 assert resp.status == 200
                 await resp.read()
 
@@ -110,7 +107,6 @@ async def run(database_url: str, redis_url: str, requests: int, concurrency: int
             async with session.post(
                 issue_url + "/v2/coupon/issue",
                 json=issue_body,
-                headers=headers("POST", "/v2/coupon/issue"),
             ) as resp:
                 assert resp.status == 200, await resp.text()
                 await resp.read()

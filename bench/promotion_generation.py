@@ -29,8 +29,9 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from coupon_core.identity import IDENTITY_HEADER, Principal, sign_identity
+from coupon_core.identity import Principal
 from coupon_core.ports import reserve_port
+from coupon_core.testing.plugin import signed_as
 from coupon_core.testing.provision import provision
 
 SECRET = "bench-identity-secret-0123456789"
@@ -47,12 +48,9 @@ def peak_rss_mib(pid: int) -> float:
 async def call(
     session: aiohttp.ClientSession, base: str, method: str, path: str, body: Any = None
 ) -> tuple[int, Any]:
-    headers = {
-        IDENTITY_HEADER: sign_identity(
-            PRINCIPAL, method=method, path=path.split("?")[0], secret=SECRET.encode()
-        )
-    }
-    async with session.request(method, base + path, json=body, headers=headers) as response:
+    async with session.request(
+        method, base + path, json=body, middlewares=(signed_as(PRINCIPAL, SECRET),)
+    ) as response:
         return response.status, await response.json(content_type=None)
 
 

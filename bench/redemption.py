@@ -35,7 +35,7 @@ from aiohttp import web
 from coupon_core import customers, facts, keyspace, registry
 from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
-from coupon_core.identity import Principal, sign_identity
+from coupon_core.identity import IDENTITY_HEADER, Principal, sign_identity
 from redemption_service.app import create_app
 from redemption_service.settings import Settings
 from redis.asyncio import Redis
@@ -89,14 +89,20 @@ async def load(
 
         async def one(i: int) -> None:
             async with gate:
+                body = make(i)
                 headers = {
                     "Content-Type": "application/json",
-                    "X-Gateway-Identity": sign_identity(
-                        PRINCIPAL, method="POST", path=PATH, secret=SECRET.encode()
+                    IDENTITY_HEADER: sign_identity(
+                        PRINCIPAL,
+                        method="POST",
+                        path=PATH,
+                        query="",
+                        body=body,
+                        secret=SECRET.encode(),
                     ),
                 }
                 started = time.perf_counter()
-                async with http.post(base + PATH, data=make(i), headers=headers) as resp:
+                async with http.post(base + PATH, data=body, headers=headers) as resp:
                     payload = await resp.read()
                     if resp.status != 200 or b'"code":700' not in payload:
                         raise RuntimeError(f"unexpected answer {resp.status}: {payload[:300]!r}")

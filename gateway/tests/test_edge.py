@@ -108,6 +108,8 @@ async def test_spoofed_identity_header_is_replaced(gateways: StartGateway) -> No
         Principal(kind="user", id="999", name="mallory"),
         method="GET",
         path="/api/v1/promotions",
+        query="",
+        body=b"",
         secret=TEST_IDENTITY_SECRET.encode(),
     )
     refused = await client.get("/api/v1/promotions", headers={IDENTITY_HEADER: forged})

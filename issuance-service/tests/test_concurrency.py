@@ -10,11 +10,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 from coupon_core.identity import Principal
-from coupon_core.testing.plugin import signed_headers
+from coupon_core.testing.plugin import signed_as
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
 
 PRINCIPAL = Principal("api_token", "1", "test")
+SIGNED = (signed_as(PRINCIPAL),)
 REQUESTS = 1000
 LIMIT = 100
 
@@ -27,9 +28,7 @@ async def _replicas(aiohttp_server: Any, replica_settings: Settings) -> list[str
 async def _call(
     session: aiohttp.ClientSession, base: str, method: str, path: str, body: Any
 ) -> tuple[int, Any]:
-    async with session.request(
-        method, base + path, json=body, headers=signed_headers(method, path, PRINCIPAL)
-    ) as resp:
+    async with session.request(method, base + path, json=body, middlewares=SIGNED) as resp:
         return resp.status, await resp.json()
 
 

@@ -12,12 +12,13 @@ import asyncpg
 from coupon_core import keyspace
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.testing.plugin import signed_headers
+from coupon_core.testing.plugin import signed_as
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
 from redis.asyncio import Redis
 
 PRINCIPAL = Principal("api_token", "1", "test")
+SIGNED = (signed_as(PRINCIPAL),)
 ADVISORY_LOCKS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
 
 FAIL_FOR_CUSTOMER = """
@@ -86,8 +87,7 @@ async def test_counters_lost_repeatedly_during_a_storm(
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
         async def post(base: str, route: str, body: Any) -> tuple[int, Any]:
-            headers = signed_headers("POST", route, PRINCIPAL)
-            async with session.post(base + route, json=body, headers=headers) as resp:
+            async with session.post(base + route, json=body, middlewares=SIGNED) as resp:
                 return resp.status, await resp.json()
 
         _, series = await post(bases[0], "/v2/coupon/series", new_series(maxCreate=limit))

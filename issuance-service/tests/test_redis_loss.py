@@ -9,21 +9,21 @@ import aiohttp
 import asyncpg
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.testing.plugin import signed_headers
+from coupon_core.testing.plugin import signed_as
 from coupon_core.testing.provision import Infra
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
 from redis.asyncio import Redis
 
 PRINCIPAL = Principal("api_token", "1", "test")
+SIGNED = (signed_as(PRINCIPAL),)
 LIMIT = 200
 PER_USER = 3
 WORKERS = 12
 
 
 async def _post(session: aiohttp.ClientSession, url: str, path: str, body: Any) -> tuple[int, Any]:
-    headers = signed_headers("POST", path, PRINCIPAL)
-    async with session.post(url + path, json=body, headers=headers) as resp:
+    async with session.post(url + path, json=body, middlewares=SIGNED) as resp:
         return resp.status, await resp.json()
 
 

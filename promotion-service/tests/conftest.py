@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.testing.plugin import signed_headers
+from coupon_core.testing.plugin import signed_as
 from promotion_service.app import create_app
 from promotion_service.settings import Settings
 from redis.asyncio import Redis
@@ -51,9 +51,7 @@ class Direct:
         self.client = client
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        bare = path.split("?", 1)[0]
-        headers = signed_headers(method, bare, ADMIN)
-        return await self.client.request(method, path, headers=headers, **kwargs)
+        return await self.client.request(method, path, middlewares=(signed_as(ADMIN),), **kwargs)
 
     async def close(self) -> None:
         await self.client.close()

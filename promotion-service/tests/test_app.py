@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from coupon_core.identity import Principal
-from coupon_core.testing.plugin import signed_headers
+from coupon_core.testing.plugin import signed_as
 from promotion_service.app import create_app
 from promotion_service.settings import Settings
+
+SIGNED = (signed_as(Principal("api_token", "1", "t")),)
 
 
 async def test_ready_and_requires_gateway_identity(
@@ -20,8 +22,5 @@ async def test_ready_and_requires_gateway_identity(
     unsigned = await client.get("/api/v1/promotions/")
     assert unsigned.status == 401
     assert (await unsigned.json())["error"] == "access_denied"
-    path = "/api/v1/promotions/NOPE"
-    signed = await client.get(
-        path, headers=signed_headers("GET", path, Principal("api_token", "1", "t"))
-    )
+    signed = await client.get("/api/v1/promotions/NOPE", middlewares=SIGNED)
     assert signed.status == 404

@@ -14,7 +14,7 @@ from coupon_core import customers, facts, keyspace, registry
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.testing.plugin import signed_headers
+from coupon_core.testing.plugin import signed_as
 from redemption_service.app import create_app
 from redemption_service.settings import Settings
 from redis.asyncio import Redis
@@ -114,8 +114,9 @@ async def post_signed(
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     """POST as if through the gateway; (status, JSON body)."""
-    signed = {**signed_headers("POST", path.partition("?")[0], principal), **(headers or {})}
-    async with session.post(base + path, json=body, headers=signed) as resp:
+    async with session.post(
+        base + path, json=body, headers=headers, middlewares=(signed_as(principal),)
+    ) as resp:
         return resp.status, await resp.json()
 
 

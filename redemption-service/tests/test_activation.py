@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from coupon_core.facts import SubscriptionGrant
 from coupon_core.identity import Principal
-from coupon_core.testing.plugin import signed_headers
+from coupon_core.testing.plugin import signed_as
 from redis.asyncio import Redis
 
 from .conftest import mark_facts_ready, publish_group
@@ -37,7 +37,8 @@ async def activate(
     resp = await client.post(
         ACTIVATE,
         data=body if isinstance(body, bytes) else orjson.dumps(body),
-        headers={**signed_headers("POST", ACTIVATE, principal), **headers},
+        headers=headers,
+        middlewares=(signed_as(principal),),
     )
     return resp.status, await resp.json()
 
@@ -72,7 +73,7 @@ async def test_activation_matches_the_seed_and_chains_subscriptions(client: Any)
     assert status == 200
     assert _time(second["subscription_start_time"]) == end
     path = "/api/v1/users/subscriptions"
-    resp = await client.get(path, headers=signed_headers("GET", path, USER))
+    resp = await client.get(path, middlewares=(signed_as(USER),))
     listed = await resp.json()
     assert [s["id"] for s in listed["subscriptions"]] == [
         body["subscription_id"],

@@ -1,4 +1,5 @@
-"""The signed identity header: valid, tampered, expired, missing, malformed."""
+"""The signed identity header: valid, tampered, expired, missing, malformed; bound to the
+whole request (method, path, query, body) and carrying a fresh nonce each time."""
 
 from __future__ import annotations
 
@@ -13,27 +14,22 @@ from coupon_core.identity import (
 
 SECRET = b"a-secret-of-sufficient-length"
 PRINCIPAL = Principal(kind="api_token", id="7", name="checkout")
+REQUEST: dict[str, object] = {
+    "method": "POST",
+    "path": "/v1.1/coupon/redeem",
+    "query": "mode=partial",
+    "body": b'{"root": {"coupon": []}}',
+}
 
 
 def _verify(header: str | None, **overrides: object) -> Principal:
-    args: dict[str, object] = {
-        "method": "POST",
-        "path": "/v1.1/coupon/redeem",
-        "secret": SECRET,
-        "max_age_s": 30.0,
-        "now": 1_000_000.0,
-    }
+    args: dict[str, object] = {**REQUEST, "secret": SECRET, "max_age_s": 30.0, "now": 1_000_000.0}
     args.update(overrides)
-    return verify_identity(header, **args)  # type: ignore[arg-type]
+    return verify_identity(header, **args).principal  # type: ignore[arg-type]
 
 
 def _sign(principal: Principal = PRINCIPAL, **overrides: object) -> str:
-    args: dict[str, object] = {
-        "method": "POST",
-        "path": "/v1.1/coupon/redeem",
-        "secret": SECRET,
-        "now": 1_000_000.0,
-    }
+    args: dict[str, object] = {**REQUEST, "secret": SECRET, "now": 1_000_000.0}
     args.update(overrides)
     return sign_identity(principal, **args)  # type: ignore[arg-type]
 
@@ -55,12 +51,26 @@ def test_missing_header_is_refused() -> None:
     [
         {"method": "GET"},
         {"path": "/v1.1/coupon/isredeemable"},
+        {"query": "mode=all"},
+        {"query": ""},
+        {"body": b'{"root": {"coupon": [{"code": "A"}]}}'},
+        {"body": b""},
         {"secret": b"another-secret-of-enough-length"},
     ],
 )
-def test_signature_binds_method_path_and_secret(overrides: dict[str, object]) -> None:
+def test_signature_binds_method_path_query_body_and_secret(overrides: dict[str, object]) -> None:
     with pytest.raises(IdentityError, match="signature"):
         _verify(_sign(), **overrides)
+
+
+def test_each_signature_carries_its_own_nonce() -> None:
+    first, second = _sign(), _sign()
+    assert first != second
+    a = verify_identity(first, **REQUEST, secret=SECRET, max_age_s=30, now=1_000_000.0)  # type: ignore[arg-type]
+    b = verify_identity(second, **REQUEST, secret=SECRET, max_age_s=30, now=1_000_000.0)  # type: ignore[arg-type]
+    assert a.nonce != b.nonce
+    assert len(a.nonce) >= 16
+    assert a.issued == 1_000_000
 
 
 def test_tampered_principal_is_refused() -> None:
@@ -71,10 +81,13 @@ def test_tampered_principal_is_refused() -> None:
         _verify(tampered)
 
 
-def test_tampered_timestamp_is_refused() -> None:
-    principal, _, signature = _sign().split(".")
+def test_tampered_timestamp_or_nonce_is_refused() -> None:
+    principal, _, nonce, signature = _sign().split(".")
     with pytest.raises(IdentityError, match="signature"):
-        _verify(f"{principal}.1000010.{signature}")
+        _verify(f"{principal}.1000010.{nonce}.{signature}")
+    other_nonce = _sign().split(".")[2]
+    with pytest.raises(IdentityError, match="signature"):
+        _verify(f"{principal}.1000000.{other_nonce}.{signature}")
 
 
 def test_expired_and_future_signatures_are_refused() -> None:
@@ -86,7 +99,9 @@ def test_expired_and_future_signatures_are_refused() -> None:
         _verify(header, now=999_960.0)
 
 
-@pytest.mark.parametrize("header", ["garbage", "a.b", "a.b.c.d", "..."])
+@pytest.mark.parametrize(
+    "header", ["garbage", "a.b", "a.b.c", "a.b.c.d.e", "...", "a.1000000..sig"]
+)
 def test_malformed_headers_are_refused(header: str) -> None:
     with pytest.raises(IdentityError):
         _verify(header)

@@ -11,7 +11,7 @@ from coupon_core.http import json_response, parse_body
 from coupon_core.identity import Principal
 from coupon_core.keys import PRINCIPAL
 from coupon_core.settings import ServiceSettings
-from coupon_core.testing.plugin import signed_headers
+from coupon_core.testing.plugin import signed_as, signed_headers
 from coupon_core.web import build_app
 from pydantic import BaseModel, Field
 
@@ -54,15 +54,14 @@ async def client(aiohttp_client: Any, service_env: dict[str, Any]) -> Any:
     return await aiohttp_client(app)
 
 
-def _signed(method: str, path: str) -> dict[str, str]:
-    return signed_headers(method, path, CALLER)
+# Signs each request as the gateway would: its method, path, query and body, a fresh nonce.
+SIGNED = (signed_as(CALLER),)
+JSON = {"Content-Type": "application/json"}
 
 
 async def test_signed_request_reaches_the_handler_with_its_principal(client: Any) -> None:
     path = FAMILY_PATHS["v2"]
-    response = await client.post(
-        path, json={"code": "A", "amount": 1}, headers=_signed("POST", path)
-    )
+    response = await client.post(path, json={"code": "A", "amount": 1}, middlewares=SIGNED)
     assert response.status == 200
     assert await response.json() == {"code": "A", "caller": "tester"}
 
@@ -85,10 +84,55 @@ async def test_unsigned_requests_get_401_in_the_family_envelope(
 
 
 async def test_a_signature_for_another_path_is_refused(client: Any) -> None:
+    body = b'{"code": "A", "amount": 1}'
     response = await client.post(
-        FAMILY_PATHS["v2"], json={"code": "A", "amount": 1}, headers=_signed("POST", "/v2/other")
+        FAMILY_PATHS["v2"],
+        data=body,
+        headers=signed_headers("POST", "/v2/other", CALLER, body=body),
     )
     assert response.status == 401
+
+
+async def test_a_signed_identity_is_accepted_once(client: Any) -> None:
+    path, body = FAMILY_PATHS["v2"], b'{"code": "A", "amount": 1}'
+    headers = {**signed_headers("POST", path, CALLER, body=body), **JSON}
+    first = await client.post(path, data=body, headers=headers)
+    assert first.status == 200
+    replayed = await client.post(path, data=body, headers=headers)
+    assert replayed.status == 401
+    assert "replayed" in (await replayed.json())["errors"][0]["message"]
+
+
+async def test_a_replay_on_another_replica_is_refused(
+    aiohttp_client: Any, service_env: dict[str, Any]
+) -> None:
+    replicas = []
+    for _ in range(2):
+        app = build_app(ServiceSettings(**service_env), service="test", migrations_dir=None)
+        app.router.add_post(FAMILY_PATHS["v2"], echo)
+        replicas.append(await aiohttp_client(app))
+    path, body = FAMILY_PATHS["v2"], b'{"code": "A", "amount": 1}'
+    headers = {**signed_headers("POST", path, CALLER, body=body), **JSON}
+    assert (await replicas[0].post(path, data=body, headers=headers)).status == 200
+    assert (await replicas[1].post(path, data=body, headers=headers)).status == 401
+
+
+@pytest.mark.parametrize(
+    ("target", "body"),
+    [
+        (FAMILY_PATHS["v2"], b'{"code": "B", "amount": 1}'),
+        (FAMILY_PATHS["v2"], b'{"code": "A", "amount": 1} '),
+        (FAMILY_PATHS["v2"] + "?mode=partial", b'{"code": "A", "amount": 1}'),
+    ],
+)
+async def test_a_signature_for_another_body_or_query_is_refused(
+    client: Any, target: str, body: bytes
+) -> None:
+    signed_body = b'{"code": "A", "amount": 1}'
+    headers = {**signed_headers("POST", FAMILY_PATHS["v2"], CALLER, body=signed_body), **JSON}
+    response = await client.post(target, data=body, headers=headers)
+    assert response.status == 401
+    assert "signature" in (await response.json())["errors"][0]["message"]
 
 
 @pytest.mark.parametrize(
@@ -108,7 +152,7 @@ async def test_bad_input_is_a_clear_400_in_every_family(
 ) -> None:
     for family, path in FAMILY_PATHS.items():
         response = await client.post(
-            path, data=body, headers={**_signed("POST", path), "Content-Type": "application/json"}
+            path, data=body, headers={"Content-Type": "application/json"}, middlewares=SIGNED
         )
         assert response.status == 400, family
         assert content in await response.text(), family
@@ -116,7 +160,7 @@ async def test_bad_input_is_a_clear_400_in_every_family(
 
 async def test_sylius_validation_body_lists_children(client: Any) -> None:
     path = FAMILY_PATHS["sylius"]
-    response = await client.post(path, json={"amount": 1}, headers=_signed("POST", path))
+    response = await client.post(path, json={"amount": 1}, middlewares=SIGNED)
     assert await response.json() == {
         "code": 400,
         "message": "Validation Failed",
@@ -127,28 +171,27 @@ async def test_sylius_validation_body_lists_children(client: Any) -> None:
 async def test_oversized_body_is_413(client: Any) -> None:
     path = FAMILY_PATHS["v2"]
     big = b'{"code": "' + b"x" * (1024 * 1024 + 10) + b'"}'
-    response = await client.post(path, data=big, headers=_signed("POST", path))
+    response = await client.post(path, data=big, middlewares=SIGNED)
     assert response.status == 413
     assert (await response.json())["errors"][0]["code"] == 413
 
 
 async def test_domain_errors_and_unknown_routes_use_the_envelope(client: Any) -> None:
     path = FAMILY_PATHS["sylius"]
-    response = await client.get(path, headers=_signed("GET", path))
+    response = await client.get(path, middlewares=SIGNED)
     assert (response.status, await response.json()) == (
         404,
         {"code": 404, "message": "No such thing."},
     )
     unknown = "/v2/nothing/here"
-    response = await client.get(unknown, headers=_signed("GET", unknown))
+    response = await client.get(unknown, middlewares=SIGNED)
     assert response.status == 404
     assert (await response.json())["errors"][0]["code"] == 404
 
 
 async def test_unexpected_failure_is_500_with_the_request_id(client: Any) -> None:
     path = "/v2/broken"
-    headers = {**_signed("GET", path), "X-Request-ID": "req-123"}
-    response = await client.get(path, headers=headers)
+    response = await client.get(path, headers={"X-Request-ID": "req-123"}, middlewares=SIGNED)
     assert response.status == 500
     assert response.headers["X-Request-ID"] == "req-123"
     assert "req-123" in (await response.json())["errors"][0]["message"]
@@ -168,7 +211,7 @@ async def test_operational_endpoints_need_no_identity(client: Any) -> None:
     ready = await client.get("/readyz")
     assert (ready.status, (await ready.json())["status"]) == (200, "ready")
     path = FAMILY_PATHS["v2"]
-    await client.post(path, json={"code": "A", "amount": 1}, headers=_signed("POST", path))
+    await client.post(path, json={"code": "A", "amount": 1}, middlewares=SIGNED)
     metrics = await (await client.get("/metrics")).text()
     assert 'http_requests_total{method="POST",route="/v2/coupon/issue",status="200"} 1.0' in metrics
 

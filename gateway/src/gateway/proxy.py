@@ -1,14 +1,14 @@
-"""The streaming reverse proxy: request and response bodies flow through in chunks.
+"""The reverse proxy: request bodies are read whole, responses stream back.
 
-Small request bodies (up to ``BUFFER_LIMIT``) are read first, so a request whose replica
-refuses the connection can be sent to the next replica; larger or chunked bodies stream
-straight to one replica. Responses always stream back as they arrive.
+A request body (at most ``MAX_BODY_BYTES``, chunked or not; more is a 413 in the family's
+envelope) is read before anything is sent: the signed identity covers its digest, and a
+request whose replica refuses the connection can go to the next one. Responses stream back
+as they arrive (small ones of known length go out in one write).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -17,7 +17,6 @@ from coupon_core.http import MAX_BODY_BYTES
 from coupon_core.identity import ANONYMOUS, IDENTITY_HEADER, Principal, sign_identity
 from coupon_core.keys import HTTP_SESSION, PRINCIPAL, REQUEST_ID
 from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
 from gateway.api.middleware import forwarded_chain
 from gateway.keys import ROUTER, SETTINGS
@@ -25,6 +24,7 @@ from gateway.routing import Upstream
 
 log = logging.getLogger(__name__)
 
+# Responses of known length up to this size are relayed in one write.
 BUFFER_LIMIT = 64 * 1024
 CHUNK = 64 * 1024
 
@@ -55,16 +55,25 @@ def _strip_hop_by_hop(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
 
 
 def upstream_request_headers(
-    request: web.Request, principal: Principal, secret: bytes
+    request: web.Request, principal: Principal, secret: bytes, body: bytes
 ) -> CIMultiDict[str]:
     headers = _strip_hop_by_hop(request.headers)
     headers.popall("Host", None)
+    # The body goes on as read: decoded (aiohttp undoes a Content-Encoding), its length
+    # counted again by the client.
+    headers.popall("Content-Length", None)
+    headers.popall("Content-Encoding", None)
     # Only the gateway speaks for the caller: a client-sent identity is discarded, and the
     # caller's secret stays at the edge (services learn who calls from the identity alone).
     headers.popall(IDENTITY_HEADER, None)
     headers.popall("Authorization", None)
     headers[IDENTITY_HEADER] = sign_identity(
-        principal, method=request.method, path=request.path, secret=secret
+        principal,
+        method=request.method,
+        path=request.rel_url.raw_path,
+        query=request.rel_url.raw_query_string,
+        body=body,
+        secret=secret,
     )
     headers["X-Request-ID"] = request[REQUEST_ID]
     # The client and the trusted proxies after it, as the per-address limits saw them; what a
@@ -75,49 +84,32 @@ def upstream_request_headers(
     return headers
 
 
-async def _limited(stream: aiohttp.StreamReader) -> AsyncIterator[bytes]:
-    total = 0
-    async for chunk in stream.iter_chunked(CHUNK):
-        total += len(chunk)
-        if total > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
-        yield chunk
-
-
 async def proxy(
     request: web.Request, upstream: Upstream, principal: Principal
 ) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     session = request.app[HTTP_SESSION]
-    headers = upstream_request_headers(
-        request, principal, settings.identity_secret.get_secret_value().encode()
-    )
     length = request.content_length
-    body: bytes | AsyncIterator[bytes] | None
     if length is not None and length > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
-    if not request.body_exists:
-        body = None
-    elif length is not None and length <= BUFFER_LIMIT:
-        body = await request.read()
-    else:
-        body = _limited(request.content)
-    replayable = not isinstance(body, AsyncIterator)
+    # Past MAX_BODY_BYTES (the app's client_max_size) read() raises a 413, chunked or not.
+    body = await request.read() if request.body_exists else b""
+    headers = upstream_request_headers(
+        request, principal, settings.identity_secret.get_secret_value().encode(), body
+    )
     timeout = aiohttp.ClientTimeout(
         total=None,
         sock_connect=settings.upstream_connect_timeout_s,
         sock_read=settings.upstream_timeout_s,
     )
-    attempts = upstream.attempts() if replayable else upstream.attempts()[:1]
     last_error: Exception | None = None
-    for base in attempts:
-        url = URL(base + request.raw_path, encoded=True)
+    for url in upstream.forward_urls(request.rel_url.raw_path, request.rel_url.raw_query_string):
         try:
             async with session.request(
                 request.method,
                 url,
                 headers=headers,
-                data=body,
+                data=body if request.body_exists else None,
                 allow_redirects=False,
                 timeout=timeout,
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
@@ -126,7 +118,7 @@ async def proxy(
         except aiohttp.ClientConnectorError as exc:
             # Nothing was sent: the next replica may take it.
             last_error = exc
-            log.warning("upstream %s refused %s: %s", upstream.name, base, exc)
+            log.warning("upstream %s refused %s: %s", upstream.name, url.origin(), exc)
             continue
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeout(
@@ -134,7 +126,7 @@ async def proxy(
                 f"{settings.upstream_timeout_s:g}s."
             ) from None
         except (aiohttp.ClientError, ConnectionError) as exc:
-            log.warning("upstream %s failed at %s: %s", upstream.name, base, exc)
+            log.warning("upstream %s failed at %s: %s", upstream.name, url.origin(), exc)
             raise UpstreamUnavailable(f"The {upstream.name} service is unavailable.") from None
     log.warning("no replica of %s reachable: %s", upstream.name, last_error)
     raise UpstreamUnavailable(f"The {upstream.name} service is unavailable.")

@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from yarl import URL
+
 PROMOTION = "promotion"
 ISSUANCE = "issuance"
 REDEMPTION = "redemption"
@@ -41,20 +43,45 @@ def upstream_for(path: str) -> str | None:
     return best[1] if best else None
 
 
+def forward_url(base: URL, raw_path: str, raw_query: str) -> URL:
+    """The URL of a request forwarded to the replica at ``base``: its scheme and authority,
+    and the request's path and query exactly as the client sent them (percent-encoded).
+    Built from parts, never by joining strings, so no request target can reach another
+    host or port."""
+    return URL.build(
+        scheme=base.scheme,
+        authority=base.raw_authority,
+        path=raw_path,
+        query_string=raw_query,
+        encoded=True,
+    )
+
+
 @dataclass
 class Upstream:
     name: str
     urls: list[str]
-    _cycle: Iterator[str] = field(init=False, repr=False)
+    bases: list[URL] = field(init=False, repr=False)
+    _turn: Iterator[int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._cycle = itertools.cycle(self.urls)
+        self.bases = [URL(url) for url in self.urls]
+        for url, base in zip(self.urls, self.bases, strict=True):
+            if not base.absolute or base.raw_path not in ("", "/") or base.raw_query_string:
+                raise ValueError(f"upstream {url!r} must be scheme://host[:port] only")
+        self._turn = itertools.cycle(range(len(self.urls)))
+
+    def _order(self) -> list[int]:
+        """Every replica once, starting from the next in turn."""
+        start = next(self._turn)
+        return [(start + i) % len(self.urls) for i in range(len(self.urls))]
 
     def attempts(self) -> list[str]:
-        """Every replica once, starting from the next in turn."""
-        first = next(self._cycle)
-        start = self.urls.index(first)
-        return self.urls[start:] + self.urls[:start]
+        return [self.urls[i] for i in self._order()]
+
+    def forward_urls(self, raw_path: str, raw_query: str) -> list[URL]:
+        """The request's URL at every replica once, starting from the next in turn."""
+        return [forward_url(self.bases[i], raw_path, raw_query) for i in self._order()]
 
 
 class Router:

@@ -90,10 +90,12 @@ async def _echo(request: web.Request) -> web.Response:
             verify_identity(
                 received[0] if len(received) == 1 else None,
                 method=request.method,
-                path=request.path,
+                path=request.rel_url.raw_path,
+                query=request.rel_url.raw_query_string,
+                body=await request.read(),
                 secret=TEST_IDENTITY_SECRET.encode(),
                 max_age_s=30,
-            )
+            ).principal
         )
     except IdentityError:
         principal = None

@@ -1,9 +1,15 @@
-"""The signed identity header: the gateway vouches for the caller, services verify.
+"""The signed identity header: the gateway vouches for the caller and the request, services
+verify.
 
-Wire format of ``X-Gateway-Identity``: ``<principal>.<timestamp>.<signature>`` where
-``principal`` is base64url JSON, ``timestamp`` is Unix seconds and ``signature`` is hex
-HMAC-SHA256 over principal, method, path and timestamp. A service accepts it only if the
-signature matches its own request line and the timestamp is within the allowed age.
+Wire format of ``X-Gateway-Identity``: ``<principal>.<timestamp>.<nonce>.<signature>`` where
+``principal`` is base64url JSON, ``timestamp`` is Unix seconds, ``nonce`` is random per
+signed request (base64url) and ``signature`` is hex HMAC-SHA256 over principal, method,
+path, query string, the SHA-256 of the body, timestamp and nonce. The path and the query
+string are the request target's as sent (still percent-encoded), so the signature covers
+the very bytes the service routes. A service accepts the header only if the signature
+matches its own request (body included), the timestamp is within the allowed age, and the
+nonce was not seen before (:mod:`coupon_core.replay`): a captured header is good for
+nothing else, and for its own request only once.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -21,9 +29,12 @@ IDENTITY_HEADER = "X-Gateway-Identity"
 
 PrincipalKind = Literal["api_token", "user", "anonymous"]
 
+NONCE_BYTES = 16
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
 
 class IdentityError(Exception):
-    """The identity header is missing, malformed, forged or too old."""
+    """The identity header is missing, malformed, forged, too old or replayed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +50,49 @@ class Principal:
 ANONYMOUS = Principal(kind="anonymous")
 
 
-def _mac(secret: bytes, principal_b64: str, method: str, path: str, ts: str) -> str:
-    message = "\n".join((principal_b64, method.upper(), path, ts)).encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+@dataclass(frozen=True, slots=True)
+class SignedIdentity:
+    """A verified header: who calls, and the nonce and time that make it single-use."""
+
+    principal: Principal
+    nonce: str
+    issued: int
+
+
+def _mac(
+    secret: bytes,
+    principal_b64: str,
+    method: str,
+    path: str,
+    query: str,
+    body: bytes,
+    ts: str,
+    nonce: str,
+) -> str:
+    # No part can hold a newline: the principal, timestamp and nonce are base64url and
+    # digits, and a request target cannot carry one (HTTP parsers refuse it).
+    digest = hashlib.sha256(body).hexdigest()
+    message = "\n".join((principal_b64, method.upper(), path, query, digest, ts, nonce))
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
 
 
 def sign_identity(
-    principal: Principal, *, method: str, path: str, secret: bytes, now: float | None = None
+    principal: Principal,
+    *,
+    method: str,
+    path: str,
+    query: str,
+    body: bytes,
+    secret: bytes,
+    now: float | None = None,
 ) -> str:
+    """The header for one request: ``path`` and ``query`` as they go on the wire
+    (percent-encoded, no ``?``), ``body`` the exact bytes sent (``b""`` for none)."""
     principal_b64 = base64.urlsafe_b64encode(principal.to_json()).decode().rstrip("=")
     ts = str(int(time.time() if now is None else now))
-    return f"{principal_b64}.{ts}.{_mac(secret, principal_b64, method, path, ts)}"
+    nonce = secrets.token_urlsafe(NONCE_BYTES)
+    signature = _mac(secret, principal_b64, method, path, query, body, ts, nonce)
+    return f"{principal_b64}.{ts}.{nonce}.{signature}"
 
 
 def verify_identity(
@@ -57,19 +100,25 @@ def verify_identity(
     *,
     method: str,
     path: str,
+    query: str,
+    body: bytes,
     secret: bytes,
     max_age_s: float,
     now: float | None = None,
-) -> Principal:
+) -> SignedIdentity:
+    """The identity ``header`` vouches for, if it was signed for exactly this request and is
+    recent; whether its nonce is fresh is the caller's to check (it needs shared state)."""
     if not header:
         raise IdentityError("missing gateway identity")
     parts = header.split(".")
-    if len(parts) != 3:
+    if len(parts) != 4:
         raise IdentityError("malformed gateway identity")
-    principal_b64, ts, signature = parts
-    expected = _mac(secret, principal_b64, method, path, ts)
+    principal_b64, ts, nonce, signature = parts
+    if not _NONCE.match(nonce):
+        raise IdentityError("malformed gateway identity nonce")
+    expected = _mac(secret, principal_b64, method, path, query, body, ts, nonce)
     if not hmac.compare_digest(expected, signature):
-        raise IdentityError("gateway identity signature does not match")
+        raise IdentityError("gateway identity signature does not match this request")
     try:
         issued = int(ts)
     except ValueError:
@@ -83,6 +132,7 @@ def verify_identity(
         kind = data["kind"]
         if kind not in ("api_token", "user", "anonymous"):
             raise ValueError(kind)
-        return Principal(kind=kind, id=str(data.get("id", "")), name=str(data.get("name", "")))
+        principal = Principal(kind=kind, id=str(data.get("id", "")), name=str(data.get("name", "")))
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         raise IdentityError("malformed gateway identity principal") from None
+    return SignedIdentity(principal=principal, nonce=nonce, issued=issued)

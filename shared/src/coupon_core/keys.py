@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from coupon_core.identity import Principal
 from coupon_core.metrics import Metrics
 from coupon_core.migrations import MigrationSet
+from coupon_core.replay import NonceBook
 from coupon_core.settings import ServiceSettings
 
 CORE_SETTINGS = web.AppKey("core_settings", ServiceSettings)
@@ -17,6 +18,7 @@ REDIS = web.AppKey("redis", Redis)
 HTTP_SESSION = web.AppKey("http_session", ClientSession)
 METRICS = web.AppKey("metrics", Metrics)
 MIGRATIONS = web.AppKey("migrations", MigrationSet)
+NONCES = web.AppKey("nonces", NonceBook)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -107,6 +107,13 @@ def customer_index(identifier: CustomerIdentifier, value: str) -> str:
     return f"customer:{identifier}:{value}"
 
 
+# -- gateway identities (every service) ---------------------------------------------------
+def identity_nonce(nonce: str) -> str:
+    """Present while a signed identity with this nonce could still be accepted: a second
+    request with it is a replay (:mod:`coupon_core.replay`)."""
+    return f"identity:nonce:{nonce}"
+
+
 # -- events -----------------------------------------------------------------------------
 def event_stream(service: str) -> str:
     """Each service publishes its domain events to its own stream."""

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 from aiohttp import web
@@ -17,9 +18,18 @@ from coupon_core.errors import DomainError, PayloadTooLarge, ServiceUnavailable,
 from coupon_core.families import error_body, family_for_path
 from coupon_core.http import MAX_BODY_BYTES, json_response
 from coupon_core.identity import IDENTITY_HEADER, IdentityError, verify_identity
-from coupon_core.keys import CORE_SETTINGS, METRICS, PRINCIPAL, REQUEST_ID, ROUTE_LABEL
+from coupon_core.keys import (
+    CORE_SETTINGS,
+    METRICS,
+    NONCES,
+    PRINCIPAL,
+    REDIS,
+    REQUEST_ID,
+    ROUTE_LABEL,
+)
 from coupon_core.logging import request_id_var
 from coupon_core.metrics import UNMATCHED_ROUTE
+from coupon_core.replay import NonceBook
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +144,28 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
     if request.path in OPERATIONAL_PATHS:
         return await handler(request)
     settings = request.app[CORE_SETTINGS]
+    # The signature covers the body: read it whole (at most MAX_BODY_BYTES, else 413);
+    # handlers reading it again get these bytes.
+    body = await request.read()
     try:
-        request[PRINCIPAL] = verify_identity(
+        signed = verify_identity(
             request.headers.get(IDENTITY_HEADER),
             method=request.method,
-            path=request.path,
+            path=request.rel_url.raw_path,
+            query=request.rel_url.raw_query_string,
+            body=body,
             secret=settings.identity_secret.get_secret_value().encode(),
             max_age_s=settings.identity_max_age_s,
         )
     except IdentityError as exc:
         raise Unauthorized(f"Requests must come through the gateway: {exc}.") from None
+    if not await request.app[NONCES].first_use(signed.nonce):
+        raise Unauthorized("Requests must come through the gateway: gateway identity replayed.")
+    request[PRINCIPAL] = signed.principal
     return await handler(request)
+
+
+async def nonce_book_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The nonces of accepted identities, shared by every replica through Redis."""
+    app[NONCES] = NonceBook(app[REDIS], max_age_s=app[CORE_SETTINGS].identity_max_age_s)
+    yield

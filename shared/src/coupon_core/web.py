@@ -24,6 +24,7 @@ from coupon_core.middleware import (
     error_middleware,
     identity_middleware,
     metrics_middleware,
+    nonce_book_ctx,
     request_id_middleware,
 )
 from coupon_core.migrations import MigrationSet, migrate
@@ -68,6 +69,10 @@ def build_app(
     )
     if with_redis:
         app.cleanup_ctx.append(redis_ctx)
+    if verify_identity:
+        if not with_redis:
+            raise ValueError("verify_identity needs Redis: accepted identities' nonces live there")
+        app.cleanup_ctx.append(nonce_book_ctx)
     return app
 
 

@@ -13,15 +13,18 @@ import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+from aiohttp.client_middlewares import ClientMiddlewareType
+from yarl import URL
 
 from coupon_core.embedded_cluster import EmbeddedRedisCluster
-from coupon_core.identity import Principal, sign_identity
+from coupon_core.identity import IDENTITY_HEADER, Principal, sign_identity
 from coupon_core.lifecycle import RedisClient, redis_from_url
 from coupon_core.ports import reserve_port
 from coupon_core.testing.provision import Infra, provision
@@ -156,18 +159,43 @@ def service_env(database_url: str, redis_url: str) -> dict[str, Any]:
 
 def signed_headers(
     method: str,
-    path: str,
+    target: str,
     principal: Principal,
+    *,
+    body: bytes = b"",
     secret: str = TEST_IDENTITY_SECRET,
 ) -> dict[str, str]:
-    """Headers that make a direct call to a service look as if the gateway sent it."""
-    from coupon_core.identity import IDENTITY_HEADER
-
+    """The identity header the gateway would send for ``method target`` (path and query, as
+    a client sends them) with exactly ``body``: good for one request, once."""
+    url = URL(target)
     return {
-        IDENTITY_HEADER: sign_identity(principal, method=method, path=path, secret=secret.encode())
+        IDENTITY_HEADER: sign_identity(
+            principal,
+            method=method,
+            path=url.raw_path,
+            query=url.raw_query_string,
+            body=body,
+            secret=secret.encode(),
+        )
     }
 
 
-@pytest.fixture
-def sign() -> Callable[..., dict[str, str]]:
-    return signed_headers
+def signed_as(principal: Principal, secret: str = TEST_IDENTITY_SECRET) -> ClientMiddlewareType:
+    """An aiohttp client middleware that signs every request it sends as the gateway would
+    (its method, path, query and body bytes, a fresh nonce each time): pass it as
+    ``middlewares=(signed_as(principal),)`` to a session or to one request."""
+
+    async def sign(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        body = request.body
+        data = body if isinstance(body, bytes) else await body.as_bytes()
+        request.headers[IDENTITY_HEADER] = sign_identity(
+            principal,
+            method=request.method,
+            path=request.url.raw_path,
+            query=request.url.raw_query_string,
+            body=data,
+            secret=secret.encode(),
+        )
+        return await handler(request)
+
+    return sign
