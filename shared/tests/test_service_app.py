@@ -57,6 +57,12 @@ async def client(aiohttp_client: Any, service_env: dict[str, Any]) -> Any:
 # Signs each request as the gateway would: its method, path, query and body, a fresh nonce.
 SIGNED = (signed_as(CALLER),)
 JSON = {"Content-Type": "application/json"}
+ENVELOPES_400: dict[str, Any] = {
+    "sylius": {"code": 400},
+    "crm": {"status": "error", "code": "invalid_input"},
+    "v11": {"response": {"status": {"success": "false", "code": 400}}},
+    "v2": {"errors": [{"code": 400}], "warnings": []},
+}
 
 
 async def test_signed_request_reaches_the_handler_with_its_principal(client: Any) -> None:
@@ -133,6 +139,21 @@ async def test_a_signature_for_another_body_or_query_is_refused(
     response = await client.post(target, data=body, headers=headers)
     assert response.status == 401
     assert "signature" in (await response.json())["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("family", "suffix"),
+    [("sylius", "%00"), ("v2", "%00"), ("v11", "%0A"), ("crm", "%2Fx"), ("v2", "%5Cx")],
+)
+async def test_control_characters_and_encoded_separators_in_the_path_are_400(
+    client: Any, family: str, suffix: str
+) -> None:
+    """Defense in depth: the gateway refuses these paths, and so does every service."""
+    response = await client.post(
+        FAMILY_PATHS[family] + suffix, json={"code": "A", "amount": 1}, middlewares=SIGNED
+    )
+    assert response.status == 400
+    assert _contains(await response.json(), ENVELOPES_400[family])
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from gateway.keys import GATEKEEPER, PASSWORDS, ROUTER, SETTINGS
 from gateway.proxy import proxy_handler
 from gateway.routing import ISSUANCE, PROMOTION, REDEMPTION, Router
 from gateway.settings import Settings
+from gateway.targets import target_middleware
 
 SERVICE = "gateway"
 MIGRATIONS_DIR = service_migrations_dir(__file__)
@@ -32,7 +33,9 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
         service=SERVICE,
         migrations_dir=MIGRATIONS_DIR,
         verify_identity=False,
-        extra_middlewares=[auth_middleware] if authenticate else [],
+        extra_middlewares=[target_middleware, auth_middleware]
+        if authenticate
+        else [target_middleware],
         serve_document=False,
     )
     app[SETTINGS] = settings

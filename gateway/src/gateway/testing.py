@@ -5,18 +5,23 @@ database) whose upstreams all point at it, and returns a client of the gateway t
 the bootstrap admin token by default. ``gateways(**settings)`` starts gateway replicas in
 front of an echo upstream, for the gateway's and the CLI's own tests. ``register_and_login``
 gives a user token (user endpoints such as ``/api/v1/coupon/activate`` take nothing else);
-``create_token`` an API token with a given whitelist. Enabled by ``-p gateway.testing``.
+``create_token`` an API token with a given whitelist; ``raw_request`` sends a request line
+and body exactly as given (targets no client library would send). Enabled by
+``-p gateway.testing``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -179,3 +184,67 @@ async def register_and_login(
     assert login.status == 200, await login.text()
     token: str = (await login.json())["access"]["token"]
     return token
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+async def raw_request(
+    client: TestClient[Any, Any],
+    target: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    chunks: Iterable[bytes] | None = None,
+) -> RawResponse:
+    """Send ``method target HTTP/1.1`` to the server of ``client`` as written, the body (if
+    any) in ``chunks`` with chunked transfer encoding; the whole answer read to the close."""
+    server = client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {server.host}:{server.port}"]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        lines.append("Connection: close")
+        if chunks is not None:
+            lines.append("Transfer-Encoding: chunked")
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        # The server may answer (413) and close before it has read the whole body.
+        with contextlib.suppress(ConnectionError):
+            for chunk in chunks or ():
+                writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                await writer.drain()
+            if chunks is not None:
+                writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        answer = await reader.read()
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    found = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        found[name.strip().lower()] = value.strip()
+    if found.get("transfer-encoding") == "chunked":
+        body = _dechunk(body)
+    return RawResponse(int(status_line.split()[1]), found, body)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = bytearray()
+    while True:
+        size_line, _, rest = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            return bytes(out)
+        out += rest[:size]
+        data = rest[size + 2 :]

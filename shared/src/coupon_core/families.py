@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
 from coupon_core.errors import DomainError, ValidationFailed
+
+_SLASHES = re.compile("/{2,}")
 
 
 class Family(StrEnum):
@@ -17,6 +20,8 @@ class Family(StrEnum):
 
 
 def family_for_path(path: str) -> Family:
+    if "//" in path:  # refused with 404, in the envelope of the path it resembles
+        path = _SLASHES.sub("/", path)
     if path.startswith("/api/v1/promotions"):
         return Family.SYLIUS
     if path.startswith("/api/v1/"):

@@ -14,9 +14,16 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from redis.exceptions import RedisError
 
-from coupon_core.errors import DomainError, PayloadTooLarge, ServiceUnavailable, Unauthorized
+from coupon_core.errors import (
+    BadRequest,
+    DomainError,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
 from coupon_core.families import error_body, family_for_path
-from coupon_core.http import MAX_BODY_BYTES, json_response
+from coupon_core.http import MAX_BODY_BYTES, NUL, NUL_MESSAGE, json_response
 from coupon_core.identity import IDENTITY_HEADER, IdentityError, verify_identity
 from coupon_core.keys import (
     CORE_SETTINGS,
@@ -119,6 +126,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return error_response(request, _from_http_exception(exc))
+    except web.RequestPayloadError:
+        # A body the server cannot decode (a bad chunk or Content-Encoding) is the caller's;
+        # the rest of the stream cannot be trusted, so the connection ends with the answer.
+        response = error_response(
+            request,
+            BadRequest("The request body could not be read: bad transfer or content encoding."),
+        )
+        response.force_close()
+        return response
     except asyncio.CancelledError:
         raise
     except STORE_OUTAGES as exc:
@@ -136,6 +152,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             code="internal_error",
         )
         return error_response(request, internal)
+
+
+@web.middleware
+async def query_text_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Query parameters are text inputs like a body's strings: one holding a NUL is a 400
+    (PostgreSQL text cannot hold it) before any handler reads it."""
+    if NUL in request.query_string:
+        names = [name for name, value in request.query.items() if NUL in name or NUL in value]
+        where = names[0].replace(NUL, "\\0") if names else "query"
+        raise ValidationFailed({where: [NUL_MESSAGE]})
+    return await handler(request)
 
 
 @web.middleware

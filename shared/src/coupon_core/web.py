@@ -25,6 +25,7 @@ from coupon_core.middleware import (
     identity_middleware,
     metrics_middleware,
     nonce_book_ctx,
+    query_text_middleware,
     request_id_middleware,
 )
 from coupon_core.migrations import MigrationSet, migrate
@@ -56,6 +57,7 @@ def build_app(
     if verify_identity:
         middlewares.append(identity_middleware)
     middlewares.extend(extra_middlewares)
+    middlewares.append(query_text_middleware)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[CORE_SETTINGS] = settings
     app[METRICS] = Metrics(service)
