@@ -24,8 +24,6 @@ def normalised(given: Mapping[CustomerIdentifier, object]) -> dict[CustomerIdent
     found: dict[CustomerIdentifier, str] = {}
     for identifier in IDENTIFIERS:
         value = normalise(identifier, given.get(identifier))
-        if value is not None and "\x00" in value:
-            raise BadRequest(f"{identifier} must not contain NUL characters")
         if value is not None:
             found[identifier] = value
     return found

@@ -22,7 +22,8 @@ def _printable(value: Any) -> Any:
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Strict: a string or a boolean is not a number (SPEC section 7).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     _no_control = field_validator("*")(_printable)
 
@@ -46,7 +47,7 @@ class Register(_Body):
 
 
 class Login(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     _no_control = field_validator("*")(_printable)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
 from coupon_core.dates import FIRST_YEAR, LAST_YEAR, in_utc_range
+from coupon_core.fields import IsoDatetime, blank_as_none
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -23,23 +25,9 @@ Identifier = Annotated[str, StringConstraints(max_length=100)]
 CodePart = Annotated[str, StringConstraints(max_length=20, pattern=r"^[A-Za-z0-9_-]*$")]
 
 
-def _no_nul(value: Any) -> None:
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("text must not contain NUL characters")
-    if isinstance(value, dict):
-        for item in value.values():
-            _no_nul(item)
-
-
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _text_without_nul(cls, data: Any) -> Any:
-        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
-        _no_nul(data)
-        return data
+    # Strict: no number from a string or a boolean, no boolean from a number (SPEC 7).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class CustomerIn(Body):
@@ -51,7 +39,9 @@ class CustomerIn(Body):
 
 
 class CustomerRef(Body):
-    id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    id: Annotated[
+        Annotated[int, Field(ge=1, le=2**63 - 1)] | None, BeforeValidator(blank_as_none)
+    ] = None
     mobile: Identifier | None = None
     email: Identifier | None = None
     externalId: Identifier | None = None
@@ -78,7 +68,7 @@ class SeriesIn(Body):
     discountUpto: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = 0.0
     discountOn: Literal["BILL", "ITEM"] = "BILL"
     detailedInfo: LongText = ""
-    validTillDate: datetime
+    validTillDate: IsoDatetime
     validDaysFromCreation: Limit = -1
     maxCreate: Limit = -1
     maxRedeem: Limit = -1

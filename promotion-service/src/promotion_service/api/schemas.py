@@ -22,7 +22,8 @@ Affix = Annotated[str, Field(max_length=MAX_AFFIX_LENGTH, pattern=r"^[A-Za-z0-9_
 
 
 class Form(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Strict: a boolean is not a number, a string is not a number (SPEC section 7).
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 class CouponForm(Form):

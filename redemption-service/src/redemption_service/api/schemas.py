@@ -5,17 +5,37 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 Text = Annotated[str, StringConstraints(max_length=255, strip_whitespace=True)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+
+
+def _number_or_numeric_text(value: Any) -> Any:
+    # Seed 003 sends its amount as a string ("5000"): accepted; a boolean is not a number.
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PydanticCustomError("decimal_type", "Input should be a number or numeric text")
+    return value
+
+
 Amount = Annotated[
-    Decimal, Field(ge=0, le=Decimal("1000000000000"), allow_inf_nan=False, decimal_places=4)
+    Decimal,
+    Field(strict=False, ge=0, le=Decimal("1000000000000"), allow_inf_nan=False, decimal_places=4),
+    BeforeValidator(_number_or_numeric_text),
 ]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Strict: a boolean is neither a number nor a string (SPEC section 7).
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 class CustomerIn(_In):
