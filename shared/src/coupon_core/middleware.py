@@ -36,6 +36,7 @@ from coupon_core.keys import (
 )
 from coupon_core.logging import request_id_var
 from coupon_core.metrics import UNMATCHED_ROUTE
+from coupon_core.paths import path_problem
 from coupon_core.replay import NonceBook
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,10 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
     """Services trust only requests the gateway signed (SPEC section 1)."""
     if request.path in OPERATIONAL_PATHS:
         return await handler(request)
+    # The gateway refuses these paths; a service refuses them too, whoever signed them.
+    problem = path_problem(request.rel_url.raw_path, request.path)
+    if problem is not None:
+        raise BadRequest(problem)
     settings = request.app[CORE_SETTINGS]
     # The signature covers the body: read it whole (at most MAX_BODY_BYTES, else 413);
     # handlers reading it again get these bytes.
