@@ -146,15 +146,25 @@ def _none_of(paths: set[str]) -> str:
     return "^(?!(" + "|".join(re.escape(p) + "$" for p in sorted(paths)) + ")).*"
 
 
+# Characters PostgreSQL text cannot hold (NUL) or UTF-8 cannot encode (lone surrogates,
+# which JSON writes as \ud800): both have answered 500 before, so about half the generated
+# strings carry one.
+AWKWARD = st.sampled_from(["\x00", "\ud800", "\udbff", "\udc00", "\udfff"])
+
+
+def _text(max_size: int) -> st.SearchStrategy[str]:
+    half = max_size // 2
+    awkward = st.tuples(st.text(max_size=half), AWKWARD, st.text(max_size=half)).map("".join)
+    return st.text(max_size=max_size) | awkward
+
+
 JSON = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=80),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
-    ),
+    | _text(80),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text(12), inner, max_size=4),
     max_leaves=12,
 )
 # Near-valid bodies: the right field names with generated values.
