@@ -102,6 +102,8 @@ def main() -> None:
     if args.what == "all":
         print("... generation vs raw COPY (bench/promotion_generation.py)", flush=True)
         report += ["", "## Generation vs raw COPY", "", *generation(args.generation_amount)]
+        print("... signed identity per request (bench/identity.py)", flush=True)
+        report += ["", "## Signed identity per request", "", *identity_costs()]
     command = "make bench" if args.what == "all" else "python -m bench soak"
     text = "\n".join(
         [
@@ -141,6 +143,21 @@ def generation(amount: int) -> list[str]:
     ]
 
 
+def identity_costs() -> list[str]:
+    """bench/identity.py, run as it is (CPU of signing and verifying, Redis nonce claims),
+    its output kept verbatim: the part of the service rows above that the identity costs."""
+    command = [sys.executable, "-m", "bench.identity"]
+    root = Path(__file__).resolve().parent.parent
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=300, cwd=root
+        )
+        output = (result.stdout + result.stderr).strip().splitlines()
+    except subprocess.TimeoutExpired:
+        output = ["timed out after 300 s"]
+    return ["`python -m bench.identity`:", "", *output[-20:]]
+
+
 ANALYSIS = """
 ## Reading these numbers
 
@@ -166,6 +183,10 @@ ANALYSIS = """
   each.
   The gateway's share is the proxy's client request and response writes, the credential
   lookup (hash, cache) and the HMAC identity. See docs/redemption.md for the redeem path.
+- The signed identity is in every service row: the gateway signs (HMAC and the body's
+  SHA-256), the service verifies and claims the nonce in Redis (`SET NX PX`, auto-pipelined
+  with the claims of concurrent requests). "Signed identity per request" times each part
+  alone; `gateway hello` pays the signing only (the hello app verifies nothing).
 - The gateway's CPU per redeem is mostly load shape, not the redeem: a proxied request costs
   an event loop less when many arrive per wake-up. Behind the same gateway, a POST of the
   redeem body to the hello app costs about 20 µs more than the GET at full speed, while a GET
