@@ -62,6 +62,7 @@ class Process:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent,
+                process_group=0,  # a terminal's Ctrl-C is the launcher's to act on
             )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:

@@ -3,6 +3,8 @@
 ``make run`` calls ``python -m coupon_core.stack``; the end-to-end tests use :class:`Stack`
 directly, so both start the platform the same way. PostgreSQL and Redis are embedded
 (started from pip-installed binaries) unless ``DATABASE_URL`` / ``REDIS_URL`` name servers.
+What can be checked without starting anything (the secrets, the data directory being free:
+``coupon_core.stack_lock``, the given ports) is checked before the slow steps.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coupon_core import couponctl_env
-from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis
+from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis, run
 from coupon_core.ports import port_is_free, reserve_port
 from coupon_core.processes import Process, StackError
+from coupon_core.settings import MIN_SECRET_LENGTH
+from coupon_core.stack_lock import DataDirLock
 
 # process name -> (python module, database name)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -73,6 +77,7 @@ class Stack:
         self.services: dict[str, list[Process]] = {}
         self.gateway: Process | None = None
         self._reservations: list[socket.socket] = []
+        self._lock = DataDirLock(self.data_dir)
 
     # -- data stores -------------------------------------------------------------------
     @property
@@ -145,9 +150,7 @@ class Stack:
         return env
 
     def _migrate(self, module: str, env: dict[str, str]) -> None:
-        result = subprocess.run(
-            [sys.executable, "-m", module, "migrate"], env=env, capture_output=True, check=False
-        )
+        result = run([sys.executable, "-m", module, "migrate"], env=env)
         if result.returncode != 0:
             raise StackError(
                 f"{module} migrate failed:\n{result.stdout.decode()}{result.stderr.decode()}"
@@ -177,13 +180,30 @@ class Stack:
         given += [0] * (self.config.replicas - len(given))
         return [self._listen(port) for port in given]
 
+    def _check_secrets(self) -> None:
+        """The processes refuse these too, but only once PostgreSQL, Redis and every
+        migration have run."""
+        secrets_ = {
+            "BOOTSTRAP_ADMIN_TOKEN": self.config.bootstrap_admin_token,
+            "IDENTITY_SECRET": self.config.identity_secret,
+        }
+        for name, value in secrets_.items():
+            if value is not None and len(value) < MIN_SECRET_LENGTH:
+                raise StackError(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+
     def start(self, on_step: Callable[[str], None] = lambda _: None) -> None:
+        self._check_secrets()
+        # Nothing in the data directory is touched unless it is this stack's.
+        self._lock.acquire()
+        listens = {name: self._replica_listens(name) for name in SERVICES}
+        gateway_listen = self._listen(self.config.gateway_port)
+        self._lock.record(gateway_url=f"http://127.0.0.1:{gateway_listen['PORT']}")
         self.logs.mkdir(parents=True, exist_ok=True)
         on_step("starting PostgreSQL and Redis")
         self._start_stores()
         for name, (module, database) in SERVICES.items():
             processes = []
-            for index, listen in enumerate(self._replica_listens(name)):
+            for index, listen in enumerate(listens[name]):
                 env = self._env(name, database, listen)
                 if index == 0:
                     on_step(f"migrating {name}")
@@ -199,7 +219,7 @@ class Stack:
                     )
                 )
             self.services[name] = processes
-        gw_env = self._env("gateway", GATEWAY[1], self._listen(self.config.gateway_port))
+        gw_env = self._env("gateway", GATEWAY[1], gateway_listen)
         for name in SERVICES:
             gw_env[f"{name.upper()}_UPSTREAMS"] = ",".join(p.url for p in self.services[name])
         on_step("migrating gateway")
@@ -242,6 +262,7 @@ class Stack:
         for reservation in self._reservations:
             reservation.close()
         self._reservations.clear()
+        self._lock.release()
 
     def __enter__(self) -> Stack:
         try:
@@ -270,6 +291,22 @@ def load_demo(gateway_url: str, token: str) -> bool:
     return done.returncode == 0
 
 
+def _announce(stack: Stack, token: str) -> None:
+    """What ``make run`` prints once every process is ready, demo data loaded."""
+    print(f"gateway: {stack.gateway_url}")
+    for name, processes in stack.services.items():
+        print(f"{name}: {', '.join(p.url for p in processes)}")
+    print(f"postgres: {stack.database_url}")
+    print(f"redis: {stack.redis_url}")
+    print(f"logs: {stack.logs}")
+    written = couponctl_env.write(stack.data_dir, stack.gateway_url, token)
+    print(f"couponctl settings: {written} (read by default), or paste:")
+    print(f"  {couponctl_env.export_line(stack.gateway_url, token)}")
+    if not load_demo(stack.gateway_url, token):  # on success the demo output names it
+        print(f"demo token: {token}")
+    print("ready; Ctrl-C stops everything", flush=True)
+
+
 def _run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m coupon_core.stack", description=__doc__)
     parser.add_argument(
@@ -290,30 +327,37 @@ def _run(argv: list[str] | None = None) -> int:
     )
     stack = Stack(config)
     stopping = threading.Event()
+    received: list[int] = []
+    starting = True
 
     def on_signal(signum: int, _frame: object) -> None:
+        nonlocal starting
+        received.append(signum)
         stopping.set()
+        if starting:  # the first signal interrupts the start-up; later ones only stop
+            starting = False
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        stack.start(on_step=lambda step: print(f"... {step}", flush=True))
-    except StackError as exc:
-        print(f"stack failed to start: {exc}", file=sys.stderr)
+        try:
+            stack.start(on_step=lambda step: print(f"... {step}", flush=True))
+            _announce(stack, token)
+            starting = False
+        except StackError as exc:
+            starting = False
+            if not received:
+                print(f"stack failed to start: {exc}", file=sys.stderr)
+                stack.stop()
+                return 1
+            raise KeyboardInterrupt from None  # a child got the same signal and went first
+    except KeyboardInterrupt:
+        # Processes run in groups of their own: stopping them is this process's job.
+        print("interrupted; stopping", file=sys.stderr, flush=True)
         stack.stop()
-        return 1
-    print(f"gateway: {stack.gateway_url}")
-    for name, processes in stack.services.items():
-        print(f"{name}: {', '.join(p.url for p in processes)}")
-    print(f"postgres: {stack.database_url}")
-    print(f"redis: {stack.redis_url}")
-    print(f"logs: {stack.logs}")
-    written = couponctl_env.write(config.data_dir, stack.gateway_url, token)
-    print(f"couponctl settings: {written} (read by default), or paste:")
-    print(f"  {couponctl_env.export_line(stack.gateway_url, token)}")
-    if not load_demo(stack.gateway_url, token):  # on success the demo output names it
-        print(f"demo token: {token}")
-    print("ready; Ctrl-C stops everything", flush=True)
+        print("stopped", flush=True)
+        return 128 + (received[0] if received else signal.SIGINT)
     while not stopping.is_set():
         stopping.wait(0.5)
         for process in stack.all_processes():
