@@ -1,8 +1,15 @@
 """OpenAPI 3.1 from the routes themselves: each handler is described with the same pydantic
-models it validates with, so the document cannot drift from the code.
+models it validates with and answers with, so the document cannot drift from the code.
 
-    @documented(Doc(summary="Create a coupon", body=CouponIn, responses={201: CouponOut}))
+    @documented(Doc(summary="Create a coupon", body=CouponIn,
+                    responses={201: CouponOut, 400: "Validation Failed"}))
     async def create_coupon(request): ...
+
+A success status maps to the model its body is rendered through (or, without a body, to a
+description); an error status to a description: its schema is the envelope of the path's
+URL family (:func:`coupon_core.families.error_models`, SPEC section 7), and every operation
+also declares that envelope as its ``default`` answer (any other error). ``examples`` and
+``body_example`` carry bodies taken from the seeds.
 
 :func:`build_document` walks an application's router; :func:`undocumented_routes` lists the
 routes without a description (a test asserts it is empty). Every service serves its own
@@ -20,6 +27,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from coupon_core.families import error_models, family_for_path
 from coupon_core.http import json_response
 
 H = TypeVar("H", bound=Callable[..., Any])
@@ -29,12 +37,17 @@ DOCUMENT_PATH = "/openapi.json"
 NOT_DOCUMENTED = frozenset({"/healthz", "/readyz", "/metrics", DOCUMENT_PATH})
 _ATTRIBUTE = "__openapi__"
 _PARAM_RE = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
+JSON = "application/json"
+NO_CONTENT = 204
+_SCHEMA_REF = "#/components/schemas/"
 
 
 @dataclass(frozen=True)
 class Doc:
     """How one operation is described. ``responses`` maps a status to a model (its body) or
-    to a plain description; ``security`` names security schemes (``()`` for public)."""
+    to a plain description (an error's body is its family's envelope); ``examples`` maps a
+    status to an example body and ``body_example`` is one of the request body; ``security``
+    names security schemes (``()`` for public)."""
 
     summary: str
     description: str = ""
@@ -42,8 +55,10 @@ class Doc:
     body: type[BaseModel] | None = None
     body_content_types: tuple[str, ...] = ("application/json",)
     query: type[BaseModel] | None = None
+    body_example: Any = None
     responses: Mapping[int, type[BaseModel] | str] = field(default_factory=dict)
-    response_content_type: str = "application/json"
+    examples: Mapping[int, Any] = field(default_factory=dict)
+    response_content_type: str = JSON
     security: tuple[str, ...] | None = None
     operation_id: str | None = None
 
@@ -86,16 +101,18 @@ def documented_operations(document: Mapping[str, Any]) -> set[str]:
     }
 
 
-def _schemas(
-    docs: Iterable[Doc],
-) -> tuple[dict[tuple[type[BaseModel], JsonSchemaMode], Any], dict[str, Any]]:
+Refs = Mapping[tuple[type[BaseModel], JsonSchemaMode], Any]
+
+
+def _schemas(described: Iterable[tuple[str, Doc]]) -> tuple[Refs, dict[str, Any]]:
     wanted: set[tuple[type[BaseModel], JsonSchemaMode]] = set()
-    for doc in docs:
+    for path, doc in described:
         if doc.body is not None:
             wanted.add((doc.body, "validation"))
         for response in doc.responses.values():
             if isinstance(response, type):
                 wanted.add((response, "serialization"))
+        wanted.update((m, "serialization") for m in error_models(family_for_path(path)))
     if not wanted:
         return {}, {}
     refs, definitions = models_json_schema(
@@ -106,10 +123,53 @@ def _schemas(
     return found, dict(definitions.get("$defs", {}))
 
 
-def _operation(method: str, path: str, doc: Doc, refs: Mapping[Any, Any]) -> dict[str, Any]:
+def _operation_id(method: str, path: str) -> str:
+    """``get_api_v1_promotions``; a path's trailing-slash twin ends in ``_slash`` (an id
+    must stay unique once a generator turns it into a Python name)."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_")
+    return f"{method.lower()}_{name}" + ("_slash" if path.endswith("/") else "")
+
+
+def _described(model: type[BaseModel]) -> str:
+    return model.__doc__.strip().splitlines()[0] if model.__doc__ else model.__name__
+
+
+def _media(schema: dict[str, Any], example: Any) -> dict[str, Any]:
+    return {"schema": schema} if example is None else {"schema": schema, "example": example}
+
+
+def error_answer(
+    path: str, status: int | None, description: str, example: Any = None
+) -> dict[str, Any]:
+    """An error response of ``path`` (``status`` None: any): its URL family's envelope."""
+    refs = [{"$ref": _SCHEMA_REF + m.__name__} for m in error_models(family_for_path(path), status)]
+    schema = refs[0] if len(refs) == 1 else {"anyOf": refs}
+    return {"description": description, "content": {JSON: _media(schema, example)}}
+
+
+def _answer(
+    status: int, response: type[BaseModel] | str, doc: Doc, path: str, refs: Refs
+) -> dict[str, Any]:
+    example = doc.examples.get(status)
+    content_type = JSON if status >= 400 else doc.response_content_type
+    if isinstance(response, type):
+        media = _media(refs[(response, "serialization")], example)
+        return {"description": _described(response), "content": {content_type: media}}
+    if status >= 400:
+        return error_answer(path, status, response, example)
+    if status == NO_CONTENT or content_type == JSON:
+        return {"description": response}  # no body, or one the document cannot describe
+    # A page, a file: text, or bytes.
+    text: dict[str, Any] = {"type": "string"}
+    if not content_type.startswith("text/"):
+        text["contentMediaType"] = content_type
+    return {"description": response, "content": {content_type: _media(text, example)}}
+
+
+def _operation(method: str, path: str, doc: Doc, refs: Refs) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": doc.summary,
-        "operationId": doc.operation_id or f"{method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', path)}",
+        "operationId": doc.operation_id or _operation_id(method, path),
         "responses": {},
     }
     if doc.description:
@@ -130,25 +190,19 @@ def _operation(method: str, path: str, doc: Doc, refs: Mapping[Any, Any]) -> dic
     if parameters:
         operation["parameters"] = parameters
     if doc.body is not None:
-        schema_ref = refs[(doc.body, "validation")]
+        body = _media(refs[(doc.body, "validation")], doc.body_example)
         operation["requestBody"] = {
             "required": True,
-            "content": {ct: {"schema": schema_ref} for ct in doc.body_content_types},
+            "content": {ct: body for ct in doc.body_content_types},
         }
     for status, response in sorted(doc.responses.items()):
-        if isinstance(response, str):
-            operation["responses"][str(status)] = {"description": response}
-        else:
-            operation["responses"][str(status)] = {
-                "description": response.__doc__.strip().splitlines()[0]
-                if response.__doc__
-                else response.__name__,
-                "content": {
-                    doc.response_content_type: {"schema": refs[(response, "serialization")]}
-                },
-            }
+        operation["responses"][str(status)] = _answer(status, response, doc, path, refs)
     if not operation["responses"]:
         operation["responses"]["200"] = {"description": "OK"}
+    family = family_for_path(path).value
+    operation["responses"]["default"] = error_answer(
+        path, None, f"Any other error, in the {family} error envelope (SPEC section 7)"
+    )
     if doc.security is not None:
         operation["security"] = [{name: []} for name in doc.security]
     return operation
@@ -156,7 +210,7 @@ def _operation(method: str, path: str, doc: Doc, refs: Mapping[Any, Any]) -> dic
 
 def build_document(app: web.Application, *, title: str, version: str = "1.0.0") -> dict[str, Any]:
     described = [(m, p, d) for m, p, h in _routes(app) if (d := doc_of(h)) is not None]
-    refs, schemas = _schemas(d for _, _, d in described)
+    refs, schemas = _schemas((p, d) for _, p, d in described)
     paths: dict[str, dict[str, Any]] = {}
     for method, path, doc in described:
         paths.setdefault(path, {})[method.lower()] = _operation(method, path, doc, refs)
@@ -168,12 +222,45 @@ def build_document(app: web.Application, *, title: str, version: str = "1.0.0") 
     }
 
 
+def _renamed(value: Any, renames: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        ref = value.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_SCHEMA_REF):
+            name = ref[len(_SCHEMA_REF) :]
+            value = {**value, "$ref": _SCHEMA_REF + renames.get(name, name)}
+        return {key: _renamed(item, renames) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, renames) for item in value]
+    return value
+
+
+def _kept_apart(part: Mapping[str, Any], taken: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``part`` with each schema whose name ``taken`` already gives another schema renamed
+    after the part's title (``CustomerIn`` of "redemption": ``RedemptionCustomerIn``)."""
+    own = part.get("components", {}).get("schemas", {})
+    title = str(part.get("info", {}).get("title", ""))
+    prefix = "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", title)) or "Service"
+    renames = {
+        name: prefix + name for name, schema in own.items() if taken.get(name, schema) != schema
+    }
+    if not renames:
+        return part
+    renamed: dict[str, Any] = _renamed(dict(part), renames)
+    schemas = renamed["components"]["schemas"]
+    for old, new in renames.items():  # generators name models after the title
+        schemas[old] = {**schemas[old], "title": new}
+    renamed["components"]["schemas"] = {renames.get(n, n): s for n, s in schemas.items()}
+    return renamed
+
+
 def merge_documents(base: dict[str, Any], parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """``base`` with the paths and schemas of ``parts`` added (later parts never overwrite)."""
+    """``base`` with the paths and schemas of ``parts`` added (later parts never overwrite a
+    path; a schema of theirs named like another one is renamed, see :func:`_kept_apart`)."""
     merged = {**base, "paths": dict(base.get("paths", {}))}
     components = dict(base.get("components", {}))
     schemas = dict(components.get("schemas", {}))
     for part in parts:
+        part = _kept_apart(part, schemas)
         for path, item in part.get("paths", {}).items():
             merged["paths"].setdefault(path, {}).update(
                 {k: v for k, v in item.items() if k not in merged["paths"].get(path, {})}

@@ -22,7 +22,14 @@ import aiohttp
 from aiohttp import web
 from coupon_core.http import json_response
 from coupon_core.keys import HTTP_SESSION
-from coupon_core.openapi import DOCUMENT_PATH, Doc, build_document, documented, merge_documents
+from coupon_core.openapi import (
+    DOCUMENT_PATH,
+    Doc,
+    build_document,
+    documented,
+    error_answer,
+    merge_documents,
+)
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from gateway.domain.routes import PUBLIC_PATHS, PUBLIC_ROUTES, USER_TEMPLATES, RouteTable
@@ -120,6 +127,23 @@ async def _service_parts(app: web.Application) -> tuple[list[dict[str, Any]], li
     return parts, sorted(unavailable)
 
 
+# What the gateway itself may answer before an operation runs (SPEC section 2).
+EDGE_ANSWERS = {
+    401: "no credentials, or (login) a wrong email or password",
+    403: "credentials invalid, expired, revoked, of the wrong kind or not whitelisted here",
+    429: "over the rate limit: see Retry-After and the RateLimit-* headers",
+}
+
+
+def _with_edge_answers(path: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation's answers and, in its family's envelope, the gateway's own: 429 for
+    every operation, 401 and 403 for those that need credentials."""
+    statuses = EDGE_ANSWERS if operation["security"] else {429: EDGE_ANSWERS[429]}
+    edge = {str(s): error_answer(path, s, text) for s, text in statuses.items()}
+    answers = {**edge, **operation["responses"]}
+    return dict(sorted(answers.items(), key=lambda item: (item[0] == "default", item[0])))
+
+
 def platform_document(
     own: dict[str, Any], parts: list[dict[str, Any]], unavailable: list[str]
 ) -> dict[str, Any]:
@@ -129,6 +153,7 @@ def platform_document(
         template = routes.template_for(path)
         for method, operation in item.items():
             operation["security"] = security_for(method.upper(), path, template)
+            operation["responses"] = _with_edge_answers(path, operation)
     merged["components"]["securitySchemes"] = SECURITY_SCHEMES
     merged["info"] = {
         "title": TITLE,
