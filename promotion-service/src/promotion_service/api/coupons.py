@@ -7,9 +7,11 @@ from coupon_core.http import json_response
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.openapi import Doc, documented
 
-from promotion_service.api import render
+from promotion_service.api import examples, render
 from promotion_service.api.forms import parse_form
 from promotion_service.api.pagination import page_request, paginated
+from promotion_service.api.queries import CouponListQuery
+from promotion_service.api.responses import PromotionCouponOut, PromotionCouponPageOut
 from promotion_service.api.schemas import CouponForm, NewCouponForm
 from promotion_service.db import coupons as coupon_db
 from promotion_service.db import promotions as promotion_db
@@ -30,7 +32,13 @@ def _codes(request: web.Request) -> tuple[str, str]:
         summary="List a promotion's coupons (paginated)",
         description="Query: page (default 1), limit or paginate (default 10, at most 100).",
         tags=("promotion coupons",),
-        responses={200: "a page of coupons (Sylius list)", 404: "no such promotion"},
+        query=CouponListQuery,
+        responses={
+            200: PromotionCouponPageOut,
+            400: "Validation Failed: a paging or sorting parameter",
+            404: "no such promotion, or a page past the last",
+        },
+        examples={200: examples.COUPON_PAGE},
     )
 )
 async def list_coupons(request: web.Request) -> web.Response:
@@ -47,8 +55,8 @@ async def list_coupons(request: web.Request) -> web.Response:
             conn, promo.id, sort=req.sort, limit=req.limit, offset=req.offset
         )
     base = f"{render.promotion_href(promotion_code)}/coupons/"
-    body = paginated(base, req, total, [render.coupon_item(c, zone) for c in items])
-    return json_response(body)
+    items_out = [render.coupon_item(c, zone) for c in items]
+    return json_response(paginated(PromotionCouponPageOut, base, req, total, items_out).body())
 
 
 @documented(
@@ -56,11 +64,13 @@ async def list_coupons(request: web.Request) -> web.Response:
         summary="Create a promotion coupon",
         tags=("promotion coupons",),
         body=NewCouponForm,
+        body_example=examples.NEW_COUPON,
         responses={
-            201: "the coupon",
+            201: PromotionCouponOut,
             400: "Validation Failed: the body of the Sylius error envelope names each field",
             404: "no such promotion",
         },
+        examples={201: examples.COUPON_CREATED, 400: examples.COUPON_WITHOUT_CODE},
     )
 )
 async def create_coupon(request: web.Request) -> web.Response:
@@ -76,19 +86,20 @@ async def create_coupon(request: web.Request) -> web.Response:
     coupon = await coupons.create(
         request.app[PG_POOL], request.app[REDIS], promotion_code, form.code, limits
     )
-    return json_response(render.coupon(coupon, zone), status=201)
+    return json_response(render.coupon(coupon, zone).body(), status=201)
 
 
 @documented(
     Doc(
         summary="Show a promotion coupon",
         tags=("promotion coupons",),
-        responses={200: "the coupon", 404: "no such promotion or coupon"},
+        responses={200: PromotionCouponOut, 404: "no such promotion or coupon"},
+        examples={200: examples.COUPON},
     )
 )
 async def get_coupon(request: web.Request) -> web.Response:
     coupon = await coupons.get(request.app[PG_POOL], *_codes(request))
-    return json_response(render.coupon(coupon, request.app[SETTINGS].zone))
+    return json_response(render.coupon(coupon, request.app[SETTINGS].zone).body())
 
 
 @documented(
@@ -96,6 +107,7 @@ async def get_coupon(request: web.Request) -> web.Response:
         summary="Replace a coupon's limits (fields left out become null)",
         tags=("promotion coupons",),
         body=CouponForm,
+        body_example=examples.FULL_UPDATE,
         responses={
             204: "replaced",
             400: "Validation Failed (Sylius envelope)",
@@ -122,6 +134,7 @@ async def replace_coupon(request: web.Request) -> web.Response:
         summary="Change some limits of a coupon",
         tags=("promotion coupons",),
         body=CouponForm,
+        body_example=examples.PARTIAL_UPDATE,
         responses={
             204: "changed",
             400: "Validation Failed (Sylius envelope)",

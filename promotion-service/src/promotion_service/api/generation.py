@@ -10,6 +10,7 @@ from coupon_core.openapi import Doc, documented
 
 from promotion_service.api import render
 from promotion_service.api.forms import parse_form
+from promotion_service.api.responses import GeneratedOut, GenerationJobOut
 from promotion_service.api.schemas import GenerateForm
 from promotion_service.domain.errors import GENERATE_FORM, invalid, job_not_found
 from promotion_service.domain.models import CouponLimits
@@ -28,8 +29,8 @@ from promotion_service.usecases import generation
         tags=("promotion coupons",),
         body=GenerateForm,
         responses={
-            201: "every code generated: {amount}",
-            202: "a generation job: id, state, done, total, _links",
+            201: GeneratedOut,
+            202: GenerationJobOut,
             400: "Validation Failed: the body of the Sylius error envelope names each field",
             404: "no such promotion",
         },
@@ -60,11 +61,11 @@ async def generate(request: web.Request) -> web.Response:
     if req.amount <= settings.generation_sync_limit:
         count = await generation.generate_now(pool, redis, promotion_code, req)
         request.app[METRICS].counter(GENERATED_CODES).inc(count)
-        return json_response({"amount": count}, status=201)
+        return json_response(GeneratedOut(amount=count).body(), status=201)
     job = await generation.start_job(pool, promotion_code, req)
     request.app[JOBS_QUEUED].set()
     body = render.job(job, settings.zone)
-    return json_response(body, status=202, headers={"Location": body["_links"]["self"]["href"]})
+    return json_response(body.body(), status=202, headers={"Location": body.links.self_.href})
 
 
 @documented(
@@ -72,7 +73,7 @@ async def generate(request: web.Request) -> web.Response:
         summary="Follow a generation job",
         tags=("promotion coupons",),
         responses={
-            200: "the job: id, state (pending, running, done, failed), done, total",
+            200: GenerationJobOut,
             404: "no such job",
         },
     )
@@ -85,4 +86,4 @@ async def job_status(request: web.Request) -> web.Response:
     job = await generation.job_status(request.app[PG_POOL], request.match_info["promotion"], job_id)
     if job is None:
         raise job_not_found(raw_id)
-    return json_response(render.job(job, request.app[SETTINGS].zone))
+    return json_response(render.job(job, request.app[SETTINGS].zone).body())

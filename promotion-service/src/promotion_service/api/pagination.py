@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import web
 from coupon_core.errors import NotFound, ValidationFailed
 from coupon_core.http import bigint
+from coupon_core.responses import ResponseModel
+
+from promotion_service.api.responses import Page
+
+P = TypeVar("P", bound=Page)
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -65,8 +70,8 @@ def page_request(
 
 
 def paginated(
-    base: str, req: PageRequest, total: int, items: list[dict[str, Any]]
-) -> dict[str, Any]:
+    page: type[P], base: str, req: PageRequest, total: int, items: Sequence[ResponseModel]
+) -> P:
     """The page body; a page past the last is a 404, as Sylius answers it."""
     pages = max(1, -(-total // req.limit))
     if req.page > pages:
@@ -74,8 +79,8 @@ def paginated(
             f'Page "{req.page}" does not exist. The currentPage must be inferior to "{pages}"'
         )
 
-    def href(page: int) -> dict[str, str]:
-        query = urlencode([*req.keep, ("page", str(page)), ("limit", str(req.limit))])
+    def href(number: int) -> dict[str, str]:
+        query = urlencode([*req.keep, ("page", str(number)), ("limit", str(req.limit))])
         return {"href": f"{base}?{query}"}
 
     links = {"self": href(req.page), "first": href(1), "last": href(pages)}
@@ -83,11 +88,13 @@ def paginated(
         links["next"] = href(req.page + 1)
     if req.page > 1:
         links["previous"] = href(req.page - 1)
-    return {
-        "page": req.page,
-        "limit": req.limit,
-        "pages": pages,
-        "total": total,
-        "_links": links,
-        "_embedded": {"items": items},
-    }
+    return page.model_validate(
+        {
+            "page": req.page,
+            "limit": req.limit,
+            "pages": pages,
+            "total": total,
+            "_links": links,
+            "_embedded": {"items": items},
+        }
+    )

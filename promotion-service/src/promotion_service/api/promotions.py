@@ -14,6 +14,8 @@ from coupon_core.openapi import Doc, documented
 from promotion_service.api import render
 from promotion_service.api.forms import parse_form
 from promotion_service.api.pagination import page_request, paginated
+from promotion_service.api.queries import PromotionListQuery
+from promotion_service.api.responses import PromotionOut, PromotionPageOut
 from promotion_service.api.schemas import PromotionForm
 from promotion_service.db import promotions as promotion_db
 from promotion_service.domain.errors import PROMOTION_FORM, invalid
@@ -81,8 +83,11 @@ def _checked(promo: Promotion) -> Promotion:
             "criteria[couponBased]."
         ),
         tags=("promotions",),
+        query=PromotionListQuery,
         responses={
-            200: "a page of promotions (Sylius list: page, limit, pages, total, _embedded.items)"
+            200: PromotionPageOut,
+            400: "Validation Failed: a paging, sorting or criteria parameter",
+            404: "a page past the last",
         },
     )
 )
@@ -104,8 +109,10 @@ async def list_promotions(request: web.Request) -> web.Response:
             limit=req.limit,
             offset=req.offset,
         )
-    body = paginated(f"{render.BASE}/", req, total, [render.promotion(p, zone) for p in items])
-    return json_response(body)
+    items_out = [render.promotion(p, zone) for p in items]
+    return json_response(
+        paginated(PromotionPageOut, f"{render.BASE}/", req, total, items_out).body()
+    )
 
 
 @documented(
@@ -113,7 +120,7 @@ async def list_promotions(request: web.Request) -> web.Response:
         summary="Create a promotion",
         tags=("promotions",),
         body=PromotionForm,
-        responses={201: "the promotion", 400: "Validation Failed (Sylius envelope)"},
+        responses={201: PromotionOut, 400: "Validation Failed: the form names each field"},
     )
 )
 async def create_promotion(request: web.Request) -> web.Response:
@@ -138,19 +145,19 @@ async def create_promotion(request: web.Request) -> web.Response:
         }
     )
     promo = await promotions.create(request.app[PG_POOL], request.app[REDIS], _checked(draft))
-    return json_response(render.promotion(promo, zone), status=201)
+    return json_response(render.promotion(promo, zone).body(), status=201)
 
 
 @documented(
     Doc(
         summary="Show a promotion",
         tags=("promotions",),
-        responses={200: "the promotion", 404: "no such promotion"},
+        responses={200: PromotionOut, 404: "no such promotion"},
     )
 )
 async def get_promotion(request: web.Request) -> web.Response:
     promo = await promotions.get(request.app[PG_POOL], request.match_info["promotion"])
-    return json_response(render.promotion(promo, request.app[SETTINGS].zone))
+    return json_response(render.promotion(promo, request.app[SETTINGS].zone).body())
 
 
 async def _update(request: web.Request, *, full: bool) -> web.Response:

@@ -1,10 +1,21 @@
-"""Response bodies: Sylius shapes, null fields left out."""
+"""Response bodies: the Sylius shapes of :mod:`promotion_service.api.responses`, built from
+what the service stores (null fields left out, dates in the service's zone)."""
 
 from __future__ import annotations
 
-from datetime import tzinfo
-from typing import Any
+from datetime import datetime, tzinfo
 
+from promotion_service.api.responses import (
+    CouponLinks,
+    GenerationJobOut,
+    Href,
+    JobLinks,
+    PromotionCouponItemOut,
+    PromotionCouponOut,
+    PromotionLinks,
+    PromotionOut,
+    SelfLink,
+)
 from promotion_service.domain.models import Coupon, GenerationJob, Promotion
 from promotion_service.domain.times import format_date
 
@@ -19,51 +30,41 @@ def coupon_href(promotion_code: str, code: str) -> str:
     return f"{BASE}/{promotion_code}/coupons/{code}"
 
 
-def _without_nulls(body: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in body.items() if value is not None}
-
-
-def _date(value: Any, zone: tzinfo) -> str | None:
+def _date(value: datetime | None, zone: tzinfo) -> str | None:
     return None if value is None else format_date(value, zone)
 
 
-def coupon(c: Coupon, zone: tzinfo) -> dict[str, Any]:
-    return _without_nulls(
-        {
-            "id": c.id,
-            "code": c.code,
-            "usageLimit": c.usage_limit,
-            "used": c.used,
-            "expiresAt": _date(c.expires_at, zone),
-            "createdAt": _date(c.created_at, zone),
-            "updatedAt": _date(c.updated_at, zone),
-            "perCustomerUsageLimit": c.per_customer_usage_limit,
-            "_links": {
-                "self": {"href": coupon_href(c.promotion_code, c.code)},
-                "promotion": {"href": promotion_href(c.promotion_code)},
-            },
-        }
+def coupon(c: Coupon, zone: tzinfo) -> PromotionCouponOut:
+    return PromotionCouponOut(
+        id=c.id,
+        code=c.code,
+        usageLimit=c.usage_limit,
+        used=c.used,
+        expiresAt=_date(c.expires_at, zone),
+        createdAt=format_date(c.created_at, zone),
+        updatedAt=format_date(c.updated_at, zone),
+        perCustomerUsageLimit=c.per_customer_usage_limit,
+        links=CouponLinks(
+            self_=Href(href=coupon_href(c.promotion_code, c.code)),
+            promotion=Href(href=promotion_href(c.promotion_code)),
+        ),
     )
 
 
-def coupon_item(c: Coupon, zone: tzinfo) -> dict[str, Any]:
-    return _without_nulls(
-        {
-            "id": c.id,
-            "code": c.code,
-            "usageLimit": c.usage_limit,
-            "used": c.used,
-            "expiresAt": _date(c.expires_at, zone),
-            "_links": {"self": {"href": coupon_href(c.promotion_code, c.code)}},
-        }
+def coupon_item(c: Coupon, zone: tzinfo) -> PromotionCouponItemOut:
+    return PromotionCouponItemOut(
+        id=c.id,
+        code=c.code,
+        usageLimit=c.usage_limit,
+        used=c.used,
+        expiresAt=_date(c.expires_at, zone),
+        links=SelfLink(self_=Href(href=coupon_href(c.promotion_code, c.code))),
     )
 
 
-def promotion(p: Promotion, zone: tzinfo) -> dict[str, Any]:
-    links: dict[str, Any] = {"self": {"href": promotion_href(p.code)}}
-    if p.coupon_based:
-        links["coupons"] = {"href": f"{promotion_href(p.code)}/coupons/"}
-    return _without_nulls(
+def promotion(p: Promotion, zone: tzinfo) -> PromotionOut:
+    coupons = Href(href=f"{promotion_href(p.code)}/coupons/") if p.coupon_based else None
+    return PromotionOut.model_validate(
         {
             "id": p.id,
             "code": p.code,
@@ -76,30 +77,30 @@ def promotion(p: Promotion, zone: tzinfo) -> dict[str, Any]:
             "couponBased": p.coupon_based,
             "startsAt": _date(p.starts_at, zone),
             "endsAt": _date(p.ends_at, zone),
-            "rules": p.rules,
+            "rules": p.rules,  # stored as the form accepted them
             "actions": p.actions,
             "channels": p.channels,
-            "createdAt": _date(p.created_at, zone),
-            "updatedAt": _date(p.updated_at, zone),
-            "_links": links,
+            "createdAt": format_date(p.created_at, zone),
+            "updatedAt": format_date(p.updated_at, zone),
+            "_links": PromotionLinks(self_=Href(href=promotion_href(p.code)), coupons=coupons),
         }
     )
 
 
-def job(j: GenerationJob, zone: tzinfo) -> dict[str, Any]:
+def job(j: GenerationJob, zone: tzinfo) -> GenerationJobOut:
     href = f"{promotion_href(j.promotion_code)}/coupons/generate/{j.id}"
-    return _without_nulls(
+    return GenerationJobOut.model_validate(
         {
             "id": j.id,
             "state": j.state,
             "done": j.done,
             "total": j.total,
             "error": j.error,
-            "createdAt": _date(j.created_at, zone),
-            "updatedAt": _date(j.updated_at, zone),
-            "_links": {
-                "self": {"href": href},
-                "coupons": {"href": f"{promotion_href(j.promotion_code)}/coupons/"},
-            },
+            "createdAt": format_date(j.created_at, zone),
+            "updatedAt": format_date(j.updated_at, zone),
+            "_links": JobLinks(
+                self_=Href(href=href),
+                coupons=Href(href=f"{promotion_href(j.promotion_code)}/coupons/"),
+            ),
         }
     )

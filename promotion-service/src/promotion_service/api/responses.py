@@ -1,0 +1,133 @@
+"""The bodies the Sylius family answers with (seed 001), as models: the views in
+:mod:`promotion_service.api.render` build them, the API document describes them. Null
+fields are left out (``Omitted``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from coupon_core.responses import Omitted, ResponseModel
+from pydantic import Field
+
+from promotion_service.api.schemas import Action, Rule
+
+
+class Href(ResponseModel):
+    href: str
+
+
+class SelfLink(ResponseModel):
+    self_: Href = Field(alias="self")
+
+
+class PromotionLinks(SelfLink):
+    coupons: Omitted[Href] = None  # when the promotion is coupon based
+
+
+class PromotionOut(ResponseModel):
+    """The promotion"""
+
+    id: int
+    code: str
+    name: str
+    description: Omitted[str] = None
+    priority: int
+    exclusive: bool
+    usageLimit: Omitted[int] = None
+    used: int
+    couponBased: bool
+    startsAt: Omitted[str] = None
+    endsAt: Omitted[str] = None
+    rules: list[Rule]
+    actions: list[Action]
+    channels: list[str]
+    createdAt: str
+    updatedAt: str
+    links: PromotionLinks = Field(alias="_links")
+
+
+class CouponLinks(SelfLink):
+    promotion: Href
+
+
+class PromotionCouponOut(ResponseModel):
+    """The promotion coupon"""
+
+    id: int
+    code: str
+    usageLimit: Omitted[int] = None
+    used: int
+    expiresAt: Omitted[str] = None
+    createdAt: str
+    updatedAt: str
+    perCustomerUsageLimit: Omitted[int] = None
+    links: CouponLinks = Field(alias="_links")
+
+
+class PromotionCouponItemOut(ResponseModel):
+    """A coupon as a list shows it"""
+
+    id: int
+    code: str
+    usageLimit: Omitted[int] = None
+    used: int
+    expiresAt: Omitted[str] = None
+    links: SelfLink = Field(alias="_links")
+
+
+class PageLinks(SelfLink):
+    first: Href
+    last: Href
+    next: Omitted[Href] = None
+    previous: Omitted[Href] = None
+
+
+class Page(ResponseModel):
+    page: int
+    limit: int
+    pages: int
+    total: int
+    links: PageLinks = Field(alias="_links")
+
+
+class PromotionItems(ResponseModel):
+    items: list[PromotionOut]
+
+
+class PromotionPageOut(Page):
+    """A page of promotions"""
+
+    embedded: PromotionItems = Field(alias="_embedded")
+
+
+class PromotionCouponItems(ResponseModel):
+    items: list[PromotionCouponItemOut]
+
+
+class PromotionCouponPageOut(Page):
+    """A page of the promotion's coupons"""
+
+    embedded: PromotionCouponItems = Field(alias="_embedded")
+
+
+class GeneratedOut(ResponseModel):
+    """Every code generated: how many"""
+
+    amount: int
+
+
+class JobLinks(SelfLink):
+    coupons: Href
+
+
+class GenerationJobOut(ResponseModel):
+    """The generation job"""
+
+    id: int
+    state: Literal["pending", "running", "done", "failed"]
+    done: int
+    total: int
+    error: Omitted[str] = None
+    createdAt: str
+    updatedAt: str
+    links: JobLinks = Field(alias="_links")
