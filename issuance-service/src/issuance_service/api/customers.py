@@ -13,6 +13,8 @@ from coupon_core.openapi import Doc, documented
 from issuance_service import registration
 from issuance_service.api import views
 from issuance_service.api.common import path_id, query_int, stores
+from issuance_service.api.queries import CustomerCouponsQuery, LookupQuery
+from issuance_service.api.responses import CustomerCouponsOut, CustomerOut
 from issuance_service.api.schemas import CustomerIn
 from issuance_service.db import coupons as coupons_db
 from issuance_service.domain.errors import customer_not_found
@@ -27,7 +29,7 @@ LOOKUP_PARAMS: tuple[CustomerIdentifier, ...] = ("mobile", "email", "externalId"
         tags=("customers",),
         body=CustomerIn,
         responses={
-            201: "the customer (Capillary customer object)",
+            201: CustomerOut,
             400: "invalid input (Capillary v2 envelope: errors[].code, message)",
             409: "an identifier belongs to another customer",
         },
@@ -44,7 +46,7 @@ async def create(request: web.Request) -> web.Response:
         last_name=body.lastName.strip(),
         identifiers=identifiers,
     )
-    return json_response(views.customer(customer), status=201)
+    return json_response(views.customer(customer).body(), status=201)
 
 
 async def _by_path(request: web.Request) -> Customer:
@@ -58,11 +60,11 @@ async def _by_path(request: web.Request) -> Customer:
     Doc(
         summary="Show a customer",
         tags=("customers",),
-        responses={200: "the customer", 404: "no such customer"},
+        responses={200: CustomerOut, 404: "no such customer"},
     )
 )
 async def get(request: web.Request) -> web.Response:
-    return json_response(views.customer(await _by_path(request)))
+    return json_response(views.customer(await _by_path(request)).body())
 
 
 @documented(
@@ -70,8 +72,9 @@ async def get(request: web.Request) -> web.Response:
         summary="Find a customer by mobile, email or externalId",
         description="Query: exactly one of mobile, email, externalId.",
         tags=("customers",),
+        query=LookupQuery,
         responses={
-            200: "the customer",
+            200: CustomerOut,
             400: "invalid input (Capillary v2 envelope: errors[].code, message)",
             404: "no such customer",
         },
@@ -87,7 +90,7 @@ async def lookup(request: web.Request) -> web.Response:
     customer = await registration.find(stores(request), identifiers)
     if customer is None:
         raise customer_not_found("no customer with these identifiers")
-    return json_response(views.customer(customer))
+    return json_response(views.customer(customer).body())
 
 
 @documented(
@@ -95,7 +98,12 @@ async def lookup(request: web.Request) -> web.Response:
         summary="A customer's issued coupons with their redemption state",
         description="Query: limit (1..1000, default 500).",
         tags=("customers",),
-        responses={200: "the coupons", 404: "no such customer"},
+        query=CustomerCouponsQuery,
+        responses={
+            200: CustomerCouponsOut,
+            400: "limit out of range",
+            404: "no such customer",
+        },
     )
 )
 async def coupons(request: web.Request) -> web.Response:
@@ -104,10 +112,9 @@ async def coupons(request: web.Request) -> web.Response:
     async with stores(request).pool.acquire() as conn:
         found = await coupons_db.for_customer(conn, customer.id, limit=limit)
     now = datetime.now(UTC)
-    return json_response(
-        {
-            "customerId": customer.id,
-            "coupons": [views.customer_coupon(c, now=now) for c in found],
-            "warnings": [],
-        }
+    listing = CustomerCouponsOut(
+        customerId=customer.id,
+        coupons=[views.customer_coupon(c, now=now) for c in found],
+        warnings=[],
     )
+    return json_response(listing.body())

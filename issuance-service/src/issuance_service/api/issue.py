@@ -14,8 +14,9 @@ from coupon_core.metrics import ISSUES, LIMIT_REJECTIONS
 from coupon_core.openapi import Doc, documented
 
 from issuance_service import issuing
-from issuance_service.api import views
+from issuance_service.api import examples, views
 from issuance_service.api.common import stores
+from issuance_service.api.responses import IssuedCouponOut, IssuedCouponsOut
 from issuance_service.api.schemas import CustomerRef, IssueIn, IssueMultipleIn
 from issuance_service.domain.errors import LimitExceeded
 from issuance_service.domain.models import Customer, IssuedCoupon, Series
@@ -58,8 +59,8 @@ async def _issue(request: web.Request, body: IssueIn, count: int, many: bool) ->
             issued_from: Series, coupons: list[IssuedCoupon], owner: Customer = customer
         ) -> dict[str, Any]:
             if many:
-                return views.issued_many(issued_from, coupons, owner)
-            return views.issued(issued_from, coupons[0], owner)
+                return views.issued_many(issued_from, coupons, owner).body()
+            return views.issued(issued_from, coupons[0], owner).body()
 
         result = await issuing.issue(
             deps,
@@ -86,13 +87,15 @@ async def _issue(request: web.Request, body: IssueIn, count: int, many: bool) ->
         description="Accepts an Idempotency-Key header.",
         tags=("issue",),
         body=IssueIn,
+        body_example=examples.ISSUE,
         responses={
-            200: "the issued coupon, as the Capillary seed",
+            200: IssuedCouponOut,
             400: "invalid input (Capillary v2 envelope: errors[].code, message)",
             404: "no such series or customer",
             409: "same Idempotency-Key still in flight",
             422: "Idempotency-Key reused with another body",
         },
+        examples={200: examples.ISSUED},
     )
 )
 async def issue_one(request: web.Request) -> web.Response:
@@ -106,7 +109,7 @@ async def issue_one(request: web.Request) -> web.Response:
         tags=("issue",),
         body=IssueMultipleIn,
         responses={
-            200: "every issued code",
+            200: IssuedCouponsOut,
             400: "invalid input (Capillary v2 envelope: errors[].code, message)",
             404: "no such series or customer",
         },

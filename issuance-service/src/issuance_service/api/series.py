@@ -12,6 +12,8 @@ from coupon_core.openapi import Doc, documented
 from issuance_service import series_admin
 from issuance_service.api import views
 from issuance_service.api.common import INT32, path_id, query_int, stores
+from issuance_service.api.queries import SeriesListQuery
+from issuance_service.api.responses import SeriesListOut, SeriesOut
 from issuance_service.api.schemas import SERIES_FIELDS, SeriesIn
 from issuance_service.db import series as series_db
 from issuance_service.domain.errors import series_not_found
@@ -34,7 +36,7 @@ def _series_id(request: web.Request) -> int:
         tags=("series",),
         body=SeriesIn,
         responses={
-            201: "the series",
+            201: SeriesOut,
             400: "invalid input (Capillary v2 envelope: errors[].code, message)",
         },
     )
@@ -42,7 +44,7 @@ def _series_id(request: web.Request) -> int:
 async def create(request: web.Request) -> web.Response:
     body = parse_model(SeriesIn, await read_json(request))
     series = await series_admin.create(stores(request), _settings(body))
-    return json_response(views.series(series), status=201)
+    return json_response(views.series(series).body(), status=201)
 
 
 @documented(
@@ -50,7 +52,8 @@ async def create(request: web.Request) -> web.Response:
         summary="List coupon series",
         description="Query: after (an id; default 0), limit (1..500, default 100).",
         tags=("series",),
-        responses={200: "series[] and warnings[]"},
+        query=SeriesListQuery,
+        responses={200: SeriesListOut, 400: "after or limit out of range"},
     )
 )
 async def list_all(request: web.Request) -> web.Response:
@@ -58,19 +61,20 @@ async def list_all(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", default=100, low=1, high=500)
     async with stores(request).pool.acquire() as conn:
         page = await series_db.list_page(conn, after=after, limit=limit)
-    return json_response({"series": [views.series(s) for s in page], "warnings": []})
+    listing = SeriesListOut(series=[views.series(s) for s in page], warnings=[])
+    return json_response(listing.body())
 
 
 @documented(
     Doc(
         summary="Show a coupon series",
         tags=("series",),
-        responses={200: "the series with numIssued and numRedeemed", 404: "no such series"},
+        responses={200: SeriesOut, 404: "no such series"},
     )
 )
 async def get(request: web.Request) -> web.Response:
     series = await series_admin.get(stores(request), _series_id(request))
-    return json_response(views.series(series))
+    return json_response(views.series(series).body())
 
 
 @documented(
@@ -79,7 +83,7 @@ async def get(request: web.Request) -> web.Response:
         tags=("series",),
         body=SeriesIn,
         responses={
-            200: "the series",
+            200: SeriesOut,
             400: "invalid input (Capillary v2 envelope: errors[].code, message)",
             404: "no such series",
         },
@@ -92,7 +96,7 @@ async def update(request: web.Request) -> web.Response:
         raise BadRequest("request body must be a JSON object")
     series_id = _series_id(request)
     current = await series_admin.get(stores(request), series_id)
-    merged = {**views.series(current), **data}
+    merged = {**views.series(current).body(), **data}
     body = parse_model(SeriesIn, merged)
     series = await series_admin.update(stores(request), series_id, _settings(body))
-    return json_response(views.series(series))
+    return json_response(views.series(series).body())

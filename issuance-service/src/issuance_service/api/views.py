@@ -1,10 +1,20 @@
-"""Response bodies, shaped as the Capillary seed shows them."""
+"""Response bodies, shaped as the Capillary seed shows them (see `api.responses`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from issuance_service.api.responses import (
+    CustomerCouponOut,
+    CustomerOut,
+    IdentifierOut,
+    IssuedCodeOut,
+    IssuedCouponOut,
+    IssuedCouponsOut,
+    ProfileOut,
+    SeriesOut,
+)
 from issuance_service.api.schemas import SERIES_FIELDS
 from issuance_service.domain.models import Customer, IssuedCoupon, Series
 
@@ -14,28 +24,24 @@ def timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def customer(c: Customer) -> dict[str, Any]:
-    identifiers = [{"type": kind, "value": value} for kind, value in c.identifiers().items()]
-    return {
-        "id": c.id,
-        "profiles": [
-            {
-                "firstName": c.first_name,
-                "lastName": c.last_name,
-                "fields": {},
-                "allFields": {},
-                "identifiers": identifiers,
-                "commChannels": [],
-                "userId": c.id,
-                "accountId": "",
-                "autoUpdateTime": timestamp(c.updated_at),
-                "identifiersAll": [dict(i) for i in identifiers],
-            }
-        ],
-    }
+def customer(c: Customer) -> CustomerOut:
+    identifiers = [IdentifierOut(type=kind, value=value) for kind, value in c.identifiers().items()]
+    profile = ProfileOut(
+        firstName=c.first_name,
+        lastName=c.last_name,
+        fields={},
+        allFields={},
+        identifiers=identifiers,
+        commChannels=[],
+        userId=c.id,
+        accountId="",
+        autoUpdateTime=timestamp(c.updated_at),
+        identifiersAll=identifiers,
+    )
+    return CustomerOut(id=c.id, profiles=[profile])
 
 
-def series(s: Series) -> dict[str, Any]:
+def series(s: Series) -> SeriesOut:
     body: dict[str, Any] = {"id": s.id}
     for wire, column in SERIES_FIELDS.items():
         value = getattr(s, column)
@@ -44,50 +50,52 @@ def series(s: Series) -> dict[str, Any]:
     body["discountUpto"] = float(s.discount_upto)
     body["numIssued"] = s.num_issued or 0
     body["numRedeemed"] = s.num_redeemed
-    return body
+    return SeriesOut.model_validate(body)
 
 
-def issued(s: Series, coupon: IssuedCoupon, owner: Customer) -> dict[str, Any]:
+def issued(s: Series, coupon: IssuedCoupon, owner: Customer) -> IssuedCouponOut:
     """The seed's ``POST /v2/coupon/issue`` response, field for field."""
-    return {
-        "code": coupon.code,
-        "seriesId": s.id,
-        "description": s.description,
-        "discountCode": s.discount_code,
-        "validTill": timestamp(coupon.valid_till),
-        "discountType": s.discount_type,
-        "discountValue": float(s.discount_value),
-        "discountUpto": float(s.discount_upto),
-        "discountOn": s.discount_on,
-        "detailedInfo": s.detailed_info,
-        "customer": customer(owner),
-        "redemptionCount": coupon.redemption_count,
-        "id": coupon.id,
-        "warnings": [],
-    }
+    return IssuedCouponOut.model_validate(
+        {
+            "code": coupon.code,
+            "seriesId": s.id,
+            "description": s.description,
+            "discountCode": s.discount_code,
+            "validTill": timestamp(coupon.valid_till),
+            "discountType": s.discount_type,
+            "discountValue": float(s.discount_value),
+            "discountUpto": float(s.discount_upto),
+            "discountOn": s.discount_on,
+            "detailedInfo": s.detailed_info,
+            "customer": customer(owner),
+            "redemptionCount": coupon.redemption_count,
+            "id": coupon.id,
+            "warnings": [],
+        }
+    )
 
 
-def issued_many(s: Series, coupons: list[IssuedCoupon], owner: Customer) -> dict[str, Any]:
-    return {
-        "seriesId": s.id,
-        "count": len(coupons),
-        "codes": [c.code for c in coupons],
-        "coupons": [
-            {"id": c.id, "code": c.code, "validTill": timestamp(c.valid_till)} for c in coupons
+def issued_many(s: Series, coupons: list[IssuedCoupon], owner: Customer) -> IssuedCouponsOut:
+    return IssuedCouponsOut(
+        seriesId=s.id,
+        count=len(coupons),
+        codes=[c.code for c in coupons],
+        coupons=[
+            IssuedCodeOut(id=c.id, code=c.code, validTill=timestamp(c.valid_till)) for c in coupons
         ],
-        "customer": customer(owner),
-        "warnings": [],
-    }
+        customer=customer(owner),
+        warnings=[],
+    )
 
 
-def customer_coupon(c: IssuedCoupon, *, now: datetime) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "code": c.code,
-        "seriesId": c.series_id,
-        "issuedAt": timestamp(c.issued_at),
-        "validTill": timestamp(c.valid_till),
-        "redemptionCount": c.redemption_count,
-        "redeemed": c.redemption_count > 0,
-        "expired": c.valid_till <= now,
-    }
+def customer_coupon(c: IssuedCoupon, *, now: datetime) -> CustomerCouponOut:
+    return CustomerCouponOut(
+        id=c.id,
+        code=c.code,
+        seriesId=c.series_id,
+        issuedAt=timestamp(c.issued_at),
+        validTill=timestamp(c.valid_till),
+        redemptionCount=c.redemption_count,
+        redeemed=c.redemption_count > 0,
+        expired=c.valid_till <= now,
+    )
