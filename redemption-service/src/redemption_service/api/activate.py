@@ -13,7 +13,9 @@ from coupon_core.keys import METRICS, PG_POOL, PRINCIPAL, REDIS
 from coupon_core.metrics import ACTIVATIONS
 from coupon_core.openapi import Doc, documented
 
+from redemption_service.api import examples
 from redemption_service.api.idempotent import Key, respond
+from redemption_service.api.responses import ActivationOut, SubscriptionOut, SubscriptionsOut
 from redemption_service.api.schemas import ActivateIn
 from redemption_service.db import activations
 from redemption_service.db.activations import Subscription
@@ -33,15 +35,15 @@ def _user_id(request: web.Request) -> str:
 
 def activation_body(result: Activated) -> dict[str, Any]:
     sub = result.subscription
-    return {
-        "coupon_id": result.coupon_id,
-        "coupon_type": result.promotion_code,
-        "subscription_id": sub.id,
-        "subscription_type_id": sub.subscription_type_id,
-        "subscription_type_name": sub.subscription_type_name,
-        "subscription_start_time": _rfc3339(sub.start_time),
-        "subscription_end_time": _rfc3339(sub.end_time),
-    }
+    return ActivationOut(
+        coupon_id=result.coupon_id,
+        coupon_type=result.promotion_code,
+        subscription_id=sub.id,
+        subscription_type_id=sub.subscription_type_id,
+        subscription_type_name=sub.subscription_type_name,
+        subscription_start_time=_rfc3339(sub.start_time),
+        subscription_end_time=_rfc3339(sub.end_time),
+    ).body()
 
 
 @documented(
@@ -49,13 +51,15 @@ def activation_body(result: Activated) -> dict[str, Any]:
         summary="Activate a subscription coupon for the calling user (CRM)",
         tags=("activation",),
         body=ActivateIn,
+        body_example=examples.ACTIVATE,
         responses={
-            200: "the subscription granted (as the CRM seed)",
+            200: ActivationOut,
             400: "coupon_already_used or invalid_input",
             403: "cannot_authorize_user (not a user token)",
             404: "coupon_doesnt_exist",
             410: "coupon_expired",
         },
+        examples={200: examples.ACTIVATED},
     )
 )
 async def activate_handler(request: web.Request) -> web.Response:
@@ -87,25 +91,26 @@ async def activate_handler(request: web.Request) -> web.Response:
     return await respond(request, operation="activate", raw=raw, run=run)
 
 
-def _subscription(sub: Subscription) -> dict[str, Any]:
-    return {
-        "id": sub.id,
-        "subscription_type_id": sub.subscription_type_id,
-        "subscription_type_name": sub.subscription_type_name,
-        "start_time": _rfc3339(sub.start_time),
-        "end_time": _rfc3339(sub.end_time),
-    }
+def _subscription(sub: Subscription) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=sub.id,
+        subscription_type_id=sub.subscription_type_id,
+        subscription_type_name=sub.subscription_type_name,
+        start_time=_rfc3339(sub.start_time),
+        end_time=_rfc3339(sub.end_time),
+    )
 
 
 @documented(
     Doc(
         summary="The calling user's subscriptions",
         tags=("activation",),
-        responses={200: "the subscriptions", 403: "cannot_authorize_user (not a user token)"},
+        responses={200: SubscriptionsOut, 403: "cannot_authorize_user (not a user token)"},
     )
 )
 async def subscriptions_handler(request: web.Request) -> web.Response:
     user_id = _user_id(request)
     async with request.app[PG_POOL].acquire() as conn:
         found = await activations.of_user(conn, user_id)
-    return json_response({"status": "ok", "subscriptions": [_subscription(s) for s in found]})
+    listing = SubscriptionsOut(status="ok", subscriptions=[_subscription(s) for s in found])
+    return json_response(listing.body())

@@ -12,8 +12,11 @@ from coupon_core.keys import METRICS, PG_POOL
 from coupon_core.metrics import LIMIT_REJECTIONS, REDEMPTION_ITEMS, Metrics
 from coupon_core.openapi import Doc, documented
 
+from redemption_service.api import examples
 from redemption_service.api import redeem_views as views
 from redemption_service.api.idempotent import Key, respond
+from redemption_service.api.queries import IsRedeemableQuery, IsRedeemableV2Query, RedeemQuery
+from redemption_service.api.responses import IsRedeemableOut, IsRedeemableV2Out, RedeemOut
 from redemption_service.api.schemas import CustomerIn, RedeemIn
 from redemption_service.domain.models import Completion, Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
@@ -55,13 +58,16 @@ def count_items(metrics: Metrics, judged: list[Judged]) -> None:
             "header."
         ),
         tags=("redemption",),
+        query=RedeemQuery,
         body=RedeemIn,
+        body_example=examples.REDEEM,
         responses={
-            200: "per-coupon results and the overall status (as the Capillary seed)",
+            200: RedeemOut,
             400: "malformed request (v1.1 envelope)",
             409: "same Idempotency-Key still in flight",
             422: "Idempotency-Key reused with another body",
         },
+        examples={200: examples.REDEEMED},
     )
 )
 async def redeem_handler(request: web.Request) -> web.Response:
@@ -77,7 +83,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
         def complete(judged: list[Judged]) -> Completion:
             # Made once the result is final; the response is the very same body.
             assert key is not None
-            stored.append(Completion(key.scope, key.key, 200, views.redeem_body(judged)))
+            stored.append(Completion(key.scope, key.key, 200, views.redeem_body(judged).body()))
             return stored[-1]
 
         judged = await redeem(
@@ -90,7 +96,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
             metrics=app[RECONCILE_METRICS],
         )
         count_items(app[METRICS], judged)
-        return 200, stored[-1].body if stored else views.redeem_body(judged)
+        return 200, stored[-1].body if stored else views.redeem_body(judged).body()
 
     return await respond(request, operation="redeem", raw=raw, run=run)
 
@@ -136,10 +142,8 @@ def _query_items(request: web.Request, *, external_id_name: str) -> list[RedeemI
         summary="Dry run of a redeem (v1.1)",
         description="Query: code, mobile|email|external_id, amount.",
         tags=("redemption",),
-        responses={
-            200: "whether the coupon would be redeemed, with its item status",
-            400: "malformed request",
-        },
+        query=IsRedeemableQuery,
+        responses={200: IsRedeemableOut, 400: "malformed request"},
     )
 )
 async def isredeemable_v11(request: web.Request) -> web.Response:
@@ -147,7 +151,7 @@ async def isredeemable_v11(request: web.Request) -> web.Response:
     if len(items) != 1:
         raise BadRequest("exactly one code is expected")
     judged = await dry_run(request.app[PG_POOL], request.app[COUNTERS], items)
-    return json_response(views.isredeemable_v11(judged[0]))
+    return json_response(views.isredeemable_v11(judged[0]).body())
 
 
 @documented(
@@ -155,13 +159,11 @@ async def isredeemable_v11(request: web.Request) -> web.Response:
         summary="Dry run of a redeem for several codes (v2)",
         description="Query: code=A,B, mobile|email|externalId|id, amount.",
         tags=("redemption",),
-        responses={
-            200: "redemption[]: isRedeemable, errorCode, errorMessage, couponseries; warnings",
-            400: "malformed request",
-        },
+        query=IsRedeemableV2Query,
+        responses={200: IsRedeemableV2Out, 400: "malformed request"},
     )
 )
 async def is_redeemable_v2(request: web.Request) -> web.Response:
     items = _query_items(request, external_id_name="externalId")
     judged = await dry_run(request.app[PG_POOL], request.app[COUNTERS], items)
-    return json_response(views.is_redeemable_v2(judged))
+    return json_response(views.is_redeemable_v2(judged).body())

@@ -1,4 +1,6 @@
-"""Wire shapes of redeem and dry-run answers (Capillary v1.1 and v2)."""
+"""Wire shapes of redeem and dry-run answers (Capillary v1.1 and v2): the models of
+:mod:`redemption_service.api.responses`, built from what a redeem judged. A redeem answer is
+on the hot path: its parts are plain values validated into the model in one call."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 from coupon_core.facts import GroupFacts
 
+from redemption_service.api.responses import IsRedeemableOut, IsRedeemableV2Out, RedeemOut
 from redemption_service.api.schemas import CouponIn, CustomerIn
 from redemption_service.domain.models import CustomerRef, Judged, RedeemItem
 from redemption_service.domain.rules import money, plain
@@ -69,6 +72,7 @@ def item_status(entry: Judged, *, redeemed: bool) -> dict[str, Any]:
 
 
 def coupon_body(entry: Judged) -> dict[str, Any]:
+    """One coupon of a redeem answer (``RedeemedCouponOut``)."""
     group = entry.group
     discount = group.discount if group else None
     return {
@@ -101,18 +105,20 @@ def top_status(succeeded: int, total: int) -> dict[str, Any]:
     return {"success": "false", "code": 500, "message": "All requests have failed due to errors"}
 
 
-def redeem_body(judged: list[Judged]) -> dict[str, Any]:
+def redeem_body(judged: list[Judged]) -> RedeemOut:
     coupons = [coupon_body(e) for e in judged]
     succeeded = sum(1 for e in judged if e.redemption_id is not None)
-    return {
-        "response": {
-            "status": top_status(succeeded, len(judged)),
-            "coupons": {"coupon": coupons[0] if len(coupons) == 1 else coupons},
+    return RedeemOut.model_validate(
+        {
+            "response": {
+                "status": top_status(succeeded, len(judged)),
+                "coupons": {"coupon": coupons[0] if len(coupons) == 1 else coupons},
+            }
         }
-    }
+    )
 
 
-def isredeemable_v11(entry: Judged) -> dict[str, Any]:
+def isredeemable_v11(entry: Judged) -> IsRedeemableOut:
     ok = entry.status is ItemStatus.OK
     body = coupon_body(entry)
     body.pop("redemption_id")
@@ -123,12 +129,14 @@ def isredeemable_v11(entry: Judged) -> dict[str, Any]:
         "code": int(entry.status),
         "message": message(entry.status),
     }
-    return {
-        "response": {
-            "status": {"success": "true", "code": 200, "message": "Success"},
-            "coupons": {"redeemable": body},
+    return IsRedeemableOut.model_validate(
+        {
+            "response": {
+                "status": {"success": "true", "code": 200, "message": "Success"},
+                "coupons": {"redeemable": body},
+            }
         }
-    }
+    )
 
 
 def _series(group: GroupFacts | None) -> dict[str, Any]:
@@ -148,18 +156,20 @@ def _series(group: GroupFacts | None) -> dict[str, Any]:
     }
 
 
-def is_redeemable_v2(judged: list[Judged]) -> dict[str, Any]:
-    return {
-        "redemption": [
-            {
-                "code": e.item.code,
-                "isRedeemable": e.status is ItemStatus.OK,
-                "errorCode": int(e.status),
-                "errorMessage": message(e.status),
-                "couponValue": plain(e.value),
-                "couponseries": _series(e.group),
-            }
-            for e in judged
-        ],
-        "warnings": [],
-    }
+def is_redeemable_v2(judged: list[Judged]) -> IsRedeemableV2Out:
+    return IsRedeemableV2Out.model_validate(
+        {
+            "redemption": [
+                {
+                    "code": e.item.code,
+                    "isRedeemable": e.status is ItemStatus.OK,
+                    "errorCode": int(e.status),
+                    "errorMessage": message(e.status),
+                    "couponValue": plain(e.value),
+                    "couponseries": _series(e.group),
+                }
+                for e in judged
+            ],
+            "warnings": [],
+        }
+    )

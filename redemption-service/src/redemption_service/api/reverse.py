@@ -13,6 +13,7 @@ from coupon_core.metrics import REVERSALS
 from coupon_core.openapi import Doc, documented
 
 from redemption_service.api.idempotent import Key, respond
+from redemption_service.api.responses import Drift, ReconcileOut, ReversalDetail, ReversalOut
 from redemption_service.api.schemas import ReverseIn
 from redemption_service.domain.models import Redemption
 from redemption_service.keys import COUNTERS, RECONCILE_METRICS
@@ -21,17 +22,15 @@ from redemption_service.usecases.reverse import reverse
 
 
 def reversal_body(redemption: Redemption) -> dict[str, Any]:
-    return {
-        "reversal": {
-            "redemptionId": str(redemption.id),
-            "code": redemption.code,
-            "customerId": redemption.customer_id,
-            "reversed": True,
-            "reversedAt": redemption.reversed_at.isoformat() if redemption.reversed_at else None,
-            "reason": redemption.reversal_reason,
-        },
-        "warnings": [],
-    }
+    reversal = ReversalDetail(
+        redemptionId=str(redemption.id),
+        code=redemption.code,
+        customerId=redemption.customer_id,
+        reversed=True,
+        reversedAt=redemption.reversed_at.isoformat() if redemption.reversed_at else None,
+        reason=redemption.reversal_reason,
+    )
+    return ReversalOut(reversal=reversal, warnings=[]).body()
 
 
 @documented(
@@ -43,7 +42,13 @@ def reversal_body(redemption: Redemption) -> dict[str, Any]:
         ),
         tags=("redemption",),
         body=ReverseIn,
-        responses={200: "the reversal", 404: "no such redemption"},
+        responses={
+            200: ReversalOut,
+            400: "malformed request",
+            404: "no such redemption",
+            409: "same Idempotency-Key still in flight",
+            422: "Idempotency-Key reused with another body",
+        },
     )
 )
 async def reverse_handler(request: web.Request) -> web.Response:
@@ -77,7 +82,7 @@ async def reverse_handler(request: web.Request) -> web.Response:
     Doc(
         summary="Reconcile redemption counters with the ledgers now",
         tags=("redemption",),
-        responses={200: "reconcile.drift: the drift repaired", 403: "an API token is required"},
+        responses={200: ReconcileOut, 403: "an API token is required"},
     )
 )
 async def reconcile_handler(request: web.Request) -> web.Response:
@@ -86,4 +91,4 @@ async def reconcile_handler(request: web.Request) -> web.Response:
     drift = await reconcile(
         request.app[PG_POOL], request.app[COUNTERS], request.app[RECONCILE_METRICS]
     )
-    return json_response({"reconcile": {"drift": drift}, "warnings": []})
+    return json_response(ReconcileOut(reconcile=Drift(drift=drift), warnings=[]).body())
