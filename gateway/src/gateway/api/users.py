@@ -88,7 +88,10 @@ async def _login_fields(request: web.Request) -> Any:
         summary="Log in: a user token",
         tags=TAGS,
         body=Login,
-        body_content_types=("application/json", *FORM_TYPES),
+        description=(
+            "The same fields may also come as a form (application/x-www-form-urlencoded or "
+            "multipart/form-data)."
+        ),
         responses={
             200: LoginOut,
             400: "invalid input",
