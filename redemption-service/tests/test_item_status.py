@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from coupon_core import keyspace
 from coupon_core.facts import Discount
+from redemption_service.api.responses import RedeemOut
 from redis.asyncio import Redis
 
 from .conftest import coupon_in, mark_facts_ready, publish_customer, publish_group, redeem_body
@@ -32,6 +33,9 @@ async def redeem(client: Any, *coupons: dict[str, Any], mode: str = "") -> dict[
     )
     assert resp.status == 200, await resp.text()
     body: dict[str, Any] = await resp.json()
+    # The view builds the answer as plain values on the hot path: every answer of every
+    # item status and mode must still be exactly what its documented model sends.
+    assert RedeemOut.model_validate(body).body() == body
     return body
 
 

@@ -83,7 +83,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
         def complete(judged: list[Judged]) -> Completion:
             # Made once the result is final; the response is the very same body.
             assert key is not None
-            stored.append(Completion(key.scope, key.key, 200, views.redeem_body(judged).body()))
+            stored.append(Completion(key.scope, key.key, 200, views.redeem_body(judged)))
             return stored[-1]
 
         judged = await redeem(
@@ -96,7 +96,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
             metrics=app[RECONCILE_METRICS],
         )
         count_items(app[METRICS], judged)
-        return 200, stored[-1].body if stored else views.redeem_body(judged).body()
+        return 200, stored[-1].body if stored else views.redeem_body(judged)
 
     return await respond(request, operation="redeem", raw=raw, run=run)
 
