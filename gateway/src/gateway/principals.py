@@ -7,6 +7,7 @@ and a revoke takes effect on every replica within that time.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -94,6 +95,7 @@ class Resolver:
     ) -> None:
         self.cache = cache
         self.hasher = hasher
+        self._in_flight: dict[str, asyncio.Task[Caller | None]] = {}
         self._lookups = Counter(
             "gateway_credential_lookups",
             "Credentials looked up in the database, by result (found, unknown).",
@@ -111,6 +113,19 @@ class Resolver:
         return self.cache.get(self._key(credential))
 
     async def load(self, pool: asyncpg.Pool, credential: Credential) -> Caller | None:
+        """The database's answer, then cached. Concurrent loads of one credential (a burst
+        of its requests when its cache entry lapses) share one lookup, so the gateway's pool
+        serves one query per credential, not one per request; the lookup is a task of its
+        own, which a caller that goes away does not cancel for the others."""
+        key = self._key(credential)
+        lookup = self._in_flight.get(key)
+        if lookup is None:
+            lookup = asyncio.create_task(self._lookup(pool, credential))
+            self._in_flight[key] = lookup
+            lookup.add_done_callback(lambda _: self._in_flight.pop(key, None))
+        return await asyncio.shield(lookup)
+
+    async def _lookup(self, pool: asyncpg.Pool, credential: Credential) -> Caller | None:
         async with pool.acquire() as conn:
             if credential.name is not None:
                 caller = await _basic(conn, self.hasher, credential.name, credential.secret)

@@ -61,6 +61,19 @@ class Gone(DomainError):
     code = "gone"
 
 
+class RequestTimeout(DomainError, TimeoutError):
+    """The client did not send the request body within ``BODY_TIMEOUT_S``; the connection
+    is closed after this answer. Also a ``TimeoutError``: after a response aiohttp drains
+    what is left of an unread body and stops quietly at a timeout (any other error there is
+    logged as unhandled)."""
+
+    status = 408
+    code = "request_timeout"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Connection": "close"})
+
+
 class PayloadTooLarge(DomainError):
     status = 413
     code = "payload_too_large"

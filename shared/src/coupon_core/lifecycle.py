@@ -14,7 +14,8 @@ import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
-from redis.asyncio import Redis
+from asyncpg.pool import PoolAcquireContext
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisError
 
@@ -22,6 +23,7 @@ from coupon_core.db import SessionAwareConnection, reset_if_marked
 from coupon_core.keys import CORE_SETTINGS, HTTP_SESSION, PG_POOL, REDIS
 from coupon_core.migrations import apply_migrations
 from coupon_core.rediscluster import OutageAwareCluster
+from coupon_core.settings import DEFAULT_POOL_TIMEOUT_S, DEFAULT_REDIS_POOL_SIZE, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +40,59 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-def postgres_ctx(
-    migrations_dir: Path | None, *, service: str, reset_marked_only: bool = False
-) -> CleanupCtx:
-    """Applies the service's migrations (when enabled), then opens the pool.
+class BoundedPool(asyncpg.Pool):
+    """An asyncpg pool whose ``acquire()`` waits at most ``acquire_timeout_s`` for a free
+    connection when the caller gives no timeout (asyncpg's own default waits for ever), so
+    a burst queues for a connection, briefly: one that waited too long gets
+    ``asyncio.TimeoutError``, which the error middleware answers with 503 and Retry-After.
+    Every ``pool.acquire()`` (and ``pool.fetch()`` and friends, which acquire) is bounded."""
+
+    __slots__ = ("_acquire_timeout_s",)
+
+    def __init__(self, dsn: str, *, acquire_timeout_s: float, **options: Any) -> None:
+        super().__init__(dsn, **options)
+        self._acquire_timeout_s = acquire_timeout_s
+
+    def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext:
+        return super().acquire(timeout=self._acquire_timeout_s if timeout is None else timeout)
+
+
+async def open_postgres_pool(
+    settings: ServiceSettings,
+    *,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    reset_marked_only: bool = False,
+) -> BoundedPool:
+    """The one PostgreSQL pool factory: ``DB_POOL_MIN_SIZE``..``DB_POOL_MAX_SIZE``
+    connections (unless given), each acquire waiting at most ``POOL_TIMEOUT_S``.
 
     ``reset_marked_only``: the pool resets a released connection only when it was marked as
     holding session state (:func:`coupon_core.db.mark_session_state`), which saves a round
     trip per use; for services whose every session-level lock or setting marks first."""
+    pool = BoundedPool(
+        settings.database_url,
+        acquire_timeout_s=settings.pool_timeout_s,
+        min_size=settings.db_pool_min_size if min_size is None else min_size,
+        max_size=settings.db_pool_max_size if max_size is None else max_size,
+        # asyncpg.create_pool's defaults for what is not ours to choose.
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        record_class=asyncpg.Record,
+        init=_init_connection,
+        connection_class=SessionAwareConnection,
+        reset=reset_if_marked if reset_marked_only else None,
+    )
+    await pool
+    return pool
+
+
+def postgres_ctx(
+    migrations_dir: Path | None, *, service: str, reset_marked_only: bool = False
+) -> CleanupCtx:
+    """Applies the service's migrations (when enabled), then opens the pool
+    (:func:`open_postgres_pool`)."""
 
     async def postgres(app: web.Application) -> AsyncIterator[None]:
         settings = app[CORE_SETTINGS]
@@ -55,14 +102,7 @@ def postgres_ctx(
                 await apply_migrations(conn, migrations_dir, service=service)
             finally:
                 await conn.close()
-        pool = await asyncpg.create_pool(
-            settings.database_url,
-            min_size=settings.db_pool_min_size,
-            max_size=settings.db_pool_max_size,
-            init=_init_connection,
-            connection_class=SessionAwareConnection,
-            reset=reset_if_marked if reset_marked_only else None,
-        )
+        pool = await open_postgres_pool(settings, reset_marked_only=reset_marked_only)
         app[PG_POOL] = pool
         yield
         await pool.close()
@@ -105,20 +145,51 @@ def cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
     return f"redis://{auth}{first}:{first_port}{match['tail'] or ''}", seeds
 
 
-def redis_from_url(url: str, **options: Any) -> RedisClient:
+def redis_from_url(
+    url: str,
+    *,
+    pool_size: int = DEFAULT_REDIS_POOL_SIZE,
+    pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
+    **options: Any,
+) -> RedisClient:
     """The one Redis client factory: ``redis://`` and ``rediss://`` give a
     :class:`~redis.asyncio.Redis`, ``redis+cluster://`` a
-    :class:`~redis.asyncio.cluster.RedisCluster` that knows every seed node."""
+    :class:`~redis.asyncio.cluster.RedisCluster` that knows every seed node.
+
+    Either way at most ``pool_size`` connections (on a cluster: commands in flight) are in
+    use at once, and a command beyond them waits up to ``pool_timeout_s`` for one to be
+    free, then fails with a redis ``ConnectionError`` (a 503): redis-py's default pools
+    raise ``MaxConnectionsError`` at once instead, failing a burst."""
     if not is_cluster_url(url):
-        return Redis.from_url(url, **options)
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=pool_size, timeout=pool_timeout_s, **options
+        )
+        return Redis.from_pool(pool)
     single, seeds = cluster_seeds(url)
     nodes = [ClusterNode(host, port) for host, port in seeds]
-    return OutageAwareCluster.from_url(single, startup_nodes=nodes, **options)
+    return OutageAwareCluster.from_url(
+        single,
+        startup_nodes=nodes,
+        commands_in_flight=pool_size,
+        wait_timeout_s=pool_timeout_s,
+        **options,
+    )
+
+
+def redis_for(settings: ServiceSettings) -> RedisClient:
+    """The client of a process's Redis, pooled as its settings say (``REDIS_POOL_SIZE``,
+    ``POOL_TIMEOUT_S``)."""
+    return redis_from_url(
+        settings.redis_url,
+        pool_size=settings.redis_pool_size,
+        pool_timeout_s=settings.pool_timeout_s,
+        socket_connect_timeout=2,
+        health_check_interval=30,
+    )
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[CORE_SETTINGS]
-    client = redis_from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
+    client = redis_for(app[CORE_SETTINGS])
     app[REDIS] = cast(Redis, client)
     yield
     await client.aclose()

@@ -9,13 +9,24 @@ down by another task: ``'NoneType' object has no attribute 'writelines'``). Call
 treat ``RedisError`` as "the store is unavailable" (a 503, a retry, a give-back that is
 skipped); this client raises :class:`~redis.exceptions.ConnectionError` for all of those, so
 a cluster outage takes the same paths as a single-node one.
+
+The asyncio cluster client has no blocking pool either: a node whose ``max_connections``
+are all in use fails the next command with ``MaxConnectionsError`` (redis-py has a
+``BlockingConnectionPool`` for a single Redis only). This client admits at most
+``commands_in_flight`` commands and pipelines at once and makes the next one wait up to
+``wait_timeout_s`` for its turn, as a blocking pool would, so a burst queues instead of
+failing. A command or pipeline holds at most one connection per node at a time, so no node
+needs more than ``commands_in_flight`` connections; each node may open twice that, because
+redis-py counts a connection it is still disconnecting after a topology refresh until the
+disconnect completes (redis/redis-py#3929).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -58,16 +69,50 @@ def _outage_as_connection_error() -> Iterator[None]:
         raise RedisConnectionError(f"connection torn down mid-command: {exc!r}") from exc
 
 
+# Set while a task (and the tasks it gathers) holds a turn: a pipeline that re-sends its
+# redirected commands one by one through the client must not wait for a second turn.
+_HOLDS_TURN: ContextVar[bool] = ContextVar("holds_redis_cluster_turn", default=False)
+
+
 class OutageAwarePipeline(ClusterPipeline):
+    cluster_client: OutageAwareCluster
+
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
-        with _outage_as_connection_error():
-            return await super().execute(raise_on_error, allow_redirections)
+        async with self.cluster_client.turn():
+            with _outage_as_connection_error():
+                return await super().execute(raise_on_error, allow_redirections)
 
 
 class OutageAwareCluster(RedisCluster):
+    def __init__(
+        self, *, commands_in_flight: int = 100, wait_timeout_s: float = 10.0, **kwargs: Any
+    ) -> None:
+        super().__init__(**{**kwargs, "max_connections": 2 * commands_in_flight})
+        self._turns = asyncio.Semaphore(commands_in_flight)
+        self._wait_timeout_s = wait_timeout_s
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """One of the ``commands_in_flight`` turns, waited for up to ``wait_timeout_s``."""
+        if _HOLDS_TURN.get():
+            yield
+            return
+        try:
+            async with asyncio.timeout(self._wait_timeout_s):
+                await self._turns.acquire()
+        except TimeoutError:
+            raise RedisConnectionError("No connection available.") from None
+        holds = _HOLDS_TURN.set(True)
+        try:
+            yield
+        finally:
+            _HOLDS_TURN.reset(holds)
+            self._turns.release()
+
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        with _outage_as_connection_error():
-            return await super().execute_command(*args, **kwargs)
+        async with self.turn():
+            with _outage_as_connection_error():
+                return await super().execute_command(*args, **kwargs)
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
         if shard_hint:

@@ -12,6 +12,10 @@ S = TypeVar("S", bound=BaseSettings)
 
 # Secrets shorter than this are refused outside local development.
 MIN_SECRET_LENGTH = 16
+# Defaults shared with clients built outside a process's settings (tests, one-off commands):
+# see docs/operations.md, "Connection pools and bursts", for how they were chosen.
+DEFAULT_REDIS_POOL_SIZE = 64
+DEFAULT_POOL_TIMEOUT_S = 10.0
 
 
 class ServiceSettings(BaseSettings):
@@ -32,6 +36,14 @@ class ServiceSettings(BaseSettings):
     identity_max_age_s: float = Field(default=30.0, gt=0, le=600)
     db_pool_min_size: int = Field(default=1, ge=0, le=200)
     db_pool_max_size: int = Field(default=10, ge=1, le=500)
+    # Most connections the process opens to Redis (on a cluster: commands in flight).
+    redis_pool_size: int = Field(default=DEFAULT_REDIS_POOL_SIZE, ge=1, le=10_000)
+    # How long a request waits for a free PostgreSQL or Redis connection before its 503.
+    pool_timeout_s: float = Field(default=DEFAULT_POOL_TIMEOUT_S, gt=0, le=120)
+    # How long a client may take to send a request's headers, and then its body, before
+    # the connection is closed (a body that times out gets a 408 first).
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300)
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=300)
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     access_log: bool = True

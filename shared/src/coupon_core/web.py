@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import cast
@@ -17,7 +18,8 @@ from redis.asyncio import Redis
 from coupon_core.health import add_operational_routes
 from coupon_core.http import MAX_BODY_BYTES
 from coupon_core.keys import CORE_SETTINGS, METRICS, MIGRATIONS
-from coupon_core.lifecycle import postgres_ctx, redis_ctx, redis_from_url
+from coupon_core.lifecycle import open_postgres_pool, postgres_ctx, redis_ctx, redis_for
+from coupon_core.listener import BoundedAppRunner
 from coupon_core.logging import JsonAccessLogger, configure_logging
 from coupon_core.metrics import Metrics
 from coupon_core.middleware import (
@@ -33,6 +35,12 @@ from coupon_core.openapi import add_document_route
 from coupon_core.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+# Connections the kernel queues until the event loop accepts them (capped by
+# net.core.somaxconn, 4096 by default). aiohttp's default, 128, drops the connection attempts
+# of a burst beyond it: the client retries a second later, which the gateway's 1 s upstream
+# connect timeout turns into a 504.
+LISTEN_BACKLOG = 4096
 
 
 def build_app(
@@ -101,17 +109,47 @@ def main(
     if extra_commands and args.command in extra_commands:
         extra_commands[args.command](settings)
         return
-    web.run_app(
-        create_app(settings),
-        loop=new_event_loop(),
-        host=settings.host,
-        port=settings.port,
-        reuse_port=settings.reuse_port,
+    with asyncio.Runner(loop_factory=new_event_loop) as loop:
+        loop.run(serve(create_app(settings), settings))
+
+
+def app_runner(app: web.Application, settings: ServiceSettings) -> BoundedAppRunner:
+    """The runner of ``app`` as every process serves it: header and body reading bounded by
+    ``HEADER_TIMEOUT_S`` and ``BODY_TIMEOUT_S`` (:mod:`coupon_core.listener`), JSON access
+    logs, in-flight requests drained for up to ``SHUTDOWN_TIMEOUT_S`` when it stops."""
+    return BoundedAppRunner(
+        app,
+        header_timeout_s=settings.header_timeout_s,
+        body_timeout_s=settings.body_timeout_s,
         shutdown_timeout=settings.shutdown_timeout_s,
         access_log_class=JsonAccessLogger,
         access_log=logging.getLogger("access") if settings.access_log else None,
-        print=lambda *_: log.info("listening on http://%s:%s", settings.host, settings.port),
     )
+
+
+async def serve(app: web.Application, settings: ServiceSettings) -> None:
+    """What ``web.run_app`` does, through :func:`app_runner` (``run_app`` cannot be given
+    another protocol): listen on ``HOST``:``PORT`` until SIGTERM or SIGINT, then stop
+    accepting, finish the requests in flight and run the cleanup contexts."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = app_runner(app, settings)
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner,
+            settings.host,
+            settings.port,
+            reuse_port=settings.reuse_port,
+            backlog=LISTEN_BACKLOG,
+        )
+        await site.start()
+        log.info("listening on http://%s:%s", settings.host, settings.port)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def reconcile_command(
@@ -121,9 +159,9 @@ def reconcile_command(
     the drift it repaired printed."""
 
     async def once(settings: ServiceSettings) -> int:
-        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+        pool = await open_postgres_pool(settings, min_size=1, max_size=2)
         # A cluster client on a cluster URL.
-        redis = cast(Redis, redis_from_url(settings.redis_url))
+        redis = cast(Redis, redis_for(settings))
         try:
             return await reconcile(pool, redis)
         finally:
