@@ -6,6 +6,7 @@ from aiohttp import web
 from coupon_core.keys import METRICS
 from coupon_core.lifecycle import http_session_ctx
 from coupon_core.web import build_app, service_migrations_dir
+from prometheus_client import Gauge
 
 from gateway.api.docs import add_docs_routes
 from gateway.api.middleware import auth_middleware, rate_limit_headers
@@ -47,7 +48,15 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
         }
     )
     app[GATEKEEPER] = Gatekeeper(settings, registry=app[METRICS].registry)
-    app[PASSWORDS] = Passwords()
+    passwords = Passwords(
+        concurrency=settings.password_hash_concurrency, wait_s=settings.password_hash_wait_s
+    )
+    app[PASSWORDS] = passwords
+    Gauge(
+        "password_hashes_running",
+        "Argon2 password hashes running now (at most PASSWORD_HASH_CONCURRENCY).",
+        registry=app[METRICS].registry,
+    ).set_function(lambda: passwords.running)
     app.cleanup_ctx.append(http_session_ctx)
     app.cleanup_ctx.append(auth_ctx)
     app.on_response_prepare.append(rate_limit_headers)

@@ -61,6 +61,10 @@ class Settings(ServiceSettings):
     # takes effect on every replica within this time.
     auth_cache_ttl_s: float = Field(default=1.0, ge=0, le=1.0)
     user_token_ttl_s: int = Field(default=86_400, ge=60, le=90 * 86_400)
+    # Argon2 hashes (login, registration) running at once, each holding 64 MiB; a request
+    # that gets no turn within PASSWORD_HASH_WAIT_S answers 503 (docs/authentication.md).
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    password_hash_wait_s: float = Field(default=10.0, gt=0, le=60)
 
     @field_validator("bootstrap_admin_token")
     @classmethod

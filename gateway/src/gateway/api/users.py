@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,7 +60,7 @@ async def create_user(request: web.Request) -> web.Response:
 
 async def _create_user(request: web.Request) -> web.Response:
     body = parse_model(Register, await read_json(request))
-    password_hash = await asyncio.to_thread(request.app[PASSWORDS].hash, body.password)
+    password_hash = await request.app[PASSWORDS].hash(body.password)
     async with request.app[PG_POOL].acquire() as conn, conn.transaction():
         user = await users.create(
             conn,
@@ -112,7 +111,7 @@ async def login(request: web.Request) -> web.Response:
     async with request.app[PG_POOL].acquire() as conn:
         user = await users.by_email(conn, email)
     stored = user.password_hash if user is not None else None
-    valid = await asyncio.to_thread(request.app[PASSWORDS].verify, stored, body.password)
+    valid = await request.app[PASSWORDS].verify(stored, body.password)
     if user is None or not valid:
         await gatekeeper.login_failed(email, address)
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
