@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import asyncpg
 import pytest
+from coupon_core.embedded import EmbeddedPostgres
 from coupon_core.migrations import MigrationError, apply_migrations, load_migrations, migrate
+from coupon_core.ports import free_port
+from coupon_core.testing.poll import until
 
 
 def _write(directory: Path, files: dict[str, str]) -> Path:
@@ -116,3 +120,31 @@ def test_malformed_migration_sets_are_refused(
 ) -> None:
     with pytest.raises(MigrationError, match=message):
         load_migrations(_write(tmp_path / "bad", files))
+
+
+async def test_migrate_waits_for_a_server_that_starts_late(
+    migrations_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A migration container can start before PostgreSQL accepts TCP connections (compose's
+    # first start initialises the data directory on a socket-only server first).
+    caplog.set_level(logging.WARNING, logger="coupon_core.migrations")
+    server = EmbeddedPostgres(tmp_path / "late", free_port(), durable=False)
+    migrating = asyncio.create_task(migrate(server.url(), migrations_dir, service="svc"))
+    try:
+
+        async def refused_once() -> bool:
+            assert not migrating.done(), migrating
+            return "not accepting connections yet" in caplog.text
+
+        await until(refused_once, "a refused connection attempt")
+        server.start()
+        assert await migrating == [1, 2, 10]
+    finally:
+        migrating.cancel()
+        server.stop()
+
+
+async def test_migrate_gives_up_when_the_server_stays_down(migrations_dir: Path) -> None:
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    with pytest.raises(ConnectionRefusedError):
+        await migrate(closed, migrations_dir, service="svc", connect_deadline_s=0.5)

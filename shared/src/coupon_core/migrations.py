@@ -7,9 +7,11 @@ serialise on the advisory lock, so every migration runs exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,11 @@ log = logging.getLogger(__name__)
 _FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Arbitrary constant namespace for the advisory lock: (namespace, hash of the service name).
 _LOCK_NAMESPACE = 72_410
+# How long ``migrate`` (a migration Job, compose's one-shot container) waits for PostgreSQL
+# to accept connections: it may start first, or while the server still initialises its data
+# directory on a Unix socket only (the postgres image's first start).
+CONNECT_DEADLINE_S = 60.0
+_CONNECT_RETRY_S = 0.5
 
 CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -125,8 +132,30 @@ class MigrationSet:
         return [label for version, label in self.files if version not in applied]
 
 
-async def migrate(dsn: str, directory: Path, *, service: str) -> list[int]:
-    conn = await asyncpg.connect(dsn)
+async def connect_when_up(dsn: str, deadline_s: float) -> asyncpg.Connection:
+    """A connection to ``dsn``, retried while the server refuses or is still starting up
+    (not on a wrong password or database: those do not heal), for up to ``deadline_s``."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return await asyncpg.connect(dsn, timeout=min(10.0, max(left, 1.0)))
+        except (OSError, asyncpg.CannotConnectNowError) as exc:  # TimeoutError included
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            log.warning(
+                "PostgreSQL not accepting connections yet (%s); retrying for %.0f s more",
+                exc,
+                left,
+            )
+            await asyncio.sleep(min(_CONNECT_RETRY_S, left))
+
+
+async def migrate(
+    dsn: str, directory: Path, *, service: str, connect_deadline_s: float = CONNECT_DEADLINE_S
+) -> list[int]:
+    conn = await connect_when_up(dsn, connect_deadline_s)
     try:
         return await apply_migrations(conn, directory, service=service)
     finally:
