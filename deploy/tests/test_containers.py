@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,29 @@ def test_compose_services_are_health_checked_and_hardened(compose: dict[str, Any
         if process != "gateway":
             assert gateway["depends_on"][process] == {"condition": "service_healthy"}
             assert "ports" not in services[process]
-    assert gateway["ports"] == ["8080:8080"]
+    # Published on the loopback interface only, unless GATEWAY_BIND says otherwise.
+    (published,) = gateway["ports"]
+    assert re.sub(r"\$\{GATEWAY_BIND:-([^}]*)\}", r"\1", published) == "127.0.0.1:8080:8080"
+
+
+def test_compose_postgres_is_healthy_once_the_last_database_answers_over_tcp(
+    compose: dict[str, Any],
+) -> None:
+    # pg_isready reports a server that does not know the database as accepting connections,
+    # and during the postgres image's first start it passes against the temporary server
+    # that listens on the Unix socket only, while the init scripts still run: a query over
+    # TCP to the database the init script creates last passes only on the real server.
+    sql = (DEPLOY / "compose" / "init-databases.sql").read_text()
+    last = re.findall(r"CREATE DATABASE (\w+);", sql)[-1]
+    kind, command = compose["services"]["postgres"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    assert "pg_isready" not in command
+    words = shlex.split(command.replace("$$", "$"))
+    options = dict(word.split("=", 1) for word in words if word.startswith("--") and "=" in word)
+    assert "psql" in words
+    assert options["--host"] == "127.0.0.1"
+    assert options["--dbname"] == last
+    assert options["--command"].upper().startswith("SELECT")
 
 
 def test_compose_creates_every_database() -> None:
