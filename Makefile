@@ -52,7 +52,7 @@ unit: bootstrap
 e2e: bootstrap
 	$(BIN)/pytest tests-e2e $(PYTEST_ARGS)
 
-test: lint
+test: lint kubectl
 	$(BIN)/pytest $(TEST_DIRS) deploy/tests tests-e2e $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-cluster
 
@@ -66,8 +66,13 @@ CLUSTER_TEST_DIRS ?= shared/tests issuance-service/tests redemption-service/test
 test-cluster: bootstrap
 	COUPON_TEST_REDIS_CLUSTER=1 $(BIN)/pytest $(CLUSTER_TEST_DIRS) $(PYTEST_ARGS)
 
-deploy-check: bootstrap
+deploy-check: bootstrap kubectl
 	$(BIN)/python deploy/tools/check.py
+
+# kubectl renders the Kubernetes manifests (deploy-check, deploy/tests): installed where missing.
+.PHONY: kubectl
+kubectl:
+	@deploy/tools/ensure-kubectl
 
 bench: bootstrap
 	$(BIN)/python -m bench

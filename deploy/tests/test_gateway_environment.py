@@ -1,6 +1,7 @@
-"""The environment every overlay gives the gateway makes valid production settings: its token
-hash key comes from the Secret, and it believes forwarded client addresses only from the
-ingress controller, the one peer its NetworkPolicy lets in."""
+"""The environment every overlay gives the gateway makes valid settings of that environment
+(dev: local, prod: production): its token hash key comes from the Secret, and it believes
+forwarded client addresses only from the ingress controller, the one peer its NetworkPolicy
+lets in."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 import yaml
 from gateway.settings import Settings
 from netpol import Peer, allowed
+from policies import pods
 
 COMPOSE = Path(__file__).resolve().parents[1] / "compose.yaml"
 # A pod of the ingress controller, and one of any other namespace (addresses of the pod CIDRs
@@ -59,19 +61,19 @@ def _settings(env: dict[str, str]) -> Settings:
 
 
 @pytest.mark.parametrize(
-    ("overlay", "kind", "name"),
+    ("overlay", "kind", "name", "environment"),
     [
-        ("dev", "Deployment", "gateway"),
-        ("prod", "Deployment", "gateway"),
-        ("dev/migrations", "Job", "gateway-migrate"),
-        ("prod/migrations", "Job", "gateway-migrate"),
+        ("dev", "Deployment", "gateway", "local"),
+        ("prod", "Deployment", "gateway", "production"),
+        ("dev/migrations", "Job", "gateway-migrate", "local"),
+        ("prod/migrations", "Job", "gateway-migrate", "production"),
     ],
 )
-def test_the_gateway_environment_is_valid_production_settings(
-    overlay: str, kind: str, name: str
+def test_the_gateway_environment_is_valid_settings_of_its_environment(
+    overlay: str, kind: str, name: str, environment: str
 ) -> None:
     settings = _settings(_environment(check.render(overlay), kind, name))
-    assert settings.environment == "production"
+    assert settings.environment == environment
     assert settings.token_hash_key is not None
 
 
@@ -86,13 +88,10 @@ def test_forwarded_addresses_are_believed_from_the_ingress_controller_only(overl
         assert any(ip_address(pod) in network for network in proxies), pod
     # ...which is safe because only the ingress controller reaches the gateway at all.
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
-    gateway = Peer(
-        namespace=f"coupon-{overlay}",
-        labels={"app.kubernetes.io/name": "gateway"},
-        ports={"http": 8000},
-    )
-    assert allowed(policies, INGRESS_CONTROLLER, gateway, 8000)
-    assert not allowed(policies, ELSEWHERE, gateway, 8000)
+    gateway = pods(objects)["gateway"]
+    port = gateway.ports["http"]
+    assert allowed(policies, INGRESS_CONTROLLER, gateway, port)
+    assert not allowed(policies, ELSEWHERE, gateway, port)
 
 
 @pytest.mark.parametrize("service", ["gateway", "gateway-migrate"])

@@ -1,25 +1,39 @@
-"""What a set of NetworkPolicies allows: a small evaluator of the Kubernetes semantics.
+"""What a set of NetworkPolicies allows, by the Kubernetes rules.
 
-A connection from ``src`` to ``dst`` on a port is allowed when both sides allow it:
+A connection from ``src`` to ``dst`` on a port is allowed when both ends allow it:
 
-* egress: no policy of the source's namespace selects the source for Egress, or one of
-  those that do has an egress rule matching the destination and port;
+* egress: no policy of the source's namespace selects the source for Egress, or a rule of
+  one that does matches the destination and port;
 * ingress: likewise for the destination, its namespace's Ingress policies and the source.
 
 Peers are pods (namespace, namespace labels, pod labels, named container ports) or
-addresses outside the cluster (``ip``). Supported: podSelector / namespaceSelector with
-matchLabels and matchExpressions (In, NotIn, Exists, DoesNotExist), ipBlock with except,
-numeric and named ports, protocols.
+addresses outside the cluster (``ip``). Supported: podSelector and namespaceSelector with
+matchLabels and matchExpressions, ipBlock with except, numeric and named ports, protocols.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 Object = dict[str, Any]
+# matchExpressions operators: (is the key present, its value, the expression's values) -> match
+OPERATORS: dict[str, Callable[[bool, str | None, list[str]], bool]] = {
+    "In": lambda present, value, values: present and value in values,
+    "NotIn": lambda present, value, values: not (present and value in values),
+    "Exists": lambda present, value, values: present,
+    "DoesNotExist": lambda present, value, values: not present,
+}
+# Which rules and peers apply in each direction: (rules field, peers field).
+DIRECTIONS = {"Egress": ("egress", "to"), "Ingress": ("ingress", "from")}
+# A rule without peers: every pod of every namespace, and every address.
+ANYONE: list[Object] = [
+    {"namespaceSelector": {}},
+    {"ipBlock": {"cidr": "0.0.0.0/0"}},
+    {"ipBlock": {"cidr": "::/0"}},
+]
 
 
 @dataclass(frozen=True)
@@ -30,119 +44,97 @@ class Peer:
     ports: Mapping[str, int] = field(default_factory=dict)  # container port names
     ip: str | None = None  # set for an address outside the cluster
 
-    @property
-    def is_pod(self) -> bool:
-        return self.ip is None
-
     def ns_labels(self) -> Mapping[str, str]:
         return {"kubernetes.io/metadata.name": self.namespace, **self.namespace_labels}
 
 
 def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """Whether a label selector (``matchLabels``, ``matchExpressions``) selects ``labels``."""
     if selector is None:
         return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
-            return False
-        if op == "NotIn" and present and labels[key] in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-        if op not in {"In", "NotIn", "Exists", "DoesNotExist"}:
-            raise ValueError(f"unknown selector operator {op}")
-    return True
+    expressions = [
+        {"key": key, "operator": "In", "values": [value]}
+        for key, value in (selector.get("matchLabels") or {}).items()
+    ] + list(selector.get("matchExpressions") or [])
+    return all(
+        OPERATORS[e["operator"]](e["key"] in labels, labels.get(e["key"]), e.get("values") or [])
+        for e in expressions
+    )
+
+
+def _in_block(block: Mapping[str, Any], ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    excluded = any(address in ipaddress.ip_network(c) for c in block.get("except", []))
+    return address in ipaddress.ip_network(block["cidr"]) and not excluded
 
 
 def _peer_matches(rule_peer: Mapping[str, Any], policy_ns: str, other: Peer) -> bool:
+    if other.ip is not None:  # outside the cluster: only ipBlock peers match
+        return "ipBlock" in rule_peer and _in_block(rule_peer["ipBlock"], other.ip)
     if "ipBlock" in rule_peer:
-        if other.is_pod:
-            return False  # pods are matched by selectors here, not by their addresses
-        block = rule_peer["ipBlock"]
-        address = ipaddress.ip_address(other.ip or "")
-        if address not in ipaddress.ip_network(block["cidr"]):
-            return False
-        return not any(address in ipaddress.ip_network(c) for c in block.get("except", []))
-    if not other.is_pod:
-        return False
+        return False  # pods are matched by selectors here, not by their addresses
     ns_selector = rule_peer.get("namespaceSelector")
+    in_namespace = (
+        other.namespace == policy_ns
+        if ns_selector is None
+        else selector_matches(ns_selector, other.ns_labels())
+    )
     pod_selector = rule_peer.get("podSelector")
-    if ns_selector is None:
-        if other.namespace != policy_ns:
-            return False
-    elif not selector_matches(ns_selector, other.ns_labels()):
+    return in_namespace and (pod_selector is None or selector_matches(pod_selector, other.labels))
+
+
+@dataclass(frozen=True)
+class Connection:
+    src: Peer
+    dst: Peer
+    port: int
+    protocol: str = "TCP"
+
+    def ends(self, direction: str) -> tuple[Peer, Peer]:
+        """(the pod whose policies decide, the peer it talks to) for ``direction``."""
+        return (self.src, self.dst) if direction == "Egress" else (self.dst, self.src)
+
+
+def _port_matches(entry: Mapping[str, Any], conn: Connection) -> bool:
+    wanted = entry.get("port")
+    if entry.get("protocol", "TCP") != conn.protocol:
         return False
-    return pod_selector is None or selector_matches(pod_selector, other.labels)
+    if isinstance(wanted, str):
+        return conn.dst.ports.get(wanted) == conn.port
+    return wanted is None or wanted <= conn.port <= entry.get("endPort", wanted)
 
 
-def _port_matches(
-    rule_ports: Iterable[Mapping[str, Any]] | None, port: int, protocol: str, dst: Peer
-) -> bool:
-    if not rule_ports:
-        return True
-    for entry in rule_ports:
-        if entry.get("protocol", "TCP") != protocol:
-            continue
-        wanted = entry.get("port")
-        if wanted is None:
-            return True
-        if isinstance(wanted, str):
-            if dst.ports.get(wanted) == port:
-                return True
-            continue
-        end = entry.get("endPort", wanted)
-        if wanted <= port <= end:
-            return True
-    return False
+def _policy_types(policy: Object) -> list[str]:
+    spec = policy["spec"]
+    return spec.get("policyTypes") or (["Ingress", "Egress"] if "egress" in spec else ["Ingress"])
 
 
-def _selecting(policies: Iterable[Object], pod: Peer, direction: str) -> list[Object]:
-    chosen = []
-    for policy in policies:
-        if policy.get("kind") != "NetworkPolicy":
-            continue
-        spec = policy.get("spec", {})
-        if policy["metadata"].get("namespace", "") != pod.namespace:
-            continue
-        types = spec.get("policyTypes") or (
-            ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]
-        )
-        if direction in types and selector_matches(spec.get("podSelector", {}), pod.labels):
-            chosen.append(policy)
-    return chosen
+def _side_allows(policies: list[Object], direction: str, conn: Connection) -> bool:
+    """Whether the policies of one end let the connection through in ``direction``."""
+    pod, peer = conn.ends(direction)
+    if pod.ip is not None:
+        return True  # outside the cluster: no policy applies
+    rules_field, peers_field = DIRECTIONS[direction]
+    rules = [
+        rule
+        for policy in policies
+        if policy["metadata"].get("namespace", "") == pod.namespace
+        and direction in _policy_types(policy)
+        and selector_matches(policy["spec"].get("podSelector", {}), pod.labels)
+        for rule in policy["spec"].get(rules_field) or [None]
+    ]
+    # No policy selects the pod in this direction: everything is allowed.
+    return not rules or any(
+        rule is not None
+        and any(_port_matches(p, conn) for p in rule.get("ports") or [{"protocol": conn.protocol}])
+        and any(_peer_matches(p, pod.namespace, peer) for p in rule.get(peers_field) or ANYONE)
+        for rule in rules
+    )
 
 
 def allowed(
     policies: Iterable[Object], src: Peer, dst: Peer, port: int, protocol: str = "TCP"
 ) -> bool:
-    policies = list(policies)
-    if src.is_pod:
-        egress = _selecting(policies, src, "Egress")
-        if egress and not any(
-            _port_matches(rule.get("ports"), port, protocol, dst)
-            and (
-                not rule.get("to") or any(_peer_matches(p, src.namespace, dst) for p in rule["to"])
-            )
-            for policy in egress
-            for rule in policy["spec"].get("egress") or []
-        ):
-            return False
-    if dst.is_pod:
-        ingress = _selecting(policies, dst, "Ingress")
-        if ingress and not any(
-            _port_matches(rule.get("ports"), port, protocol, dst)
-            and (
-                not rule.get("from")
-                or any(_peer_matches(p, dst.namespace, src) for p in rule["from"])
-            )
-            for policy in ingress
-            for rule in policy["spec"].get("ingress") or []
-        ):
-            return False
-    return True
+    chosen = [p for p in policies if p.get("kind") == "NetworkPolicy"]
+    conn = Connection(src, dst, port, protocol)
+    return all(_side_allows(chosen, direction, conn) for direction in DIRECTIONS)
