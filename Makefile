@@ -8,7 +8,8 @@ PACKAGES := shared gateway promotion-service issuance-service redemption-service
 TEST_DIRS = $(wildcard $(addsuffix /tests,$(PACKAGES)))
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test test-cluster lint format unit e2e bench bench-scaling soak deploy-check lock clean
+.PHONY: help bootstrap run test test-cluster lint format unit e2e bench bench-scaling soak deploy-check \
+	images image-smoke lock clean
 
 help:
 	@echo "make run           the whole stack on embedded PostgreSQL and Redis, demo data loaded"
@@ -20,6 +21,8 @@ help:
 	@echo "make soak          one minute of steady load; RSS of every process before and after"
 	@echo "make test-cluster  the Redis-facing suites again, on a Redis Cluster"
 	@echo "make deploy-check  render and validate the Kubernetes manifests"
+	@echo "make images        build the four images (Docker if its daemon answers, else Podman)"
+	@echo "make image-smoke   build them, run them hardened, migrate, /readyz, a redeem"
 	@echo "make lock          re-resolve dependencies into requirements.lock"
 
 $(UV):
@@ -73,6 +76,14 @@ deploy-check: bootstrap kubectl
 .PHONY: kubectl
 kubectl:
 	@deploy/tools/ensure-kubectl
+
+# Settings from the environment: CONTAINER_ENGINE, IMAGE_REPOSITORY, IMAGE_TAG, PYTHON_IMAGE,
+# EXTRA_CA_CERTS_FILE, IMAGE_BUILD_FLAGS (deploy/tools/images.py, docs/operations.md).
+images:
+	$(PYTHON) deploy/tools/images.py
+
+image-smoke: bootstrap images
+	$(BIN)/python deploy/tools/image_smoke.py
 
 bench: bootstrap
 	$(BIN)/python -m bench
