@@ -10,6 +10,7 @@ slightly less than its limit (at most 1% per replica), never more.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -75,11 +76,18 @@ def lease_size(limit: int) -> int:
 
 class RateLimiter:
     """Principals' budgets are taken from Redis in small leases (never more than the limit
-    in total: the script caps the counter); failed attempts are counted one by one."""
+    in total: the script caps the counter); failed attempts are counted one by one.
+
+    A replica asks Redis for one lease of a key at a time: requests that arrive while it is
+    on its way wait for it and share it, so a burst of one token's requests takes the leases
+    it uses, not one lease per request (each overwriting the last and wasting its units). A
+    window Redis says is used up stays used up until it resets (the counter never goes down),
+    so the refusals of an exhausted principal cost no round trip either."""
 
     def __init__(self, redis: Redis, max_leases: int = 100_000) -> None:
         self._script: AsyncScript = load_scripts(redis, lua_dir())["fixed_window"]
         self._leases: dict[str, _Lease] = {}
+        self._fetching: dict[str, asyncio.Event] = {}
         self._max_leases = max_leases
 
     async def _run(self, key: str, wanted: int, cap: int) -> tuple[int, int, int]:
@@ -88,19 +96,33 @@ class RateLimiter:
 
     async def admit(self, key: str, limit: int) -> tuple[bool, Window]:
         """Takes one unit of ``key``'s budget: (admitted?, the window for the headers)."""
-        now = time.monotonic()
-        lease = self._leases.get(key)
-        if lease is not None and lease.until > now and lease.limit == limit and lease.units:
-            lease.units -= 1
-            reset_ms = int((lease.until - now) * 1000)
-            return True, Window(limit, lease.count - lease.units, reset_ms)
-        count, ttl, granted = await self._run(key, lease_size(limit), limit)
-        if granted == 0:
-            self._leases.pop(key, None)
-            return False, Window(limit, max(count, limit), ttl)
+        while True:
+            now = time.monotonic()
+            lease = self._leases.get(key)
+            if lease is not None and lease.until > now and lease.limit == limit:
+                reset_ms = int((lease.until - now) * 1000)
+                if lease.units:
+                    lease.units -= 1
+                    return True, Window(limit, lease.count - lease.units, reset_ms)
+                if lease.count >= limit:
+                    return False, Window(limit, limit, reset_ms)
+            fetching = self._fetching.get(key)
+            if fetching is None:
+                break
+            await fetching.wait()
+        fetched = self._fetching[key] = asyncio.Event()
+        try:
+            count, ttl, granted = await self._run(key, lease_size(limit), limit)
+        finally:
+            del self._fetching[key]
+            fetched.set()
         if len(self._leases) >= self._max_leases:
             self._leases.clear()
-        self._leases[key] = _Lease(granted - 1, count, limit, now + ttl / 1000)
+        until = time.monotonic() + ttl / 1000
+        if granted == 0:
+            self._leases[key] = _Lease(0, max(count, limit), limit, until)
+            return False, Window(limit, max(count, limit), ttl)
+        self._leases[key] = _Lease(granted - 1, count, limit, until)
         return True, Window(limit, count - (granted - 1), ttl)
 
     async def hit(self, key: str, limit: int) -> Window:
