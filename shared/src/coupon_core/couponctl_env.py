@@ -37,9 +37,14 @@ def write(data_dir: Path, url: str, token: str) -> Path:
     return path
 
 
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """The launcher's data directory when its command line names none."""
+    return Path(env.get(DATA_DIR_VARIABLE) or DEFAULT_DATA_DIR)
+
+
 def default_path(env: Mapping[str, str]) -> Path:
     """Where the launcher writes the file, as ``env`` sets its data directory."""
-    return Path(env.get(DATA_DIR_VARIABLE) or DEFAULT_DATA_DIR) / FILE_NAME
+    return default_data_dir(env) / FILE_NAME
 
 
 def read(path: Path) -> dict[str, str]:

@@ -12,6 +12,7 @@ of such servers is in ``coupon_core.embedded_cluster``; ports in ``coupon_core.p
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -20,8 +21,9 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from coupon_core.ports import free_port
 
@@ -55,26 +57,49 @@ def terminate(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float) ->
         proc.wait()
 
 
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+def _child_setup() -> None:
+    die_with_parent()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Holds Ctrl-C and SIGTERM back while a child is spawned in the block. Spawning with a
+    pre-exec hook runs Python's at-fork hooks, and a launcher's handler that raises there is
+    reported as ignored (with a traceback) instead of interrupting; held back, the signal
+    arrives once the block is left, after the caller has recorded its child."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """A child in a process group of its own (a terminal's Ctrl-C is its starter's to act on)
+    that gets SIGTERM when its starter dies. Call inside :func:`signals_held`."""
+    return subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, preexec_fn=_child_setup, process_group=0, **kwargs
+    )
+
+
 def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
     """``subprocess.run`` capturing the output, for a child in a process group of its own.
     Interrupted (Ctrl-C), the child gets SIGTERM, not ``subprocess.run``'s SIGKILL: it cleans
     up after itself (initdb removes the half-made data directory) before the interrupt goes on.
     """
-    proc: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=die_with_parent,
-        process_group=0,
-        **kwargs,
-    )
-    with proc:
-        try:
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        with signals_held():
+            proc = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+        with proc:
             stdout, stderr = proc.communicate()
-        except BaseException:
-            terminate(proc, signal.SIGTERM, 30)
-            raise
+    except BaseException:
+        terminate(proc, signal.SIGTERM, 30)
+        raise
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
@@ -170,20 +195,10 @@ class _Server:
     def log_path(self) -> Path:
         return self.data_dir.parent / f"{self.data_dir.name}.log"
 
-    def _spawn(self, argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        try:
-            return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
-                process_group=0,
-                **kwargs,
-            )
-        finally:
-            log.close()
+    def _start(self, argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+        with open(self.log_path, "ab") as log, signals_held():
+            self.proc = proc = spawn(argv, stdout=log, stderr=subprocess.STDOUT, **kwargs)
+        return proc
 
     def stop(self, timeout: float = 30.0) -> None:
         terminate(self.proc, self.stop_signal, timeout)
@@ -306,8 +321,7 @@ class EmbeddedPostgres(_Server):
         argv = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir)]
         for key, value in settings.items():
             argv += ["-c", f"{key}={value}"]
-        self.proc = self._spawn(argv, **self._as_user())
-        _wait(self._ready, "postgres", self.proc, self.log_path)
+        _wait(self._ready, "postgres", self._start(argv, **self._as_user()), self.log_path)
 
 
 class EmbeddedRedis(_Server):
@@ -353,5 +367,4 @@ class EmbeddedRedis(_Server):
             "no",
             *self.extra_args,
         ]
-        self.proc = self._spawn(argv)
-        _wait(self._ready, "redis", self.proc, self.log_path)
+        _wait(self._ready, "redis", self._start(argv), self.log_path)

@@ -12,7 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from coupon_core.embedded import die_with_parent, terminate
+from coupon_core.embedded import signals_held, spawn, terminate
 
 READY_TIMEOUT_S = 60.0
 
@@ -54,15 +54,12 @@ class Process:
     def start(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             return
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
+        with open(self.log_path, "ab") as log, signals_held():
+            self.proc = spawn(
                 [sys.executable, "-m", self.module],
                 env=self.env,
-                stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
-                process_group=0,  # a terminal's Ctrl-C is the launcher's to act on
             )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:

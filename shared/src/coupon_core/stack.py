@@ -309,9 +309,7 @@ def _announce(stack: Stack, token: str) -> None:
 
 def _run(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m coupon_core.stack", description=__doc__)
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path(os.environ.get("STACK_DATA_DIR", ".data"))
-    )
+    parser.add_argument("--data-dir", type=Path, default=couponctl_env.default_data_dir(os.environ))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8080")))
     parser.add_argument("--replicas", type=int, default=int(os.environ.get("STACK_REPLICAS", "1")))
     args = parser.parse_args(argv)
@@ -330,12 +328,14 @@ def _run(argv: list[str] | None = None) -> int:
     received: list[int] = []
     starting = True
 
+    launcher = os.getpid()
+
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal starting
+        if os.getpid() != launcher:
+            return  # a child between fork and exec: the launcher acts, not its copy
         received.append(signum)
         stopping.set()
-        if starting:  # the first signal interrupts the start-up; later ones only stop
-            starting = False
+        if starting and len(received) == 1:  # the first signal interrupts the start-up
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -345,6 +345,10 @@ def _run(argv: list[str] | None = None) -> int:
             stack.start(on_step=lambda step: print(f"... {step}", flush=True))
             _announce(stack, token)
             starting = False
+            if received:
+                # The interrupt landed where Python cannot raise it (a finalizer runs the
+                # handler and reports the exception as ignored): it still interrupts.
+                raise KeyboardInterrupt
         except StackError as exc:
             starting = False
             if not received:
