@@ -56,3 +56,13 @@ async def test_the_gateways_own_routes_keep_their_templates(gateways: StartGatew
     counted = await _requests_by_route(client)
     assert counted["GET", "/api/v1/api-tokens/{id}", "200"] == 1
     assert counted["GET", "/healthz", "200"] == 1
+
+
+async def test_made_up_methods_share_one_label(gateways: StartGateway) -> None:
+    client = await gateways()
+    for method in ("BREW", "PROPFIND", "X-ANY"):
+        await client.request(method, "/api/v1/promotions/", headers=ADMIN)
+    counted = await _requests_by_route(client)
+    methods = {method for method, _route, _status in counted}
+    assert "OTHER" in methods
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"}

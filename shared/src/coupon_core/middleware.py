@@ -41,6 +41,8 @@ from coupon_core.replay import NonceBook
 
 log = logging.getLogger(__name__)
 
+# A method label is one of these or OTHER: a client's made-up methods cannot grow the series.
+LABELLED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -113,8 +115,9 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         raise
     finally:
         route = request.get(ROUTE_LABEL, route)
-        metrics.http_requests.labels(request.method, route, str(status)).inc()
-        metrics.http_duration.labels(request.method, route).observe(time.perf_counter() - started)
+        method = request.method if request.method in LABELLED_METHODS else "OTHER"
+        metrics.http_requests.labels(method, route, str(status)).inc()
+        metrics.http_duration.labels(method, route).observe(time.perf_counter() - started)
 
 
 @web.middleware
