@@ -57,16 +57,14 @@ async def test_status_reports_every_replica_and_why_one_is_not_ready(
     by_replica = {(p["process"], p["url"]): p for p in body["processes"]}
     assert by_replica[("gateway", None)]["ready"] is True
     assert by_replica[("gateway", None)]["checks"]["migrations"] == "ok"
-    assert by_replica[("promotion", ready)]["checks"] == {
-        "postgres": "ok",
-        "redis": "ok",
-        "migrations": "ok",
-    }
+    assert by_replica[("promotion", ready)]["checks"] == {"migrations": "ok"}
+    assert by_replica[("promotion", ready)]["stores"] == {"postgres": "ok", "redis": "ok"}
     assert by_replica[("issuance", behind)]["ready"] is False
     assert by_replica[("issuance", behind)]["checks"]["migrations"] == "pending: 0001_things"
     assert by_replica[("redemption", ready)]["ready"] is True
     assert by_replica[("redemption", dead)]["ready"] is False
     assert by_replica[("redemption", dead)]["checks"]["reachable"].startswith("error")
+    assert by_replica[("redemption", dead)]["stores"] == {}
     assert len(body["processes"]) == 5
 
 

@@ -251,18 +251,24 @@ def _contains(actual: Any, expected: Any) -> bool:
     return bool(actual == expected)
 
 
-async def test_readyz_is_503_when_a_store_does_not_answer(
+async def test_readyz_stays_200_and_names_a_store_that_does_not_answer(
     aiohttp_client: Any, service_env: dict[str, Any], reserved_port: int
 ) -> None:
+    """A shared store's outage must not take every pod out of its Service (SPEC section 8):
+    /readyz shows it, /metrics exports it, and the process stays ready."""
     settings = ServiceSettings(
         **{**service_env, "redis_url": f"redis://127.0.0.1:{reserved_port}/0"}
     )
     client = await aiohttp_client(build_app(settings, service="test", migrations_dir=None))
     response = await client.get("/readyz")
-    assert response.status == 503
+    assert response.status == 200
     body = await response.json()
-    assert body["checks"]["postgres"] == "ok"
-    assert body["checks"]["redis"].startswith("error")
+    assert (body["status"], body["checks"]) == ("ready", {"migrations": "absent"})
+    assert body["stores"]["postgres"] == "ok"
+    assert body["stores"]["redis"] == "error: ConnectionError"
+    metrics = await (await client.get("/metrics")).text()
+    assert 'store_up{store="postgres"} 1.0' in metrics
+    assert 'store_up{store="redis"} 0.0' in metrics
 
 
 async def test_readyz_is_503_until_the_migrations_are_applied(
@@ -277,9 +283,9 @@ async def test_readyz_is_503_until_the_migrations_are_applied(
     client = await aiohttp_client(app)
     waiting = await client.get("/readyz")
     assert waiting.status == 503
-    checks = (await waiting.json())["checks"]
-    assert checks["migrations"] == "pending: 0001_things, 0002_more"
-    assert checks["postgres"] == "ok"
+    body = await waiting.json()
+    assert body["checks"]["migrations"] == "pending: 0001_things, 0002_more"
+    assert body["stores"]["postgres"] == "ok"
     await migrate(settings.database_url, tmp_path, service="readiness")
     ready = await client.get("/readyz")
     assert (ready.status, (await ready.json())["checks"]["migrations"]) == (200, "ok")

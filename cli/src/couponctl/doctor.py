@@ -1,9 +1,10 @@
 """``couponctl doctor``: is the platform reachable and healthy from here, with this token?
 
-Checks, in order: the gateway answers ``/healthz``; ``/readyz`` (its PostgreSQL and Redis);
-the token is accepted; each URL family reaches its service (an answer from the service, even
-a refusal, counts; the gateway's 502/503/504 does not); every replica behind the gateway is
-ready, its PostgreSQL and Redis answering and its migrations applied (``GET /api/v1/status``;
+Checks, in order: the gateway answers ``/healthz``; ``/readyz`` (its migrations, and whether
+its PostgreSQL and Redis answer); the token is accepted; each URL family reaches its service
+(an answer from the service, even a refusal, counts; the gateway's 502/503/504 does not);
+every replica behind the gateway is ready, its PostgreSQL and Redis answering and its
+migrations applied (``GET /api/v1/status``;
 skipped when the token is not whitelisted for it); every service's API description reaches
 ``/openapi.json``. Counter drift is what ``couponctl reconcile`` repairs and the
 ``redemption_counter_drift`` metric shows. Exit code 1 when a check fails; 3 when the
@@ -80,11 +81,13 @@ def _replicas(client: GatewayClient) -> str:
             return "skipped (this token is not whitelisted for GET /api/v1/status)"
         raise
     processes = report.get("processes", []) if isinstance(report, dict) else []
+    # A process is ready while a store is down (SPEC section 8); the doctor reports both.
+    found = [(p, {**p.get("checks", {}), **p.get("stores", {})}) for p in processes]
     troubled = [
         f"{p.get('process')} {p.get('url') or ''}: "
-        + ", ".join(f"{k} {v}" for k, v in p.get("checks", {}).items() if v not in ("ok", "absent"))
-        for p in processes
-        if not p.get("ready")
+        + ", ".join(f"{k} {v}" for k, v in results.items() if v not in ("ok", "absent"))
+        for p, results in found
+        if not p.get("ready") or any(v not in ("ok", "absent") for v in results.values())
     ]
     if troubled:
         raise CliError("; ".join(troubled))
@@ -122,7 +125,8 @@ def run(client: GatewayClient, args: argparse.Namespace) -> dict[str, Any]:
 def _status(client: GatewayClient, path: str) -> str:
     body = client.request("GET", path, public=True)
     if isinstance(body, dict) and "checks" in body:
-        return ", ".join(f"{k} {v}" for k, v in body["checks"].items())
+        results = {**body["checks"], **body.get("stores", {})}
+        return ", ".join(f"{k} {v}" for k, v in results.items())
     return "ok"
 
 

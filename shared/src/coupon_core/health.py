@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 from aiohttp import web
 
@@ -12,7 +13,9 @@ from coupon_core.keys import METRICS, MIGRATIONS, PG_POOL, REDIS
 
 log = logging.getLogger(__name__)
 
-READY_CHECK_TIMEOUT_S = 2.0
+# How long a check of one data store may take. /readyz and /metrics wait for the stores
+# together, so both answer within about this long (the probes' timeoutSeconds is 3).
+READY_CHECK_TIMEOUT_S = 1.0
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -36,36 +39,59 @@ async def _check_redis(app: web.Application) -> str:
     return "ok"
 
 
+async def _outcome(check: Awaitable[str]) -> str:
+    try:
+        return await check
+    except Exception as exc:  # any failure means the store does not answer; say how
+        return f"error: {type(exc).__name__}"
+
+
+async def store_states(app: web.Application) -> dict[str, str]:
+    """Whether each data store of this process answers now: ``"ok"`` or ``"error: ..."``
+    (a store the process has none of is left out), checked together, each within
+    ``READY_CHECK_TIMEOUT_S``. Also sets ``store_up{store=...}``."""
+    checks = (("postgres", _check_postgres), ("redis", _check_redis))
+    outcomes = await asyncio.gather(*(_outcome(check(app)) for _, check in checks))
+    states = {name: state for (name, _), state in zip(checks, outcomes, strict=True)}
+    states = {name: state for name, state in states.items() if state != "absent"}
+    for name, state in states.items():
+        app[METRICS].store_up.labels(name).set(1.0 if state == "ok" else 0.0)
+    return states
+
+
 async def _check_migrations(app: web.Application) -> str:
     """Not ready while the database lacks a migration this code expects (a migration Job
-    that has not run yet): the process would fail on the first query that needs it."""
+    that has not run yet): the process would fail on the first query that needs it. Once
+    every migration was seen applied PostgreSQL is not asked again (migrations are never
+    undone), so an outage of PostgreSQL later does not make the process unready."""
     migrations, pool = app.get(MIGRATIONS), app.get(PG_POOL)
     if migrations is None or pool is None:
         return "absent"
+    if migrations.seen_applied:
+        return "ok"
     async with pool.acquire(timeout=READY_CHECK_TIMEOUT_S) as conn:
         pending = await migrations.pending(conn)
-    return "pending: " + ", ".join(pending) if pending else "ok"
+    if pending:
+        return "pending: " + ", ".join(pending)
+    migrations.seen_applied = True
+    return "ok"
 
 
 async def readiness(app: web.Application) -> tuple[bool, dict[str, str]]:
-    """Whether this process can serve, and each check's result."""
-    checks: dict[str, str] = {}
-    for name, check in (
-        ("postgres", _check_postgres),
-        ("redis", _check_redis),
-        ("migrations", _check_migrations),
-    ):
-        try:
-            checks[name] = await check(app)
-        except Exception as exc:  # any failure means not ready; say which
-            checks[name] = f"error: {type(exc).__name__}"
+    """Whether this process can serve, and why not (SPEC section 8): it has started (so its
+    pools are made: requests are served only after every cleanup context has run its
+    start) and its database has every migration it ships. Not whether the shared stores
+    answer: a store outage would make every pod of every service unready at once, and
+    clients would get refused connections instead of a 503 each (:func:`store_states`)."""
+    checks = {"migrations": await _outcome(_check_migrations(app))}
     return all(value in ("ok", "absent") for value in checks.values()), checks
 
 
 async def readyz(request: web.Request) -> web.Response:
     ready, checks = await readiness(request.app)
+    stores = await store_states(request.app)
     return json_response(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
+        {"status": "ready" if ready else "not_ready", "checks": checks, "stores": stores},
         status=200 if ready else 503,
     )
 
@@ -96,6 +122,7 @@ async def _outbox_lag(app: web.Application) -> None:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    await store_states(request.app)
     await _outbox_lag(request.app)
     for hook in request.app[METRICS].scrape_hooks:
         try:

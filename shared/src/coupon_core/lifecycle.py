@@ -176,14 +176,19 @@ def redis_from_url(
     )
 
 
+# How long connecting to Redis may take; a refused connection fails at once.
+REDIS_CONNECT_TIMEOUT_S = 2.0
+
+
 def redis_for(settings: ServiceSettings) -> RedisClient:
     """The client of a process's Redis, pooled as its settings say (``REDIS_POOL_SIZE``,
-    ``POOL_TIMEOUT_S``)."""
+    ``POOL_TIMEOUT_S``), each reply waited for at most ``REDIS_SOCKET_TIMEOUT_S``."""
     return redis_from_url(
         settings.redis_url,
         pool_size=settings.redis_pool_size,
         pool_timeout_s=settings.pool_timeout_s,
-        socket_connect_timeout=2,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+        socket_timeout=settings.redis_socket_timeout_s,
         health_check_interval=30,
     )
 

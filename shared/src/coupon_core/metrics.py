@@ -1,7 +1,8 @@
 """Prometheus metrics: one registry per application.
 
 Every process gets the HTTP metrics, ``redis_script_duration_seconds`` (filled by the scripts
-:func:`coupon_core.scripts.load_scripts` returns when given the histogram) and
+:func:`coupon_core.scripts.load_scripts` returns when given the histogram),
+``store_up`` (each data store checked at scrape time) and
 ``outbox_oldest_unpublished_age_seconds`` (set at scrape time where an ``outbox`` table
 exists). Business metrics are declared here, once, as :class:`Family` values so their names
 and labels stay stable; a service registers the ones it produces with :meth:`Metrics.counter`
@@ -99,6 +100,13 @@ class Metrics:
         self.outbox_lag = Gauge(
             "outbox_oldest_unpublished_age_seconds",
             "Age of the oldest outbox row not yet relayed to Redis Streams (0: none waiting).",
+            registry=self.registry,
+        )
+        self.store_up = Gauge(
+            "store_up",
+            "1 when the data store (postgres, redis) answered this process's last check, "
+            "at a scrape or a /readyz probe; 0 when it did not.",
+            ["store"],
             registry=self.registry,
         )
         # None until the first scrape has looked for an outbox table.

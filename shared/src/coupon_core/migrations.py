@@ -106,13 +106,15 @@ async def apply_migrations(conn: asyncpg.Connection, directory: Path, *, service
     return applied_now
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MigrationSet:
     """A service's migrations, as the process that runs them knows them: read once at
     start-up, not on every readiness probe."""
 
     service: str
     files: tuple[tuple[int, str], ...]  # (version, "NNNN_name"), in order
+    # Set once the database was seen with all of them applied (readiness asks no more).
+    seen_applied: bool = False
 
     @classmethod
     def load(cls, service: str, directory: Path) -> MigrationSet:

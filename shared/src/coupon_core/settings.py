@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     redis_pool_size: int = Field(default=DEFAULT_REDIS_POOL_SIZE, ge=1, le=10_000)
     # How long a request waits for a free PostgreSQL or Redis connection before its 503.
     pool_timeout_s: float = Field(default=DEFAULT_POOL_TIMEOUT_S, gt=0, le=120)
+    # How long a Redis reply may take on an open connection (a Redis that stopped answering
+    # without closing it); a refused or reset connection fails at once whatever this says.
+    redis_socket_timeout_s: float = Field(default=5.0, gt=0, le=60)
     # How long a client may take to send a request's headers, and then its body, before
     # the connection is closed (a body that times out gets a 408 first).
     header_timeout_s: float = Field(default=10.0, gt=0, le=300)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from coupon_core.keys import PG_POOL, PRINCIPAL, ROUTE_LABEL
 from coupon_core.metrics import UNMATCHED_ROUTE
+from redis.exceptions import RedisError
 
 from gateway.domain.addresses import UNKNOWN
-from gateway.domain.routes import PUBLIC_PATHS, PUBLIC_PREFIXES
+from gateway.domain.routes import PUBLIC_PATHS, PUBLIC_PREFIXES, UNMETERED_IN_OUTAGE
 from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, RATE_WINDOW, SETTINGS
+
+log = logging.getLogger(__name__)
 
 
 def forwarded_chain(request: web.Request) -> list[str]:
@@ -50,7 +55,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         request.app[PG_POOL], request.headers.get("Authorization"), address
     )
     gatekeeper.authorize(caller, request.method, request.path, template)
-    request[RATE_WINDOW] = await gatekeeper.admit(caller)
+    try:
+        request[RATE_WINDOW] = await gatekeeper.admit(caller)
+    except RedisError as exc:
+        if (request.method, template) not in UNMETERED_IN_OUTAGE:
+            raise
+        log.warning("rate limit not checked for %s %s: %r", request.method, template, exc)
     request[CALLER] = caller
     request[CREDENTIAL] = credential
     request[PRINCIPAL] = caller.principal

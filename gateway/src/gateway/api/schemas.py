@@ -131,9 +131,15 @@ class StatusOut(BaseModel):
 class ProcessStatusOut(BaseModel):
     process: str  # "gateway", or the service name
     url: str | None = None  # the replica's upstream URL; None for the gateway itself
+    # Whether the process can serve (its /readyz): started and migrated. A data store that
+    # does not answer leaves it ready (each request needing the store gets a 503) and shows
+    # in ``stores``.
     ready: bool
-    # postgres / redis / migrations: "ok", "absent", "pending: 0003_x", "error: ..."
+    # migrations: "ok", "absent", "pending: 0003_x", "error: ..."; "reachable": "error: ..."
+    # for a replica that did not answer
     checks: dict[str, str]
+    # postgres / redis: "ok" or "error: ..."; empty for a replica that did not answer
+    stores: dict[str, str] = {}
 
 
 class PlatformStatusOut(BaseModel):

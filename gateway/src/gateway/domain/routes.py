@@ -74,6 +74,10 @@ PUBLIC_PATHS = frozenset(
 )
 # Static assets of the interactive documentation at /docs.
 PUBLIC_PREFIXES = ("/docs/assets/",)
+# Served without a rate-limit window when Redis, which keeps the windows, does not answer:
+# the report that tells operators Redis is down (its callers are still authenticated and
+# whitelisted, which needs only PostgreSQL).
+UNMETERED_IN_OUTAGE = frozenset({("GET", "/api/v1/status")})
 
 # The only templates a user token reaches (SPEC section 2); API tokens never reach them.
 USER_TEMPLATES = frozenset(
