@@ -15,8 +15,12 @@ from coupon_core.identity import IDENTITY_HEADER, verify_identity
 from coupon_core.ports import free_port
 from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
 from gateway.app import create_app
-from gateway.settings import Settings
-from gateway.testing import TEST_ADMIN_TOKEN, register_and_login
+from gateway.testing import (
+    TEST_ADMIN_TOKEN,
+    register_and_login,
+    settings_in_front_of,
+    upstream_url,
+)
 
 AUTH = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 CHUNK = b"x" * 65536
@@ -88,27 +92,14 @@ async def upstream(aiohttp_server: Any) -> AsyncIterator[tuple[Upstream, TestSer
     fake.release.set()
 
 
-def _gateway_settings(service_env: dict[str, Any], url: str, **extra: Any) -> Settings:
-    return Settings(
-        **{
-            **service_env,
-            "promotion_upstreams": url,
-            "issuance_upstreams": url,
-            "redemption_upstreams": url,
-            "bootstrap_admin_token": TEST_ADMIN_TOKEN,
-            **extra,
-        }
-    )
-
-
 @pytest.fixture
 async def gateway(
     aiohttp_client: Any, service_env: dict[str, Any], upstream: tuple[Upstream, TestServer]
 ) -> Any:
-    url = str(upstream[1].make_url("")).rstrip("/")
-    return await aiohttp_client(
-        create_app(_gateway_settings(service_env, url, upstream_timeout_s=0.5)), headers=AUTH
+    settings = settings_in_front_of(
+        upstream_url(upstream[1]), **service_env, upstream_timeout_s=0.5
     )
+    return await aiohttp_client(create_app(settings), headers=AUTH)
 
 
 async def test_method_path_query_headers_and_body_pass_through(gateway: Any) -> None:
@@ -204,7 +195,7 @@ async def test_upstream_down_is_502_and_heals_without_restart(
 ) -> None:
     port = free_port()
     gateway = await aiohttp_client(
-        create_app(_gateway_settings(service_env, f"http://127.0.0.1:{port}")), headers=AUTH
+        create_app(settings_in_front_of(f"http://127.0.0.1:{port}", **service_env)), headers=AUTH
     )
     down = await gateway.get("/v2/coupon/series/echo")
     assert down.status == 502
@@ -234,10 +225,10 @@ async def test_a_refused_replica_is_skipped(
     upstream: tuple[Upstream, TestServer],
     reserved_port: int,
 ) -> None:
-    alive = str(upstream[1].make_url("")).rstrip("/")
+    alive = upstream_url(upstream[1])
     dead = f"http://127.0.0.1:{reserved_port}"
     gateway = await aiohttp_client(
-        create_app(_gateway_settings(service_env, f"{dead},{alive}")), headers=AUTH
+        create_app(settings_in_front_of(f"{dead},{alive}", **service_env)), headers=AUTH
     )
     statuses = [(await gateway.get("/v2/coupon/series/echo")).status for _ in range(4)]
     assert statuses == [200, 200, 200, 200]

@@ -9,7 +9,6 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from gateway.app import create_app
-from gateway.settings import Settings
 from gateway.testing import (
     ADMIN,
     TEST_ADMIN_TOKEN,
@@ -19,6 +18,8 @@ from gateway.testing import (
     bearer,
     create_token,
     register_and_login,
+    settings_in_front_of,
+    upstream_url,
 )
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -176,21 +177,14 @@ async def test_upstreams_see_only_forwarded_addresses_the_gateway_vouches_for(
 
     upstream = web.Application()
     upstream.router.add_route("*", "/{tail:.*}", seen)
-    url = str((await aiohttp_server(upstream)).make_url("")).rstrip("/")
-    settings: dict[str, Any] = {
-        **service_env,
-        "promotion_upstreams": url,
-        "issuance_upstreams": url,
-        "redemption_upstreams": url,
-        "bootstrap_admin_token": TEST_ADMIN_TOKEN,
-    }
+    url = upstream_url(await aiohttp_server(upstream))
     cases = [
         ({}, "6.6.6.6", "127.0.0.1"),
         (TRUSTED, "6.6.6.6, 198.51.100.7", "198.51.100.7, 127.0.0.1"),
         (TRUSTED, None, "127.0.0.1"),
     ]
     for extra, sent, expected in cases:
-        client = await aiohttp_client(create_app(Settings(**{**settings, **extra})))
+        client = await aiohttp_client(create_app(settings_in_front_of(url, **service_env, **extra)))
         headers = ADMIN if sent is None else sent_by(sent, ADMIN)
         response = await client.get(PATH, headers=headers)
         assert response.status == 200

@@ -24,7 +24,7 @@ import asyncpg
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from coupon_core.identity import IDENTITY_HEADER, IdentityError, verify_identity
 from coupon_core.testing.plugin import TEST_IDENTITY_SECRET, database_url_for
 from coupon_core.testing.provision import Infra
@@ -36,6 +36,25 @@ TEST_ADMIN_TOKEN = "test-bootstrap-admin-token-0123456789"  # noqa: S105
 TEST_PASSWORD = "correct horse battery"  # noqa: S105
 
 ThroughGateway = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+def upstream_url(server: TestServer) -> str:
+    """The base URL of a test server, as the gateway's ``*_upstreams`` settings take it."""
+    return str(server.make_url("")).rstrip("/")
+
+
+def settings_in_front_of(url: str, **values: Any) -> Settings:
+    """Gateway settings whose upstreams (all three families) are ``url``, with the test
+    bootstrap admin token; ``values`` (a test's stores, say) add to or override them."""
+    return Settings(
+        **{
+            "promotion_upstreams": url,
+            "issuance_upstreams": url,
+            "redemption_upstreams": url,
+            "bootstrap_admin_token": TEST_ADMIN_TOKEN,
+            **values,
+        }
+    )
 
 
 @pytest.fixture
@@ -53,25 +72,19 @@ async def through_gateway(
         finally:
             await admin.close()
         databases.append(name)
-        url = str(upstream.make_url("")).rstrip("/")
-        settings = Settings(
-            **{
-                "database_url": database_url_for(infra.postgres_url, name),
-                "redis_url": redis_url,
-                "identity_secret": TEST_IDENTITY_SECRET,
-                "environment": "test",
-                "access_log": False,
-                "promotion_upstreams": url,
-                "issuance_upstreams": url,
-                "redemption_upstreams": url,
-                "bootstrap_admin_token": TEST_ADMIN_TOKEN,
-                # Services' tests drive load through here; rate limits have their own tests.
-                "rate_limit_per_minute": 10_000_000,
-                "user_rate_limit_per_minute": 10_000_000,
-                "anonymous_rate_limit_per_minute": 10_000_000,
-                "auth_failures_per_minute": 10_000,
-                **gateway_settings,
-            }
+        settings = settings_in_front_of(
+            upstream_url(upstream),
+            database_url=database_url_for(infra.postgres_url, name),
+            redis_url=redis_url,
+            identity_secret=TEST_IDENTITY_SECRET,
+            environment="test",
+            access_log=False,
+            # Services' tests drive load through here; rate limits have their own tests.
+            rate_limit_per_minute=10_000_000,
+            user_rate_limit_per_minute=10_000_000,
+            anonymous_rate_limit_per_minute=10_000_000,
+            auth_failures_per_minute=10_000,
+            **gateway_settings,
         )
         client: TestClient[Any, Any] = await aiohttp_client(
             create_app(settings), headers={"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
@@ -130,20 +143,10 @@ async def gateways(
 ) -> StartGateway:
     """``await gateways(**settings)``: one more gateway replica (sharing this test's database
     and Redis) in front of one echo upstream; its client sends no credentials by default."""
-    upstream = await aiohttp_server(echo_app())
-    url = str(upstream.make_url("")).rstrip("/")
+    url = upstream_url(await aiohttp_server(echo_app()))
 
     async def start(**overrides: Any) -> TestClient[Any, Any]:
-        settings = Settings(
-            **{
-                **service_env,
-                "promotion_upstreams": url,
-                "issuance_upstreams": url,
-                "redemption_upstreams": url,
-                "bootstrap_admin_token": TEST_ADMIN_TOKEN,
-                **overrides,
-            }
-        )
+        settings = settings_in_front_of(url, **{**service_env, **overrides})
         client: TestClient[Any, Any] = await aiohttp_client(create_app(settings))
         return client
 
