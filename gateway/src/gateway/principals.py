@@ -140,20 +140,13 @@ class Resolver:
 
 
 async def _bearer(conn: Connection, hasher: TokenHasher, secret: str) -> Caller | None:
+    # Either lookup rehashes a token it finds under its legacy hash (its first use).
     keyed, legacy = hasher.digest(secret), legacy_digest(secret)
     if secret.startswith(USER_TOKEN_PREFIX):
-        found = await users.active_token(conn, keyed, legacy)
-        if found is None:
-            return None
-        if found.hash_scheme == LEGACY_SCHEME:
-            await users.rehash_token(conn, found.id, legacy=legacy, keyed=keyed)
-        return _user_caller(found)
-    token = await api_tokens.active_by_hash(conn, keyed, legacy)
-    if token is None:
-        return None
-    if token.hash_scheme == LEGACY_SCHEME:
-        await api_tokens.rehash(conn, token.id, legacy=legacy, keyed=keyed)
-    return _api_caller(token)
+        user_token = await users.active_token(conn, keyed, legacy)
+        return None if user_token is None else _user_caller(user_token)
+    api_token = await api_tokens.active_by_hash(conn, keyed, legacy)
+    return None if api_token is None else _api_caller(api_token)
 
 
 async def _basic(conn: Connection, hasher: TokenHasher, name: str, secret: str) -> Caller | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import asyncpg
@@ -102,7 +102,7 @@ async def active_by_name(conn: Connection, name: str) -> ApiToken | None:
 
 async def active_by_hash(conn: Connection, keyed: str, legacy: str) -> ApiToken | None:
     """The unrevoked token stored under the keyed hash of a secret, or under its legacy
-    hash if not rehashed yet."""
+    hash if not rehashed yet: then it is rehashed under the keyed one (its first use)."""
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM api_tokens WHERE revoked_at IS NULL "
         "AND (secret_hash = $1 OR (secret_hash = $2 AND hash_scheme = $3))",
@@ -110,7 +110,13 @@ async def active_by_hash(conn: Connection, keyed: str, legacy: str) -> ApiToken 
         legacy,
         LEGACY_SCHEME,
     )
-    return _token(row) if row else None
+    if row is None:
+        return None
+    token = _token(row)
+    if token.hash_scheme != LEGACY_SCHEME:
+        return token
+    await rehash(conn, token.id, legacy=legacy, keyed=keyed)
+    return replace(token, secret_hash=keyed, hash_scheme=KEYED_SCHEME)
 
 
 async def rehash(conn: Connection, token_id: int, *, legacy: str, keyed: str) -> None:

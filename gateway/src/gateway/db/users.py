@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import asyncpg
@@ -94,7 +94,8 @@ _BY_HASH = "(t.token_hash = $1 OR (t.token_hash = $2 AND t.hash_scheme = $3))"
 
 
 async def active_token(conn: Connection, keyed: str, legacy: str) -> UserToken | None:
-    """The user of an unrevoked token (expired ones included: the caller decides)."""
+    """The user of an unrevoked token (expired ones included: the caller decides). A token
+    found under its legacy hash is rehashed under the keyed one: this is its first use."""
     row = await conn.fetchrow(
         "SELECT u.id, u.email, u.password_hash, u.first_name, u.last_name, u.created_at, "
         "t.id AS token_id, t.expires_at, t.hash_scheme "
@@ -106,15 +107,19 @@ async def active_token(conn: Connection, keyed: str, legacy: str) -> UserToken |
     )
     if row is None:
         return None
-    return UserToken(
+    token = UserToken(
         id=row["token_id"],
         user=_user(row),
         expires_at=row["expires_at"],
         hash_scheme=row["hash_scheme"],
     )
+    if token.hash_scheme != LEGACY_SCHEME:
+        return token
+    await _rehash_token(conn, token.id, legacy=legacy, keyed=keyed)
+    return replace(token, hash_scheme=KEYED_SCHEME)
 
 
-async def rehash_token(conn: Connection, token_id: int, *, legacy: str, keyed: str) -> None:
+async def _rehash_token(conn: Connection, token_id: int, *, legacy: str, keyed: str) -> None:
     """Replaces a legacy hash by the keyed one (a no-op if another replica did it first)."""
     await conn.execute(
         "UPDATE user_tokens SET token_hash = $3, hash_scheme = $4 "
