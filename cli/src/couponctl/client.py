@@ -12,10 +12,13 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import Message
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import quote, urlencode, urlsplit
 
 from couponctl.envelopes import summary
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.12
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT_S = 30.0
@@ -59,6 +62,14 @@ class ApiError(CliError):
             wait = f"{retry_after} s" if retry_after.isdigit() else retry_after
             text += f" (retry after {wait})"
         super().__init__(text)
+
+
+class RequestOptions(TypedDict, total=False):
+    """``query``: the query parameters (a None value is left out); ``public``: send no
+    credentials."""
+
+    query: Mapping[str, Any] | None
+    public: bool
 
 
 @dataclass(frozen=True)
@@ -142,29 +153,17 @@ class GatewayClient:
         return NotConnected(f"cannot reach the gateway at {self.where}: {reason}")
 
     def answer(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        query: Mapping[str, Any] | None = None,
-        public: bool = False,
+        self, method: str, path: str, body: Any = None, **options: Unpack[RequestOptions]
     ) -> Answer:
-        """The decoded JSON answer and its headers; ``public`` sends no credentials."""
-        with self._open(method, path, body, query=query, public=public) as response:
+        """The decoded JSON answer and its headers."""
+        with self._open(method, path, body, **options) as response:
             return Answer(_decode(self._read(response)), response.headers)
 
     def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        query: Mapping[str, Any] | None = None,
-        public: bool = False,
+        self, method: str, path: str, body: Any = None, **options: Unpack[RequestOptions]
     ) -> Any:
-        """The decoded JSON answer; ``public`` sends no credentials."""
-        return self.answer(method, path, body, query=query, public=public).body
+        """The decoded JSON answer."""
+        return self.answer(method, path, body, **options).body
 
     def download(
         self,
