@@ -22,6 +22,7 @@ import attrs
 import pytest
 import requests
 from coupon_core.stack import Stack
+from couponctl.demo import SUBSCRIPTION_PROMOTION
 from support.api import mobile, unique
 from support.stacks import ADMIN_TOKEN
 
@@ -126,21 +127,7 @@ def test_generated_client_runs_the_seed_journeys(client: ModuleType, stack: Stac
         operation("promotions", "post_api_v1_promotions").sync_detailed(
             client=admin,
             body=model("PromotionForm").from_dict(
-                {
-                    "code": promotion_code,
-                    "name": "One month free",
-                    "couponBased": True,
-                    "actions": [
-                        {
-                            "type": "grant_subscription",
-                            "configuration": {
-                                "subscriptionTypeId": 123,
-                                "subscriptionTypeName": "1 month promo subscription",
-                                "lengthDays": 31,
-                            },
-                        }
-                    ],
-                }
+                {**SUBSCRIPTION_PROMOTION, "code": promotion_code}
             ),
         ),
         201,
@@ -309,7 +296,8 @@ def test_generated_client_runs_the_seed_journeys(client: ModuleType, stack: Stac
         "ActivationOut",
     )
     assert activated.coupon_type == promotion_code
-    assert activated.subscription_type_id == 123
+    granted = SUBSCRIPTION_PROMOTION["actions"][0]["configuration"]
+    assert activated.subscription_type_id == granted["subscriptionTypeId"]
     again = parsed(
         activate.sync_detailed(
             client=user, body=model("ActivateIn").from_dict({"code": coupon_code})
