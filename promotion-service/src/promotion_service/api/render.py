@@ -4,6 +4,7 @@ what the service stores (null fields left out, dates in the service's zone)."""
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
 from promotion_service.api.responses import (
     CouponLinks,
@@ -34,13 +35,20 @@ def _date(value: datetime | None, zone: tzinfo) -> str | None:
     return None if value is None else format_date(value, zone)
 
 
+def _summary(c: Coupon, zone: tzinfo) -> dict[str, Any]:
+    """The fields of :class:`CouponSummary`, which both views of a coupon start with."""
+    return {
+        "id": c.id,
+        "code": c.code,
+        "usageLimit": c.usage_limit,
+        "used": c.used,
+        "expiresAt": _date(c.expires_at, zone),
+    }
+
+
 def coupon(c: Coupon, zone: tzinfo) -> PromotionCouponOut:
     return PromotionCouponOut(
-        id=c.id,
-        code=c.code,
-        usageLimit=c.usage_limit,
-        used=c.used,
-        expiresAt=_date(c.expires_at, zone),
+        **_summary(c, zone),
         createdAt=format_date(c.created_at, zone),
         updatedAt=format_date(c.updated_at, zone),
         perCustomerUsageLimit=c.per_customer_usage_limit,
@@ -53,11 +61,7 @@ def coupon(c: Coupon, zone: tzinfo) -> PromotionCouponOut:
 
 def coupon_item(c: Coupon, zone: tzinfo) -> PromotionCouponItemOut:
     return PromotionCouponItemOut(
-        id=c.id,
-        code=c.code,
-        usageLimit=c.usage_limit,
-        used=c.used,
-        expiresAt=_date(c.expires_at, zone),
+        **_summary(c, zone),
         links=SelfLink(self_=Href(href=coupon_href(c.promotion_code, c.code))),
     )
 

@@ -50,28 +50,27 @@ class CouponLinks(SelfLink):
     promotion: Href
 
 
-class PromotionCouponOut(ResponseModel):
-    """The promotion coupon"""
-
+class CouponSummary(ResponseModel):
+    # The fields a coupon shows first wherever it is shown, alone or in a list.
     id: int
     code: str
     usageLimit: Omitted[int] = None
     used: int
     expiresAt: Omitted[str] = None
+
+
+class PromotionCouponOut(CouponSummary):
+    """The promotion coupon"""
+
     createdAt: str
     updatedAt: str
     perCustomerUsageLimit: Omitted[int] = None
     links: CouponLinks = Field(alias="_links")
 
 
-class PromotionCouponItemOut(ResponseModel):
+class PromotionCouponItemOut(CouponSummary):
     """A coupon as a list shows it"""
 
-    id: int
-    code: str
-    usageLimit: Omitted[int] = None
-    used: int
-    expiresAt: Omitted[str] = None
     links: SelfLink = Field(alias="_links")
 
 
