@@ -26,7 +26,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from coupon_core.identity import IDENTITY_HEADER, IdentityError, verify_identity
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET, database_url_for
+from coupon_core.testing.plugin import TEST_IDENTITY_SECRET, database_url_for, settings_env
 from coupon_core.testing.provision import Infra
 
 from gateway.app import create_app
@@ -74,11 +74,7 @@ async def through_gateway(
         databases.append(name)
         settings = settings_in_front_of(
             upstream_url(upstream),
-            database_url=database_url_for(infra.postgres_url, name),
-            redis_url=redis_url,
-            identity_secret=TEST_IDENTITY_SECRET,
-            environment="test",
-            access_log=False,
+            **settings_env(database_url_for(infra.postgres_url, name), redis_url),
             # Services' tests drive load through here; rate limits have their own tests.
             rate_limit_per_minute=10_000_000,
             user_rate_limit_per_minute=10_000_000,

@@ -145,9 +145,8 @@ def reserved_port() -> Iterator[int]:
         yield reservation.getsockname()[1]
 
 
-@pytest.fixture
-def service_env(database_url: str, redis_url: str) -> dict[str, Any]:
-    """Keyword arguments for any service's Settings, pointing at this test's stores."""
+def settings_env(database_url: str, redis_url: str) -> dict[str, Any]:
+    """Keyword arguments for any service's Settings in a test, pointing at these stores."""
     return {
         "database_url": database_url,
         "redis_url": redis_url,
@@ -155,6 +154,12 @@ def service_env(database_url: str, redis_url: str) -> dict[str, Any]:
         "environment": "test",
         "access_log": False,
     }
+
+
+@pytest.fixture
+def service_env(database_url: str, redis_url: str) -> dict[str, Any]:
+    """Keyword arguments for any service's Settings, pointing at this test's stores."""
+    return settings_env(database_url, redis_url)
 
 
 def signed_headers(
