@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core.keys import METRICS
-from coupon_core.lifecycle import http_session_ctx
 from coupon_core.web import build_app, service_migrations_dir
 from prometheus_client import Gauge
 
@@ -21,6 +20,7 @@ from gateway.proxy import proxy_handler
 from gateway.routing import ISSUANCE, PROMOTION, REDEMPTION, Router
 from gateway.settings import Settings
 from gateway.targets import target_middleware
+from gateway.upstreams import upstream_session_ctx
 
 SERVICE = "gateway"
 MIGRATIONS_DIR = service_migrations_dir(__file__)
@@ -45,7 +45,9 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
             PROMOTION: settings.promotion_upstreams.split(","),
             ISSUANCE: settings.issuance_upstreams.split(","),
             REDEMPTION: settings.redemption_upstreams.split(","),
-        }
+        },
+        pool_size=settings.upstream_pool_size,
+        pool_wait_s=settings.pool_timeout_s,
     )
     app[GATEKEEPER] = Gatekeeper(settings, registry=app[METRICS].registry)
     passwords = Passwords(
@@ -57,7 +59,7 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
         "Argon2 password hashes running now (at most PASSWORD_HASH_CONCURRENCY).",
         registry=app[METRICS].registry,
     ).set_function(lambda: passwords.running)
-    app.cleanup_ctx.append(http_session_ctx)
+    app.cleanup_ctx.append(upstream_session_ctx)
     app.cleanup_ctx.append(auth_ctx)
     app.on_response_prepare.append(rate_limit_headers)
     add_token_routes(app)

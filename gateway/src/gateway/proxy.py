@@ -2,8 +2,11 @@
 
 A request body (at most ``MAX_BODY_BYTES``, chunked or not; more is a 413 in the family's
 envelope) is read before anything is sent: the signed identity covers its digest, and a
-request whose replica refuses the connection can go to the next one. Responses stream back
-as they arrive (small ones of known length go out in one write).
+request whose replica refuses the connection (or does not accept it in time) can go to the
+next one. Responses stream back as they arrive (small ones of known length go out in one
+write). At most ``UPSTREAM_POOL_SIZE`` requests are in flight to one service; the next waits
+up to ``POOL_TIMEOUT_S`` for one to finish, then is a 503. Connections are renewed as
+:mod:`gateway.upstreams` says.
 """
 
 from __future__ import annotations
@@ -12,10 +15,16 @@ import logging
 
 import aiohttp
 from aiohttp import web
-from coupon_core.errors import PayloadTooLarge, UpstreamTimeout, UpstreamUnavailable
+from coupon_core.errors import (
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from coupon_core.http import MAX_BODY_BYTES
 from coupon_core.identity import ANONYMOUS, IDENTITY_HEADER, Principal, sign_identity
 from coupon_core.keys import HTTP_SESSION, PRINCIPAL, REQUEST_ID
+from coupon_core.turns import NoTurn
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.api.middleware import forwarded_chain
@@ -88,7 +97,6 @@ async def proxy(
     request: web.Request, upstream: Upstream, principal: Principal
 ) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    session = request.app[HTTP_SESSION]
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
@@ -97,8 +105,33 @@ async def proxy(
     headers = upstream_request_headers(
         request, principal, settings.identity_secret.get_secret_value().encode(), body
     )
+    try:
+        await upstream.in_flight.take()
+    except NoTurn:
+        raise ServiceUnavailable(
+            f"The gateway has {upstream.in_flight.size} requests in flight to the "
+            f"{upstream.name} service; retry."
+        ) from None
+    try:
+        return await _forward(request, upstream, headers, body)
+    finally:
+        upstream.in_flight.give_back()
+
+
+async def _forward(
+    request: web.Request,
+    upstream: Upstream,
+    headers: CIMultiDict[str],
+    body: bytes,
+) -> web.StreamResponse:
+    """Send the request to the service's replicas in turn until one takes it, and relay its
+    answer. A replica that refuses the connection or does not accept it within
+    ``UPSTREAM_CONNECT_TIMEOUT_S`` was sent nothing, so the next one is tried."""
+    session, settings = request.app[HTTP_SESSION], request.app[SETTINGS]
+    # No wait for a pooled connection here (``connect``): the in-flight bound is the wait.
     timeout = aiohttp.ClientTimeout(
         total=None,
+        connect=None,
         sock_connect=settings.upstream_connect_timeout_s,
         sock_read=settings.upstream_timeout_s,
     )
@@ -115,10 +148,10 @@ async def proxy(
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             ) as upstream_response:
                 return await _relay(request, upstream_response)
-        except aiohttp.ClientConnectorError as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Nothing was sent: the next replica may take it.
             last_error = exc
-            log.warning("upstream %s refused %s: %s", upstream.name, url.origin(), exc)
+            log.warning("upstream %s did not take %s: %r", upstream.name, url.origin(), exc)
             continue
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeout(

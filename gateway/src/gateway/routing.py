@@ -1,4 +1,5 @@
-"""Which service serves a path (SPEC section 1), and round-robin over its replicas."""
+"""Which service serves a path (SPEC section 1), round-robin over its replicas, and how many
+requests may be in flight to each service."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from coupon_core.turns import Turns
 from yarl import URL
 
 PROMOTION = "promotion"
@@ -61,7 +63,11 @@ def forward_url(base: URL, raw_path: str, raw_query: str) -> URL:
 class Upstream:
     name: str
     urls: list[str]
+    # Requests in flight to this service at once, and how long the next waits for one.
+    pool_size: int = 256
+    pool_wait_s: float = 10.0
     bases: list[URL] = field(init=False, repr=False)
+    in_flight: Turns = field(init=False, repr=False)
     _turn: Iterator[int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -69,6 +75,7 @@ class Upstream:
         for url, base in zip(self.urls, self.bases, strict=True):
             if not base.absolute or base.raw_path not in ("", "/") or base.raw_query_string:
                 raise ValueError(f"upstream {url!r} must be scheme://host[:port] only")
+        self.in_flight = Turns(self.pool_size, self.pool_wait_s)
         self._turn = itertools.cycle(range(len(self.urls)))
 
     def _order(self) -> list[int]:
@@ -85,8 +92,12 @@ class Upstream:
 
 
 class Router:
-    def __init__(self, upstreams: dict[str, list[str]]) -> None:
-        self.upstreams = {name: Upstream(name, urls) for name, urls in upstreams.items()}
+    def __init__(
+        self, upstreams: dict[str, list[str]], *, pool_size: int = 256, pool_wait_s: float = 10.0
+    ) -> None:
+        self.upstreams = {
+            name: Upstream(name, urls, pool_size, pool_wait_s) for name, urls in upstreams.items()
+        }
 
     def resolve(self, path: str) -> Upstream | None:
         name = upstream_for(path)

@@ -33,7 +33,13 @@ class Settings(ServiceSettings):
     redemption_upstreams: str
     upstream_connect_timeout_s: float = Field(default=1.0, gt=0, le=30)
     upstream_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    # Requests in flight to one service at once; the next waits up to POOL_TIMEOUT_S, then
+    # gets 503.
     upstream_pool_size: int = Field(default=256, ge=1, le=10_000)
+    # An upstream connection is closed after this many requests or this many seconds, so
+    # that replicas added behind a Service get their share (gateway.upstreams).
+    upstream_connection_max_requests: int = Field(default=1000, ge=1, le=1_000_000)
+    upstream_connection_max_age_s: float = Field(default=10.0, gt=0, le=3600)
     # SPEC section 2: when set, an API token "bootstrap-admin" with this secret and the "*"
     # whitelist is ensured at start-up.
     bootstrap_admin_token: SecretStr | None = None

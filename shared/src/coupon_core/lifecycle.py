@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeAlias, cast
 
-import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
@@ -20,7 +19,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisError
 
 from coupon_core.db import SessionAwareConnection, reset_if_marked
-from coupon_core.keys import CORE_SETTINGS, HTTP_SESSION, PG_POOL, REDIS
+from coupon_core.keys import CORE_SETTINGS, PG_POOL, REDIS
 from coupon_core.migrations import apply_migrations
 from coupon_core.rediscluster import OutageAwareCluster
 from coupon_core.settings import DEFAULT_POOL_TIMEOUT_S, DEFAULT_REDIS_POOL_SIZE, ServiceSettings
@@ -198,14 +197,6 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = cast(Redis, client)
     yield
     await client.aclose()
-
-
-async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
-    session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-    app[HTTP_SESSION] = session
-    yield
-    await session.close()
 
 
 BACKGROUND_RESTART_DELAY_S = 0.5

@@ -36,6 +36,8 @@ from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, SlotNotCoveredError
 
+from coupon_core.turns import NoTurn, Turns
+
 # What redis-py says when no node answers or the slots it knows are not all served.
 _UNREACHABLE = (
     "Redis Cluster cannot be connected",
@@ -88,8 +90,7 @@ class OutageAwareCluster(RedisCluster):
         self, *, commands_in_flight: int = 100, wait_timeout_s: float = 10.0, **kwargs: Any
     ) -> None:
         super().__init__(**{**kwargs, "max_connections": 2 * commands_in_flight})
-        self._turns = asyncio.Semaphore(commands_in_flight)
-        self._wait_timeout_s = wait_timeout_s
+        self._turns = Turns(commands_in_flight, wait_timeout_s)
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -98,16 +99,15 @@ class OutageAwareCluster(RedisCluster):
             yield
             return
         try:
-            async with asyncio.timeout(self._wait_timeout_s):
-                await self._turns.acquire()
-        except TimeoutError:
+            await self._turns.take()
+        except NoTurn:
             raise RedisConnectionError("No connection available.") from None
         holds = _HOLDS_TURN.set(True)
         try:
             yield
         finally:
             _HOLDS_TURN.reset(holds)
-            self._turns.release()
+            self._turns.give_back()
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         async with self.turn():

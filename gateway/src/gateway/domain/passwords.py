@@ -21,6 +21,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from coupon_core.errors import ServiceUnavailable
+from coupon_core.turns import NoTurn, Turns
 
 T = TypeVar("T")
 
@@ -35,8 +36,7 @@ class Passwords:
     ) -> None:
         self._hasher = hasher or PasswordHasher()
         self._decoy: str | None = None
-        self._wait_s = wait_s
-        self._turns = asyncio.Semaphore(concurrency)
+        self._turns = Turns(concurrency, wait_s)
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="argon2")
         self._count_lock = threading.Lock()
         # Hashes running now, and the most that ever ran at once (read by metrics and tests).
@@ -58,13 +58,12 @@ class Passwords:
         try:
             yield
         finally:
-            self._turns.release()
+            self._turns.give_back()
 
     async def _take_turn(self) -> None:
         try:
-            async with asyncio.timeout(self._wait_s):
-                await self._turns.acquire()
-        except TimeoutError:
+            await self._turns.take()
+        except NoTurn:
             raise ServiceUnavailable("Too many password checks at once; retry shortly.") from None
 
     async def _run(self, work: Callable[..., T], *args: object) -> T:
@@ -74,11 +73,11 @@ class Passwords:
                 self._threads, functools.partial(self._counted, work, *args)
             )
         except BaseException:
-            self._turns.release()
+            self._turns.give_back()
             raise
         # The turn is given back when the hash is done, not when the caller stops waiting
         # (a client that disconnects does not stop a hash already running).
-        future.add_done_callback(lambda _: self._turns.release())
+        future.add_done_callback(lambda _: self._turns.give_back())
         return await asyncio.shield(future)
 
     def _counted(self, work: Callable[..., T], *args: object) -> T:
