@@ -55,7 +55,6 @@ def _replica_app(name: str) -> web.Application:
     return app
 
 
-
 @contextlib.asynccontextmanager
 async def _serving(app: web.Application, port: int) -> AsyncIterator[web.AppRunner]:
     """``app`` listening on ``port`` with SO_REUSEPORT: several replicas on one port are one
