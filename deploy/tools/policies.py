@@ -62,6 +62,11 @@ EXPECTED: list[tuple[str, str, int | str, str, bool]] = [
     ("stranger", "redis", 6379, "TCP", DENY),
     ("ingress-controller", "redis", 6379, "TCP", DENY),
 ]
+# Where the data stores are outside the namespace (prod): a managed Redis's TLS port too.
+EXPECTED_OUTSIDE_STORES: list[tuple[str, str, int | str, str, bool]] = [
+    ("processes+jobs", "redis", 6380, "TCP", ALLOW),
+    ("stranger", "redis", 6380, "TCP", DENY),
+]
 
 
 def pods(objects: list[Object]) -> dict[str, Peer]:
@@ -94,7 +99,8 @@ def check_policies(objects: list[Object]) -> list[str]:
     peers = {**OUTSIDE, **PROD_STORES, **inside}
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     problems = []
-    for source, target, port, protocol, expected in EXPECTED:
+    rows = EXPECTED if "redis" in inside else EXPECTED + EXPECTED_OUTSIDE_STORES
+    for source, target, port, protocol, expected in rows:
         for src_name, src in _members(source, peers):
             for dst_name, dst in _members(target, peers):
                 if src_name == dst_name or not {src_name, dst_name} & inside.keys():

@@ -33,6 +33,11 @@ from redis.exceptions import RedisError
             "redis://[::1]:7000",
             [("::1", 7000), ("redis-0.redis", 6379)],
         ),
+        (
+            "rediss+cluster://:pw@cfg.example:6380,b:6380/0",
+            "rediss://:pw@cfg.example:6380/0",
+            [("cfg.example", 6380), ("b", 6380)],
+        ),
     ],
 )
 def test_cluster_urls_name_every_seed(url: str, single: str, seeds: list[tuple[str, int]]) -> None:
@@ -40,7 +45,9 @@ def test_cluster_urls_name_every_seed(url: str, single: str, seeds: list[tuple[s
     assert cluster_seeds(url) == (single, seeds)
 
 
-@pytest.mark.parametrize("url", ["redis://a:1/0", "redis+cluster://", "redis+cluster:///0"])
+@pytest.mark.parametrize(
+    "url", ["redis://a:1/0", "rediss://a:1/0", "redis+cluster://", "rediss+cluster:///0"]
+)
 def test_bad_cluster_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="URL"):
         cluster_seeds(url)

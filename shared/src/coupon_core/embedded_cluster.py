@@ -40,6 +40,7 @@ class EmbeddedRedisCluster:
     """
 
     name = "redis-cluster"
+    scheme = "redis+cluster://"
 
     def __init__(self, data_dir: Path, masters: int = 3, *, node_timeout_ms: int = 2000) -> None:
         if masters < 1:
@@ -50,10 +51,10 @@ class EmbeddedRedisCluster:
             taken = {p + offset for p in ports for offset in (0, _CLUSTER_BUS_OFFSET)}
             ports.append(free_cluster_port(taken))
         self.nodes = [
-            EmbeddedRedis(
+            self._node(
                 self.data_dir / f"node{index}",
                 ports[index],
-                extra_args=[
+                [
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",
@@ -65,13 +66,20 @@ class EmbeddedRedisCluster:
             for index in range(masters)
         ]
 
+    def _node(self, data_dir: Path, port: int, extra_args: list[str]) -> EmbeddedRedis:
+        return EmbeddedRedis(data_dir, port, extra_args=extra_args)
+
+    def _client(self, port: int, **options: object) -> redis.Redis:
+        """A client of one node, to form the cluster and read its state."""
+        return redis.Redis(host="127.0.0.1", port=port, **options)  # type: ignore[arg-type]
+
     @property
     def ports(self) -> list[int]:
         return [node.port for node in self.nodes]
 
     def url(self) -> str:
         """``redis+cluster://`` with every node as a seed, the scheme the settings accept."""
-        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        return self.scheme + ",".join(f"127.0.0.1:{port}" for port in self.ports)
 
     def slot_ranges(self) -> list[tuple[int, int]]:
         """The inclusive slot range each node serves, in node order."""
@@ -94,19 +102,18 @@ class EmbeddedRedisCluster:
         for epoch, (node, (first, last)) in enumerate(
             zip(self.nodes, self.slot_ranges(), strict=True), start=1
         ):
-            with redis.Redis(host="127.0.0.1", port=node.port) as client:
+            with self._client(node.port) as client:
                 # Distinct config epochs up front, as redis-cli --cluster create does, so the
                 # nodes need no epoch-collision rounds before they agree.
                 client.execute_command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
                 client.execute_command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
-        with redis.Redis(host="127.0.0.1", port=self.nodes[0].port) as client:
+        with self._client(self.nodes[0].port) as client:
             for node in self.nodes[1:]:
                 client.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
 
-    @staticmethod
-    def _info(node: EmbeddedRedis) -> dict[str, str]:
+    def _info(self, node: EmbeddedRedis) -> dict[str, str]:
         try:
-            with redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=1) as client:
+            with self._client(node.port, socket_timeout=1) as client:
                 raw = client.execute_command("CLUSTER", "INFO")
         except (redis.RedisError, OSError):
             return {}

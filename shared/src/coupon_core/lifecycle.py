@@ -22,7 +22,12 @@ from coupon_core.db import SessionAwareConnection, reset_if_marked
 from coupon_core.keys import CORE_SETTINGS, PG_POOL, REDIS
 from coupon_core.migrations import apply_migrations
 from coupon_core.rediscluster import OutageAwareCluster
-from coupon_core.settings import DEFAULT_POOL_TIMEOUT_S, DEFAULT_REDIS_POOL_SIZE, ServiceSettings
+from coupon_core.settings import (
+    DEFAULT_POOL_TIMEOUT_S,
+    DEFAULT_REDIS_POOL_SIZE,
+    REDIS_TLS_SCHEMES,
+    ServiceSettings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,34 +119,39 @@ def postgres_ctx(
 # is all the platform uses (every multi-key operation stays inside one hash tag).
 RedisClient: TypeAlias = Redis | RedisCluster
 
-CLUSTER_SCHEME = "redis+cluster://"
+# A Redis Cluster's seed nodes, without TLS and with it; the single-node URL of its first
+# seed keeps the matching scheme.
+CLUSTER_SCHEMES = {"redis+cluster://": "redis://", "rediss+cluster://": "rediss://"}
 _CLUSTER_URL = re.compile(r"^(?:(?P<auth>[^@/?]*)@)?(?P<hosts>[^@/?]+)(?P<tail>[/?].*)?$")
 
 
 def is_cluster_url(url: str) -> bool:
-    return url.startswith(CLUSTER_SCHEME)
+    return url.startswith(tuple(CLUSTER_SCHEMES))
 
 
 def cluster_seeds(url: str) -> tuple[str, list[tuple[str, int]]]:
-    """Split ``redis+cluster://[user:password@]host:port[,host:port...][/0][?options]`` into a
-    plain ``redis://`` URL of the first seed (credentials and options kept) and every seed."""
-    if not is_cluster_url(url):
-        raise ValueError(f"not a {CLUSTER_SCHEME} URL")
-    match = _CLUSTER_URL.match(url[len(CLUSTER_SCHEME) :])
+    """Split ``redis+cluster://[user:password@]host:port[,host:port...][/0][?options]``
+    (``rediss+cluster://`` with TLS) into a ``redis://`` (``rediss://``) URL of the first
+    seed, credentials and options kept, and every seed."""
+    scheme = next((s for s in CLUSTER_SCHEMES if url.startswith(s)), None)
+    if scheme is None:
+        raise ValueError("not a redis+cluster:// or rediss+cluster:// URL")
+    match = _CLUSTER_URL.match(url[len(scheme) :])
     if match is None:
-        raise ValueError(f"{CLUSTER_SCHEME} URL without a host")
+        raise ValueError(f"{scheme} URL without a host")
     seeds: list[tuple[str, int]] = []
     for part in match["hosts"].split(","):
         host, sep, port = part.strip().rpartition(":")
         if not sep or not host or not port.isdigit():
             host, port = part.strip(), "6379"
         if not host:
-            raise ValueError(f"{CLUSTER_SCHEME} URL with an empty host")
+            raise ValueError(f"{scheme} URL with an empty host")
         seeds.append((host.strip("[]"), int(port)))
     auth = f"{match['auth']}@" if match["auth"] is not None else ""
     first_host, first_port = seeds[0]
     first = f"[{first_host}]" if ":" in first_host else first_host
-    return f"redis://{auth}{first}:{first_port}{match['tail'] or ''}", seeds
+    single = CLUSTER_SCHEMES[scheme]
+    return f"{single}{auth}{first}:{first_port}{match['tail'] or ''}", seeds
 
 
 def redis_from_url(
@@ -152,8 +162,9 @@ def redis_from_url(
     **options: Any,
 ) -> RedisClient:
     """The one Redis client factory: ``redis://`` and ``rediss://`` give a
-    :class:`~redis.asyncio.Redis`, ``redis+cluster://`` a
-    :class:`~redis.asyncio.cluster.RedisCluster` that knows every seed node.
+    :class:`~redis.asyncio.Redis`, ``redis+cluster://`` and ``rediss+cluster://`` a
+    :class:`~redis.asyncio.cluster.RedisCluster` that knows every seed node (``rediss``:
+    TLS, to every node; ``options`` may carry redis-py's ``ssl_*`` options).
 
     Either way at most ``pool_size`` connections (on a cluster: commands in flight) are in
     use at once, and a command beyond them waits up to ``pool_timeout_s`` for one to be
@@ -179,9 +190,26 @@ def redis_from_url(
 REDIS_CONNECT_TIMEOUT_S = 2.0
 
 
+def redis_tls_options(settings: ServiceSettings) -> dict[str, Any]:
+    """redis-py's TLS options for a ``rediss://`` or ``rediss+cluster://`` URL, from the
+    ``REDIS_TLS_*`` settings (none for a URL without TLS: its client takes no ``ssl_*``
+    option). Without ``REDIS_TLS_CA_FILE`` the system's certificate authorities are used."""
+    if not settings.redis_url.startswith(REDIS_TLS_SCHEMES):
+        return {}
+    files = {
+        "ssl_ca_certs": settings.redis_tls_ca_file,
+        "ssl_certfile": settings.redis_tls_cert_file,
+        "ssl_keyfile": settings.redis_tls_key_file,
+    }
+    options: dict[str, Any] = {k: str(path) for k, path in files.items() if path is not None}
+    options["ssl_check_hostname"] = settings.redis_tls_check_hostname
+    return options
+
+
 def redis_for(settings: ServiceSettings) -> RedisClient:
     """The client of a process's Redis, pooled as its settings say (``REDIS_POOL_SIZE``,
-    ``POOL_TIMEOUT_S``), each reply waited for at most ``REDIS_SOCKET_TIMEOUT_S``."""
+    ``POOL_TIMEOUT_S``), each reply waited for at most ``REDIS_SOCKET_TIMEOUT_S``, over TLS
+    as ``REDIS_TLS_*`` say for a ``rediss`` URL."""
     return redis_from_url(
         settings.redis_url,
         pool_size=settings.redis_pool_size,
@@ -189,6 +217,7 @@ def redis_for(settings: ServiceSettings) -> RedisClient:
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
         socket_timeout=settings.redis_socket_timeout_s,
         health_check_interval=30,
+        **redis_tls_options(settings),
     )
 
 

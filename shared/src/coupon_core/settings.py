@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S = TypeVar("S", bound=BaseSettings)
@@ -16,6 +16,9 @@ MIN_SECRET_LENGTH = 16
 # see docs/operations.md, "Connection pools and bursts", for how they were chosen.
 DEFAULT_REDIS_POOL_SIZE = 64
 DEFAULT_POOL_TIMEOUT_S = 10.0
+# Redis URL schemes: a single Redis, or a Redis Cluster's seed nodes; with TLS or without.
+REDIS_TLS_SCHEMES = ("rediss://", "rediss+cluster://")
+REDIS_SCHEMES = ("redis://", "redis+cluster://", *REDIS_TLS_SCHEMES)
 
 
 class ServiceSettings(BaseSettings):
@@ -43,6 +46,14 @@ class ServiceSettings(BaseSettings):
     # How long a Redis reply may take on an open connection (a Redis that stopped answering
     # without closing it); a refused or reset connection fails at once whatever this says.
     redis_socket_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # TLS to Redis (a rediss:// or rediss+cluster:// URL): the certificate authority to
+    # trust instead of the system's, and a client certificate for servers that want one.
+    redis_tls_ca_file: FilePath | None = None
+    redis_tls_cert_file: FilePath | None = None
+    redis_tls_key_file: FilePath | None = None
+    # Off only for a managed Redis Cluster whose nodes are announced by IP address while
+    # their certificate names a host (the certificate is still checked against the CA).
+    redis_tls_check_hostname: bool = True
     # How long a client may take to send a request's headers, and then its body, before
     # the connection is closed (a body that times out gets a 408 first).
     header_timeout_s: float = Field(default=10.0, gt=0, le=300)
@@ -62,9 +73,18 @@ class ServiceSettings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "redis+cluster://")):
-            raise ValueError("must be a redis://, rediss:// or redis+cluster:// URL")
+        if not value.startswith(REDIS_SCHEMES):
+            raise ValueError("must be a " + ", ".join(REDIS_SCHEMES) + " URL")
         return value
+
+    @model_validator(mode="after")
+    def _redis_tls(self) -> ServiceSettings:
+        files = (self.redis_tls_ca_file, self.redis_tls_cert_file, self.redis_tls_key_file)
+        if any(files) and not self.redis_url.startswith(REDIS_TLS_SCHEMES):
+            raise ValueError("REDIS_TLS_* files are set but REDIS_URL is not a rediss:// URL")
+        if (self.redis_tls_cert_file is None) != (self.redis_tls_key_file is None):
+            raise ValueError("REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE go together")
+        return self
 
     @field_validator("identity_secret")
     @classmethod
