@@ -87,6 +87,18 @@ def _finish(proc: subprocess.Popen[str]) -> None:
         proc.stdout.close()
 
 
+def _run_to_end(
+    data_dir: Path, port: int, *, token: str = TOKEN
+) -> tuple[subprocess.Popen[str], str]:
+    """A launcher that is expected to stop by itself: it, once ended, and all it printed."""
+    proc = _launch(data_dir, port, token=token)
+    try:
+        output, _ = proc.communicate(timeout=DEADLINE_S)
+    finally:
+        _finish(proc)
+    return proc, output
+
+
 def test_run_prints_ready_urls_and_stops_cleanly(data_dir: Path) -> None:
     port = free_port()
     proc = _launch(data_dir, port)
@@ -115,11 +127,7 @@ def test_a_taken_gateway_port_stops_the_launcher_before_anything_starts(data_dir
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        proc = _launch(data_dir, port)
-        try:
-            output, _ = proc.communicate(timeout=DEADLINE_S)
-        finally:
-            _finish(proc)
+        proc, output = _run_to_end(data_dir, port)
     assert proc.returncode == 1, output
     assert f"port {port} is already in use" in output
     # Found before the slow steps (PostgreSQL, Redis, migrations), not after them.
@@ -137,11 +145,7 @@ def test_a_second_launcher_on_a_data_directory_in_use_refuses_and_touches_nothin
         lock_file = data_dir / "postgres" / "postmaster.pid"
         held = lock_file.read_bytes()
         postgres = psutil.Process(int(held.split()[0]))
-        second = _launch(data_dir, free_port())
-        try:
-            output, _ = second.communicate(timeout=DEADLINE_S)
-        finally:
-            _finish(second)
+        second, output = _run_to_end(data_dir, free_port())
         assert second.returncode == 1, output
         assert (
             f"in use by the stack at http://127.0.0.1:{port} (launcher PID {first.pid})" in output
@@ -185,11 +189,7 @@ def test_a_bootstrap_token_shorter_than_the_readme_says_is_refused_at_once(
         line for line in README.read_text().splitlines() if line.startswith("| `BOOTSTRAP_")
     )
     assert f"at least {MIN_SECRET_LENGTH} characters" in documented
-    proc = _launch(data_dir, free_port(), token="x" * (MIN_SECRET_LENGTH - 1))
-    try:
-        output, _ = proc.communicate(timeout=DEADLINE_S)
-    finally:
-        _finish(proc)
+    proc, output = _run_to_end(data_dir, free_port(), token="x" * (MIN_SECRET_LENGTH - 1))
     assert proc.returncode == 1, output
     assert f"BOOTSTRAP_ADMIN_TOKEN must be at least {MIN_SECRET_LENGTH} characters" in output
     assert "starting PostgreSQL" not in output

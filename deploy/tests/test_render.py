@@ -15,16 +15,13 @@ from render import containers, find, kustomize
 TOOLS = Path(check.__file__).resolve().parent
 
 
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
 def test_without_kubectl_the_check_says_how_to_install_it(tmp_path: Path) -> None:
     # An empty PATH: no kubectl.
-    result = subprocess.run(
-        [sys.executable, str(TOOLS / "check.py")],
-        env={**os.environ, "PATH": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _run([sys.executable, str(TOOLS / "check.py")], {**os.environ, "PATH": str(tmp_path)})
     assert result.returncode == 2, result
     assert "kubectl was not found on PATH" in result.stderr
     assert "make kubectl" in result.stderr
@@ -36,14 +33,7 @@ def test_make_kubectl_says_how_to_install_it_where_it_cannot(tmp_path: Path) -> 
         found = shutil.which(tool)
         assert found is not None
         (tmp_path / tool).symlink_to(found)
-    result = subprocess.run(
-        [str(tmp_path / "sh"), str(TOOLS / "ensure-kubectl")],
-        env={"PATH": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run([str(tmp_path / "sh"), str(TOOLS / "ensure-kubectl")], {"PATH": str(tmp_path)})
     assert result.returncode == 1, result
     assert "apt-get install" in result.stderr
     assert "kubectl 1.27 or newer" in result.stderr

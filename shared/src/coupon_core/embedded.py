@@ -166,11 +166,10 @@ def server_runs_in(pid: int, data_dir: Path) -> bool:
     works in its data directory, so a live process working elsewhere has only reused the PID
     of one that is gone. When that cannot be told (no /proc), a live process counts."""
     try:
-        os.kill(pid, 0)
+        with contextlib.suppress(PermissionError):  # alive, but another user's
+            os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        pass  # alive, another user's
     try:
         cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
     except FileNotFoundError:
