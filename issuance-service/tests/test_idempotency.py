@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -45,6 +46,7 @@ async def test_issue_endpoints_honour_idempotency_keys(
                     scope=scope,
                     key=f"busy-{n}",
                     fingerprint=idempotency.request_hash("POST", path, raw),
+                    retention=timedelta(hours=24),
                 )
             busy = await api.post(
                 path, data=raw, headers={**headers, "Idempotency-Key": f"busy-{n}"}

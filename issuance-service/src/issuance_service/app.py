@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from coupon_core import retention
 from coupon_core.consumer import consume
 from coupon_core.events import relay_outbox
 from coupon_core.keys import METRICS, PG_POOL, REDIS
@@ -13,6 +14,7 @@ from coupon_core.lifecycle import background_task_ctx, every
 from coupon_core.scripts import load_scripts
 from coupon_core.web import build_app, service_migrations_dir
 
+from issuance_service import retention_jobs
 from issuance_service.api.routes import add_routes
 from issuance_service.counters import ReconcileMetrics, reconcile
 from issuance_service.issuing import EVENT_STREAM_SERVICE
@@ -74,5 +76,6 @@ def create_app(settings: Settings) -> web.Application:
     app[RECONCILE_METRICS] = ReconcileMetrics(app[METRICS].registry)
     if settings.reconcile_interval_s > 0:
         app.cleanup_ctx.append(background_task_ctx("reconciler", _reconcile))
+    retention.install(app, settings, retention_jobs.jobs)
     add_routes(app)
     return app

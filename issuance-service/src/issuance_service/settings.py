@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from coupon_core.settings import ServiceSettings
+from coupon_core.settings import RetentionSettings
 from pydantic import Field
 
 
-class Settings(ServiceSettings):
+class Settings(RetentionSettings):
     service_name: str = "issuance-service"
     port: int = 0
     # How often the reconciler compares series counters with the issued coupons (0 disables

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from coupon_core import retention
 from coupon_core.keys import METRICS
 from coupon_core.lifecycle import background_task_ctx
 from coupon_core.web import build_app, service_migrations_dir
 
+from promotion_service import retention_jobs
 from promotion_service.api.routes import add_routes
 from promotion_service.keys import JOBS_QUEUED, SETTINGS
 from promotion_service.settings import Settings
@@ -35,4 +37,5 @@ def create_app(settings: Settings) -> web.Application:
             ("generation-jobs", run_jobs),
         )
     )
+    retention.install(app, settings, retention_jobs.jobs)
     return app

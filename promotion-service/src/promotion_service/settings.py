@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from coupon_core.settings import ServiceSettings
+from coupon_core.settings import RetentionSettings
 from pydantic import Field, field_validator
 
 
-class Settings(ServiceSettings):
+class Settings(RetentionSettings):
     service_name: str = "promotion-service"
     port: int = 0
     # Dates without a time zone are read in this zone, and every date is written in it.

@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from coupon_core import retention
 from coupon_core.events import relay_outbox
 from coupon_core.keys import METRICS, PG_POOL, REDIS
 from coupon_core.lifecycle import background_task_ctx, every
 from coupon_core.scripts import load_scripts
 from coupon_core.web import build_app, service_migrations_dir
 
+from redemption_service import retention_jobs
 from redemption_service.api.routes import add_routes
 from redemption_service.counters import Counters
 from redemption_service.db.group_commit import GroupCommit
@@ -69,5 +71,6 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(background_task_ctx("outbox-relay", _relay))
     if settings.reconcile_interval_s > 0:
         app.cleanup_ctx.append(background_task_ctx("reconciler", _reconcile))
+    retention.install(app, settings, retention_jobs.jobs)
     add_routes(app)
     return app

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from coupon_core.settings import ServiceSettings
+from coupon_core.settings import RetentionSettings
 from pydantic import Field
 
 
-class Settings(ServiceSettings):
+class Settings(RetentionSettings):
     service_name: str = "redemption-service"
     port: int = 0
     # How often the reconciler compares counters with the ledger (0 disables the task).

@@ -8,7 +8,9 @@ key is answered either by the stored response or not at all, never by a second e
 * same key, different body -> 422;
 * same key while the first is still in flight -> 409 (an in-flight record older than
   ``IN_FLIGHT_TIMEOUT_S`` belongs to a crashed request and is taken over);
-* keys are kept for ``RETENTION`` (24 hours).
+* keys are kept for the service's ``IDEMPOTENCY_RETENTION_H`` (24 hours by default, never
+  less), then removed by its retention job (coupon_core.retention); a key older than that
+  and not yet removed is taken over like a new one.
 
 Table (add to the service's migrations)::
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -38,7 +41,6 @@ from coupon_core.errors import BadRequest, Conflict, Unprocessable
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 IN_FLIGHT_TIMEOUT_S = 30
-RETENTION = "24 hours"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +59,18 @@ def validate_key(key: str) -> str:
     return key
 
 
-async def begin(pool: asyncpg.Pool, *, scope: str, key: str, fingerprint: str) -> Replay | None:
+async def begin(
+    pool: asyncpg.Pool, *, scope: str, key: str, fingerprint: str, retention: timedelta
+) -> Replay | None:
     """Reserve ``key``; returns the stored response when this is a completed retry.
-    One autocommitted statement reserves it; only a key already there is read back."""
+    One autocommitted statement reserves it; only a key already there is read back.
+    ``retention``: the service's ``IDEMPOTENCY_RETENTION_H``; an older key is expired."""
     async with pool.acquire() as conn:
         inserted = await conn.fetchval(
             "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3) "
             "ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
             "created_at = now(), status = NULL, body = NULL, completed_at = NULL "
-            f"WHERE idempotency_keys.created_at < now() - interval '{RETENTION}' "
+            "WHERE idempotency_keys.created_at < now() - $4::interval "
             "   OR (idempotency_keys.completed_at IS NULL AND idempotency_keys.created_at < "
             f"       now() - interval '{IN_FLIGHT_TIMEOUT_S} seconds' "
             "       AND idempotency_keys.request_hash = EXCLUDED.request_hash) "
@@ -73,6 +78,7 @@ async def begin(pool: asyncpg.Pool, *, scope: str, key: str, fingerprint: str) -
             scope,
             key,
             fingerprint,
+            retention,
         )
         if inserted:
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from typing import TypeVar
 
 from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
@@ -19,6 +20,11 @@ DEFAULT_POOL_TIMEOUT_S = 10.0
 # Redis URL schemes: a single Redis, or a Redis Cluster's seed nodes; with TLS or without.
 REDIS_TLS_SCHEMES = ("rediss://", "rediss+cluster://")
 REDIS_SCHEMES = ("redis://", "redis+cluster://", *REDIS_TLS_SCHEMES)
+# Retention floors (docs/operations.md, "Retention"): the outbox relay replays this much of
+# the outbox when Redis lost its data (coupon_core.events.REPLAY_WINDOW), and SPEC section 5
+# keeps idempotency keys at least a day.
+OUTBOX_RETENTION_FLOOR_H = 24
+IDEMPOTENCY_RETENTION_FLOOR_H = 24
 
 
 class ServiceSettings(BaseSettings):
@@ -92,6 +98,39 @@ class ServiceSettings(BaseSettings):
         if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
         return value
+
+
+class RetentionSettings(ServiceSettings):
+    """What a service with an outbox needs to run its retention jobs (coupon_core.retention)."""
+
+    retention_interval_s: float = Field(default=60.0, gt=0, le=86_400)
+    retention_batch: int = Field(default=5000, ge=1, le=100_000)
+    retention_pause_s: float = Field(default=0.05, ge=0, le=60)
+    outbox_retention_h: int = Field(default=72, ge=OUTBOX_RETENTION_FLOOR_H, le=24 * 366)
+    processed_events_retention_h: int = Field(default=72, ge=OUTBOX_RETENTION_FLOOR_H, le=24 * 366)
+    idempotency_retention_h: int = Field(default=24, ge=IDEMPOTENCY_RETENTION_FLOOR_H, le=24 * 366)
+
+    @model_validator(mode="after")
+    def _replays_recognised(self) -> RetentionSettings:
+        # An event replayed from the outbox must still be recognised as processed.
+        if self.processed_events_retention_h < self.outbox_retention_h:
+            raise ValueError(
+                "PROCESSED_EVENTS_RETENTION_H must be at least OUTBOX_RETENTION_H "
+                "(a replayed event must still be recognised as processed)"
+            )
+        return self
+
+    @property
+    def outbox_retention(self) -> timedelta:
+        return timedelta(hours=self.outbox_retention_h)
+
+    @property
+    def processed_events_retention(self) -> timedelta:
+        return timedelta(hours=self.processed_events_retention_h)
+
+    @property
+    def idempotency_retention(self) -> timedelta:
+        return timedelta(hours=self.idempotency_retention_h)
 
 
 def load_settings(cls: type[S]) -> S:

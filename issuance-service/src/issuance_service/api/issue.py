@@ -20,6 +20,7 @@ from issuance_service.api.responses import IssuedCouponOut, IssuedCouponsOut
 from issuance_service.api.schemas import CustomerRef, IssueIn, IssueMultipleIn
 from issuance_service.domain.errors import LimitExceeded
 from issuance_service.domain.models import Customer, IssuedCoupon, Series
+from issuance_service.keys import SETTINGS
 
 
 def _given(ref: CustomerRef) -> dict[CustomerIdentifier, object]:
@@ -38,7 +39,11 @@ async def _claim(
     full_scope = f"{scope}:{principal.kind}:{principal.id}" if principal else scope
     fingerprint = idempotency.request_hash(request.method, request.path, await request.read())
     replay = await idempotency.begin(
-        stores(request).pool, scope=full_scope, key=key, fingerprint=fingerprint
+        stores(request).pool,
+        scope=full_scope,
+        key=key,
+        fingerprint=fingerprint,
+        retention=request.app[SETTINGS].idempotency_retention,
     )
     if replay is not None:
         return json_response(replay.body, status=replay.status)

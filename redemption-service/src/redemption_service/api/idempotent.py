@@ -15,6 +15,8 @@ from coupon_core.db import Connection
 from coupon_core.http import json_response
 from coupon_core.keys import PG_POOL, PRINCIPAL
 
+from redemption_service.keys import SETTINGS
+
 
 @dataclass(frozen=True, slots=True)
 class Key:
@@ -38,7 +40,13 @@ async def respond(request: web.Request, *, operation: str, raw: bytes, run: Run)
     key = Key(f"{operation}:{principal.kind}:{principal.id}", idempotency.validate_key(header))
     pool = request.app[PG_POOL]
     fingerprint = idempotency.request_hash(request.method, request.path_qs, raw)
-    replay = await idempotency.begin(pool, scope=key.scope, key=key.key, fingerprint=fingerprint)
+    replay = await idempotency.begin(
+        pool,
+        scope=key.scope,
+        key=key.key,
+        fingerprint=fingerprint,
+        retention=request.app[SETTINGS].idempotency_retention,
+    )
     if replay is not None:
         return json_response(
             replay.body, status=replay.status, headers={"Idempotent-Replayed": "true"}
