@@ -13,9 +13,9 @@ import asyncpg
 import pytest
 from coupon_core import events, idempotency, retention
 from coupon_core.lifecycle import open_postgres_pool
+from coupon_core.metrics import Metrics
 from coupon_core.migrations import apply_migrations
 from coupon_core.settings import OUTBOX_RETENTION_FLOOR_H, RetentionSettings
-from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 # A service whose migrations create outbox, processed_events and idempotency_keys.
@@ -98,8 +98,8 @@ def _jobs(pool: asyncpg.Pool) -> list[retention.Job]:
     ]
 
 
-def _sample(registry: CollectorRegistry, name: str, job: str | None = None) -> float | None:
-    return registry.get_sample_value(name, {"job": job} if job else {})
+def _sample(metrics: Metrics, name: str, job: str | None = None) -> float | None:
+    return metrics.registry.get_sample_value(name, {"job": job} if job else {})
 
 
 async def test_a_pass_removes_what_is_past_retention_in_bounded_batches(
@@ -113,7 +113,7 @@ async def test_a_pass_removes_what_is_past_retention_in_bounded_batches(
     await _keys(pool, 5, age=2 * DAY, completed=True, tag="done")
     await _keys(pool, 2, age=2 * DAY, completed=False, tag="crashed")
     await _keys(pool, 3, age=timedelta(hours=1), completed=True, tag="recent")
-    registry = CollectorRegistry()
+    registry = Metrics(SERVICE)
     metrics = retention.RetentionMetrics(registry)
     steps: dict[str, list[int]] = {}
 
@@ -191,7 +191,7 @@ async def test_only_one_replica_runs_a_pass_at_a_time(pools: list[asyncpg.Pool])
         calls.append("quick")
         return 0
 
-    metrics = retention.RetentionMetrics(CollectorRegistry())
+    metrics = retention.RetentionMetrics(Metrics(SERVICE))
     first = asyncio.create_task(
         retention.run_pass(
             pools[0],
@@ -229,7 +229,7 @@ async def test_a_pass_cancelled_midway_frees_the_lock(pools: list[asyncpg.Pool])
         inside.set()
         return limit  # always a full batch: the pass would go on for ever
 
-    metrics = retention.RetentionMetrics(CollectorRegistry())
+    metrics = retention.RetentionMetrics(Metrics(SERVICE))
     task = asyncio.create_task(
         retention.run_pass(
             pools[0],
@@ -258,7 +258,7 @@ async def test_a_failing_job_is_counted_and_the_others_still_run(pool: asyncpg.P
     async def broken_lag() -> float:
         raise RuntimeError("disk on fire")
 
-    registry = CollectorRegistry()
+    registry = Metrics(SERVICE)
     metrics = retention.RetentionMetrics(registry)
     jobs = [retention.Job("broken", broken, broken_lag), retention.outbox_job(pool, 3 * DAY)]
 

@@ -58,6 +58,37 @@ LIMIT_REJECTIONS = Family(
     "Requests refused because a limit was reached, by the kind of limit.",
     ("limit",),
 )
+# every service with an outbox (coupon_core.retention)
+RETENTION_REMOVED = Family(
+    "retention_removed_total", "Rows or keys removed by retention, by job.", ("job",)
+)
+RETENTION_LAG = Family(
+    "retention_lag_seconds",
+    "How long the oldest row or key past retention has been waiting, by job (0: none; "
+    "measured by every replica each interval).",
+    ("job",),
+)
+RETENTION_ERRORS = Family(
+    "retention_errors_total",
+    "Retention job runs that failed (the other jobs still ran), by job.",
+    ("job",),
+)
+RETENTION_LAST_PASS = Family(
+    "retention_last_pass_timestamp_seconds",
+    "Unix time this replica last ran a retention pass (replicas take turns: alert on the "
+    "newest over all replicas).",
+)
+# promotion-service
+GENERATED_CODES = Family(
+    "coupon_generated_codes_total", "Codes written by bulk generation (requests and jobs)."
+)
+GENERATION_JOBS = Family(
+    "coupon_generation_jobs_total", "Generation jobs that ended, by final state.", ("state",)
+)
+GENERATION_BACKLOG = Family(
+    "coupon_generation_pending_codes",
+    "Codes that unfinished generation jobs still have to write (at scrape time).",
+)
 # promotion-service
 GENERATED_CODES = Family(
     "coupon_generated_codes_total", "Codes written by bulk generation (requests and jobs)."

@@ -25,11 +25,17 @@ from datetime import timedelta
 
 import asyncpg
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from coupon_core.db import mark_session_state
 from coupon_core.keys import METRICS, PG_POOL
 from coupon_core.lifecycle import background_task_ctx, check_stopping, every
+from coupon_core.metrics import (
+    RETENTION_ERRORS,
+    RETENTION_LAG,
+    RETENTION_LAST_PASS,
+    RETENTION_REMOVED,
+    Metrics,
+)
 from coupon_core.settings import RetentionSettings
 
 log = logging.getLogger(__name__)
@@ -49,32 +55,11 @@ class Job:
 
 
 class RetentionMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.removed = Counter(
-            "retention_removed_total",
-            "Rows or keys removed by retention, by job.",
-            ["job"],
-            registry=registry,
-        )
-        self.lag = Gauge(
-            "retention_lag_seconds",
-            "How long the oldest row or key past retention has been waiting, by job "
-            "(0: none; measured by every replica each interval).",
-            ["job"],
-            registry=registry,
-        )
-        self.errors = Counter(
-            "retention_errors_total",
-            "Retention job runs that failed (the other jobs still ran), by job.",
-            ["job"],
-            registry=registry,
-        )
-        self.last_pass = Gauge(
-            "retention_last_pass_timestamp_seconds",
-            "Unix time this replica last completed a retention pass (replicas take turns: "
-            "alert on the newest over all replicas).",
-            registry=registry,
-        )
+    def __init__(self, metrics: Metrics) -> None:
+        self.removed = metrics.counter(RETENTION_REMOVED)
+        self.lag = metrics.gauge(RETENTION_LAG)
+        self.errors = metrics.counter(RETENTION_ERRORS)
+        self.last_pass = metrics.gauge(RETENTION_LAST_PASS)
 
 
 async def _drain(job: Job, *, batch: int, pause_s: float, metrics: RetentionMetrics) -> int:
@@ -152,7 +137,7 @@ def install(
     """Register the retention metrics and run :func:`run_pass` every
     ``RETENTION_INTERVAL_S`` for the app's lifetime. ``jobs(app)`` is called once the stores
     are open (the task starts after the pools)."""
-    metrics = RetentionMetrics(app[METRICS].registry)
+    metrics = RetentionMetrics(app[METRICS])
 
     async def run(app: web.Application) -> None:
         listed = jobs(app)
