@@ -80,12 +80,13 @@ async def _publish_customers(redis: Redis, batch: Sequence[Customer]) -> None:
 
 async def republish_all(pool: asyncpg.Pool, redis: Redis) -> int:
     """Everything this service owns, from PostgreSQL, pipelined in batches; returns the
-    number of coupons published."""
+    number of coupons published. Series and coupons whose keys were retired stay out: their
+    keys would otherwise come back."""
     all_series: dict[int, Series] = {}
     published = 0
     async with pool.acquire() as conn:
         while page := await series_db.list_page(
-            conn, after=max(all_series, default=0), limit=BATCH, counted=False
+            conn, after=max(all_series, default=0), limit=BATCH, counted=False, unretired=True
         ):
             all_series.update((s.id, s) for s in page)
             async with redis.pipeline(transaction=False) as pipe:

@@ -12,3 +12,6 @@ class Settings(RetentionSettings):
     # How often the reconciler compares series counters with the issued coupons (0 disables
     # the task).
     reconcile_interval_s: float = Field(default=60.0, ge=0, le=86_400)
+    # How long a coupon or series past its validity keeps its Redis keys (and still answers
+    # "expired") before the redis_dead_objects retention job retires them.
+    dead_object_grace_days: int = Field(default=30, ge=0, le=3650)

@@ -24,6 +24,9 @@ class Settings(RetentionSettings):
     # How often the republisher checks that Redis still holds our facts.
     facts_check_s: float = Field(default=1.0, gt=0, le=60)
     facts_batch_size: int = Field(default=20_000, ge=100, le=100_000)
+    # How long an expired coupon or an ended promotion keeps its Redis keys (and still
+    # answers "expired") before the redis_dead_objects retention job retires them.
+    dead_object_grace_days: int = Field(default=30, ge=0, le=3650)
 
     @field_validator("timezone")
     @classmethod

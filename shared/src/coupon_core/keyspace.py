@@ -31,11 +31,20 @@ def group_tag(group: str) -> str:
     return "{" + group + "}"
 
 
+def _escaped_tag(group: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in group_tag(group))
+
+
 def group_keys_pattern(group: str, kind: str) -> str:
     """A SCAN MATCH pattern for every key of ``group`` under ``kind`` (``r`` redemption, ``i``
     issuance counters), the group's own characters escaped."""
-    escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in group_tag(group))
-    return f"{escaped}:{kind}:*"
+    return f"{_escaped_tag(group)}:{kind}:*"
+
+
+def group_all_keys_pattern(group: str) -> str:
+    """A SCAN MATCH pattern for every key under ``group``'s hash tag: its facts, its
+    coupons' facts, and its redemption and issuance counters."""
+    return f"{_escaped_tag(group)}:*"
 
 
 # -- code registry ---------------------------------------------------------------------

@@ -87,10 +87,12 @@ async def counters(conn: Connection, series_id: int) -> tuple[int, list[Customer
 
 
 async def iterate(conn: Connection, *, batch: int) -> AsyncIterator[list[IssuedCoupon]]:
+    """Every coupon whose Redis keys were not retired, ``batch`` at a time."""
     after = 0
     while True:
         rows = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM issued_coupons WHERE id > $1 ORDER BY id LIMIT $2",
+            f"SELECT {_COLUMNS} FROM issued_coupons WHERE id > $1 AND retired_at IS NULL "
+            "ORDER BY id LIMIT $2",
             after,
             batch,
         )
@@ -103,9 +105,10 @@ async def iterate(conn: Connection, *, batch: int) -> AsyncIterator[list[IssuedC
 async def of_series(
     conn: Connection, series_id: int, *, after: int, limit: int
 ) -> list[IssuedCoupon]:
+    """The series' coupons whose Redis keys were not retired, in id order after ``after``."""
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM issued_coupons WHERE series_id = $1 AND id > $2 "
-        "ORDER BY id LIMIT $3",
+        "AND retired_at IS NULL ORDER BY id LIMIT $3",
         series_id,
         after,
         limit,

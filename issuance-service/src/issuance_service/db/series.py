@@ -39,7 +39,8 @@ async def insert(conn: Connection, settings: dict[str, Any]) -> Series:
 
 async def update(conn: Connection, series_id: int, settings: dict[str, Any]) -> Series | None:
     row = await conn.fetchrow(
-        f"UPDATE series SET {_ASSIGNMENTS}, updated_at = now() WHERE id = $1 RETURNING {_COLUMNS}",
+        f"UPDATE series SET {_ASSIGNMENTS}, updated_at = now(), retired_at = NULL WHERE id = $1 "
+        f"RETURNING {_COLUMNS}",
         series_id,
         *(settings[name] for name in SERIES_SETTINGS),
     )
@@ -54,11 +55,16 @@ async def get(conn: Connection, series_id: int, *, counted: bool = True) -> Seri
 
 
 async def list_page(
-    conn: Connection, *, after: int, limit: int, counted: bool = True
+    conn: Connection, *, after: int, limit: int, counted: bool = True, unretired: bool = False
 ) -> list[Series]:
+    """A page of series; with ``unretired`` only those whose Redis keys were not retired."""
     columns = _COLUMNS if counted else _UNCOUNTED
     rows = await conn.fetch(
-        f"SELECT {columns} FROM series WHERE id > $1 ORDER BY id LIMIT $2", after, limit
+        f"SELECT {columns} FROM series WHERE id > $1 AND NOT ($3 AND retired_at IS NOT NULL) "
+        "ORDER BY id LIMIT $2",
+        after,
+        limit,
+        unretired,
     )
     return [_series(row) for row in rows]
 

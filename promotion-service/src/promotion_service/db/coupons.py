@@ -65,7 +65,7 @@ async def insert(conn: Connection, promotion_id: int, code: str, limits: CouponL
 async def update(conn: Connection, coupon_id: int, limits: CouponLimits) -> Coupon:
     row = await conn.fetchrow(
         "WITH c AS (UPDATE coupons SET usage_limit = $2, per_customer_usage_limit = $3, "
-        "expires_at = $4, updated_at = now() WHERE id = $1 RETURNING *) "
+        "expires_at = $4, updated_at = now(), retired_at = NULL WHERE id = $1 RETURNING *) "
         f"SELECT {COLUMNS} FROM {CTE_FROM}",
         coupon_id,
         limits.usage_limit,
@@ -124,14 +124,18 @@ async def batches(
     batch_size: int,
     promotion_id: int | None = None,
     job_id: int | None = None,
+    unretired: bool = False,
 ) -> AsyncIterator[list[Coupon]]:
-    """Every coupon (of a promotion, of a job), in id order, ``batch_size`` at a time, through
-    a server-side cursor: memory stays constant. Call inside a transaction."""
+    """Every coupon (of a promotion, of a job; with ``unretired`` only those whose Redis keys
+    were not retired), in id order, ``batch_size`` at a time, through a server-side cursor:
+    memory stays constant. Call inside a transaction."""
     cursor = await conn.cursor(
         f"SELECT {COLUMNS} FROM {FROM} WHERE ($1::bigint IS NULL OR c.promotion_id = $1) "
-        "AND ($2::bigint IS NULL OR c.job_id = $2) ORDER BY c.id",
+        "AND ($2::bigint IS NULL OR c.job_id = $2) AND NOT ($3 AND c.retired_at IS NOT NULL) "
+        "ORDER BY c.id",
         promotion_id,
         job_id,
+        unretired,
     )
     while True:
         rows = await cursor.fetch(batch_size)

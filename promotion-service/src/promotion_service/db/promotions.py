@@ -36,8 +36,11 @@ async def get(conn: Connection, code: str, *, for_update: bool = False) -> Promo
     return None if row is None else to_promotion(row)
 
 
-async def all_promotions(conn: Connection) -> list[Promotion]:
-    rows = await conn.fetch(f"SELECT {COLUMNS} FROM promotions ORDER BY id")
+async def unretired(conn: Connection) -> list[Promotion]:
+    """Every promotion whose Redis keys were not retired (usecases/retire.py)."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM promotions WHERE retired_at IS NULL ORDER BY id"
+    )
     return [to_promotion(row) for row in rows]
 
 
@@ -76,7 +79,7 @@ async def update(conn: Connection, promotion: Promotion) -> Promotion:
     row = await conn.fetchrow(
         "UPDATE promotions SET name = $2, description = $3, priority = $4, exclusive = $5, "
         "usage_limit = $6, coupon_based = $7, starts_at = $8, ends_at = $9, rules = $10, "
-        "actions = $11, channels = $12, updated_at = now() "
+        "actions = $11, channels = $12, updated_at = now(), retired_at = NULL "
         f"WHERE code = $1 RETURNING {COLUMNS}",
         *_values(promotion),
     )

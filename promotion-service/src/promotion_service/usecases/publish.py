@@ -98,9 +98,10 @@ async def forget_promotion(redis: Redis, code: str) -> None:
 
 
 async def everything(pool: asyncpg.Pool, redis: Redis, *, batch_size: int) -> int:
-    """Publish every promotion's and coupon's facts and claim every code; coupons count."""
+    """Publish the facts of every promotion and coupon not retired and claim their codes;
+    coupons count. Retired ones stay out: their keys would otherwise come back."""
     async with pool.acquire() as conn:
-        promos = await promotion_db.all_promotions(conn)
+        promos = await promotion_db.unretired(conn)
     for promo in promos:
         await promotion(redis, promo)
     return await coupons_from_db(pool, redis, batch_size=batch_size)
@@ -111,7 +112,9 @@ async def coupons_from_db(
 ) -> int:
     published = 0
     async with pool.acquire() as conn, conn.transaction(readonly=True):
-        async for batch in coupon_db.batches(conn, batch_size=batch_size, job_id=job_id):
+        async for batch in coupon_db.batches(
+            conn, batch_size=batch_size, job_id=job_id, unretired=True
+        ):
             await coupons(redis, batch, claim=True)
             published += len(batch)
     return published

@@ -1,0 +1,160 @@
+"""The redis_dead_objects retention step: keys of series and issued coupons past their
+validity for longer than the grace period leave Redis, once, and the republisher does not
+bring them back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from coupon_core import facts, keyspace, registry
+from coupon_core.lifecycle import redis_from_url
+from issuance_service import retiring
+from redis.asyncio import Redis
+
+GRACE = timedelta(days=30)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client: Redis = redis_from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as created:
+        yield created
+
+
+async def keys(redis: Redis, pattern: str) -> set[str]:
+    found = set()
+    async for key in redis.scan_iter(match=pattern, count=1000):
+        found.add(key.decode() if isinstance(key, bytes) else key)
+    return found
+
+
+async def retire_all(pool: asyncpg.Pool, redis: Redis, limit: int = 2) -> int:
+    """Steps until one retires less than ``limit``, as the retention runner does."""
+    total = 0
+    while True:
+        removed = await retiring.step(pool, redis, grace=GRACE, limit=limit)
+        total += removed
+        if removed < limit:
+            return total
+
+
+async def issue(api: Any, series_id: int, mobile: str) -> dict[str, Any]:
+    resp = await api.post(
+        "/v2/coupon/issue", json={"seriesId": series_id, "customer": {"mobile": mobile}}
+    )
+    assert resp.status == 200, await resp.text()
+    issued: dict[str, Any] = await resp.json()
+    return issued
+
+
+def redeemed(group: str, code: str, customer: str) -> dict[str, int]:
+    """Redemption counters as the redemption service leaves them after redeeming ``code``."""
+    return {
+        keyspace.redemption_warm(group): 1,
+        keyspace.redeemed_total(group): 1,
+        keyspace.redeemed_by_customer(group, customer): 1,
+        keyspace.redeemed_coupon(group, code): 1,
+        keyspace.redeemed_coupon_by_customer(group, code, customer): 1,
+    }
+
+
+class World:
+    """Series ``dead`` (valid till 31 days ago, three coupons) and ``live`` with a live
+    coupon, one past its validity by 31 days (``gone``) and one by a day (``kept``)."""
+
+    def __init__(self, dead: int, live: int, coupons: dict[str, dict[str, Any]]) -> None:
+        self.dead, self.live, self.coupons = f"S:{dead}", f"S:{live}", coupons
+
+    def code(self, name: str) -> str:
+        return str(self.coupons[name]["code"])
+
+    def customer(self, name: str) -> str:
+        return str(self.coupons[name]["customer"]["id"])
+
+
+async def world(api: Any, redis: Redis, pool: asyncpg.Pool, new_series: Any) -> World:
+    ids = []
+    for description in ("dead", "live"):
+        resp = await api.post("/v2/coupon/series", json=new_series(description=description))
+        assert resp.status == 201, await resp.text()
+        ids.append((await resp.json())["id"])
+    dead, live = ids
+    coupons = {f"d{i}": await issue(api, dead, f"90{i}") for i in range(3)}
+    coupons.update({name: await issue(api, live, f"80{name}") for name in ("on", "gone", "kept")})
+    made = World(dead, live, coupons)
+    await redis.mset(redeemed(made.dead, made.code("d0"), made.customer("d0")))
+    await redis.mset(redeemed(made.live, made.code("gone"), made.customer("gone")))
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE series SET valid_till_date = now() - interval '31 days' WHERE id = $1", dead
+        )
+        for name, days in (("gone", 31), ("kept", 1)):
+            await conn.execute(
+                "UPDATE issued_coupons SET valid_till = now() - make_interval(days => $2) "
+                "WHERE code = $1",
+                made.code(name),
+                days,
+            )
+    return made
+
+
+async def test_dead_series_and_coupons_leave_redis_once(
+    api: Any, redis: Redis, pool: asyncpg.Pool, new_series: Any
+) -> None:
+    w = await world(api, redis, pool, new_series)
+    dead_keys = await keys(redis, "{" + w.dead + "}:*")
+    assert keyspace.issuance_warm(w.dead) in dead_keys
+    assert keyspace.redemption_warm(w.dead) in dead_keys
+    live_before = await keys(redis, "{" + w.live + "}:*")
+
+    lag = await retiring.lag_s(pool, grace=GRACE)
+    assert timedelta(hours=23) < timedelta(seconds=lag) < timedelta(hours=25)
+    assert await retire_all(pool, redis) == 3 + 1 + 1  # dead's coupons, "gone", then dead
+    assert await retiring.lag_s(pool, grace=GRACE) == 0
+
+    assert await keys(redis, "{" + w.dead + "}:*") == set()
+    gone, customer = w.code("gone"), w.customer("gone")
+    assert live_before - await keys(redis, "{" + w.live + "}:*") == {
+        keyspace.coupon_facts(w.live, gone),
+        keyspace.redeemed_coupon(w.live, gone),
+        keyspace.redeemed_coupon_by_customer(w.live, gone, customer),
+    }
+    codes = [w.code(name) for name in ("d0", "d1", "d2", "gone", "on", "kept")]
+    assert await registry.owners_of(redis, codes) == [None] * 4 + [w.live] * 2
+    group, coupon = await facts.read(redis, w.live, w.code("kept"))
+    assert group is not None
+    assert coupon is not None
+
+    owners = await keys(redis, "{C:*}:owner")
+    assert await retire_all(pool, redis) == 0
+    assert await keys(redis, "{C:*}:owner") == owners
+
+
+async def test_republish_after_redis_loss_leaves_retired_keys_out(
+    api: Any, redis: Redis, pool: asyncpg.Pool, new_series: Any, wait_for: Any
+) -> None:
+    w = await world(api, redis, pool, new_series)
+    await retire_all(pool, redis)
+    marker = keyspace.facts_ready("issuance")
+    await wait_for(lambda: redis.exists(marker), what="the first publication")
+    await redis.flushall()
+    await wait_for(lambda: redis.exists(marker), what="the republisher")
+
+    assert await keys(redis, "{" + w.dead + "}:*") == set()
+    assert await keys(redis, "{" + w.live + "}:*") == {
+        keyspace.group_facts(w.live),
+        keyspace.coupon_facts(w.live, w.code("on")),
+        keyspace.coupon_facts(w.live, w.code("kept")),
+    }
+    codes = [w.code(name) for name in ("d0", "gone", "on", "kept")]
+    assert await registry.owners_of(redis, codes) == [None, None, w.live, w.live]

@@ -1,0 +1,149 @@
+"""The redis_dead_objects retention step: keys of promotions and coupons dead for longer than
+the grace period leave Redis, once, and the republisher does not bring them back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from coupon_core import facts, keyspace, registry
+from promotion_service.usecases import retire
+from redis.asyncio import Redis
+
+GRACE = timedelta(days=30)
+DEAD, LIVE = "P:OVER", "P:RUNNING"
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as created:
+        yield created
+
+
+async def keys(redis: Redis, pattern: str) -> set[str]:
+    found = set()
+    async for key in redis.scan_iter(match=pattern, count=1000):
+        found.add(key.decode() if isinstance(key, bytes) else key)
+    return found
+
+
+async def retire_all(pool: asyncpg.Pool, redis: Redis, limit: int = 5) -> int:
+    """Steps until one retires less than ``limit``, as the retention runner does."""
+    total = 0
+    while True:
+        removed = await retire.step(pool, redis, grace=GRACE, limit=limit)
+        total += removed
+        if removed < limit:
+            return total
+
+
+def counters(group: str, code: str) -> dict[str, int]:
+    """Redemption counters as the redemption service leaves them after redeeming ``code``."""
+    return {
+        keyspace.redemption_warm(group): 1,
+        keyspace.redeemed_total(group): 1,
+        keyspace.redeemed_by_customer(group, "7"): 1,
+        keyspace.redeemed_coupon(group, code): 1,
+        keyspace.redeemed_coupon_by_customer(group, code, "7"): 1,
+    }
+
+
+async def setup_dead_and_live(
+    api: Any, redis: Redis, pool: asyncpg.Pool, new_promotion: Any
+) -> None:
+    """OVER ended 31 days ago (two coupons and 20 generated); RUNNING is live with a live
+    coupon L1, a coupon LX expired 31 days ago and LY expired yesterday (still in grace)."""
+    await new_promotion(api, "OVER")
+    await new_promotion(api, "RUNNING")
+    for code in ("D1", "D2"):
+        assert (
+            await api.post("/api/v1/promotions/OVER/coupons/", json={"code": code})
+        ).status == 201
+    generated = await api.post("/api/v1/promotions/OVER/coupons/generate", json={"amount": 20})
+    assert generated.status == 201
+    for code in ("L1", "LX", "LY"):
+        assert (
+            await api.post("/api/v1/promotions/RUNNING/coupons/", json={"code": code})
+        ).status == 201
+    await redis.mset(counters(DEAD, "D1"))  # one group (one slot) per MSET
+    await redis.mset(counters(LIVE, "LX"))
+    await redis.set(keyspace.redeemed_coupon(LIVE, "L1"), 1)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE promotions SET ends_at = now() - interval '31 days' WHERE code = 'OVER'"
+        )
+        await conn.execute(
+            "UPDATE coupons SET expires_at = now() - interval '31 days' WHERE code = 'LX'"
+        )
+        await conn.execute(
+            "UPDATE coupons SET expires_at = now() - interval '1 day' WHERE code = 'LY'"
+        )
+
+
+async def test_dead_promotions_and_coupons_leave_redis_once(
+    api: Any, redis: Redis, pool: asyncpg.Pool, new_promotion: Any
+) -> None:
+    await setup_dead_and_live(api, redis, pool, new_promotion)
+    assert len(await keys(redis, "{P:OVER}:*")) == 1 + 22 + 5
+    live_before = await keys(redis, "{P:RUNNING}:*")
+    owners_before = await keys(redis, "{C:*}:owner")
+    assert len(owners_before) == 25
+
+    lag = await retire.lag_s(pool, grace=GRACE)
+    assert timedelta(hours=23) < timedelta(seconds=lag) < timedelta(hours=25)  # OVER, LX
+    assert await retire_all(pool, redis) == 22 + 1 + 1  # OVER's coupons, LX, then OVER
+    assert await retire.lag_s(pool, grace=GRACE) == 0
+
+    assert await keys(redis, "{P:OVER}:*") == set()
+    assert live_before - await keys(redis, "{P:RUNNING}:*") == {
+        keyspace.coupon_facts(LIVE, "LX"),
+        keyspace.redeemed_coupon(LIVE, "LX"),
+    }
+    owners = await keys(redis, "{C:*}:owner")
+    assert owners == {keyspace.code_owner(code) for code in ("L1", "LX", "LY")} - {
+        keyspace.code_owner("LX")
+    }
+    group, coupon = await facts.read(redis, LIVE, "LY")
+    assert group is not None
+    assert coupon is not None
+    assert await redis.get(keyspace.redeemed_total(LIVE)) == b"1"
+
+    assert await retire_all(pool, redis) == 0
+    assert await keys(redis, "{C:*}:owner") == owners
+
+
+async def test_republish_after_redis_loss_leaves_retired_keys_out(
+    api: Any, redis: Redis, pool: asyncpg.Pool, new_promotion: Any, wait_for: Any
+) -> None:
+    await setup_dead_and_live(api, redis, pool, new_promotion)
+    await retire_all(pool, redis)
+    marker = keyspace.facts_ready("promotion")
+    await wait_for(lambda: redis.exists(marker))
+    await redis.flushall()
+    await wait_for(lambda: redis.exists(marker))
+
+    assert await keys(redis, "{P:OVER}:*") == set()
+    assert await keys(redis, "{P:RUNNING}:*") == {
+        keyspace.group_facts(LIVE),
+        keyspace.coupon_facts(LIVE, "L1"),
+        keyspace.coupon_facts(LIVE, "LY"),
+    }
+    assert await registry.owners_of(redis, ["L1", "LY", "LX", "D1"]) == [LIVE, LIVE, None, None]
+
+
+async def test_an_edit_brings_a_retired_coupon_back(
+    api: Any, redis: Redis, pool: asyncpg.Pool, new_promotion: Any
+) -> None:
+    await setup_dead_and_live(api, redis, pool, new_promotion)
+    await retire_all(pool, redis)
+    changed = await api.patch(
+        "/api/v1/promotions/RUNNING/coupons/LX", json={"expiresAt": "2099-01-01"}
+    )
+    assert changed.status == 204, await changed.text()
+
+    assert await retire_all(pool, redis) == 0
+    _, coupon = await facts.read(redis, LIVE, "LX")
+    assert coupon is not None
