@@ -37,7 +37,13 @@ async def scripts_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _relay(app: web.Application) -> None:
-    await relay_outbox(app[PG_POOL], app[REDIS], service=EVENT_STREAM_SERVICE)
+    await relay_outbox(
+        app[PG_POOL],
+        app[REDIS],
+        service=EVENT_STREAM_SERVICE,
+        max_entries=app[SETTINGS].stream_max_entries,
+        metrics=app[METRICS],
+    )
 
 
 async def _consume_redemptions(app: web.Application) -> None:

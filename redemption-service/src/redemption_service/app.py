@@ -18,8 +18,15 @@ from redemption_service import retention_jobs
 from redemption_service.api.routes import add_routes
 from redemption_service.counters import Counters
 from redemption_service.db.group_commit import GroupCommit
-from redemption_service.keys import COUNTERS, GROUP_COMMIT, RECONCILE_METRICS, SETTINGS
+from redemption_service.keys import (
+    COUNTERS,
+    GROUP_COMMIT,
+    LEDGER_METRICS,
+    RECONCILE_METRICS,
+    SETTINGS,
+)
 from redemption_service.settings import Settings
+from redemption_service.usecases.ledger_upkeep import LedgerMetrics
 from redemption_service.usecases.rebuild import ReconcileMetrics, reconcile
 
 SERVICE = "redemption-service"
@@ -48,7 +55,13 @@ async def counters_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _relay(app: web.Application) -> None:
-    await relay_outbox(app[PG_POOL], app[REDIS], service=EVENT_SOURCE)
+    await relay_outbox(
+        app[PG_POOL],
+        app[REDIS],
+        service=EVENT_SOURCE,
+        max_entries=app[SETTINGS].stream_max_entries,
+        metrics=app[METRICS],
+    )
 
 
 async def _reconcile(app: web.Application) -> None:
@@ -66,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[RECONCILE_METRICS] = ReconcileMetrics(app[METRICS].registry)
+    app[LEDGER_METRICS] = LedgerMetrics(app[METRICS].registry)
     app.cleanup_ctx.append(counters_ctx)
     if settings.relay_outbox:
         app.cleanup_ctx.append(background_task_ctx("outbox-relay", _relay))

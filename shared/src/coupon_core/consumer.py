@@ -1,6 +1,13 @@
 """Consumers of the event streams: batched, idempotent, restart- and replica-safe.
 
-See :mod:`coupon_core.events` for the events and the outbox they come from.
+See :mod:`coupon_core.events` for the events and the outbox they come from. A consumer
+group is declared in :data:`coupon_core.streams.CONSUMER_GROUPS`, so the relay creates it
+before publishing and never trims what it has not consumed. Only the relay trims, and
+what its hard cap (``STREAM_MAX_ENTRIES``) takes from a group that is behind it records
+first as a gap, replayed from the outbox once the group reads again
+(:mod:`coupon_core.stream_gaps`): a trimmed entry a consumer meets (a pending entry whose
+data is gone) is acknowledged, and its event comes back through that replay, or is
+counted in ``events_lost_total`` when the outbox no longer has it.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from coupon_core import keyspace
 from coupon_core.db import Connection
 from coupon_core.events import Event
 from coupon_core.lifecycle import check_stopping
+from coupon_core.streams import ensure_groups
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +69,6 @@ def _decode(entry_id: bytes, fields: dict[bytes, bytes]) -> Event:
         payload=orjson.loads(fields[b"payload"]),
         occurred_at=fields.get(b"occurred_at", b"").decode(),
     )
-
-
-async def _ensure_group(redis: Redis, stream: str, group: str) -> None:
-    try:
-        await redis.xgroup_create(stream, group, id="0", mkstream=True)
-    except ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
 
 
 def each(handler: Handler) -> BatchHandler:
@@ -129,16 +129,26 @@ async def _process(
 ) -> None:
     """Handle a batch and acknowledge it with one XACK.
 
-    Entries trimmed from the stream (no fields) are only acknowledged. If the batch fails
+    Entries trimmed from the stream (no fields) are acknowledged: the relay recorded them
+    as a gap before trimming them and replays their events (module docstring). If the batch fails
     for another reason than PostgreSQL being unavailable, its events are retried one per
     transaction, so one bad event does not hold back the others: an event that still fails
     (or an entry that cannot be decoded) is logged and left pending; the periodic claim
     retries it after ``claim_idle_ms``, logging again each time."""
     done: list[bytes] = []
     batch: list[tuple[bytes, Event]] = []
+    trimmed = [entry_id for entry_id, fields in entries if not fields]
+    if trimmed:
+        done.extend(trimmed)
+        log.warning(
+            "consumer %s of %s: %d entries were trimmed before being processed; their "
+            "events come back through the relay's gap replay (events_trimmed_unconsumed_total)",
+            consumer,
+            stream,
+            len(trimmed),
+        )
     for entry_id, fields in entries:
         if not fields:
-            done.append(entry_id)
             continue
         try:
             batch.append((entry_id, _decode(entry_id, fields)))
@@ -231,7 +241,7 @@ async def consume(
         check_stopping()
         try:
             if not group_ready:
-                await _ensure_group(redis, stream, consumer)
+                await ensure_groups(redis, stream, (consumer,))
                 group_ready = True
             if pending_from is not None:
                 reply: Any = await redis.xreadgroup(

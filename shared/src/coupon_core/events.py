@@ -10,6 +10,14 @@
   ``outbox_unpublished``). Once a second it checks the relay marker: missing, Redis lost
   its data and the relay publishes the retained outbox (24 hours) again; consumers are
   idempotent, so that is safe.
+* The relay also keeps its stream bounded (:func:`maintain_stream`, every second and after
+  each batch's worth of events): the consumer groups :data:`coupon_core.streams.CONSUMER_GROUPS`
+  declares are created before anything is published, entries are trimmed only once every
+  group has consumed them (:mod:`coupon_core.streams`), and past ``STREAM_MAX_ENTRIES``
+  what a group has not read is recorded as a gap before it is trimmed, then replayed to it
+  from the outbox, or counted lost when outbox retention removed it
+  (:mod:`coupon_core.stream_gaps`). No event a group has not consumed leaves the stream
+  without one or the other.
 * :func:`coupon_core.consumer.consume` (a background task) reads a stream through a
   consumer group, up to 100 entries at a time. Each batch is one transaction: a single
   ``processed_events`` insert of the batch's event ids tells which are new, the handler
@@ -43,18 +51,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from coupon_core import keyspace
+from coupon_core import keyspace, stream_gaps, streams
 from coupon_core.db import Connection
 from coupon_core.lifecycle import check_stopping
+from coupon_core.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +71,10 @@ RELAY_BATCH = 500
 RELAY_IDLE_S = 0.05
 MARKER_CHECK_S = 1.0
 REPLAY_WINDOW = timedelta(hours=24)
-STREAM_MAXLEN = 1_000_000
+STREAM_MAX_ENTRIES = 1_000_000
+# Stream maintenance runs in one replica at a time: (namespace, hashtext(stream)).
+STREAM_LOCK_NAMESPACE = 72_418
+_TRY_STREAM_LOCK = "SELECT pg_try_advisory_xact_lock($1, hashtext($2))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,49 +113,107 @@ _TAKE_RETAINED = (
 _ANY_UNPUBLISHED = "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)"
 
 
-async def _publish_batch(pool: asyncpg.Pool, redis: Redis, service: str, replay: bool) -> int:
+async def _publish_batch(
+    pool: asyncpg.Pool, redis: Redis, service: str, replay: bool, limit: int = RELAY_BATCH
+) -> int:
     """Publish a batch, then commit it as published: a failure in between publishes it again
     later (at least once; consumers are idempotent), never loses it."""
     async with pool.acquire() as conn, conn.transaction():
         if replay:
             rows = await conn.fetch(_TAKE_RETAINED, REPLAY_WINDOW)
         else:
-            rows = await conn.fetch(_TAKE_UNPUBLISHED, RELAY_BATCH)
+            rows = await conn.fetch(_TAKE_UNPUBLISHED, limit)
         if not rows:
             return 0
-        async with redis.pipeline(transaction=False) as pipe:
-            for row in sorted(rows, key=lambda r: int(r["id"])):
-                pipe.xadd(
-                    row["stream"],
-                    {
-                        "id": f"{service}:{row['id']}",
-                        "type": row["event_type"],
-                        "payload": orjson.dumps(row["payload"]),
-                        "occurred_at": row["created_at"].isoformat(),
-                    },
-                    maxlen=STREAM_MAXLEN,
-                    approximate=True,
-                )
-            await pipe.execute()
+        await streams.publish_rows(redis, service, rows)
         return len(rows)
 
 
-async def relay_outbox(pool: asyncpg.Pool, redis: Redis, *, service: str) -> None:
+async def maintain_stream(
+    pool: asyncpg.Pool,
+    redis: Redis,
+    *,
+    service: str,
+    groups: Sequence[str],
+    max_entries: int,
+    metrics: streams.StreamMetrics,
+    tail: int = streams.STREAM_TAIL,
+) -> bool:
+    """One round of upkeep of ``service``'s stream: its declared ``groups`` exist, its
+    length and each group's lag are exported, and, in one replica at a time (a PostgreSQL
+    try-advisory-lock), what every group consumed is trimmed, the stream is cut back to
+    ``max_entries`` recording what groups lose as gaps, and a batch of each gap whose group
+    is back is replayed. True when something was replayed: the next round may follow at once."""
+    stream = keyspace.event_stream(service)
+    state = await streams.read_state(redis, stream)
+    if state is None or not set(groups) <= {group.name for group in state.groups}:
+        await streams.ensure_groups(redis, stream, groups)
+        state = await streams.read_state(redis, stream)
+    if state is None:
+        return False
+    metrics.observe(stream, state)
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval(_TRY_STREAM_LOCK, STREAM_LOCK_NAMESPACE, stream):
+            return False
+        await streams.trim_consumed(redis, stream, state, tail=min(tail, max_entries // 10))
+        await stream_gaps.trim_over_cap(
+            redis,
+            service=service,
+            stream=stream,
+            groups=state.groups,
+            max_entries=max_entries,
+            metrics=metrics,
+        )
+        return await stream_gaps.replay(
+            conn,
+            redis,
+            service=service,
+            stream=stream,
+            groups=state.groups,
+            room=max_entries - int(await redis.xlen(stream)),
+            metrics=metrics,
+        )
+
+
+async def relay_outbox(
+    pool: asyncpg.Pool,
+    redis: Redis,
+    *,
+    service: str,
+    groups: Sequence[str] | None = None,
+    max_entries: int = STREAM_MAX_ENTRIES,
+    metrics: Metrics | None = None,
+) -> None:
     """Publish the outbox forever; a background task of every event-producing service.
 
-    While events flow, each round publishes a batch (one UPDATE ... RETURNING, one
-    pipeline, a commit). Once a round finds nothing, the next ones only poll
-    ``_ANY_UNPUBLISHED`` until there is work again. The relay marker (missing: Redis lost
-    its data, replay the retained outbox) is checked at most every ``MARKER_CHECK_S``."""
+    Before anything is published the consumer groups of the stream exist (``groups``, by
+    default those :data:`coupon_core.streams.CONSUMER_GROUPS` declares). While events
+    flow, each round publishes a batch (one UPDATE ... RETURNING, one pipeline, a commit).
+    Once a round finds nothing, the next ones only poll ``_ANY_UNPUBLISHED`` until there is
+    work again. The relay marker (missing: Redis lost its data, replay the retained outbox)
+    is checked at most every ``MARKER_CHECK_S``. The stream is maintained
+    (:func:`maintain_stream`) every ``MAINTAIN_EVERY_S`` and after each batch's worth of
+    published events, so it holds at most ``max_entries`` plus one batch."""
+    declared = tuple(streams.CONSUMER_GROUPS.get(service, ()) if groups is None else groups)
+    stream_metrics = streams.StreamMetrics.of(metrics or Metrics(service))
+    stream = keyspace.event_stream(service)
     marker = keyspace.relay_alive(service)
-    next_marker_check = 0.0
+    batch = min(RELAY_BATCH, max_entries)
+    groups_ready = False
+    next_marker_check = next_upkeep = 0.0
+    since_upkeep = 0
     idle = False
     while True:
         # A cancellation a library swallowed on its way up must still end the loop.
         check_stopping()
         try:
+            if not groups_ready:
+                await streams.ensure_groups(redis, stream, declared)
+                groups_ready = True
             if time.monotonic() >= next_marker_check:
                 if not await redis.exists(marker):
+                    # Redis lost its data, consumer groups included: they come back first.
+                    await streams.ensure_groups(redis, stream, declared)
                     replayed = await _publish_batch(pool, redis, service, replay=True)
                     await redis.set(marker, datetime.now(UTC).isoformat())
                     if replayed:
@@ -153,9 +223,21 @@ async def relay_outbox(pool: asyncpg.Pool, redis: Redis, *, service: str) -> Non
                 next_marker_check = time.monotonic() + MARKER_CHECK_S
             published = 0
             if not idle or await pool.fetchval(_ANY_UNPUBLISHED):
-                published = await _publish_batch(pool, redis, service, replay=False)
+                published = await _publish_batch(pool, redis, service, replay=False, limit=batch)
             idle = published == 0
-            if published < RELAY_BATCH:
+            since_upkeep += published
+            if since_upkeep >= batch or time.monotonic() >= next_upkeep:
+                more = await maintain_stream(
+                    pool,
+                    redis,
+                    service=service,
+                    groups=declared,
+                    max_entries=max_entries,
+                    metrics=stream_metrics,
+                )
+                since_upkeep = 0
+                next_upkeep = time.monotonic() + (0.0 if more else streams.MAINTAIN_EVERY_S)
+            if published < batch:
                 await asyncio.sleep(RELAY_IDLE_S)
         except asyncio.CancelledError:
             raise

@@ -133,3 +133,10 @@ def relay_alive(service: str) -> str:
     """Set by a service's outbox relay; its absence means Redis lost its data, and the relay
     publishes the retained outbox again (consumers are idempotent)."""
     return f"outbox:relay:{service}"
+
+
+def stream_gaps(service: str) -> str:
+    """Hash of the events the relay of ``service`` trimmed from its stream before a consumer
+    group read them, by group, until it has replayed them from the outbox
+    (:mod:`coupon_core.stream_gaps`)."""
+    return f"events:gaps:{service}"

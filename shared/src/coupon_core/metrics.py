@@ -89,16 +89,29 @@ GENERATION_BACKLOG = Family(
     "coupon_generation_pending_codes",
     "Codes that unfinished generation jobs still have to write (at scrape time).",
 )
-# promotion-service
-GENERATED_CODES = Family(
-    "coupon_generated_codes_total", "Codes written by bulk generation (requests and jobs)."
+# every service with an outbox: its stream, as its relay sees it (coupon_core.streams)
+STREAM_LENGTH = Family("event_stream_length", "Entries in the service's event stream.", ("stream",))
+CONSUMER_LAG = Family(
+    "event_consumer_lag",
+    "Entries a consumer group has not acknowledged: pending, plus not yet delivered "
+    "(on Redis < 7 estimated from the stream's entry ids).",
+    ("stream", "group"),
 )
-GENERATION_JOBS = Family(
-    "coupon_generation_jobs_total", "Generation jobs that ended, by final state.", ("state",)
+TRIMMED_UNCONSUMED = Family(
+    "events_trimmed_unconsumed_total",
+    "Entries the stream's cap (STREAM_MAX_ENTRIES) trimmed before a group consumed them; "
+    "recorded as a gap and replayed from the outbox.",
+    ("stream", "group"),
 )
-GENERATION_BACKLOG = Family(
-    "coupon_generation_pending_codes",
-    "Codes that unfinished generation jobs still have to write (at scrape time).",
+EVENTS_LOST = Family(
+    "events_lost_total",
+    "Events of a gap that could not be replayed: outbox retention had removed them.",
+    ("stream", "group"),
+)
+STREAM_GAPS = Family(
+    "event_stream_gaps_open",
+    "Consumer groups of the stream with trimmed events still to replay.",
+    ("stream",),
 )
 
 

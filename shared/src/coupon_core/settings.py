@@ -68,6 +68,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     access_log: bool = True
     apply_migrations: bool = True
+    # Most entries the service's event stream keeps (coupon_core.streams): past it the relay
+    # trims the oldest even if a consumer group has not read them, and replays them to it
+    # from the outbox later. Bounds the stream's Redis memory (about 0.3 KB an entry).
+    stream_max_entries: int = Field(default=1_000_000, ge=10, le=100_000_000)
 
     @field_validator("database_url")
     @classmethod

@@ -6,7 +6,7 @@ from aiohttp import web
 from coupon_core import events, keyspace
 from coupon_core.consumer import consume, net_uses
 from coupon_core.db import Connection
-from coupon_core.keys import PG_POOL, REDIS
+from coupon_core.keys import CORE_SETTINGS, METRICS, PG_POOL, REDIS
 
 from promotion_service.db import coupons as coupon_db
 
@@ -26,7 +26,13 @@ async def count_uses(conn: Connection, batch: list[events.Event]) -> None:
 
 
 async def relay(app: web.Application) -> None:
-    await events.relay_outbox(app[PG_POOL], app[REDIS], service=SERVICE)
+    await events.relay_outbox(
+        app[PG_POOL],
+        app[REDIS],
+        service=SERVICE,
+        max_entries=app[CORE_SETTINGS].stream_max_entries,
+        metrics=app[METRICS],
+    )
 
 
 async def consume_redemptions(app: web.Application) -> None:
