@@ -293,6 +293,7 @@ def test_settings_refuse_a_retention_below_its_floor(database_url: str, redis_ur
         {"idempotency_retention_h": 23},
         {"outbox_retention_h": 96, "processed_events_retention_h": 72},
         {"retention_batch": 0},
+        {"db_pool_max_size": 1},
     ):
         with pytest.raises(ValidationError):
             _settings(database_url, redis_url, **bad)

@@ -122,6 +122,10 @@ class RetentionSettings(ServiceSettings):
                 "PROCESSED_EVENTS_RETENTION_H must be at least OUTBOX_RETENTION_H "
                 "(a replayed event must still be recognised as processed)"
             )
+        # A retention pass holds one connection for its lock while its statements take
+        # another from the same pool.
+        if self.db_pool_max_size < 2:
+            raise ValueError("DB_POOL_MAX_SIZE must be at least 2 in a service (retention)")
         return self
 
     @property
