@@ -82,6 +82,6 @@ def create_app(settings: Settings) -> web.Application:
     app[RECONCILE_METRICS] = ReconcileMetrics(app[METRICS].registry)
     if settings.reconcile_interval_s > 0:
         app.cleanup_ctx.append(background_task_ctx("reconciler", _reconcile))
-    retention.install(app, settings, retention_jobs.jobs)
+    retention.install(app, settings, retention_jobs.jobs, service=SERVICE)
     add_routes(app)
     return app

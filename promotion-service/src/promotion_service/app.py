@@ -37,5 +37,5 @@ def create_app(settings: Settings) -> web.Application:
             ("generation-jobs", run_jobs),
         )
     )
-    retention.install(app, settings, retention_jobs.jobs)
+    retention.install(app, settings, retention_jobs.jobs, service=SERVICE)
     return app

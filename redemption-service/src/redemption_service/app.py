@@ -85,6 +85,6 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(background_task_ctx("outbox-relay", _relay))
     if settings.reconcile_interval_s > 0:
         app.cleanup_ctx.append(background_task_ctx("reconciler", _reconcile))
-    retention.install(app, settings, retention_jobs.jobs)
+    retention.install(app, settings, retention_jobs.jobs, service=SERVICE)
     add_routes(app)
     return app

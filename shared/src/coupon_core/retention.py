@@ -133,10 +133,13 @@ def install(
     app: web.Application,
     settings: RetentionSettings,
     jobs: Callable[[web.Application], list[Job]],
+    *,
+    service: str,
 ) -> None:
     """Register the retention metrics and run :func:`run_pass` every
     ``RETENTION_INTERVAL_S`` for the app's lifetime. ``jobs(app)`` is called once the stores
-    are open (the task starts after the pools)."""
+    are open (the task starts after the pools). ``service`` names the lock: the service's
+    fixed name, not ``SERVICE_NAME``, which replicas may set apart."""
     metrics = RetentionMetrics(app[METRICS])
 
     async def run(app: web.Application) -> None:
@@ -147,7 +150,7 @@ def install(
             lambda: run_pass(
                 app[PG_POOL],
                 listed,
-                service=settings.service_name,
+                service=service,
                 batch=settings.retention_batch,
                 pause_s=settings.retention_pause_s,
                 metrics=metrics,
