@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -125,11 +125,18 @@ class Counters:
             name: int(value) for name, value in zip(names, values, strict=True) if value is not None
         }
 
-    async def rebuild(self, group: str, expected: dict[str, int]) -> int:
+    async def rebuild(
+        self, group: str, expected: dict[str, int], *, retired: Collection[str] = ()
+    ) -> int:
         """Set the group's counters to ``expected`` and mark it warm, in one script; returns
-        the drift (sum of absolute differences) it repaired."""
+        the drift (sum of absolute differences) it repaired. Counters named in ``retired``
+        (of coupons whose owner retired them) are deleted without counting as drift."""
         _, present = await self.current(group)
-        drift = sum(abs(expected.get(k, 0) - present.get(k, 0)) for k in expected.keys() | present)
+        drift = sum(
+            abs(expected.get(k, 0) - present.get(k, 0))
+            for k in expected.keys() | present
+            if k not in retired
+        )
         stale = [k for k in present if k not in expected]
         names = list(expected)
         keys = [keyspace.redemption_warm(group), *names, *stale]
@@ -137,3 +144,10 @@ class Counters:
             keys=keys, args=[len(names), *(expected[n] for n in names), uuid.uuid4().hex]
         )
         return drift
+
+    async def forget(self, group: str) -> int:
+        """Delete every redemption counter of ``group`` and its warm marker (one slot, so
+        one ``UNLINK``); how many keys there were."""
+        pattern = keyspace.group_keys_pattern(group, "r")
+        names = [k async for k in self.redis.scan_iter(match=pattern, count=1000)]
+        return int(await self.redis.unlink(*names)) if names else 0
