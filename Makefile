@@ -8,7 +8,7 @@ PACKAGES := shared gateway promotion-service issuance-service redemption-service
 TEST_DIRS = $(wildcard $(addsuffix /tests,$(PACKAGES)))
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test test-cluster lint format unit e2e bench bench-scaling soak deploy-check \
+.PHONY: help bootstrap run test test-cluster lint format unit e2e bench bench-scaling bench-data soak deploy-check \
 	images image-smoke lock clean
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make format        apply ruff formatting and fixes"
 	@echo "make bench         benchmarks; ratios measured side by side in one run, then a soak"
 	@echo "make bench-scaling one replica vs two, single Redis vs Redis Cluster (bench/SCALING.md)"
+	@echo "make bench-data    a year of traffic seeded vs an empty stack (BENCH_DATA_SCALE; SCALING.md)"
 	@echo "make soak          one minute of steady load; RSS of every process before and after"
 	@echo "make test-cluster  the Redis-facing suites again, on a Redis Cluster"
 	@echo "make deploy-check  render and validate the Kubernetes manifests"
@@ -96,6 +97,9 @@ bench: bootstrap
 
 bench-scaling: bootstrap
 	$(BIN)/python -m bench.scaling
+
+bench-data: bootstrap
+	$(BIN)/python -m bench.data
 
 soak: bootstrap
 	$(BIN)/python -m bench soak

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,13 @@ def machine() -> list[str]:
     ]
 
 
-def start_stack(tmp: Path, *, replicas: int = 1, redis_url: str | None = None) -> Stack:
+def start_stack(
+    tmp: Path,
+    *,
+    replicas: int = 1,
+    redis_url: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Stack:
     stack = Stack(
         StackConfig(
             data_dir=tmp,
@@ -126,7 +133,7 @@ def start_stack(tmp: Path, *, replicas: int = 1, redis_url: str | None = None) -
             redis_url=redis_url,
             bootstrap_admin_token=ADMIN_TOKEN,
             durable=False,
-            extra_env=LIMITS,
+            extra_env={**LIMITS, **(extra_env or {})},
         )
     )
     try:
@@ -209,6 +216,16 @@ end
 """
 
 
+# The dry run of a redeem (GET, nothing taken) of one of the spread coupons.
+DRY_RUN_LUA = """
+local codes = {{{codes}}}
+function request()
+  local code = codes[math.random(#codes)]
+  return wrk.format(nil, "/v2/coupon/is_redeemable?amount=1000&id={customer}&code=" .. code)
+end
+"""
+
+
 # Every request with a key of its own (never a replay): the time, so that runs do not share keys.
 IDEMPOTENT_LUA = SPREAD_LUA.replace(
     "function request()", "local sent = 0\nlocal run = os.time()\nfunction request()"
@@ -220,8 +237,8 @@ IDEMPOTENT_LUA = SPREAD_LUA.replace(
 
 
 def service_cases(stack: Stack) -> dict[str, Case]:
-    """Redeem (one hot coupon; 500 spread coupons, also with an Idempotency-Key each) and
-    issue, through the real gateway."""
+    """Redeem (one hot coupon; 500 spread coupons, also with an Idempotency-Key each), the
+    dry run of a redeem (spread coupons) and issue, through the real gateway."""
     unlimited = {
         "description": "bench",
         "discountType": "ABS",
@@ -259,6 +276,13 @@ def service_cases(stack: Stack) -> dict[str, Case]:
             "redeem, Idempotency-Key",
             codes[1],
             IDEMPOTENT_LUA.format(codes=spread, template=template),
+        ),
+        "dry run, spread coupons": Case(
+            "dry run, spread coupons",
+            f"{url}/v2/coupon/is_redeemable?amount=1000&id={customer['id']}&code={codes[1]}",
+            pids,
+            AUTH,
+            lua=DRY_RUN_LUA.format(codes=spread, customer=customer["id"]),
         ),
         "issue": Case(
             "issue",

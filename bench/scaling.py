@@ -29,6 +29,7 @@ from bench.load import ensure_wrk, run_load
 
 SCALING = Path(__file__).resolve().parent / "SCALING.md"
 CASES = ("redeem, spread coupons", "issue")
+DATA_SECTION = "## Data at volume"
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,10 @@ def main() -> None:
         ]
     )
     print(text)
-    SCALING.write_text(text)
+    # The section `make bench-data` writes (bench/data.py) is kept as it is.
+    previous = SCALING.read_text() if SCALING.exists() else ""
+    kept = previous.partition(DATA_SECTION)
+    SCALING.write_text(text + ("\n" + kept[1] + kept[2] if kept[1] else ""))
     print(f"written to {SCALING}")
 
 

@@ -1,0 +1,310 @@
+"""``make bench-data``: the cost of a redeem, an issue and a dry run with a year of traffic in
+the tables, against an empty stack, side by side in one run; sizes per million; a cold
+counter rebuild of a promotion with a tenth of the ledger; the retention pass under load.
+Results go to bench/SCALING.md, section "Data at volume". No result passes or fails.
+
+    python -m bench.data [--scale 1] [--seconds 4] [--rounds 2] [--no-write]
+    python -m bench.data seed --database-url URL --redis-url URL [--scale S]
+
+``--scale`` (or ``BENCH_DATA_SCALE``) shrinks every seeded count: 0.01 is 100,000 ledger
+rows. ``seed`` fills a running stack whose tables are empty (bench/seed.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from coupon_core.stack import Stack
+from redis.asyncio import Redis
+
+from bench.cases import Case, machine, service_cases, start_stack
+from bench.load import ensure_wrk, run_load
+from bench.scaling import DATA_SECTION as SECTION
+from bench.scaling import SCALING
+from bench.seed import BIG, Seeded, Volume, seed
+from bench.volume import (
+    MIB,
+    Rebuild,
+    RetentionRun,
+    Size,
+    cold_rebuild,
+    key_samples,
+    key_usage,
+    pg_sizes,
+    retention_under_load,
+)
+
+CASES = ("redeem, spread coupons", "dry run, spread coupons", "issue")
+# The seeded stack's retention runs once a day until the retention phase restarts it.
+QUIET_RETENTION = {"RETENTION_INTERVAL_S": "86400"}
+
+
+def seed_report(seeded: Seeded) -> list[str]:
+    total = sum(seeded.rows.values())
+    lines = [
+        f"Seeded {total:,} rows by COPY in {seeded.seconds:.0f} s "
+        f"({total / seeded.seconds:,.0f} rows/s, VACUUM ANALYZE included); Redis republished "
+        f"by the services from PostgreSQL in {seeded.publish_seconds:.0f} s.",
+        "",
+        "| table | rows |",
+        "|---|---|",
+    ]
+    lines += [f"| {table} | {rows:,} |" for table, rows in seeded.rows.items()]
+    return lines
+
+
+def side_by_side(
+    empty: Stack, seeded: Stack, wrk: str | None, seconds: float, rounds: int
+) -> tuple[list[str], dict[str, dict[str, Case]]]:
+    stacks = {"empty": empty, "seeded": seeded}
+    cases = {
+        label: {n: c for n, c in service_cases(stack).items() if n in CASES}
+        for label, stack in stacks.items()
+    }
+    for label in stacks:
+        for case in cases[label].values():
+            run_load(wrk, case.url, seconds=1, connections=8, headers=case.headers,
+                     method=case.method, body=case.body, lua=case.lua)  # fmt: skip
+    for round_ in range(rounds):  # interleaved: machine noise hits both stacks alike
+        for name in CASES:
+            for label in stacks:
+                result = cases[label][name].measure(wrk, seconds)
+                print(f"  round {round_ + 1} {label} {name}: {result.rps:.0f} req/s", flush=True)
+    p50: dict[tuple[str, str], list[float]] = {}
+    p99: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):
+        for name in CASES:
+            for label in stacks:
+                case = cases[label][name]
+                result = case.measure(wrk, seconds, rate=0.7 * case.rps)
+                p50.setdefault((label, name), []).append(result.p50_ms)
+                p99.setdefault((label, name), []).append(result.p99_ms)
+    lines = [
+        f"32 connections at peak, {rounds} rounds of {seconds:.0f} s per case and stack, "
+        "interleaved (empty, seeded, empty, ...; medians); p50/p99 at 70 % of each stack's own "
+        f"peak, {rounds} rounds (medians); load by {'wrk' if wrk else 'Python'}.",
+        "",
+        "| case | empty req/s | seeded req/s | throughput seeded/empty (goal >= 0.9) | "
+        "empty p50 / p99 ms | seeded p50 / p99 ms | p99 seeded/empty (goal <= 1.2) | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in CASES:
+        e, s = cases["empty"][name], cases["seeded"][name]
+        ep50, sp50 = (statistics.median(p50[(x, name)]) for x in ("empty", "seeded"))
+        ep99, sp99 = (statistics.median(p99[(x, name)]) for x in ("empty", "seeded"))
+        errors = sum(r.errors for c in (e, s) for r, _ in c.runs)
+        lines.append(
+            f"| {name} | {e.rps:.0f} | {s.rps:.0f} | {s.rps / e.rps:.2f} | {ep50:.2f} / "
+            f"{ep99:.2f} | {sp50:.2f} / {sp99:.2f} | {sp99 / ep99:.2f} | {errors} |"
+        )
+    return lines, cases
+
+
+def size_report(sizes: list[Size], volume: Volume) -> list[str]:
+    per = volume.redemptions / 1e6
+    lines = [
+        f"Per million redemptions ({volume.redemptions:,} in the ledger); rows are the "
+        "planner's estimates. Heap includes TOAST; the ledger counts every partition.",
+        "",
+        "| service | table | rows | heap MiB | indexes MiB | total MiB | "
+        "MiB per million redemptions | largest indexes (MiB) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sizes:
+        total = s.heap + s.indexes
+        top = ", ".join(f"{name} {size / MIB:.0f}" for name, size in s.by_index[:3])
+        table = s.table + (f" ({s.leaves} partitions)" if s.leaves > 1 else "")
+        lines.append(
+            f"| {s.service} | {table} | {s.rows:,} | {s.heap / MIB:.0f} | "
+            f"{s.indexes / MIB:.0f} | {total / MIB:.0f} | {total / MIB / per:.0f} | {top} |"
+        )
+    return lines
+
+
+def redis_report(seeded: Seeded, volume: Volume, usage: dict[str, float], keys: int) -> list[str]:
+    coupons = (volume.promotion_coupons + volume.issued) / 1e6
+    grown = seeded.redis_after - seeded.redis_before
+    lines = [
+        f"`used_memory` {seeded.redis_before / MIB:.0f} MiB before the facts were published, "
+        f"{seeded.redis_after / MIB:.0f} MiB after: {grown / MIB:.0f} MiB for "
+        f"{coupons * 1e6:,.0f} live coupons (facts + registry entry each) and "
+        f"{volume.customers:,} customers' index entries, i.e. "
+        f"{grown / MIB / coupons:.0f} MiB per million live coupons (customers included). "
+        f"Cold rebuild of {BIG} wrote {keys:,} counter keys.",
+        "",
+        "| key family | MEMORY USAGE bytes (mean of 20 keys) |",
+        "|---|---|",
+    ]
+    lines += [f"| {family} | {n:.0f} |" for family, n in usage.items()]
+    return lines
+
+
+def rebuild_report(r: Rebuild, volume: Volume) -> list[str]:
+    return [
+        f"{BIG}: {volume.big_rows:,} live redemptions over {volume.big:,} coupons. The first "
+        f"redeem after its {r.keys_deleted:,} counter keys and warm marker were deleted took "
+        f"{r.alone_s:.2f} s alone and {r.under_load_s:.2f} s under load (item statuses "
+        f"{r.statuses}). Redeems of another group at a fixed rate for {r.window_s:.0f} s: "
+        f"p99 {r.others_p99_base:.2f} ms without a rebuild, {r.others_p99_during:.2f} ms with "
+        f"one ({r.others_p99_during / r.others_p99_base:.2f}x), {r.others_errors} errors.",
+        "",
+        f"Profile: `ledger.live_uses` alone {r.sql_s:.2f} s for {r.live_rows:,} (code, "
+        "customer) rows; slowest Redis commands in SLOWLOG during the rebuild (µs): "
+        + ", ".join(f"{name} {us:,}" for name, us in r.slowest_redis_us)
+        + ".",
+        "",
+        "```",
+        *r.explain,
+        "```",
+    ]
+
+
+def retention_report(run: RetentionRun) -> list[str]:
+    total = sum(run.removed.values())
+    jobs = ", ".join(f"{job} {n:,.0f}" for job, n in sorted(run.removed.items()) if n)
+    return [
+        f"Every service restarted with `RETENTION_INTERVAL_S=1` while the spread redeem ran at "
+        f"a fixed rate for {run.seconds:.0f} s: {total:,.0f} rows removed "
+        f"({total / run.seconds:,.0f} rows/s; {jobs or 'none'}). Redeem p99 "
+        f"{run.p99_base:.2f} ms without retention, {run.p99_during:.2f} ms during it "
+        f"({run.p99_during / run.p99_base:.2f}x, goal <= 1.2), {run.errors} errors.",
+    ]
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) the "Data at volume" section of bench/SCALING.md, keeping the
+    others."""
+    current = SCALING.read_text() if SCALING.exists() else ""
+    head, found, tail = current.partition(SECTION)
+    rest = ""
+    if found:
+        after = tail.split("\n## ", 1)
+        rest = "\n## " + after[1] if len(after) == 2 else ""
+    SCALING.write_text(head.rstrip() + "\n\n" + text.rstrip() + "\n" + rest)
+
+
+def run(args: argparse.Namespace) -> str:
+    wrk = ensure_wrk()
+    facts = machine()
+    print("\n".join(facts), flush=True)
+    volume = Volume.at(args.scale)
+    with tempfile.TemporaryDirectory(prefix="coupon-bench-data-") as tmp:
+        print("... starting an empty stack and one to seed", flush=True)
+        empty = start_stack(Path(tmp) / "empty", extra_env=QUIET_RETENTION)
+        try:
+            seeded = start_stack(Path(tmp) / "seeded", extra_env=QUIET_RETENTION)
+        except BaseException:
+            empty.stop()
+            raise
+        try:
+            print(f"... seeding {volume}", flush=True)
+            done = asyncio.run(seed(seeded.database_url, seeded.redis_url, volume))
+            print("... sizes", flush=True)
+            sizes = asyncio.run(pg_sizes(seeded))
+            print("... side by side", flush=True)
+            table, cases = side_by_side(empty, seeded, wrk, args.seconds, args.rounds)
+            empty.stop()
+            others = cases["seeded"]["redeem, spread coupons"]
+            rate = 0.7 * others.rps
+            print("... cold rebuild", flush=True)
+            rebuild = cold_rebuild(seeded, volume, others, wrk, args.seconds, rate)
+            usage = asyncio.run(_usage(seeded, volume))
+            print("... retention under load", flush=True)
+            retention = retention_under_load(
+                seeded, others, wrk, max(10.0, 2 * args.seconds), rate,
+                list(cases["seeded"].values()),
+            )  # fmt: skip
+        except BaseException:
+            _log_tails(seeded)
+            raise
+        finally:
+            empty.stop()
+            seeded.stop()
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"Command: `make bench-data` (`python -m bench.data --scale {args.scale:g}`)",
+            "",
+            *facts,
+            "",
+            "### Seeding",
+            "",
+            *seed_report(done),
+            "",
+            "### Empty stack vs seeded stack",
+            "",
+            *table,
+            "",
+            "### PostgreSQL size",
+            "",
+            *size_report(sizes, volume),
+            "",
+            "### Redis memory",
+            "",
+            *redis_report(done, volume, usage, rebuild.keys_deleted),
+            "",
+            "### Cold counter rebuild",
+            "",
+            *rebuild_report(rebuild, volume),
+            "",
+            "### Retention under load",
+            "",
+            *retention_report(retention),
+            "",
+        ]
+    )
+
+
+def _log_tails(stack: Stack) -> None:
+    for process in stack.all_processes():
+        tail = process.log_path.read_text(errors="replace")[-1500:]
+        print(f"--- {process.name} log tail ---\n{tail}", file=sys.stderr)
+
+
+async def _usage(stack: Stack, volume: Volume) -> dict[str, float]:
+    redis: Redis = Redis.from_url(stack.redis_url)
+    try:
+        return await key_usage(redis, key_samples(volume))
+    finally:
+        await redis.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.data", description=__doc__)
+    parser.add_argument("what", nargs="?", choices=["all", "seed"], default="all")
+    parser.add_argument(
+        "--scale", type=float, default=float(os.environ.get("BENCH_DATA_SCALE", "1"))
+    )
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-write", action="store_true", help="print, leave SCALING.md alone")
+    parser.add_argument("--database-url", help="seed: the stack's PostgreSQL (any database)")
+    parser.add_argument("--redis-url", help="seed: the stack's Redis")
+    args = parser.parse_args()
+    if not (0 < args.scale <= 1 and 1 <= args.seconds <= 30 and 1 <= args.rounds <= 5):
+        parser.error("keep it bounded: scale 0..1, seconds 1..30, rounds 1..5")
+    if args.what == "seed":
+        if not (args.database_url and args.redis_url):
+            parser.error("seed needs --database-url and --redis-url")
+        started = time.monotonic()
+        done = asyncio.run(seed(args.database_url, args.redis_url, Volume.at(args.scale)))
+        print("\n".join(seed_report(done)))
+        print(f"done in {time.monotonic() - started:.1f} s")
+        return
+    text = run(args)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+        print(f"written to {SCALING}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
