@@ -7,9 +7,11 @@ from aiohttp import web
 from redemption_service.counters import Counters
 from redemption_service.db.group_commit import GroupCommit
 from redemption_service.settings import Settings
+from redemption_service.usecases.ledger_upkeep import LedgerMetrics
 from redemption_service.usecases.rebuild import ReconcileMetrics
 
 SETTINGS = web.AppKey("settings", Settings)
 COUNTERS = web.AppKey("counters", Counters)
 GROUP_COMMIT = web.AppKey("group_commit", GroupCommit)
 RECONCILE_METRICS = web.AppKey("reconcile_metrics", ReconcileMetrics)
+LEDGER_METRICS = web.AppKey("ledger_metrics", LedgerMetrics)

@@ -1,5 +1,6 @@
 """What the redemption-service removes once past retention (coupon_core.retention runs the jobs):
-the outbox, processed_events and idempotency keys."""
+the outbox, processed_events and idempotency keys; the ledger's months (partitions created
+ahead, old months archived: usecases/ledger_upkeep.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from aiohttp import web
 from coupon_core import retention
 from coupon_core.keys import PG_POOL
 
-from redemption_service.keys import SETTINGS
+from redemption_service.keys import LEDGER_METRICS, SETTINGS
+from redemption_service.usecases.ledger_upkeep import ledger_jobs
 
 
 def jobs(app: web.Application) -> list[retention.Job]:
-    return retention.standard_jobs(app[PG_POOL], app[SETTINGS], idempotency_keys=True)
+    pool, settings = app[PG_POOL], app[SETTINGS]
+    return [
+        *retention.standard_jobs(pool, settings, idempotency_keys=True),
+        *ledger_jobs(pool, settings, app[LEDGER_METRICS]),
+    ]

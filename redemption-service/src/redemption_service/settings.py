@@ -15,3 +15,9 @@ class Settings(RetentionSettings):
     # Ledger batches of concurrent redeems in flight at once, each on its own connection
     # (db/group_commit.py); keep it below DB_POOL_MAX_SIZE.
     group_commit_concurrency: int = Field(default=4, ge=1, le=64)
+    # The ledger's monthly partitions (docs/redemption.md, "The ledger at volume"): months
+    # kept created ahead of the current one; months kept attached before it (0: every
+    # month, nothing archived); how long their DDL waits for a lock before trying next pass.
+    ledger_partitions_ahead: int = Field(default=3, ge=1, le=24)
+    ledger_online_months: int = Field(default=0, ge=0, le=1200)
+    ledger_lock_timeout_ms: int = Field(default=200, ge=10, le=60_000)

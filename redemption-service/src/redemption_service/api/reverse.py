@@ -16,7 +16,7 @@ from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.responses import Drift, ReconcileOut, ReversalDetail, ReversalOut
 from redemption_service.api.schemas import ReverseIn
 from redemption_service.domain.models import Redemption
-from redemption_service.keys import COUNTERS, RECONCILE_METRICS
+from redemption_service.keys import COUNTERS, RECONCILE_METRICS, SETTINGS
 from redemption_service.usecases.rebuild import reconcile
 from redemption_service.usecases.reverse import reverse
 
@@ -46,6 +46,7 @@ def reversal_body(redemption: Redemption) -> dict[str, Any]:
             200: ReversalOut,
             400: "malformed request",
             404: "no such redemption",
+            410: "the redemption's month is archived (LEDGER_ONLINE_MONTHS)",
             409: "same Idempotency-Key still in flight",
             422: "Idempotency-Key reused with another body",
         },
@@ -67,7 +68,12 @@ async def reverse_handler(request: web.Request) -> web.Response:
 
         try:
             result = await reverse(
-                app[PG_POOL], app[COUNTERS], redemption_id, reason=body.reason, on_commit=on_commit
+                app[PG_POOL],
+                app[COUNTERS],
+                redemption_id,
+                reason=body.reason,
+                on_commit=on_commit,
+                online_months=app[SETTINGS].ledger_online_months,
             )
         except DomainError as exc:
             app[METRICS].counter(REVERSALS).labels(outcome=exc.code).inc()

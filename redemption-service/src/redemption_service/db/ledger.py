@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
@@ -133,18 +134,29 @@ async def complete(pool: asyncpg.Pool, completion: Completion) -> None:
         )
 
 
+# Live uses of a group: its attached live rows (through redemptions_live_by_group on each
+# partition) plus what archived months left in redemption_rollups.
+LIVE_USES = """
+SELECT code, customer_id, sum(n)::bigint AS n FROM (
+    SELECT code, customer_id, count(*) AS n FROM redemptions
+    WHERE group_ref = $1 AND reversed_at IS NULL GROUP BY code, customer_id
+    UNION ALL
+    SELECT code, customer_id, uses FROM redemption_rollups WHERE group_ref = $1
+) AS uses GROUP BY code, customer_id
+"""
+
+
 async def live_uses(conn: Connection, group: str) -> list[tuple[str, str, int]]:
-    """``(code, customer_id, count)`` of the group's live (not reversed) redemptions."""
-    rows = await conn.fetch(
-        "SELECT code, customer_id, count(*) AS n FROM redemptions "
-        "WHERE group_ref = $1 AND reversed_at IS NULL GROUP BY code, customer_id",
-        group,
-    )
+    """``(code, customer_id, count)`` of the group's live (not reversed) redemptions, those
+    of archived months included."""
+    rows = await conn.fetch(LIVE_USES, group)
     return [(r["code"], r["customer_id"], int(r["n"])) for r in rows]
 
 
 async def groups(conn: Connection) -> list[str]:
-    rows = await conn.fetch("SELECT DISTINCT group_ref FROM redemptions")
+    rows = await conn.fetch(
+        "SELECT group_ref FROM redemptions UNION SELECT group_ref FROM redemption_rollups"
+    )
     return [r["group_ref"] for r in rows]
 
 
@@ -154,24 +166,59 @@ _COLUMNS = (
 )
 
 
+GET_BY_ID = f"SELECT {_COLUMNS} FROM redemptions WHERE id = $1"
+# With redeemed_at known, the partition is known: one index probe, one partition locked.
+_GET_IN_MONTH = GET_BY_ID + " AND redeemed_at = $2"
+REVERSE = (
+    "UPDATE redemptions SET reversed_at = now(), reversal_reason = $2 "
+    f"WHERE id = $1 AND redeemed_at = $3 RETURNING {_COLUMNS}"
+)
+
+
 async def get(
-    conn: Connection, redemption_id: int, *, for_update: bool = False
+    conn: Connection,
+    redemption_id: int,
+    *,
+    redeemed_at: datetime | None = None,
+    for_update: bool = False,
 ) -> Redemption | None:
+    """The redemption of an attached month; given its ``redeemed_at`` (from an earlier
+    read) only its own partition is searched (and, ``for_update``, locked)."""
     lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM redemptions WHERE id = $1{lock}", redemption_id
-    )
+    if redeemed_at is None:
+        row = await conn.fetchrow(GET_BY_ID + lock, redemption_id)
+    else:
+        row = await conn.fetchrow(_GET_IN_MONTH + lock, redemption_id, redeemed_at)
     return Redemption(**dict(row)) if row is not None else None
+
+
+async def archived(conn: Connection, redemption_id: int) -> bool:
+    """Whether ``redemption_id`` falls in the id range of an archived (detached) month."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM redemption_archives WHERE min_id <= $1 AND max_id >= $1)",
+            redemption_id,
+        )
+    )
+
+
+async def online_since(conn: Connection, online_months: int) -> datetime | None:
+    """The start of the oldest month kept attached when ``online_months`` (> 0) months
+    before the current one are (by the database's clock at the start of the transaction);
+    None when every month is kept (0). Older redemptions are archived, or about to be."""
+    if online_months <= 0:
+        return None
+    found: datetime = await conn.fetchval(
+        "SELECT (date_trunc('month', now() AT TIME ZONE 'UTC') "
+        "- make_interval(months => $1)) AT TIME ZONE 'UTC'",
+        online_months,
+    )
+    return found
 
 
 async def reverse(conn: Connection, redemption: Redemption, reason: str | None) -> Redemption:
     """Mark a live redemption reversed and record its ``coupon.redemption_reversed`` event."""
-    row = await conn.fetchrow(
-        f"UPDATE redemptions SET reversed_at = now(), reversal_reason = $2 WHERE id = $1 "
-        f"RETURNING {_COLUMNS}",
-        redemption.id,
-        reason,
-    )
+    row = await conn.fetchrow(REVERSE, redemption.id, reason, redemption.redeemed_at)
     assert row is not None
     reversed_ = Redemption(**dict(row))
     await events.enqueue(

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 from coupon_core.db import Connection
-from coupon_core.errors import NotFound
+from coupon_core.errors import Gone, NotFound
 from redis.exceptions import RedisError
 
 from redemption_service.counters import Counters
@@ -24,21 +24,35 @@ async def reverse(
     *,
     reason: str | None,
     on_commit: OnCommit | None = None,
+    online_months: int = 0,
 ) -> Redemption:
     """Reverse once; reversing again answers the first reversal. A session-level shared lock
     on the group spans the commit *and* the give-back, so a rebuild (which reads reversals
-    from the ledger) cannot run between them and count the reversal twice."""
+    from the ledger) cannot run between them and count the reversal twice.
+
+    With ``online_months`` (LEDGER_ONLINE_MONTHS) set, a redemption of a month past it is
+    refused, archived or not yet: its month may be rolled up at any moment. The check and
+    the update share one transaction, and the archive waits for the writers of the month it
+    rolls up (usecases/ledger_upkeep.py), so a reversal is either in the rollup or refused."""
     async with pool.acquire() as conn:
         found = await ledger.get(conn, redemption_id)
         if found is None:
+            if await ledger.archived(conn, redemption_id):
+                raise _archived(redemption_id)
             raise NotFound(
                 f"Redemption {redemption_id} does not exist.", code="redemption_not_found"
             )
         await locks.lock_session_shared(conn, found.group_ref)
         try:
             async with conn.transaction():
-                current = await ledger.get(conn, redemption_id, for_update=True)
-                assert current is not None
+                since = await ledger.online_since(conn, online_months)
+                if since is not None and found.redeemed_at < since:
+                    raise _archived(redemption_id)
+                current = await ledger.get(
+                    conn, redemption_id, redeemed_at=found.redeemed_at, for_update=True
+                )
+                if current is None:  # its month was archived since the first read
+                    raise _archived(redemption_id)
                 first = current.reversed_at is None
                 result = await ledger.reverse(conn, current, reason) if first else current
                 if on_commit is not None:
@@ -51,3 +65,11 @@ async def reverse(
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 await locks.unlock_session_shared(conn, found.group_ref)
     return result
+
+
+def _archived(redemption_id: int) -> Gone:
+    return Gone(
+        f"Redemption {redemption_id} is in an archived month of the ledger and can no "
+        "longer be reversed.",
+        code="redemption_archived",
+    )
