@@ -62,9 +62,11 @@ test: lint kubectl redis-tls
 
 # Suites that must also pass on a three-master Redis Cluster (COUPON_TEST_REDIS_CLUSTER=1):
 # the shared library, issuance and redemption whole (their concurrency and fault suites run
-# two replicas), and the Redis-facing promotion suites (bulk registry claims, facts, events).
+# two replicas), and the Redis-facing promotion suites (bulk registry claims, facts, events,
+# retiring the keys of dead objects).
 CLUSTER_TEST_DIRS ?= shared/tests issuance-service/tests redemption-service/tests \
 	promotion-service/tests/test_generation.py promotion-service/tests/test_facts_and_events.py \
+	promotion-service/tests/test_dead_objects.py \
 	gateway/tests/test_replicas.py
 
 test-cluster: bootstrap redis-tls

@@ -12,7 +12,10 @@ import asyncpg
 import pytest
 from coupon_core import facts, keyspace, registry
 from coupon_core.lifecycle import redis_from_url
+from coupon_core.testing.poll import until
 from issuance_service import retiring
+from issuance_service.app import create_app
+from issuance_service.settings import Settings
 from redis.asyncio import Redis
 
 GRACE = timedelta(days=30)
@@ -74,6 +77,7 @@ class World:
 
     def __init__(self, dead: int, live: int, coupons: dict[str, dict[str, Any]]) -> None:
         self.dead, self.live, self.coupons = f"S:{dead}", f"S:{live}", coupons
+        self.dead_id = dead
 
     def code(self, name: str) -> str:
         return str(self.coupons[name]["code"])
@@ -158,3 +162,28 @@ async def test_republish_after_redis_loss_leaves_retired_keys_out(
     }
     codes = [w.code(name) for name in ("d0", "gone", "on", "kept")]
     assert await registry.owners_of(redis, codes) == [None, None, w.live, w.live]
+
+
+async def test_the_running_service_retires_dead_keys_on_its_own(
+    service_env: dict[str, Any],
+    through_gateway: Any,
+    redis: Redis,
+    pool: asyncpg.Pool,
+    new_series: Any,
+) -> None:
+    settings = Settings(**service_env, retention_interval_s=0.05)
+    api = await through_gateway(create_app(settings))
+    w = await world(api, redis, pool, new_series)
+
+    async def retired() -> bool:
+        dead_series = await pool.fetchval(
+            "SELECT retired_at IS NOT NULL FROM series WHERE id = $1", w.dead_id
+        )
+        _, gone = await facts.read(redis, w.live, w.code("gone"))
+        return bool(dead_series) and gone is None
+
+    await until(retired, "the redis_dead_objects retention job")
+    assert await keys(redis, "{" + w.dead + "}:*") == set()
+    group, coupon = await facts.read(redis, w.live, w.code("kept"))
+    assert group is not None
+    assert coupon is not None
