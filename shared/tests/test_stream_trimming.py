@@ -144,6 +144,47 @@ async def test_a_consumer_down_past_the_cap_gets_every_event_once(
     assert stores.sample("events_trimmed_unconsumed_total") == overflow
 
 
+async def test_a_group_back_is_replayed_while_another_holds_the_stream_at_its_cap(
+    stores: Stores, tasks: Callable[[Any], None]
+) -> None:
+    tasks(
+        events.relay_outbox(
+            stores.pool,
+            stores.redis,
+            service=SERVICE,
+            groups=(GROUP, "down"),
+            max_entries=CAP,
+            metrics=stores.metrics,
+        )
+    )
+    await until(lambda: _has_group(stores.redis), "the relay created the declared groups")
+    await _enqueue(stores.pool, 0, 100)
+
+    async def trimmed() -> bool:
+        return await _published(stores.pool) and int(await stores.redis.xlen(STREAM)) <= CAP
+
+    await until(trimmed, "the stream trimmed to its cap")
+    tasks(consumer(stores))  # the group "down" never comes back
+
+    async def replayed() -> bool:
+        return GROUP not in await stream_gaps.open_gaps(stores.redis, SERVICE)
+
+    await until(replayed, "the gap of the group that came back replayed", limit_s=60.0)
+    await until(
+        lambda: _all_counted(stores.pool, 100), "every event handled by the group that came back"
+    )
+    assert await _counted(stores.pool) == dict.fromkeys(range(100), 1)
+    assert int(await stores.redis.xlen(STREAM)) <= 2 * CAP
+    # What the replay pushed out of the stream joined the gap of the group still down.
+    assert (await stream_gaps.open_gaps(stores.redis, SERVICE))["down"].size >= 50
+    assert stores.sample("events_lost_total") == 0
+    assert stores.sample("events_lost_total", "down") == 0
+
+
+async def _all_counted(pool: asyncpg.Pool, total: int) -> bool:
+    return len(await _counted(pool)) == total
+
+
 async def _has_group(redis: Any) -> bool:
     if not await redis.exists(STREAM):
         return False

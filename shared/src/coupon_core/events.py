@@ -170,7 +170,7 @@ async def maintain_stream(
             service=service,
             stream=stream,
             groups=state.groups,
-            room=max_entries - int(await redis.xlen(stream)),
+            max_entries=max_entries,
             metrics=metrics,
         )
 

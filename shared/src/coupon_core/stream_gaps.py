@@ -6,12 +6,14 @@ before they are trimmed and replayed from the outbox once the group reads again.
   has not consumed (after its last-delivered-id, or still pending) join the group's gap in
   the hash ``events:gaps:<service>`` (field: the group); only then ``XTRIM MINID`` removes
   the chunk. Counted in ``events_trimmed_unconsumed_total{stream,group}``, logged.
-* :func:`replay` republishes a group's gap once the group has read past the last entry
-  trimmed from it (its consumer is back): the outbox rows of the gap's id runs
-  (``id BETWEEN`` on the primary key), at most ``REPLAY_BATCH`` a round and never more than
-  the room left under the cap. Every group sees them; consumers dedupe through
-  ``processed_events``. Rows outbox retention already removed cannot be replayed: counted in
-  ``events_lost_total{stream,group}`` and logged as an error.
+* :func:`replay` republishes a group's gap once the group is back: it has read past the
+  last entry trimmed from it and has fewer than ``CAUGHT_UP`` entries left to read. The
+  outbox rows of the gap's id runs (``id BETWEEN`` on the primary key) are published, at
+  most ``REPLAY_BATCH`` a round and never more than the group can read before the cap
+  would trim them again (the cap less its pending and unread entries; a group still down
+  may lose older entries to them, which join its own gap). Every group sees them;
+  consumers dedupe through ``processed_events``. Rows outbox retention already removed
+  cannot be replayed: counted in ``events_lost_total{stream,group}`` and logged as an error.
 
 A gap is kept as runs of consecutive outbox ids, so it also counts exactly what was lost.
 If Redis loses the hash it also lost the stream, and the relay's replay of the last 24
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1000
 REPLAY_BATCH = 500
+# A group is back once it has at most this many entries not yet delivered (counted exactly).
+CAUGHT_UP = 1000
 # Runs kept per gap: past this the smallest holes between runs are bridged (their rows
 # are replayed too, harmlessly, and a bridged id with no row would count as lost).
 MAX_RUNS = 1000
@@ -194,6 +198,13 @@ async def trim_over_cap(
         over -= len(chunk)
 
 
+async def _undelivered(redis: Redis, stream: str, group: GroupState, limit: int) -> int | None:
+    """The entries after the group's last-delivered-id, counted exactly; None when there
+    are ``limit`` or more (the group has not caught up yet)."""
+    after: Any = await redis.xrange(stream, min="(" + format_id(group.last_delivered), count=limit)
+    return len(after) if len(after) < limit else None
+
+
 async def replay(
     conn: Connection,
     redis: Redis,
@@ -201,11 +212,12 @@ async def replay(
     service: str,
     stream: str,
     groups: Sequence[GroupState],
-    room: int,
+    max_entries: int,
     metrics: StreamMetrics,
 ) -> bool:
-    """Republish a batch of each gap whose group is back, within ``room`` entries; True
-    when something was replayed (the next batch may follow at once)."""
+    """Republish a batch of each gap whose group is back, as much as the group can read
+    before the cap would trim it; True when something was replayed (the next batch may
+    follow at once)."""
     key = keyspace.stream_gaps(service)
     gaps = await open_gaps(redis, service)
     present = {group.name for group in groups}
@@ -214,10 +226,15 @@ async def replay(
         log.warning("%s: consumer group %s no longer exists; its gap dropped", stream, gone)
         await redis.hdel(key, gone)
         del gaps[gone]
-    replayed = False
+    replayed = 0
     for group in groups:
         gap = gaps.get(group.name)
-        if gap is None or group.last_delivered < gap.until or room <= 0:
+        if gap is None or group.last_delivered < gap.until:
+            continue
+        unread = await _undelivered(redis, stream, group, min(CAUGHT_UP, max_entries))
+        # What the group reads next, replayed entries included, must stay under the cap.
+        room = max_entries - group.pending - replayed - (unread or 0)
+        if unread is None or room <= 0:
             continue
         missing, lo, end = 0, 0, 0
         if gap.runs:
@@ -228,8 +245,7 @@ async def replay(
             if rows:
                 await publish_rows(redis, service, rows)
             gap = gap.without(lo, end)
-            room -= len(rows)
-            replayed = True
+            replayed += len(rows)
             missing = end - lo + 1 - len(rows)
         if gap.runs:
             await redis.hset(key, group.name, gap.dumps())
@@ -250,4 +266,4 @@ async def replay(
                 end,
             )
     metrics.gaps_open.labels(stream=stream).set(len(gaps))
-    return replayed
+    return replayed > 0
