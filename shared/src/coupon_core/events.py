@@ -227,16 +227,18 @@ async def relay_outbox(
             idle = published == 0
             since_upkeep += published
             if since_upkeep >= batch or time.monotonic() >= next_upkeep:
-                more = await maintain_stream(
+                # Scheduled first: upkeep that fails waits its turn, publishing goes on.
+                since_upkeep = 0
+                next_upkeep = time.monotonic() + streams.MAINTAIN_EVERY_S
+                if await maintain_stream(
                     pool,
                     redis,
                     service=service,
                     groups=declared,
                     max_entries=max_entries,
                     metrics=stream_metrics,
-                )
-                since_upkeep = 0
-                next_upkeep = time.monotonic() + (0.0 if more else streams.MAINTAIN_EVERY_S)
+                ):
+                    next_upkeep = 0.0
             if published < batch:
                 await asyncio.sleep(RELAY_IDLE_S)
         except asyncio.CancelledError:
