@@ -345,3 +345,36 @@ async def test_the_service_keeps_months_ahead_and_archives_on_its_own(
     assert 'retention_removed_total{job="ledger_partitions"} 2.0' in metrics
     assert 'retention_removed_total{job="ledger_archive"} 1.0' in metrics
     assert "ledger_default_partition_rows 0.0" in metrics
+
+
+async def test_archive_waits_for_a_reversal_in_flight_and_gives_up_with_nothing_changed(
+    database_url: str, service_env: dict[str, Any], tmp_path: Path
+) -> None:
+    await migrated(database_url, tmp=tmp_path)
+    settings = Settings(**service_env, ledger_online_months=1, ledger_lock_timeout_ms=50)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=3)
+    try:
+        old = add_months(await this_month(pool), -2)
+        async with pool.acquire() as conn:
+            await partitions.create_month(conn, old, lock_timeout_ms=1000)
+        await pool.execute(
+            "INSERT INTO redemptions (code, group_ref, customer_id, amount, coupon_value, "
+            "redeemed_at) VALUES ('W1', 'S:90', 'c-1', 1, 1, $1::date::timestamptz)",
+            old,
+        )
+        row = await pool.fetchrow("SELECT id, redeemed_at FROM redemptions WHERE code = 'W1'")
+        archive = job(pool, settings, "ledger_archive", LedgerMetrics(CollectorRegistry()))
+        async with pool.acquire() as reversal, reversal.transaction():
+            # A reversal that passed its cutoff check before the month fell past it.
+            await reversal.execute(ledger.REVERSE, row["id"], "late", row["redeemed_at"])
+            assert await archive.step(10) == 0  # the month's lock was not granted in time
+            assert name(old) in await attached(pool)
+            assert await pool.fetchval("SELECT count(*) FROM redemption_rollups") == 0
+            assert await pool.fetchval("SELECT count(*) FROM redemption_archives") == 0
+        # Committed: the next pass rolls the month up with the reversal in it.
+        assert await archive.step(10) == 1
+        assert name(old) not in await attached(pool)
+        assert await pool.fetchval("SELECT count(*) FROM redemption_rollups") == 0
+        assert await pool.fetchval("SELECT live_count FROM redemption_archives") == 0
+    finally:
+        await pool.close()
