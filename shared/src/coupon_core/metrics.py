@@ -2,7 +2,8 @@
 
 Every process gets the HTTP metrics, ``redis_script_duration_seconds`` (filled by the scripts
 :func:`coupon_core.scripts.load_scripts` returns when given the histogram),
-``store_up`` (each data store checked at scrape time) and
+``event_loop_lag_seconds`` (:mod:`coupon_core.looplag`), ``store_up`` (each data store
+checked at scrape time) and
 ``outbox_oldest_unpublished_age_seconds`` (set at scrape time where an ``outbox`` table
 exists). Business metrics are declared here, once, as :class:`Family` values so their names
 and labels stay stable; a service registers the ones it produces with :meth:`Metrics.counter`
@@ -20,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 # The ``route`` of a request no route template matches: one label, whatever the path.
 UNMATCHED_ROUTE = "unmatched"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 SCRIPT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 
 
@@ -144,6 +146,13 @@ class Metrics:
         self.outbox_lag = Gauge(
             "outbox_oldest_unpublished_age_seconds",
             "Age of the oldest outbox row not yet relayed to Redis Streams (0: none waiting).",
+            registry=self.registry,
+        )
+        self.loop_lag = Histogram(
+            "event_loop_lag_seconds",
+            "How late the event loop woke from a periodic sleep (LOOP_LAG_INTERVAL_S): the "
+            "time every waiting request of this process also waited.",
+            buckets=LAG_BUCKETS,
             registry=self.registry,
         )
         self.store_up = Gauge(

@@ -72,6 +72,8 @@ class ServiceSettings(BaseSettings):
     # trims the oldest even if a consumer group has not read them, and replays them to it
     # from the outbox later. Bounds the stream's Redis memory (about 0.3 KB an entry).
     stream_max_entries: int = Field(default=1_000_000, ge=10, le=100_000_000)
+    # How often the event-loop lag sampler wakes (coupon_core.looplag); 0 turns it off.
+    loop_lag_interval_s: float = Field(default=0.05, ge=0, le=60)
 
     @field_validator("database_url")
     @classmethod

@@ -21,6 +21,7 @@ from coupon_core.keys import CORE_SETTINGS, METRICS, MIGRATIONS
 from coupon_core.lifecycle import open_postgres_pool, postgres_ctx, redis_ctx, redis_for
 from coupon_core.listener import BoundedAppRunner
 from coupon_core.logging import JsonAccessLogger, configure_logging
+from coupon_core.looplag import loop_lag_ctx
 from coupon_core.metrics import Metrics
 from coupon_core.middleware import (
     error_middleware,
@@ -72,6 +73,7 @@ def build_app(
     if migrations_dir is not None:
         app[MIGRATIONS] = MigrationSet.load(service, migrations_dir)
     add_operational_routes(app)
+    app.cleanup_ctx.append(loop_lag_ctx)
     if serve_document:
         add_document_route(app, title=service)
     app.cleanup_ctx.append(

@@ -1,0 +1,56 @@
+"""event_loop_lag_seconds: how late a periodic wake-up of the event loop comes, sampled by
+every process built with coupon_core.web.build_app and shown on /metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from coupon_core.settings import ServiceSettings
+from coupon_core.testing.poll import until
+from coupon_core.web import build_app
+from prometheus_client.parser import text_string_to_metric_families
+
+STALL_S = 0.3
+
+
+def lag_buckets(text: str) -> dict[str, float]:
+    """Cumulative counts of the histogram by bucket bound (``le``), ``+Inf`` the total."""
+    return {
+        s.labels["le"]: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "event_loop_lag_seconds_bucket"
+    }
+
+
+async def test_a_blocking_call_in_the_loop_is_reported_as_lag(
+    aiohttp_client: Any, service_env: dict[str, Any]
+) -> None:
+    settings = ServiceSettings(**service_env, loop_lag_interval_s=0.01)
+    client = await aiohttp_client(build_app(settings, service="test", migrations_dir=None))
+
+    async def sampled() -> bool:
+        return lag_buckets(await (await client.get("/metrics")).text()).get("+Inf", 0) > 0
+
+    await until(sampled, "a first lag sample")
+    before = lag_buckets(await (await client.get("/metrics")).text())
+    assert before["0.25"] == before["+Inf"], "no stall yet"
+    time.sleep(STALL_S)  # noqa: ASYNC251 - the stall the sampler must see
+
+    async def stall_seen() -> bool:
+        found = lag_buckets(await (await client.get("/metrics")).text())
+        return found["+Inf"] - found["0.25"] >= 1
+
+    await until(stall_seen, "the stall in event_loop_lag_seconds")
+
+
+async def test_the_sampler_is_off_at_interval_zero(
+    aiohttp_client: Any, service_env: dict[str, Any]
+) -> None:
+    settings = ServiceSettings(**service_env, loop_lag_interval_s=0)
+    client = await aiohttp_client(build_app(settings, service="test", migrations_dir=None))
+    await client.get("/healthz")
+    time.sleep(0.05)  # noqa: ASYNC251 - a stall no sampler is there to see
+    await client.get("/healthz")
+    assert lag_buckets(await (await client.get("/metrics")).text()).get("+Inf", 0) == 0
