@@ -20,6 +20,7 @@ import psutil
 from coupon_core.processes import Process
 from coupon_core.stack import Stack
 
+from bench.bare_proxy import start_bare_proxy
 from bench.cases import (
     AUTH,
     CONNECTIONS,
@@ -31,7 +32,9 @@ from bench.cases import (
     start_stack,
 )
 from bench.load import ensure_wrk, run_load
+from bench.looplag import snapshot, summary
 from bench.profile import profile_load, py_spy_profile
+from bench.references import reference_cases, start_references
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -90,7 +93,11 @@ def main() -> None:
             extra = [hello, gw_hello]
             report: list[str] = []
             if args.what == "all":
-                report += bench_all(stack, hello, gw_hello, wrk, args, notes)
+                references = start_references(stack)
+                extra += references
+                bare = start_bare_proxy(stack, hello)
+                extra.append(bare)
+                report += bench_all(stack, hello, gw_hello, references, bare, wrk, args, notes)
             if args.what == "soak" or not args.no_soak:
                 print(f"... soak {args.soak_seconds:.0f} s", flush=True)
                 report += ["", "## Soak", "", *soak(stack, extra, wrk, args.soak_seconds)]
@@ -212,6 +219,8 @@ def bench_all(
     stack: Stack,
     hello: Process,
     gw_hello: Process,
+    references: tuple[Process, Process],
+    bare: Process,
     wrk: str | None,
     args: argparse.Namespace,
     notes: list[str],
@@ -229,7 +238,22 @@ def bench_all(
             AUTH,
         ),
         **service_cases(stack),
+        **reference_cases(*references),
     }
+    assert bare.proc is not None
+    cases["bare proxy hello"] = Case(
+        "bare proxy hello",
+        bare.url + PROBE,
+        {"bare proxy": bare.proc.pid, "hello": hello.proc.pid},
+        AUTH,
+    )
+    # Processes exporting event_loop_lag_seconds (built by coupon_core.web.build_app).
+    metered = {
+        p.proc.pid: (p.name, p.url)
+        for p in [*stack.all_processes(), gw_hello, references[1]]
+        if p.proc is not None
+    }
+    lags: dict[str, dict[str, str]] = {}
     if not wrk:
         notes.append("the Python generator sends one body: 'spread coupons' is a hot coupon too.")
     print("... warm-up", flush=True)
@@ -249,8 +273,15 @@ def bench_all(
             result = case.measure(wrk, args.seconds)
             print(f"  round {round_ + 1} {case.name}: {result.rps:.0f} req/s", flush=True)
     for case in cases.values():
+        urls = dict(metered[pid] for pid in case.pids.values() if pid in metered)
+        before = snapshot(urls)
         result = case.measure(wrk, args.seconds, rate=0.7 * case.rps)
-        print(f"  {case.name} at 70%: p50 {result.p50_ms:.2f} ms p99 {result.p99_ms:.2f} ms")
+        after = snapshot(urls)
+        lags[case.name] = {n: summary(before[n], after[n]) for n in urls if after[n]}
+        print(
+            f"  {case.name} at 70%: p50 {result.p50_ms:.2f} ms p99 {result.p99_ms:.2f} ms "
+            f"p99.9 {result.p999_ms:.2f} ms; loop lag {lags[case.name]}"
+        )
     lines = [
         "## Throughput, latency, CPU",
         "",
@@ -258,9 +289,9 @@ def bench_all(
         f"alternating between cases (medians), load by {'wrk' if wrk else 'Python'}. "
         "Errors (non-2xx) are counted by the load generator and shown.",
         "",
-        "| case | peak req/s | errors | p50 ms @70% | p99 ms @70% | "
+        "| case | peak req/s | errors | p50 ms @70% | p99 ms @70% | p99.9 ms @70% | "
         "CPU µs/request per process | req/s per core |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for case in cases.values():
         cpu = ", ".join(f"{k} {v:.0f}" for k, v in case.cpu_us_per_request().items() if v >= 1)
@@ -269,8 +300,22 @@ def bench_all(
         errors = sum(r.errors for r, _ in case.runs)
         lines.append(
             f"| {case.name} | {case.rps:.0f} | {errors} | {lat.p50_ms:.2f} | {lat.p99_ms:.2f} "
-            f"| {cpu} | {case.per_core:.0f} |"
+            f"| {lat.p999_ms:.2f} | {cpu} | {case.per_core:.0f} |"
         )
+    lines += [
+        "",
+        "## Event-loop lag at 70% load",
+        "",
+        "`event_loop_lag_seconds` of each process on the path (how late a 50 ms sleep woke), "
+        "read from its /metrics before and after the 70% run: bucket bounds, so '≤'.",
+        "",
+        "| case | loop lag per process |",
+        "|---|---|",
+        *(
+            f"| {name} | {'; '.join(f'{p}: {v}' for p, v in lag.items()) or '—'} |"
+            for name, lag in lags.items()
+        ),
+    ]
     direct, gateway = cases["direct hello"], cases["gateway hello"]
     hot, spread, issue = (
         cases["redeem, hot coupon"],
@@ -298,6 +343,7 @@ def bench_all(
         f"| issue / hello, both behind the gateway | {issue.rps / gateway.rps:.2f} | "
         f"{1e6 / issue.per_core / (1e6 / gateway.per_core):.2f} (all processes) |",
         "| generation / raw COPY | see 'Generation vs raw COPY' below | |",
+        *reference_ratios(cases),
     ]
     redemption = stack.services["redemption"][0]
     assert redemption.proc is not None
@@ -326,6 +372,27 @@ def bench_all(
         "```",
     ]
     return lines
+
+
+def reference_ratios(cases: dict[str, Case]) -> list[str]:
+    """Ours against the limits: the gateway against the bare proxy, the redeem against the
+    least a redeem can do and against the peers' design (issue 17)."""
+    spread, hot = cases["redeem, spread coupons"], cases["redeem, hot coupon"]
+    limit = cases["limit redeem, spread"]
+    peer_hot, peer_spread = cases["peer design, hot coupon"], cases["peer design, spread"]
+    bare, gateway = cases["bare proxy hello"], cases["gateway hello"]
+    gw_cpu = gateway.cpu_us_per_request()["gateway"]
+    bare_cpu = bare.cpu_us_per_request()["bare proxy"]
+    return [
+        f"| gateway hello / bare proxy hello (goal CPU ≤ 1.3) | {gateway.rps / bare.rps:.2f} "
+        f"| {gw_cpu / bare_cpu:.2f} (gateway process / bare proxy process) |",
+        f"| redeem (spread) / limit redeem (goal ≥ 0.8) | {spread.rps / limit.rps:.2f} | "
+        f"{limit.per_core / spread.per_core:.2f} (all Python processes) |",
+        f"| redeem / peer design, hot coupon | {hot.rps / peer_hot.rps:.2f} | "
+        f"{peer_hot.per_core / hot.per_core:.2f} (all Python processes) |",
+        f"| redeem / peer design, spread coupons | {spread.rps / peer_spread.rps:.2f} | "
+        f"{peer_spread.per_core / spread.per_core:.2f} (all Python processes) |",
+    ]
 
 
 if __name__ == "__main__":
