@@ -3,6 +3,7 @@ every process built with coupon_core.web.build_app and shown on /metrics."""
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -54,3 +55,27 @@ async def test_the_sampler_is_off_at_interval_zero(
     time.sleep(0.05)  # noqa: ASYNC251 - a stall no sampler is there to see
     await client.get("/healthz")
     assert lag_buckets(await (await client.get("/metrics")).text()).get("+Inf", 0) == 0
+
+
+def gc_pauses(text: str) -> dict[str, float]:
+    """Collections counted by ``gc_pause_seconds``, by generation."""
+    return {
+        s.labels["generation"]: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "gc_pause_seconds_count"
+    }
+
+
+async def test_garbage_collections_are_timed_by_generation(
+    aiohttp_client: Any, service_env: dict[str, Any]
+) -> None:
+    settings = ServiceSettings(**service_env, loop_lag_interval_s=0.01)
+    client = await aiohttp_client(build_app(settings, service="test", migrations_dir=None))
+    before = gc_pauses(await (await client.get("/metrics")).text()).get("2", 0)
+    gc.collect()
+
+    async def counted() -> bool:
+        return gc_pauses(await (await client.get("/metrics")).text()).get("2", 0) > before
+
+    await until(counted, "the full collection in gc_pause_seconds")

@@ -2,8 +2,8 @@
 
 Every process gets the HTTP metrics, ``redis_script_duration_seconds`` (filled by the scripts
 :func:`coupon_core.scripts.load_scripts` returns when given the histogram),
-``event_loop_lag_seconds`` (:mod:`coupon_core.looplag`), ``store_up`` (each data store
-checked at scrape time) and
+``event_loop_lag_seconds`` and ``gc_pause_seconds`` (:mod:`coupon_core.looplag`),
+``store_up`` (each data store checked at scrape time) and
 ``outbox_oldest_unpublished_age_seconds`` (set at scrape time where an ``outbox`` table
 exists). Business metrics are declared here, once, as :class:`Family` values so their names
 and labels stay stable; a service registers the ones it produces with :meth:`Metrics.counter`
@@ -152,6 +152,13 @@ class Metrics:
             "event_loop_lag_seconds",
             "How late the event loop woke from a periodic sleep (LOOP_LAG_INTERVAL_S): the "
             "time every waiting request of this process also waited.",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self.gc_pause = Histogram(
+            "gc_pause_seconds",
+            "Time of one garbage collection (the event loop stands still), by generation.",
+            ["generation"],
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
