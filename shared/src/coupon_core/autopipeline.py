@@ -34,12 +34,15 @@ class AutoPipeline:
 
     async def execute(self, *command: Any) -> Any:
         """``command``'s answer, as ``redis.execute_command(*command)`` gives it."""
+        return await self._submit(command)
+
+    def _submit(self, command: Command) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((command, future))
         if len(self._queue) == 1:
             loop.call_soon(self._flush)
-        return await future
+        return future
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | str | None]:
         """``GET`` of every key: one ``MGET`` (on a cluster, one per slot)."""
@@ -51,8 +54,9 @@ class AutoPipeline:
         for i, key in enumerate(keys):
             by_slot.setdefault(key_slot(key.encode()), []).append(i)
         found: list[bytes | str | None] = [None] * len(keys)
+        # Futures, not coroutines: gathering them starts no task per slot.
         answers = await asyncio.gather(
-            *(self.execute("MGET", *(keys[i] for i in slot)) for slot in by_slot.values())
+            *(self._submit(("MGET", *(keys[i] for i in slot))) for slot in by_slot.values())
         )
         for slot, values in zip(by_slot.values(), answers, strict=True):
             for i, value in zip(slot, values, strict=True):

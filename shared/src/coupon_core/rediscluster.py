@@ -32,10 +32,12 @@ from types import TracebackType
 from typing import Any
 
 import redis.asyncio.connection
-from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.cluster import ClusterPipeline, PipelineCommand, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, SlotNotCoveredError
+from redis.utils import safe_str
 
+from coupon_core import cluster_routes
 from coupon_core.turns import NoTurn, Turns
 
 # What redis-py says when no node answers or the slots it knows are not all served.
@@ -57,18 +59,32 @@ def _raised_in_connection_code(traceback: TracebackType | None) -> bool:
     return last is not None and last.tb_frame.f_code.co_filename.startswith(_CONNECTION_CODE)
 
 
+def _outage_error(exc: Exception) -> Exception:
+    """``exc`` as the ``ConnectionError`` an outage is reported as, or ``exc`` itself."""
+    error: Exception | None = None
+    if isinstance(exc, RedisClusterException):
+        # Anything else is a command the cluster cannot route (keys of several slots): a bug.
+        if isinstance(exc, SlotNotCoveredError) or str(exc).startswith(_UNREACHABLE):
+            error = RedisConnectionError(f"cluster unreachable: {exc}")
+    elif isinstance(exc, AttributeError | TypeError) and _raised_in_connection_code(
+        exc.__traceback__
+    ):
+        error = RedisConnectionError(f"connection torn down mid-command: {exc!r}")
+    if error is None:
+        return exc
+    error.__cause__ = exc
+    return error
+
+
 @contextlib.contextmanager
 def _outage_as_connection_error() -> Iterator[None]:
     try:
         yield
-    except RedisClusterException as exc:
-        if not (isinstance(exc, SlotNotCoveredError) or str(exc).startswith(_UNREACHABLE)):
-            raise  # a command the cluster cannot route (keys of several slots): a bug
-        raise RedisConnectionError(f"cluster unreachable: {exc}") from exc
-    except (AttributeError, TypeError) as exc:
-        if not _raised_in_connection_code(exc.__traceback__):
+    except (RedisClusterException, AttributeError, TypeError) as exc:
+        error = _outage_error(exc)
+        if error is exc:
             raise
-        raise RedisConnectionError(f"connection torn down mid-command: {exc!r}") from exc
+        raise error from exc
 
 
 # Set while a task (and the tasks it gathers) holds a turn: a pipeline that re-sends its
@@ -79,10 +95,51 @@ _HOLDS_TURN: ContextVar[bool] = ContextVar("holds_redis_cluster_turn", default=F
 class OutageAwarePipeline(ClusterPipeline):
     cluster_client: OutageAwareCluster
 
+    def __init__(self, client: OutageAwareCluster, transaction: bool | None = None) -> None:
+        super().__init__(client, transaction)
+        # The queue as sent straight to the nodes (cluster_routes); a transaction is not.
+        self._routed: list[PipelineCommand] | None = None if transaction else []
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._routed is not None:
+            self._routed.append(PipelineCommand(len(self._routed), *args, **kwargs))
+        return super().execute_command(*args, **kwargs)
+
+    async def reset(self) -> None:  # type: ignore[override]
+        if self._routed is not None:
+            self._routed = []
+        await super().reset()  # type: ignore[no-untyped-call]
+
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
         async with self.cluster_client.turn():
             with _outage_as_connection_error():
+                commands = self._routed
+                if (
+                    commands
+                    and allow_redirections
+                    and await cluster_routes.send(
+                        self.cluster_client, commands, retry=raise_on_error
+                    )
+                ):
+                    await self.reset()
+                    return _results(commands, raise_on_error)
                 return await super().execute(raise_on_error, allow_redirections)
+
+
+def _results(commands: list[PipelineCommand], raise_on_error: bool) -> list[Any]:
+    """Each command's answer, its error as an outage is reported; with ``raise_on_error``
+    the first error is raised instead, named as redis-py's pipeline names it."""
+    results = [
+        _outage_error(c.result) if isinstance(c.result, Exception) else c.result for c in commands
+    ]
+    if raise_on_error:
+        for command, result in zip(commands, results, strict=True):
+            if isinstance(result, Exception):
+                text = " ".join(map(safe_str, command.args))[:100]
+                where = f"Command # {command.position + 1} ({text}) of pipeline"
+                result.args = (f"{where} caused error: {result.args}", *result.args[1:])
+                raise result
+    return results
 
 
 class OutageAwareCluster(RedisCluster):
@@ -112,6 +169,11 @@ class OutageAwareCluster(RedisCluster):
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         async with self.turn():
             with _outage_as_connection_error():
+                command = PipelineCommand(0, *args, **kwargs)
+                if await cluster_routes.send(self, [command], retry=True):
+                    if isinstance(command.result, Exception):
+                        raise command.result
+                    return command.result
                 return await super().execute_command(*args, **kwargs)
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
