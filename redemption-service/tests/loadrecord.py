@@ -13,7 +13,7 @@ from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
 from redemption_service.app import lua_dir
 from redemption_service.counters import Counters, expected_counters
-from redemption_service.usecases.rebuild import reconcile
+from redemption_service.usecases.reconcile import reconcile
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 

@@ -10,7 +10,7 @@ from coupon_core.web import main, reconcile_command
 from redemption_service.app import MIGRATIONS_DIR, SERVICE, create_app, lua_dir
 from redemption_service.counters import Counters
 from redemption_service.settings import Settings
-from redemption_service.usecases.rebuild import reconcile
+from redemption_service.usecases.reconcile import reconcile
 
 
 def run() -> None:

@@ -27,7 +27,8 @@ from redemption_service.keys import (
 )
 from redemption_service.settings import Settings
 from redemption_service.usecases.ledger_upkeep import LedgerMetrics
-from redemption_service.usecases.rebuild import ReconcileMetrics, reconcile
+from redemption_service.usecases.rebuild import ReconcileMetrics
+from redemption_service.usecases.reconcile import Reconciler
 
 SERVICE = "redemption-service"
 EVENT_SOURCE = "redemption"
@@ -65,11 +66,16 @@ async def _relay(app: web.Application) -> None:
 
 
 async def _reconcile(app: web.Application) -> None:
-    await every(
-        app[SETTINGS].reconcile_interval_s,
-        "reconcile",
-        lambda: reconcile(app[PG_POOL], app[COUNTERS], app[RECONCILE_METRICS]),
+    settings = app[SETTINGS]
+    reconciler = Reconciler(
+        app[PG_POOL],
+        app[COUNTERS],
+        app[RECONCILE_METRICS],
+        interval_s=settings.reconcile_interval_s,
+        full_sweep_h=settings.reconcile_full_sweep_h,
+        margin_s=settings.reconcile_margin_s,
     )
+    await every(settings.reconcile_interval_s, "reconcile", reconciler.run_pass)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -7,8 +7,8 @@ slot (see docs/redemption.md for the design).
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +20,8 @@ from redis.commands.core import AsyncScript
 Mode = Literal["all", "partial", "check"]
 COLD = -1
 UNLIMITED = -1
+# Counters read per MGET.
+READ_CHUNK = 1000
 
 
 class Cold(Exception):
@@ -111,43 +113,77 @@ class Counters:
             await self._release(keys=keys, args=[epoch or ""])
 
     async def current(self, group: str) -> tuple[bool, dict[str, int]]:
-        """Whether the group is warm, and every redemption counter it has in Redis."""
+        """Whether the group is warm, and every redemption counter it has in Redis: a SCAN
+        of the keyspace, for tests and diagnostics only (the reconciler reads by name)."""
         warm_key = keyspace.redemption_warm(group)
         pattern = keyspace.group_keys_pattern(group, "r")
         names = [
             k.decode() if isinstance(k, bytes) else str(k)
             async for k in self.redis.scan_iter(match=pattern, count=1000)
         ]
-        names = [n for n in names if n != warm_key]
-        values = await self.redis.mget(names) if names else []
-        warm = bool(await self.redis.exists(warm_key))
-        return warm, {
-            name: int(value) for name, value in zip(names, values, strict=True) if value is not None
-        }
+        present = await self.read([n for n in names if n != warm_key])
+        return await self.warm(group), present
+
+    async def read(self, names: Sequence[str]) -> dict[str, int]:
+        """The values of the counters ``names`` that exist (MGET in chunks, no SCAN)."""
+        found: dict[str, int] = {}
+        for start in range(0, len(names), READ_CHUNK):
+            chunk = names[start : start + READ_CHUNK]
+            for name, value in zip(chunk, await self.redis.mget(chunk), strict=True):
+                if value is not None:
+                    found[name] = int(value)
+        return found
+
+    async def warm(self, group: str) -> bool:
+        return bool(await self.redis.exists(keyspace.redemption_warm(group)))
 
     async def rebuild(
-        self, group: str, expected: dict[str, int], *, retired: Collection[str] = ()
+        self,
+        group: str,
+        expected: dict[str, int],
+        *,
+        retired: Collection[str] = (),
+        stale: Collection[str] = (),
     ) -> int:
-        """Set the group's counters to ``expected`` and mark it warm, in one script; returns
-        the drift (sum of absolute differences) it repaired. Counters named in ``retired``
-        (of coupons whose owner retired them) are deleted without counting as drift."""
-        _, present = await self.current(group)
-        drift = sum(
-            abs(expected.get(k, 0) - present.get(k, 0))
-            for k in expected.keys() | present
-            if k not in retired
-        )
-        stale = [k for k in present if k not in expected]
-        names = list(expected)
-        keys = [keyspace.redemption_warm(group), *names, *stale]
+        """Set the group's counters named in ``expected`` (0: deleted) and mark it warm, in
+        one script; returns the drift (sum of absolute differences) it repaired. Counters
+        named in ``retired`` (of coupons whose owner retired them) are deleted without
+        counting as drift; those in ``stale`` (found with no use in the ledger) are deleted
+        and count. Nothing else is read: a cold group has no other counters to delete."""
+        present = await self.read([*expected, *retired, *stale])
+        drift = sum(abs(value - present.get(k, 0)) for k, value in expected.items())
+        drift += sum(present.get(k, 0) for k in stale if k not in expected)
+        names = [k for k, value in expected.items() if value]
+        deletes = [k for k in (*expected, *retired, *stale) if not expected.get(k)]
+        keys = [keyspace.redemption_warm(group), *names, *deletes]
         await self._rebuild(
             keys=keys, args=[len(names), *(expected[n] for n in names), uuid.uuid4().hex]
         )
         return drift
 
-    async def forget(self, group: str) -> int:
-        """Delete every redemption counter of ``group`` and its warm marker (one slot, so
-        one ``UNLINK``); how many keys there were."""
-        pattern = keyspace.group_keys_pattern(group, "r")
-        names = [k async for k in self.redis.scan_iter(match=pattern, count=1000)]
-        return int(await self.redis.unlink(*names)) if names else 0
+    async def forget(self, group: str, names: Iterable[str] = ()) -> int:
+        """Delete ``group``'s warm marker and its counters ``names`` (one slot: ``UNLINK``
+        in chunks); how many keys there were. Its owner's retirement deleted every key
+        under its hash tag, so only what a rebuild wrote since can be left."""
+        keys = [keyspace.redemption_warm(group), *names]
+        removed = 0
+        for start in range(0, len(keys), READ_CHUNK):
+            removed += int(await self.redis.unlink(*keys[start : start + READ_CHUNK]))
+        return removed
+
+    async def scan_by_group(self) -> AsyncIterator[dict[str, list[str]]]:
+        """One SCAN pass over the keyspace (every node of a cluster): each batch's
+        redemption counters (warm markers left out), by group."""
+        batch: dict[str, list[str]] = defaultdict(list)
+        seen = 0
+        async for raw in self.redis.scan_iter(match="{*}:r:*", count=1000):
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            group, _, rest = name[1:].partition("}:r:")
+            if rest and rest != "warm":
+                batch[group].append(name)
+                seen += 1
+            if seen >= READ_CHUNK:
+                yield dict(batch)
+                batch, seen = defaultdict(list), 0
+        if batch:
+            yield dict(batch)

@@ -11,6 +11,11 @@ class Settings(RetentionSettings):
     port: int = 0
     # How often the reconciler compares counters with the ledger (0 disables the task).
     reconcile_interval_s: float = Field(default=60.0, ge=0, le=86_400)
+    # Every group is compared with the ledger once in this many hours, a slice per pass (each
+    # pass also checks the groups with ledger activity since the pass before, counted from
+    # RECONCILE_MARGIN_S earlier so that a commit in flight is not missed).
+    reconcile_full_sweep_h: float = Field(default=24.0, gt=0, le=720)
+    reconcile_margin_s: float = Field(default=30.0, ge=0, le=3600)
     relay_outbox: bool = True
     # Ledger batches of concurrent redeems in flight at once, each on its own connection
     # (db/group_commit.py); keep it below DB_POOL_MAX_SIZE.

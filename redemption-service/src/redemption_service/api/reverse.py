@@ -17,7 +17,7 @@ from redemption_service.api.responses import Drift, ReconcileOut, ReversalDetail
 from redemption_service.api.schemas import ReverseIn
 from redemption_service.domain.models import Redemption
 from redemption_service.keys import COUNTERS, RECONCILE_METRICS, SETTINGS
-from redemption_service.usecases.rebuild import reconcile
+from redemption_service.usecases.reconcile import reconcile
 from redemption_service.usecases.reverse import reverse
 
 

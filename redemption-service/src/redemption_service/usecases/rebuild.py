@@ -1,22 +1,21 @@
-"""Rebuilding a group's counters from the ledger, and the reconciler that repairs drift."""
+"""Rebuilding a group's counters from the ledger under its lock (a cold group, or a repair
+the reconciler decided on: usecases/reconcile.py), and the reconciler's metrics."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from coupon_core import keyspace
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from redis.asyncio import Redis
 
 from redemption_service.counters import Counters, expected_counters, use_keys
 from redemption_service.db import ledger, locks
 from redemption_service.usecases.judge import OWNERS
 
-log = logging.getLogger(__name__)
 # Coupon facts looked up per round trip while a reconcile sorts retired codes out.
 FACTS_CHUNK = 10_000
 
@@ -36,6 +35,31 @@ class ReconcileMetrics:
         self.rebuilds = Counter(
             "redemption_counter_rebuilds",
             "Cold groups whose counters were rebuilt from the ledger.",
+            registry=registry,
+        )
+        self.groups_checked = Gauge(
+            "redemption_reconcile_groups_checked",
+            "Groups the last reconcile pass compared with the ledger, by why: changed "
+            "(ledger activity since the pass before), sweep (the slow full sweep), full "
+            "(an on-demand reconcile).",
+            ["kind"],
+            registry=registry,
+        )
+        self.keys_checked = Gauge(
+            "redemption_reconcile_keys_checked",
+            "Counters the last reconcile pass read and compared with the ledger.",
+            registry=registry,
+        )
+        self.locked = Counter(
+            "redemption_reconcile_locked",
+            "Group checks that saw a difference and took the group's exclusive lock to "
+            "re-check and repair it (a check that sees none never blocks a redeem).",
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "redemption_reconcile_duration_seconds",
+            "How long one reconcile pass took.",
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300),
             registry=registry,
         )
 
@@ -72,12 +96,34 @@ async def published(redis: Redis, group: str, codes: Sequence[str]) -> Published
     )
 
 
+def retired_keys(group: str, live: Iterable[tuple[str, str]], found: Published | None) -> set[str]:
+    """The coupon and coupon-by-customer counters of the ``(code, customer_id)`` uses in
+    ``live`` whose coupon's facts are gone (none while the owners republish)."""
+    if found is None:
+        return set()
+    retired: set[str] = set()
+    for code, customer_id in live:
+        if code not in found.coupons:
+            retired.update(use_keys(group, code, customer_id)[:2])
+    return retired
+
+
 async def rebuild_group(
-    pool: asyncpg.Pool, counters: Counters, group: str, *, force: bool = False
+    pool: asyncpg.Pool,
+    counters: Counters,
+    group: str,
+    *,
+    force: bool = False,
+    stale: Collection[str] = (),
 ) -> int:
     """Set ``group``'s counters from its ledger under the group's exclusive lock, which waits
     for every redeem between its guard script and its commit; returns the drift repaired.
-    Without ``force`` a group another replica already warmed is left alone.
+    Without ``force`` a group another replica already warmed is left alone. ``stale``:
+    counters a keyspace SCAN found for the group, deleted unless the ledger backs them.
+
+    Nothing is SCANned: the counters the ledger implies are overwritten by name, and a cold
+    group has no others (a cold marker means Redis lost the group, or its owner retired
+    it and deleted everything under its hash tag).
 
     Counters nothing would ever delete are not rebuilt: a group whose owner retired (or
     deleted) it, its facts gone, loses its counters instead, and a reconcile (``force``)
@@ -85,36 +131,16 @@ async def rebuild_group(
     "Retention"). The ledger keeps every use: the group's own counters still count them."""
     async with pool.acquire() as conn, conn.transaction():
         await locks.lock_exclusive(conn, group)
-        if not force and await counters.redis.exists(keyspace.redemption_warm(group)):
+        if not force and await counters.warm(group):
             return 0
         live = await ledger.live_uses(conn, group)
         codes = sorted({code for code, _, _ in live}) if force else []
         found = await published(counters.redis, group, codes)
-        if found is not None and not found.group:
-            await counters.forget(group)
-            return 0
         expected = expected_counters(group, live)
-        retired: set[str] = set()
-        if found is not None and force:
-            for code, customer_id, _ in live:
-                if code not in found.coupons:
-                    retired.update(use_keys(group, code, customer_id)[:2])
+        stale = [k for k in stale if k not in expected]
+        if found is not None and not found.group:
+            await counters.forget(group, [*expected, *stale])
+            return 0
+        retired = retired_keys(group, ((c, u) for c, u, _ in live), found) if force else set()
         kept = {key: value for key, value in expected.items() if key not in retired}
-        return await counters.rebuild(group, kept, retired=retired)
-
-
-async def reconcile(
-    pool: asyncpg.Pool, counters: Counters, metrics: ReconcileMetrics | None
-) -> int:
-    """Compare every group's counters with the ledger and repair them; the total drift."""
-    async with pool.acquire() as conn:
-        groups = await ledger.groups(conn)
-    total = 0
-    for group in groups:
-        total += await rebuild_group(pool, counters, group, force=True)
-    if metrics is not None:
-        metrics.drift.set(total)
-        metrics.repaired.inc(total)
-    if total:
-        log.warning("reconcile repaired drift of %d over %d groups", total, len(groups))
-    return total
+        return await counters.rebuild(group, kept, retired=retired, stale=stale)

@@ -1,0 +1,199 @@
+"""The reconciler: counters compared with the ledger at a cost proportional to what changed.
+
+Each pass (every ``RECONCILE_INTERVAL_S``) checks the groups with ledger activity since the
+pass before (``RECONCILE_MARGIN_S`` earlier, for commits in flight), and in them only the
+counters those uses take; and a slice of every group in turn, so that a full sweep covers
+them all every ``RECONCILE_FULL_SWEEP_H``. A check reads the counters by name (MGET) without
+the group's lock; only a difference takes the exclusive lock, which re-checks and repairs
+(a redeem in flight makes an unlocked read differ for a moment: the locked one decides).
+Counters with no use in the ledger at all are found by one keyspace SCAN, grouped by hash
+tag, in the on-demand :func:`reconcile` (docs/redemption.md, "Reconciler").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from redemption_service.counters import Counters, expected_counters
+from redemption_service.db import activity, ledger, locks
+from redemption_service.usecases.rebuild import (
+    ReconcileMetrics,
+    published,
+    rebuild_group,
+    retired_keys,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    drift: int = 0
+    keys: int = 0
+    locked: bool = False
+
+
+def _differs(want: dict[str, int], have: dict[str, int], retired: Collection[str]) -> bool:
+    return any(have.get(k, 0) != v for k, v in want.items() if k not in retired) or any(
+        have.get(k) for k in retired
+    )
+
+
+async def check_pairs(
+    pool: asyncpg.Pool, counters: Counters, group: str, pairs: Collection[activity.Pair]
+) -> Checked:
+    """Compare the counters uses of ``pairs`` take in ``group`` (the group's total, and each
+    pair's coupon, customer and coupon-by-customer counters) with the ledger; repair them
+    under the group's lock if they differ. A cold group is left to its next redeem."""
+    if not await counters.warm(group):
+        return Checked()
+    codes = sorted({code for code, _ in pairs})
+    async with pool.acquire() as conn:
+        want = await activity.scoped_counters(conn, group, pairs)
+    found = await published(counters.redis, group, codes)
+    retired = retired_keys(group, pairs, found)
+    have = await counters.read(list(want))
+    gone = found is not None and not found.group
+    if not gone and not _differs(want, have, retired):
+        return Checked(keys=len(want))
+    async with pool.acquire() as conn, conn.transaction():
+        await locks.lock_exclusive(conn, group)
+        if not await counters.warm(group):
+            return Checked(keys=len(want), locked=True)
+        want = await activity.scoped_counters(conn, group, pairs)
+        found = await published(counters.redis, group, codes)
+        if found is not None and not found.group:
+            await counters.forget(group, want)
+            return Checked(keys=len(want), locked=True)
+        retired = retired_keys(group, pairs, found)
+        kept = {k: v for k, v in want.items() if k not in retired}
+        drift = await counters.rebuild(group, kept, retired=retired)
+    return Checked(drift=drift, keys=len(want), locked=True)
+
+
+async def check_group(
+    pool: asyncpg.Pool, counters: Counters, group: str, stale: Collection[str] = ()
+) -> Checked:
+    """Compare every counter of ``group`` the ledger implies (and ``stale``, found by a
+    SCAN) with the ledger; rebuild the group under its lock if anything differs."""
+    warm = await counters.warm(group)
+    if not warm and not stale:
+        return Checked()
+    async with pool.acquire() as conn:
+        live = await ledger.live_uses(conn, group)
+    want = expected_counters(group, live)
+    stale = [k for k in stale if k not in want]
+    found = await published(counters.redis, group, sorted({code for code, _, _ in live}))
+    retired = retired_keys(group, ((code, customer) for code, customer, _ in live), found)
+    have = await counters.read([*want, *stale])
+    gone = found is not None and not found.group
+    if warm and not gone and not stale and not _differs(want, have, retired):
+        return Checked(keys=len(want))
+    drift = await rebuild_group(pool, counters, group, force=True, stale=stale)
+    return Checked(drift=drift, keys=len(want) + len(stale), locked=True)
+
+
+class Reconciler:
+    """The periodic reconciler of one replica: what changed since its last pass, plus a
+    slice of the full sweep."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        counters: Counters,
+        metrics: ReconcileMetrics | None,
+        *,
+        interval_s: float,
+        full_sweep_h: float,
+        margin_s: float,
+    ) -> None:
+        self.pool = pool
+        self.counters = counters
+        self.metrics = metrics
+        self.interval_s = interval_s
+        self.full_sweep_s = full_sweep_h * 3600
+        self.margin = timedelta(seconds=margin_s)
+        self.since: datetime | None = None
+        self.sweep: list[str] = []
+        self.position = 0
+        self.credit = 0.0
+
+    def _slice_size(self) -> int:
+        """Groups of the sweep due this pass: ``len(sweep) * interval / full sweep`` on
+        average, the fraction carried over, so that a few idle groups are checked once in a
+        while rather than one every pass."""
+        self.credit += len(self.sweep) * min(1.0, self.interval_s / self.full_sweep_s)
+        due = math.floor(self.credit)
+        self.credit -= due
+        return due
+
+    async def run_pass(self) -> int:
+        """One pass; the drift it repaired."""
+        started = time.perf_counter()
+        async with self.pool.acquire() as conn:
+            now = await activity.clock(conn)
+            since = self.since or now - self.margin - timedelta(seconds=self.interval_s)
+            changed = await activity.changed_since(conn, since)
+            if self.position >= len(self.sweep):
+                # A new sweep: one skip scan of the ledger's groups, once per full sweep.
+                self.sweep, self.position = await activity.groups(conn), 0
+        swept = self.sweep[self.position : self.position + self._slice_size()]
+        self.position += len(swept)
+        results = [await check_pairs(self.pool, self.counters, g, p) for g, p in changed.items()]
+        results += [await check_group(self.pool, self.counters, g) for g in swept]
+        self.since = now - self.margin
+        drift = sum(r.drift for r in results)
+        if self.metrics is not None:
+            groups = {"changed": len(changed), "sweep": len(swept), "full": 0}
+            _export(self.metrics, results, drift, groups)
+            self.metrics.duration.observe(time.perf_counter() - started)
+        if drift:
+            log.warning("reconcile repaired drift of %d over %d groups", drift, len(results))
+        return drift
+
+
+def _export(
+    metrics: ReconcileMetrics, results: Iterable[Checked], drift: int, groups: dict[str, int]
+) -> None:
+    results = list(results)
+    metrics.drift.set(drift)
+    metrics.repaired.inc(drift)
+    for kind, count in groups.items():
+        metrics.groups_checked.labels(kind).set(count)
+    metrics.keys_checked.set(sum(r.keys for r in results))
+    metrics.locked.inc(sum(r.locked for r in results))
+
+
+async def reconcile(
+    pool: asyncpg.Pool, counters: Counters, metrics: ReconcileMetrics | None
+) -> int:
+    """Every group at once (``couponctl reconcile``, ``python -m redemption_service
+    reconcile``): each group with live uses, and every group one SCAN pass over the
+    keyspace finds counters of, compared with the ledger; the total drift repaired."""
+    started = time.perf_counter()
+    async with pool.acquire() as conn:
+        groups = await activity.groups(conn)
+    present: dict[str, list[str]] = {}
+    async for batch in counters.scan_by_group():
+        for group, names in batch.items():
+            present.setdefault(group, []).extend(names)
+    results = []
+    for group in sorted({*groups, *present}):
+        found = present.get(group, [])
+        if group not in groups and not found:
+            continue
+        results.append(await check_group(pool, counters, group, stale=found))
+    total = sum(r.drift for r in results)
+    if metrics is not None:
+        _export(metrics, results, total, {"changed": 0, "sweep": 0, "full": len(results)})
+        metrics.duration.observe(time.perf_counter() - started)
+    if total:
+        log.warning("reconcile repaired drift of %d over %d groups", total, len(results))
+    return total
