@@ -11,7 +11,7 @@ import pytest
 from coupon_core.autopipeline import AutoPipeline
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ResponseError
 
 NAME = "autopipeline-test"
@@ -87,3 +87,30 @@ async def test_a_cancelled_caller_leaves_the_others_their_answers(client: Redis)
     )
     assert isinstance(gone, asyncio.CancelledError)
     assert kept == b"1"
+
+
+async def _calls(client: Redis, command: str) -> int:
+    """How many times the server (every node of a cluster) ran ``command``."""
+    if isinstance(client, RedisCluster):
+        stats = await client.info("commandstats", target_nodes="all")  # type: ignore[call-arg]
+        per_node = list(stats.values())
+    else:
+        per_node = [await client.info("commandstats")]
+    return sum(int(s.get(f"cmdstat_{command}", {}).get("calls", 0)) for s in per_node)
+
+
+async def test_the_same_read_issued_together_goes_out_once(client: Redis) -> None:
+    pipe = AutoPipeline(client)
+    await client.set("ap:ready", "1")
+    before = await _calls(client, "mget")
+    answers = await asyncio.gather(*(pipe.get_many(["ap:ready"]) for _ in range(20)))
+    assert answers == [[b"1"]] * 20
+    assert await _calls(client, "mget") == before + 1
+
+
+async def test_a_read_beside_a_write_of_its_key_is_not_shared(client: Redis) -> None:
+    pipe = AutoPipeline(client)
+    answers = await asyncio.gather(
+        pipe.execute("GET", "ap:n"), pipe.execute("INCR", "ap:n"), pipe.execute("GET", "ap:n")
+    )
+    assert answers == [None, 1, b"1"]

@@ -6,6 +6,11 @@ nothing waits for company.
 Each command keeps its own answer and its own error (``raise_on_error=False``); a failure of
 the whole round trip (connection lost) is every command's error, as it would have been for
 each of them alone. On a Redis Cluster the cluster pipeline sends one batch per node.
+
+The same read (``GET``/``MGET`` of the same keys) issued by several callers in one batch goes
+out once and each of them gets its answer, unless the batch also writes one of its keys (or
+holds a command whose keys are not known): concurrent redeems all read the facts-ready
+markers, and on a cluster each of those is a command of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from redis.commands.core import AsyncScript
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError
 
+from coupon_core.cluster_routes import keys_of
 from coupon_core.futures import fail, resolve
 from coupon_core.scripts import TimedScript
 
@@ -84,14 +90,16 @@ class AutoPipeline:
         task.add_done_callback(self._sending.discard)
 
     async def _send(self, queue: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+        commands, sent_as = _shared_reads([command for command, _ in queue])
         try:
-            if len(queue) == 1:
-                answers: list[Any] = [await self._one(queue[0][0])]
+            if len(commands) == 1:
+                sent: list[Any] = [await self._one(commands[0])]
             else:
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    for command, _ in queue:
+                    for command in commands:
                         pipe.execute_command(*command)
-                    answers = await pipe.execute(raise_on_error=False)
+                    sent = await pipe.execute(raise_on_error=False)
+            answers = sent if sent_as is None else [sent[i] for i in sent_as]
         except BaseException as exc:
             for _, future in queue:
                 fail(future, exc)
@@ -109,3 +117,38 @@ class AutoPipeline:
             return await self.redis.execute_command(*command)  # type: ignore[no-untyped-call]
         except Exception as exc:
             return exc  # answered like a pipeline's: the caller's error, not the batch's
+
+
+_READS = frozenset(("GET", "MGET"))
+
+
+def _shared_reads(commands: list[Command]) -> tuple[list[Command], list[int] | None]:
+    """The commands to send, each repeated read once, and for each of ``commands`` the
+    index of the one that answers it (None: every command is sent as it is)."""
+    written: set[Any] = set()
+    repeated = False
+    seen: set[Command] = set()
+    for command in commands:
+        if command[0] in _READS:
+            repeated = repeated or command in seen
+            seen.add(command)
+            continue
+        keys = keys_of(command)
+        if keys is None:
+            return commands, None
+        written.update(keys)
+    if not repeated:
+        return commands, None
+    sent: list[Command] = []
+    first: dict[Command, int] = {}
+    sent_as: list[int] = []
+    for command in commands:
+        if command[0] in _READS and written.isdisjoint(command[1:]):
+            index = first.setdefault(command, len(sent))
+            if index == len(sent):
+                sent.append(command)
+        else:
+            index = len(sent)
+            sent.append(command)
+        sent_as.append(index)
+    return sent, sent_as

@@ -44,7 +44,8 @@ KEYS_FROM: dict[str, str] = {
 _REDIRECTED = (MovedError, AskError, TryAgainError)
 
 
-def _keys(args: Sequence[Any]) -> Sequence[Any]:
+def keys_of(args: Sequence[Any]) -> Sequence[Any] | None:
+    """The keys the command names, or None for a command not in :data:`KEYS_FROM`."""
     where = KEYS_FROM.get(args[0]) if args and isinstance(args[0], str) else None
     if where == "first":
         return args[1:2]
@@ -52,7 +53,7 @@ def _keys(args: Sequence[Any]) -> Sequence[Any]:
         return args[1:]
     if where == "script" and len(args) > 2:
         return args[3 : 3 + int(args[2])]
-    return ()
+    return None
 
 
 def slot_of(client: RedisCluster, args: Sequence[Any], kwargs: dict[str, Any]) -> int | None:
@@ -60,7 +61,7 @@ def slot_of(client: RedisCluster, args: Sequence[Any], kwargs: dict[str, Any]) -
     path (keys unknown or of several slots, a node named by the caller)."""
     if "target_nodes" in kwargs or client.read_from_replicas or client.load_balancing_strategy:
         return None
-    keys = _keys(args)
+    keys = keys_of(args)
     if not keys:
         return None
     slot = client.keyslot(keys[0])
