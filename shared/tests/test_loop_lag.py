@@ -9,7 +9,7 @@ from typing import Any
 
 from coupon_core.settings import ServiceSettings
 from coupon_core.testing.poll import until
-from coupon_core.web import build_app
+from coupon_core.web import build_app, settle_gc
 from prometheus_client.parser import text_string_to_metric_families
 
 STALL_S = 0.3
@@ -79,3 +79,17 @@ async def test_garbage_collections_are_timed_by_generation(
         return gc_pauses(await (await client.get("/metrics")).text()).get("2", 0) > before
 
     await until(counted, "the full collection in gc_pause_seconds")
+
+
+def test_the_objects_alive_at_start_up_are_frozen(service_env: dict[str, Any]) -> None:
+    assert gc.get_freeze_count() == 0
+    try:
+        settle_gc(ServiceSettings(**service_env))
+        assert gc.get_freeze_count() > 0, "start-up objects left to every full collection"
+    finally:
+        gc.unfreeze()
+
+
+def test_nothing_is_frozen_with_gc_freeze_off(service_env: dict[str, Any]) -> None:
+    settle_gc(ServiceSettings(**service_env, gc_freeze=False))
+    assert gc.get_freeze_count() == 0

@@ -74,6 +74,9 @@ class ServiceSettings(BaseSettings):
     stream_max_entries: int = Field(default=1_000_000, ge=10, le=100_000_000)
     # How often the event-loop lag sampler wakes (coupon_core.looplag); 0 turns it off.
     loop_lag_interval_s: float = Field(default=0.05, ge=0, le=60)
+    # Once started, move the objects alive (modules, pools, schemas) out of the garbage
+    # collector's reach, so that full collections walk only what requests created.
+    gc_freeze: bool = True
 
     @field_validator("database_url")
     @classmethod
