@@ -175,8 +175,42 @@ ANALYSIS = """
 - "projected with a core per process" divides, for each path, one second by the CPU time per
   request of its busiest process: the throughput bound where no process shares its core. It
   is a projection from measured CPU, not a measurement.
-- p50/p99 are taken at a fixed rate of 70% of the peak measured just before (wrk with a
-  per-connection Lua `delay()`, as wrk2 is not available).
+- p50/p99/p99.9 are taken at a fixed rate of 70% of the peak measured just before (wrk, as
+  wrk2 is not available, with a Lua `delay()` sending each request at its due time on one
+  schedule; until issue 17 it paused a fixed time per connection after each answer, which
+  ran below the asked rate as soon as answers took time: the redeem "at 70%" ran at about
+  55%, so latencies of earlier runs are not comparable). wrk measures from the moment a
+  request is sent, not from its due time: behind schedule, the waiting is not counted.
+- Event-loop lag (`event_loop_lag_seconds`, every process built by `coupon_core.web`) is how
+  late a 50 ms sleep woke: a long synchronous step, a garbage-collection pause, a burst of
+  ready callbacks, or the process waiting for a core. Sampled every 50 ms, it catches a
+  stall of d ms with a chance of about d/50: the max column is what it caught.
+  `python -m bench.tail` samples every 5 ms and adds `gc_pause_seconds`.
+- References, each an aiohttp handler behind a gateway of its own with the stack's settings
+  (`bench/references.py`), loaded as the real redeem is: `limit redeem` parses the seed 003
+  request, runs one Lua check-and-increment and inserts one ledger row in an autocommitted
+  statement; `peer design` is what Sylius, Saleor, WooCommerce and Magento do (`SELECT ...
+  FOR UPDATE` of the coupon row, the check, `UPDATE used = used + 1`, the order-coupon row,
+  commit). Neither judges validity, customer or group limits, nor writes an outbox or an
+  idempotency record; their CPU columns are the Python processes only (as every row's:
+  PostgreSQL and Redis are not counted). The stack runs PostgreSQL with `durable=False`
+  (no fsync): a commit costs no disk flush, which favours the peers' design on a hot coupon
+  (each redeem holds the row lock until its commit).
+- `bare proxy hello` is `bench/bare_proxy.py` (an aiohttp handler forwarding through one
+  `ClientSession`, nothing else) in front of the same hello app: the limit the gateway's
+  CPU per proxied request is measured against (`python -m bench.bare_proxy compare` for
+  the edge's own comparison).
+- The redeem tail (issue 17, part 4): `python -m bench.tail --variant GC_FREEZE=false
+  --variant GC_FREEZE=true` (two stacks side by side, 3 alternating rounds of 8 s at the
+  same rate) showed a full (generation 2) collection about once per 8 s in the redemption
+  process and the gateway, stopping the loop 45-67 ms (123 ms once); with `GC_FREEZE`
+  (now the default: start-up objects frozen out of the collector) full collections took
+  1.0-1.8 ms. Young collections (70-90 per 8 s) take 0.2-0.4 ms each. What remained of the
+  tail in those runs was the machine: promotion and issuance, which barely collect, showed
+  the same 25-250 ms maximum loop lag as the others while the load average was 6-8 on two
+  cores (other benchmarks running): every process of a redeem (gateway, redemption,
+  PostgreSQL, Redis, plus the event consumers) waits for a core in turn, and p99 at 70% is
+  a queueing figure of the whole machine, not of one process.
 - The service rows count the CPU of every process: a redeem also costs CPU in the
   issuance and promotion services, which consume `coupon.redeemed` events to keep
   `numRedeemed`/`redemptionCount`/`used` current, and an issue in the redemption and
