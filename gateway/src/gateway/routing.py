@@ -4,6 +4,7 @@ requests may be in flight to each service."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -28,21 +29,32 @@ _ROUTES: tuple[tuple[str, bool, str], ...] = (
 )
 
 
-def _matches(path: str, prefix: str, exact: bool) -> bool:
+def _pattern(prefix: str, exact: bool) -> str:
     if exact:
-        return path == prefix or path == prefix + "/"
+        return re.escape(prefix) + r"/?\Z"
     if prefix.endswith("/"):
-        return path.startswith(prefix)
-    return path == prefix or path.startswith(prefix + "/")
+        return re.escape(prefix)
+    return re.escape(prefix) + r"(?:/|\Z)"
+
+
+# One match per request: the alternatives, longest prefix first, so the first that matches
+# is the longest match; the group that matched names the upstream.
+_ROUTE_RE = re.compile(
+    "|".join(
+        f"(?P<r{index}>{_pattern(prefix, exact)})"
+        for index, (prefix, exact, _) in sorted(
+            enumerate(_ROUTES), key=lambda item: -len(item[1][0])
+        )
+    )
+)
 
 
 def upstream_for(path: str) -> str | None:
     """The upstream that serves ``path``, or None when the gateway itself (or nobody) does."""
-    best: tuple[int, str] | None = None
-    for prefix, exact, upstream in _ROUTES:
-        if _matches(path, prefix, exact) and (best is None or len(prefix) > best[0]):
-            best = (len(prefix), upstream)
-    return best[1] if best else None
+    match = _ROUTE_RE.match(path)
+    if match is None or match.lastgroup is None:
+        return None
+    return _ROUTES[int(match.lastgroup[1:])][2]
 
 
 def forward_url(base: URL, raw_path: str, raw_query: str) -> URL:
@@ -86,9 +98,11 @@ class Upstream:
     def attempts(self) -> list[str]:
         return [self.urls[i] for i in self._order()]
 
-    def forward_urls(self, raw_path: str, raw_query: str) -> list[URL]:
-        """The request's URL at every replica once, starting from the next in turn."""
-        return [forward_url(self.bases[i], raw_path, raw_query) for i in self._order()]
+    def forward_urls(self, raw_path: str, raw_query: str) -> Iterator[URL]:
+        """The request's URL at every replica once, starting from the next in turn (each
+        made when the one before did not take the request)."""
+        for i in self._order():
+            yield forward_url(self.bases[i], raw_path, raw_query)
 
 
 class Router:
