@@ -15,8 +15,9 @@ from gateway.api.users import add_user_routes
 from gateway.bootstrap import auth_ctx
 from gateway.domain.passwords import Passwords
 from gateway.gatekeeper import Gatekeeper
-from gateway.keys import GATEKEEPER, PASSWORDS, ROUTER, SETTINGS
+from gateway.keys import GATEKEEPER, PASSWORDS, PROXY_CONFIG, ROUTER, SETTINGS
 from gateway.proxy import proxy_handler
+from gateway.proxy_config import ProxyConfig
 from gateway.routing import ISSUANCE, PROMOTION, REDEMPTION, Router
 from gateway.settings import Settings
 from gateway.targets import target_middleware
@@ -40,6 +41,7 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
         serve_document=False,
     )
     app[SETTINGS] = settings
+    app[PROXY_CONFIG] = ProxyConfig.from_settings(settings)
     app[ROUTER] = Router(
         {
             PROMOTION: settings.promotion_upstreams.split(","),

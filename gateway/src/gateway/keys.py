@@ -8,6 +8,7 @@ from gateway.domain.credentials import Credential
 from gateway.domain.passwords import Passwords
 from gateway.gatekeeper import Gatekeeper
 from gateway.principals import Caller
+from gateway.proxy_config import ProxyConfig
 from gateway.ratelimit import Window
 from gateway.routing import Router
 from gateway.settings import Settings
@@ -16,6 +17,7 @@ SETTINGS = web.AppKey("settings", Settings)
 ROUTER = web.AppKey("router", Router)
 GATEKEEPER = web.AppKey("gatekeeper", Gatekeeper)
 PASSWORDS = web.AppKey("passwords", Passwords)
+PROXY_CONFIG = web.AppKey("proxy_config", ProxyConfig)
 
 CALLER = web.RequestKey("caller", Caller)
 CREDENTIAL = web.RequestKey("credential", Credential)

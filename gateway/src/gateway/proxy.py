@@ -28,7 +28,8 @@ from coupon_core.turns import NoTurn
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.api.middleware import forwarded_chain
-from gateway.keys import ROUTER, SETTINGS
+from gateway.keys import PROXY_CONFIG, ROUTER
+from gateway.proxy_config import ProxyConfig
 from gateway.routing import Upstream
 
 log = logging.getLogger(__name__)
@@ -53,34 +54,39 @@ HOP_BY_HOP = frozenset(
 )
 
 
-def _strip_hop_by_hop(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    listed = {
-        token.strip().lower()
-        for value in headers.getall("Connection", [])
-        for token in value.split(",")
-    }
-    drop = HOP_BY_HOP | listed
-    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in drop)
+# What the services are not sent: hop-by-hop headers, what the client library sets from the
+# body it sends (the body goes on as read: decoded, aiohttp undoes a Content-Encoding), and
+# what only the gateway may say: a client-sent identity is discarded, and the caller's
+# secret stays at the edge (services learn who calls from the identity alone).
+_NOT_FORWARDED = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "content-encoding",
+    IDENTITY_HEADER.lower(),
+    "authorization",
+}
+# Set again by the gateway on the answer: its length is counted again for the body relayed.
+_NOT_RELAYED = HOP_BY_HOP | {"content-length"}
+
+
+def _without(headers: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
+    """``headers`` less ``drop`` (lower-case names) and whatever their Connection lists."""
+    listed = headers.getall("Connection", ())
+    if listed:
+        drop = drop | {token.strip().lower() for value in listed for token in value.split(",")}
+    return CIMultiDict([(k, v) for k, v in headers.items() if k.lower() not in drop])
 
 
 def upstream_request_headers(
     request: web.Request, principal: Principal, secret: bytes, body: bytes
 ) -> CIMultiDict[str]:
-    headers = _strip_hop_by_hop(request.headers)
-    headers.popall("Host", None)
-    # The body goes on as read: decoded (aiohttp undoes a Content-Encoding), its length
-    # counted again by the client.
-    headers.popall("Content-Length", None)
-    headers.popall("Content-Encoding", None)
-    # Only the gateway speaks for the caller: a client-sent identity is discarded, and the
-    # caller's secret stays at the edge (services learn who calls from the identity alone).
-    headers.popall(IDENTITY_HEADER, None)
-    headers.popall("Authorization", None)
+    headers = _without(request.headers, _NOT_FORWARDED)
+    rel_url = request.rel_url
     headers[IDENTITY_HEADER] = sign_identity(
         principal,
         method=request.method,
-        path=request.rel_url.raw_path,
-        query=request.rel_url.raw_query_string,
+        path=rel_url.raw_path,
+        query=rel_url.raw_query_string,
         body=body,
         secret=secret,
     )
@@ -96,15 +102,13 @@ def upstream_request_headers(
 async def proxy(
     request: web.Request, upstream: Upstream, principal: Principal
 ) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
+    config = request.app[PROXY_CONFIG]
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"request body larger than {MAX_BODY_BYTES} bytes")
     # Past MAX_BODY_BYTES (the app's client_max_size) read() raises a 413, chunked or not.
     body = await request.read() if request.body_exists else b""
-    headers = upstream_request_headers(
-        request, principal, settings.identity_secret.get_secret_value().encode(), body
-    )
+    headers = upstream_request_headers(request, principal, config.secret, body)
     try:
         await upstream.in_flight.take()
     except NoTurn:
@@ -113,7 +117,7 @@ async def proxy(
             f"{upstream.name} service; retry."
         ) from None
     try:
-        return await _forward(request, upstream, headers, body)
+        return await _forward(request, upstream, config, headers, body)
     finally:
         upstream.in_flight.give_back()
 
@@ -121,22 +125,17 @@ async def proxy(
 async def _forward(
     request: web.Request,
     upstream: Upstream,
+    config: ProxyConfig,
     headers: CIMultiDict[str],
     body: bytes,
 ) -> web.StreamResponse:
     """Send the request to the service's replicas in turn until one takes it, and relay its
     answer. A replica that refuses the connection or does not accept it within
     ``UPSTREAM_CONNECT_TIMEOUT_S`` was sent nothing, so the next one is tried."""
-    session, settings = request.app[HTTP_SESSION], request.app[SETTINGS]
-    # No wait for a pooled connection here (``connect``): the in-flight bound is the wait.
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        connect=None,
-        sock_connect=settings.upstream_connect_timeout_s,
-        sock_read=settings.upstream_timeout_s,
-    )
+    session = request.app[HTTP_SESSION]
+    rel_url = request.rel_url
     last_error: Exception | None = None
-    for url in upstream.forward_urls(request.rel_url.raw_path, request.rel_url.raw_query_string):
+    for url in upstream.forward_urls(rel_url.raw_path, rel_url.raw_query_string):
         try:
             async with session.request(
                 request.method,
@@ -144,7 +143,7 @@ async def _forward(
                 headers=headers,
                 data=body if request.body_exists else None,
                 allow_redirects=False,
-                timeout=timeout,
+                timeout=config.timeout,
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             ) as upstream_response:
                 return await _relay(request, upstream_response)
@@ -155,8 +154,7 @@ async def _forward(
             continue
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeout(
-                f"The {upstream.name} service did not answer within "
-                f"{settings.upstream_timeout_s:g}s."
+                f"The {upstream.name} service did not answer within {config.timeout_s:g}s."
             ) from None
         except (aiohttp.ClientError, ConnectionError) as exc:
             log.warning("upstream %s failed at %s: %s", upstream.name, url.origin(), exc)
@@ -166,14 +164,13 @@ async def _forward(
 
 
 async def _relay(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
-    headers = _strip_hop_by_hop(upstream.headers)
+    headers = _without(upstream.headers, _NOT_RELAYED)
     headers["X-Request-ID"] = request[REQUEST_ID]
     length = upstream.content_length
     if length is not None and length <= BUFFER_LIMIT:
         # Small bodies of known length go out in one write with the headers: on a busy
         # gateway the system calls of a chunk-by-chunk relay cost more than the copy.
         body = await upstream.read()
-        headers.popall("Content-Length", None)
         return web.Response(
             status=upstream.status, reason=upstream.reason, headers=headers, body=body
         )
