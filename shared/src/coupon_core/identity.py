@@ -15,6 +15,7 @@ nothing else, and for its own request only once.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -59,6 +60,15 @@ class SignedIdentity:
     issued: int
 
 
+_EMPTY_DIGEST = hashlib.sha256(b"").hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)
+def _principal_b64(principal: Principal) -> str:
+    """The encoded principal: the same few callers sign most requests."""
+    return base64.urlsafe_b64encode(principal.to_json()).decode().rstrip("=")
+
+
 def _mac(
     secret: bytes,
     principal_b64: str,
@@ -71,9 +81,9 @@ def _mac(
 ) -> str:
     # No part can hold a newline: the principal, timestamp and nonce are base64url and
     # digits, and a request target cannot carry one (HTTP parsers refuse it).
-    digest = hashlib.sha256(body).hexdigest()
+    digest = hashlib.sha256(body).hexdigest() if body else _EMPTY_DIGEST
     message = "\n".join((principal_b64, method.upper(), path, query, digest, ts, nonce))
-    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret, message.encode(), "sha256").hex()
 
 
 def sign_identity(
@@ -88,7 +98,7 @@ def sign_identity(
 ) -> str:
     """The header for one request: ``path`` and ``query`` as they go on the wire
     (percent-encoded, no ``?``), ``body`` the exact bytes sent (``b""`` for none)."""
-    principal_b64 = base64.urlsafe_b64encode(principal.to_json()).decode().rstrip("=")
+    principal_b64 = _principal_b64(principal)
     ts = str(int(time.time() if now is None else now))
     nonce = secrets.token_urlsafe(NONCE_BYTES)
     signature = _mac(secret, principal_b64, method, path, query, body, ts, nonce)
