@@ -27,6 +27,10 @@ class Turns:
     async def take(self) -> None:
         """Wait up to ``wait_s`` for a turn (:class:`NoTurn` when none came); the caller gives
         it back with :meth:`give_back`, whatever happens after."""
+        if not self._free.locked():
+            # A turn is free and nobody queues for one: taken without a wait (no timer).
+            await self._free.acquire()
+            return
         try:
             async with asyncio.timeout(self.wait_s):
                 await self._free.acquire()
