@@ -169,11 +169,26 @@ class Metrics:
             ["store"],
             registry=self.registry,
         )
+        # (method, route, status) -> its request counter and duration histogram children.
+        self._served: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         # None until the first scrape has looked for an outbox table.
         self.has_outbox: bool | None = None
         self._families: dict[str, Counter | Gauge | Histogram] = {}
         # Called with the application before each scrape, to set gauges read from the stores.
         self.scrape_hooks: list[Callable[[Any], Awaitable[None]]] = []
+
+    def request_served(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Counts one HTTP request and its duration. The labelled series are looked up once
+        per (method, route, status), not per request (their labels are bounded)."""
+        key = (method, route, status)
+        children = self._served.get(key)
+        if children is None:
+            children = self._served[key] = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_duration.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def counter(self, family: Family) -> Counter:
         found = self._families.get(family.name)

@@ -116,8 +116,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         route = request.get(ROUTE_LABEL, route)
         method = request.method if request.method in LABELLED_METHODS else "OTHER"
-        metrics.http_requests.labels(method, route, str(status)).inc()
-        metrics.http_duration.labels(method, route).observe(time.perf_counter() - started)
+        metrics.request_served(method, route, status, time.perf_counter() - started)
 
 
 @web.middleware
