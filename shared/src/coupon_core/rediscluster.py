@@ -97,13 +97,18 @@ class OutageAwarePipeline(ClusterPipeline):
 
     def __init__(self, client: OutageAwareCluster, transaction: bool | None = None) -> None:
         super().__init__(client, transaction)
-        # The queue as sent straight to the nodes (cluster_routes); a transaction is not.
+        # Queued here, to go straight to the nodes (cluster_routes); handed to redis-py's
+        # pipeline only when they cannot. A transaction is redis-py's from the start.
         self._routed: list[PipelineCommand] | None = None if transaction else []
 
+    def __len__(self) -> int:
+        return super().__len__() + len(self._routed or ())
+
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        if self._routed is not None:
-            self._routed.append(PipelineCommand(len(self._routed), *args, **kwargs))
-        return super().execute_command(*args, **kwargs)
+        if self._routed is None:
+            return super().execute_command(*args, **kwargs)
+        self._routed.append(PipelineCommand(len(self._routed), *args, **kwargs))
+        return self
 
     async def reset(self) -> None:  # type: ignore[override]
         if self._routed is not None:
@@ -114,16 +119,20 @@ class OutageAwarePipeline(ClusterPipeline):
         async with self.cluster_client.turn():
             with _outage_as_connection_error():
                 commands = self._routed
-                if (
-                    commands
-                    and allow_redirections
-                    and await cluster_routes.send(
-                        self.cluster_client, commands, retry=raise_on_error
-                    )
+                if not commands:
+                    return await super().execute(raise_on_error, allow_redirections)
+                if allow_redirections and await cluster_routes.send(
+                    self.cluster_client, commands, retry=raise_on_error
                 ):
                     await self.reset()
                     return _results(commands, raise_on_error)
-                return await super().execute(raise_on_error, allow_redirections)
+                self._routed = None  # redis-py's own path, from here on
+                try:
+                    for command in commands:
+                        super().execute_command(*command.args, **command.kwargs)
+                    return await super().execute(raise_on_error, allow_redirections)
+                finally:
+                    self._routed = []
 
 
 def _results(commands: list[PipelineCommand], raise_on_error: bool) -> list[Any]:
