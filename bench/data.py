@@ -32,18 +32,22 @@ from bench.seed import BIG, Seeded, Volume, seed
 from bench.volume import (
     MIB,
     Rebuild,
+    Reconcile,
     RetentionRun,
     Size,
     cold_rebuild,
     key_samples,
     key_usage,
     pg_sizes,
+    reconcile_pass,
     retention_under_load,
 )
 
 CASES = ("redeem, spread coupons", "dry run, spread coupons", "issue")
-# The seeded stack's retention runs once a day until the retention phase restarts it.
-QUIET_RETENTION = {"RETENTION_INTERVAL_S": "86400"}
+# Both stacks: retention once a day (the retention phase restarts the seeded one with 1 s);
+# no periodic reconcile (a pass is timed on its own, and it would warm the counters the cold
+# rebuild phase deletes).
+QUIET = {"RETENTION_INTERVAL_S": "86400", "RECONCILE_INTERVAL_S": "0"}
 
 
 def seed_report(seeded: Seeded) -> list[str]:
@@ -156,7 +160,9 @@ def rebuild_report(r: Rebuild, volume: Volume) -> list[str]:
         f"one ({r.others_p99_during / r.others_p99_base:.2f}x), {r.others_errors} errors.",
         "",
         f"Profile: `ledger.live_uses` alone {r.sql_s:.2f} s for {r.live_rows:,} (code, "
-        "customer) rows; slowest Redis commands in SLOWLOG during the rebuild (µs): "
+        f"customer) rows; the SCAN of the group's counters the rebuild makes first "
+        f"(`Counters.current`, COUNT 1000 over the whole keyspace of {r.dbsize:,} keys) "
+        f"{r.scan_s:.2f} s; slowest Redis commands in SLOWLOG during the rebuild (µs): "
         + ", ".join(f"{name} {us:,}" for name, us in r.slowest_redis_us)
         + ".",
         "",
@@ -166,12 +172,28 @@ def rebuild_report(r: Rebuild, volume: Volume) -> list[str]:
     ]
 
 
+def reconcile_report(r: Reconcile, volume: Volume) -> list[str]:
+    slowest = ", ".join(f"{name} {us:,}" for name, us in r.slowest_redis_us)
+    if r.returncode == -1:
+        return [
+            f"`python -m redemption_service reconcile` did not finish within {r.seconds:.0f} s "
+            f"at {volume.redemptions:,} ledger rows (stopped); slowest Redis commands in "
+            f"SLOWLOG (µs): {slowest or 'none over 10 ms'}."
+        ]
+    return [
+        f"`python -m redemption_service reconcile` (exit {r.returncode}), what the reconciler "
+        f"does every `RECONCILE_INTERVAL_S` (default 60 s; off in both stacks above): "
+        f"{r.seconds:.1f} s for {volume.redemptions:,} ledger rows; slowest Redis commands "
+        f"in SLOWLOG (µs): {slowest or 'none over 10 ms'}.",
+    ]
+
+
 def retention_report(run: RetentionRun) -> list[str]:
     total = sum(run.removed.values())
     jobs = ", ".join(f"{job} {n:,.0f}" for job, n in sorted(run.removed.items()) if n)
     return [
-        f"Every service restarted with `RETENTION_INTERVAL_S=1` while the spread redeem ran at "
-        f"a fixed rate for {run.seconds:.0f} s: {total:,.0f} rows removed "
+        "The redemption service restarted with `RETENTION_INTERVAL_S=1` while the spread "
+        f"redeem ran at a fixed rate for {run.seconds:.0f} s: {total:,.0f} rows removed "
         f"({total / run.seconds:,.0f} rows/s; {jobs or 'none'}). Redeem p99 "
         f"{run.p99_base:.2f} ms without retention, {run.p99_during:.2f} ms during it "
         f"({run.p99_during / run.p99_base:.2f}x, goal <= 1.2), {run.errors} errors.",
@@ -197,9 +219,9 @@ def run(args: argparse.Namespace) -> str:
     volume = Volume.at(args.scale)
     with tempfile.TemporaryDirectory(prefix="coupon-bench-data-") as tmp:
         print("... starting an empty stack and one to seed", flush=True)
-        empty = start_stack(Path(tmp) / "empty", extra_env=QUIET_RETENTION)
+        empty = start_stack(Path(tmp) / "empty", extra_env=QUIET)
         try:
-            seeded = start_stack(Path(tmp) / "seeded", extra_env=QUIET_RETENTION)
+            seeded = start_stack(Path(tmp) / "seeded", extra_env=QUIET)
         except BaseException:
             empty.stop()
             raise
@@ -216,6 +238,8 @@ def run(args: argparse.Namespace) -> str:
             print("... cold rebuild", flush=True)
             rebuild = cold_rebuild(seeded, volume, others, wrk, args.seconds, rate)
             usage = asyncio.run(_usage(seeded, volume))
+            print("... one reconcile pass", flush=True)
+            reconciled = reconcile_pass(seeded)
             print("... retention under load", flush=True)
             retention = retention_under_load(
                 seeded, others, wrk, max(10.0, 2 * args.seconds), rate,
@@ -254,6 +278,10 @@ def run(args: argparse.Namespace) -> str:
             "### Cold counter rebuild",
             "",
             *rebuild_report(rebuild, volume),
+            "",
+            "### Reconcile pass",
+            "",
+            *reconcile_report(reconciled, volume),
             "",
             "### Retention under load",
             "",

@@ -20,7 +20,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from coupon_core import keyspace
@@ -38,7 +38,13 @@ ACTIONS = '[{"type": "order_fixed_discount", "configuration": {"amount": 5}}]'
 PROMO_VALUE, SERIES_VALUE = "5.00", "10.00"
 OWNERS = ("promotion", "issuance")
 ISSUED_COLUMNS = [
-    *("id", "series_id", "customer_id", "code", "valid_till", "issued_at", "redemption_count")
+    "id",
+    "series_id",
+    "customer_id",
+    "code",
+    "valid_till",
+    "issued_at",
+    "redemption_count",
 ]
 
 
@@ -289,10 +295,35 @@ def _response(code: str, value: str) -> str:
     )
 
 
+async def month_partitions(conn: asyncpg.Connection, start: float) -> int:
+    """When the ledger is partitioned by month (redemption-service migration 0005), the
+    partitions of the seeded months, named and bounded as its upkeep job makes them (it
+    would have made each of them ahead of time); how many were made."""
+    kind = await conn.fetchval(
+        "SELECT relkind::text FROM pg_class WHERE oid = 'redemptions'::regclass"
+    )
+    if kind != "p":
+        return 0
+    made = 0
+    month = datetime.fromtimestamp(start, UTC).date().replace(day=1)
+    while month <= datetime.now(UTC).date():
+        following = (month + timedelta(days=32)).replace(day=1)
+        name = f"redemptions_{month:%Y_%m}"
+        if await conn.fetchval("SELECT to_regclass($1)", name) is None:
+            await conn.execute(
+                f"CREATE TABLE {name} PARTITION OF redemptions "
+                f"FOR VALUES FROM ('{month} 00:00:00+00') TO ('{following} 00:00:00+00')"
+            )
+            made += 1
+        month = following
+    return made
+
+
 async def seed_redemption(url: str, v: Volume, clock: Clock, rows: dict[str, int]) -> None:
     stream = keyspace.event_stream("redemption")
     conn = await asyncpg.connect(url)
     try:
+        await month_partitions(conn, clock.start)
 
         def ledger(i: int) -> str:
             code, group, customer, value = v.row(i)

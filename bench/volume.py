@@ -8,11 +8,15 @@ import asyncio
 import contextlib
 import json
 import statistics
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import asyncpg
 from coupon_core import keyspace
@@ -24,6 +28,8 @@ from bench.load import LoadResult
 from bench.seed import BIG, Volume, database
 
 MIB = 2**20
+RECONCILE_LIMIT_S = 600
+T = TypeVar("T")
 
 # (service, table): what grows with redemptions.
 GROWING = (
@@ -35,18 +41,35 @@ GROWING = (
     ("promotion", "processed_events"),
 )
 
-_TABLE = """
+# The relations of a table: its partitions when it is partitioned, else itself
+# (pg_partition_tree lists nothing for a plain table).
+_TREE = """
+WITH tree AS (
+    SELECT relid, isleaf FROM pg_partition_tree($1::regclass)
+    UNION ALL
+    SELECT $1::regclass, true WHERE NOT EXISTS (SELECT FROM pg_partition_tree($1::regclass))
+)
+"""
+_TABLE = (
+    _TREE
+    + """
 SELECT coalesce(sum(pg_table_size(relid)), 0) AS heap,
        coalesce(sum(pg_indexes_size(relid)), 0) AS indexes,
-       count(*) FILTER (WHERE isleaf) AS leaves
-FROM pg_partition_tree($1::regclass)
+       count(*) FILTER (WHERE isleaf) AS leaves,
+       (SELECT coalesce(sum(c.reltuples), 0)::bigint FROM tree t JOIN pg_class c ON c.oid = t.relid
+        WHERE t.isleaf AND c.reltuples > 0) AS rows
+FROM tree
 """
-_INDEXES = """
+)
+_INDEXES = (
+    _TREE
+    + """
 SELECT coalesce(pg_partition_root(i.indexrelid), i.indexrelid)::regclass::text AS name,
        sum(pg_relation_size(i.indexrelid)) AS size
-FROM pg_index i JOIN pg_partition_tree($1::regclass) t ON t.relid = i.indrelid
+FROM pg_index i JOIN tree t ON t.relid = i.indrelid
 GROUP BY 1 ORDER BY 2 DESC
 """
+)
 
 
 @dataclass
@@ -65,14 +88,9 @@ async def pg_sizes(stack: Stack) -> list[Size]:
     for service, table in GROWING:
         conn = await asyncpg.connect(database(stack.database_url, service))
         try:
+            # Rows are the planner's estimates: counting 10 M rows takes longer than the bench.
             row = await conn.fetchrow(_TABLE, table)
             assert row is not None
-            # The planner's estimate: exact counts of 10 M rows take longer than the bench.
-            rows = await conn.fetchval(
-                "SELECT coalesce(sum(c.reltuples), 0)::bigint FROM pg_partition_tree($1::regclass)"
-                " t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
-                table,
-            )
             indexes = [(r["name"], int(r["size"])) for r in await conn.fetch(_INDEXES, table)]
         finally:
             await conn.close()
@@ -80,7 +98,7 @@ async def pg_sizes(stack: Stack) -> list[Size]:
             Size(
                 service,
                 table,
-                max(0, int(rows)),
+                int(row["rows"]),
                 int(row["heap"]),
                 int(row["indexes"]),
                 int(row["leaves"]),
@@ -145,8 +163,11 @@ def post_redeem(stack: Stack, code: str, customer: int) -> tuple[float, int]:
         headers={**AUTH, "Content-Type": "application/json"},
     )
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
-        body = json.load(response)
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
+            body = json.load(response)
+    except urllib.error.HTTPError as exc:  # reported with the results: HTTP 503 -> -503
+        return time.perf_counter() - started, -exc.code
     elapsed = time.perf_counter() - started
     return elapsed, int(body["response"]["coupons"]["coupon"]["item_status"]["code"])
 
@@ -180,6 +201,8 @@ class Rebuild:
     others_p99_during: float
     others_errors: int
     window_s: float
+    scan_s: float
+    dbsize: int
 
 
 async def _profile_sql(stack: Stack, group: str) -> tuple[float, int, list[str]]:
@@ -196,6 +219,17 @@ async def _profile_sql(stack: Stack, group: str) -> tuple[float, int, list[str]]
     finally:
         await conn.close()
     return elapsed, len(rows), [r[0] for r in plan]
+
+
+def _on_redis(stack: Stack, use: Callable[[Redis], Awaitable[T]]) -> T:
+    async def run() -> T:
+        redis: Redis = Redis.from_url(stack.redis_url)
+        try:
+            return await use(redis)
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(run())
 
 
 async def _slowlog(redis: Redis) -> list[tuple[str, int]]:
@@ -216,28 +250,17 @@ def cold_rebuild(
     group = f"P:{BIG}"
     first_big = volume.limited + volume.others + 1
 
-    def forget() -> int:
-        async def run() -> int:
-            redis: Redis = Redis.from_url(stack.redis_url)
-            try:
-                deleted = await forget_counters(redis, group)
-                await redis.slowlog_reset()
-                return deleted
-            finally:
-                await redis.aclose()
+    async def forget_and_reset(redis: Redis) -> int:
+        deleted = await forget_counters(redis, group)
+        await redis.slowlog_reset()
+        return deleted
 
-        return asyncio.run(run())
+    def forget() -> int:
+        return _on_redis(stack, forget_and_reset)
 
     forget()
     alone, status_alone = post_redeem(stack, f"PC{first_big:010d}", 1)
     keys = forget()
-
-    async def slow() -> list[tuple[str, int]]:
-        redis: Redis = Redis.from_url(stack.redis_url)
-        try:
-            return await _slowlog(redis)
-        finally:
-            await redis.aclose()
 
     window = max(seconds, round(alone * 2) + 3)
     with load_in_background(others, wrk, window, rate) as base:
@@ -246,8 +269,17 @@ def cold_rebuild(
     with load_in_background(others, wrk, window, rate) as during:
         time.sleep(1.0)  # the load is under way before the rebuild starts
         under_load, status_load = post_redeem(stack, f"PC{first_big + 1:010d}", 2)
-    slowest = asyncio.run(slow())
+    slowest = _on_redis(stack, _slowlog)
     sql_s, live_rows, plan = asyncio.run(_profile_sql(stack, group))
+
+    async def scan(redis: Redis) -> tuple[float, int, int]:
+        # What Counters.current does in a rebuild: SCAN the whole keyspace for the group.
+        started, found = time.perf_counter(), 0
+        async for _ in redis.scan_iter(match=keyspace.group_keys_pattern(group, "r"), count=1000):
+            found += 1
+        return time.perf_counter() - started, found, int(await redis.dbsize())
+
+    scan_s, _, dbsize = _on_redis(stack, scan)
     return Rebuild(
         keys,
         alone,
@@ -261,6 +293,8 @@ def cold_rebuild(
         during[0].p99_ms,
         during[0].errors,
         window,
+        scan_s,
+        dbsize,
     )
 
 
@@ -291,14 +325,13 @@ def _removed(stack: Stack) -> dict[str, float]:
 
 
 def _restart(stack: Stack, env: dict[str, str], cases: list[Case]) -> None:
-    for processes in stack.services.values():
-        for process in processes:
-            process.stop()
-            process.env.update(env)
-            process.start()
-    for processes in stack.services.values():
-        for process in processes:
-            process.wait_ready()
+    """The redemption service (which holds the volume) again with ``env``."""
+    for process in stack.services["redemption"]:
+        process.stop()
+        process.env.update(env)
+        process.start()
+    for process in stack.services["redemption"]:
+        process.wait_ready()
     pids = {p.name: p.proc.pid for p in stack.all_processes() if p.proc is not None}
     for case in cases:
         case.pids = pids
@@ -307,8 +340,8 @@ def _restart(stack: Stack, env: dict[str, str], cases: list[Case]) -> None:
 def retention_under_load(
     stack: Stack, case: Case, wrk: str | None, seconds: float, rate: float, cases: list[Case]
 ) -> RetentionRun:
-    """``case`` at ``rate`` without retention, then with every service restarted with a
-    1 s retention interval (the seeded stack runs it once a day), for ``seconds`` each."""
+    """``case`` at ``rate`` without retention, then with the redemption service restarted
+    with a 1 s retention interval (the seeded stack runs it once a day), ``seconds`` each."""
     with load_in_background(case, wrk, seconds, rate) as base:
         pass
     _restart(stack, {"RETENTION_INTERVAL_S": "1"}, cases)
@@ -320,3 +353,31 @@ def retention_under_load(
     after = _removed(stack)
     _restart(stack, {"RETENTION_INTERVAL_S": "86400"}, cases)
     return RetentionRun(after, elapsed, base[0].p99_ms, during[0].p99_ms, during[0].errors)
+
+
+@dataclass
+class Reconcile:
+    seconds: float
+    returncode: int
+    slowest_redis_us: list[tuple[str, int]]
+
+
+def reconcile_pass(stack: Stack) -> Reconcile:
+    """One ``python -m redemption_service reconcile`` (what the service's reconciler does
+    every RECONCILE_INTERVAL_S): every group's counters compared with the whole ledger."""
+    _on_redis(stack, lambda redis: redis.slowlog_reset())
+    process = stack.services["redemption"][0]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "redemption_service", "reconcile"],
+            env=process.env,
+            capture_output=True,
+            check=False,
+            timeout=RECONCILE_LIMIT_S,
+        )
+        returncode = done.returncode
+    except subprocess.TimeoutExpired:
+        returncode = -1  # stopped: reported as not finished within the limit
+    elapsed = time.perf_counter() - started
+    return Reconcile(elapsed, returncode, _on_redis(stack, _slowlog))
