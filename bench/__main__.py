@@ -426,7 +426,15 @@ def reference_ratios(cases: dict[str, Case]) -> list[str]:
         f"{peer_hot.per_core / hot.per_core:.2f} (all Python processes) |",
         f"| redeem / peer design, spread coupons | {spread.rps / peer_spread.rps:.2f} | "
         f"{peer_spread.per_core / spread.per_core:.2f} (all Python processes) |",
+        f"| redeem (spread) p99 / p50 at 70% (goal ≤ 3) | {_tail(spread)} (limit redeem "
+        f"{_tail(limit)}, gateway hello {_tail(gateway)}, "
+        f"direct hello {_tail(cases['direct hello'])}) | |",
     ]
+
+
+def _tail(case: Case) -> str:
+    assert case.latency is not None
+    return f"{case.latency.p99_ms / case.latency.p50_ms:.1f}"
 
 
 if __name__ == "__main__":
