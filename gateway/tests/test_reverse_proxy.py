@@ -34,6 +34,7 @@ class Upstream:
         self.first_chunk_sent = asyncio.Event()
         self.app = web.Application()
         self.app.router.add_route("*", "/v2/coupon/series/echo", self.echo)
+        self.app.router.add_get("/v2/coupon/series/cookie", self.cookie)
         self.app.router.add_post("/v2/coupon/series/upload", self.upload)
         self.app.router.add_get("/api/v1/promotions/P/coupons/export.csv", self.stream)
         self.app.router.add_get("/v1.1/coupon/slow", self.slow)
@@ -60,6 +61,11 @@ class Upstream:
             },
             headers={"X-Upstream": "yes", "Connection": "keep-alive, X-Drop", "X-Drop": "1"},
         )
+
+    async def cookie(self, request: web.Request) -> web.Response:
+        response = web.json_response({})
+        response.set_cookie("upstream_session", "meant-for-one-client")
+        return response
 
     async def upload(self, request: web.Request) -> web.Response:
         digest, size = hashlib.sha256(), 0
@@ -133,6 +139,24 @@ async def test_hop_by_hop_headers_are_dropped_both_ways(gateway: Any) -> None:
     assert "X-Secret-Hop" not in seen
     assert "TE" not in seen
     assert "X-Drop" not in response.headers
+
+
+async def test_a_cookie_an_upstream_sets_is_not_sent_with_other_requests(
+    aiohttp_client: Any, service_env: dict[str, Any], upstream: tuple[Upstream, TestServer]
+) -> None:
+    """The gateway relays a Set-Cookie to its client and keeps nothing: the upstream's next
+    request, another client's, carries no cookie of the first answer."""
+    _, server = upstream
+    # By name, not by IP address: a cookie jar would keep the cookies of a named host.
+    named = upstream_url(server).replace("127.0.0.1", "localhost")
+    settings = settings_in_front_of(named, **service_env)
+    first = await aiohttp_client(create_app(settings), headers=AUTH)
+    response = await first.get("/v2/coupon/series/cookie")
+    assert response.status == 200
+    assert "upstream_session" in response.cookies
+    other = await aiohttp_client(first.server, headers=AUTH)
+    seen = await (await other.get("/v2/coupon/series/echo")).json()
+    assert "Cookie" not in seen["headers"]
 
 
 async def test_a_client_cannot_forge_the_identity(gateway: Any) -> None:

@@ -75,7 +75,11 @@ async def upstream_session_ctx(app: web.Application) -> AsyncIterator[None]:
         max_age_s=settings.upstream_connection_max_age_s,
         keepalive_timeout=KEEPALIVE_S,
     )
-    session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+    # No cookie jar: a cookie one answer sets is its client's, never sent with the requests
+    # of others (a jar would add it to every later request to that host).
+    session = aiohttp.ClientSession(
+        connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+    )
     app[HTTP_SESSION] = session
     yield
     await session.close()
