@@ -13,13 +13,13 @@ tag, in the on-demand :func:`reconcile` (docs/redemption.md, "Reconciler").
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+from coupon_core.sweep import Sweep
 
 from redemption_service.counters import Counters, expected_counters
 from redemption_service.db import activity, ledger, locks
@@ -118,21 +118,9 @@ class Reconciler:
         self.counters = counters
         self.metrics = metrics
         self.interval_s = interval_s
-        self.full_sweep_s = full_sweep_h * 3600
         self.margin = timedelta(seconds=margin_s)
         self.since: datetime | None = None
-        self.sweep: list[str] = []
-        self.position = 0
-        self.credit = 0.0
-
-    def _slice_size(self) -> int:
-        """Groups of the sweep due this pass: ``len(sweep) * interval / full sweep`` on
-        average, the fraction carried over, so that a few idle groups are checked once in a
-        while rather than one every pass."""
-        self.credit += len(self.sweep) * min(1.0, self.interval_s / self.full_sweep_s)
-        due = math.floor(self.credit)
-        self.credit -= due
-        return due
+        self.sweep: Sweep[str] = Sweep(interval_s=interval_s, period_s=full_sweep_h * 3600)
 
     async def run_pass(self) -> int:
         """One pass; the drift it repaired."""
@@ -141,11 +129,10 @@ class Reconciler:
             now = await activity.clock(conn)
             since = self.since or now - self.margin - timedelta(seconds=self.interval_s)
             changed = await activity.changed_since(conn, since)
-            if self.position >= len(self.sweep):
+            if self.sweep.exhausted:
                 # A new sweep: one skip scan of the ledger's groups, once per full sweep.
-                self.sweep, self.position = await activity.groups(conn), 0
-        swept = self.sweep[self.position : self.position + self._slice_size()]
-        self.position += len(swept)
+                self.sweep.restart(await activity.groups(conn))
+        swept = self.sweep.take()
         results = [await check_pairs(self.pool, self.counters, g, p) for g, p in changed.items()]
         results += [await check_group(self.pool, self.counters, g) for g in swept]
         self.since = now - self.margin
