@@ -16,6 +16,7 @@ from coupon_core.embedded_cluster import EmbeddedRedisCluster
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException
 
 INCR_BOTH = "redis.call('INCR', KEYS[1]); return redis.call('INCR', KEYS[2])"
@@ -115,3 +116,25 @@ async def test_commands_follow_a_slot_that_moved(
         await cluster.delete(key)
         _assign(redis_cluster, slot, ids[source])
         redis_cluster.wait_ok()
+
+
+async def test_a_dead_node_fails_only_its_own_commands(
+    cluster: RedisCluster, redis_cluster: EmbeddedRedisCluster
+) -> None:
+    """Auto-pipelined commands of a live node keep their answers when another node of the
+    same batch is down; the dead node's commands fail as a redis ConnectionError."""
+    keys = [keyspace.code_owner(f"ROUTES-DEAD-{n}") for n in range(40)]
+    by_port = {cluster.get_node_from_key(key).port: key for key in keys}
+    alive, dead = (by_port[port] for port in redis_cluster.ports[:2])
+    await cluster.set(alive, "S:1")
+    index = redis_cluster.ports.index(cluster.get_node_from_key(dead).port)
+    redis_cluster.kill_node(index)
+    try:
+        pipe = AutoPipeline(cluster)  # type: ignore[arg-type]
+        kept, lost = await asyncio.gather(
+            pipe.execute("GET", alive), pipe.execute("GET", dead), return_exceptions=True
+        )
+        assert kept == b"S:1"
+        assert isinstance(lost, RedisConnectionError), lost
+    finally:
+        redis_cluster.start_node(index)

@@ -60,10 +60,9 @@ class AutoPipeline:
         for i, key in enumerate(keys):
             by_slot.setdefault(key_slot(key.encode()), []).append(i)
         found: list[bytes | str | None] = [None] * len(keys)
-        # Futures, not coroutines: gathering them starts no task per slot.
-        answers = await asyncio.gather(
-            *(self._submit(("MGET", *(keys[i] for i in slot))) for slot in by_slot.values())
-        )
+        # Every slot's MGET is queued before the first is awaited: one batch for all.
+        queued = [self._submit(("MGET", *(keys[i] for i in slot))) for slot in by_slot.values()]
+        answers = [await future for future in queued]
         for slot, values in zip(by_slot.values(), answers, strict=True):
             for i, value in zip(slot, values, strict=True):
                 found[i] = value
