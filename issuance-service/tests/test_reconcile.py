@@ -16,7 +16,7 @@ from coupon_core import keyspace
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
 from coupon_core.testing.commands import command_env, run_command
-from issuance_service import counters
+from issuance_service import counters, reconcile
 from issuance_service.app import LUA_DIR
 from issuance_service.db import series as series_db
 from prometheus_client import CollectorRegistry
@@ -29,8 +29,8 @@ class Stores:
     redis: Redis
     scripts: counters.Scripts
 
-    async def reconcile(self, metrics: counters.ReconcileMetrics | None = None) -> int:
-        return await counters.reconcile(self.pool, self.redis, self.scripts, metrics)
+    async def reconcile(self, metrics: reconcile.ReconcileMetrics | None = None) -> int:
+        return await reconcile.reconcile(self.pool, self.redis, self.scripts, metrics)
 
     async def get(self, key: str) -> str | None:
         value = await self.redis.get(key)
@@ -96,7 +96,7 @@ async def test_drift_is_repaired_and_a_late_give_back_lands_nowhere(
     regular = str(await _customer_id(api, "100"))
     await stores.redis.incrby(keyspace.issued_to_customer(group, regular), 3)
     epoch = await stores.get(keyspace.issuance_warm(group))
-    metrics = counters.ReconcileMetrics(CollectorRegistry())
+    metrics = reconcile.ReconcileMetrics(CollectorRegistry())
 
     # Total 3 vs 2, the ghost's 1 vs none, the regular customer's 5 vs 2.
     assert await stores.reconcile(metrics) == 1 + 1 + 3

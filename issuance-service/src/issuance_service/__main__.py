@@ -8,7 +8,7 @@ from coupon_core.settings import load_settings
 from coupon_core.web import main, reconcile_command
 
 from issuance_service.app import LUA_DIR, MIGRATIONS_DIR, SERVICE, create_app
-from issuance_service.counters import reconcile
+from issuance_service.reconcile import reconcile
 from issuance_service.settings import Settings
 
 

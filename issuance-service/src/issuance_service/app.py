@@ -16,10 +16,10 @@ from coupon_core.web import build_app, service_migrations_dir
 
 from issuance_service import retention_jobs
 from issuance_service.api.routes import add_routes
-from issuance_service.counters import ReconcileMetrics, reconcile
 from issuance_service.issuing import EVENT_STREAM_SERVICE
 from issuance_service.keys import RECONCILE_METRICS, SCRIPTS, SETTINGS
 from issuance_service.publishing import republish_when_lost
+from issuance_service.reconcile import ReconcileMetrics, Reconciler
 from issuance_service.redemptions import on_redemption_events
 from issuance_service.settings import Settings
 
@@ -61,11 +61,17 @@ async def _republish(app: web.Application) -> None:
 
 
 async def _reconcile(app: web.Application) -> None:
-    await every(
-        app[SETTINGS].reconcile_interval_s,
-        "reconcile",
-        lambda: reconcile(app[PG_POOL], app[REDIS], app[SCRIPTS], app[RECONCILE_METRICS]),
+    settings = app[SETTINGS]
+    reconciler = Reconciler(
+        app[PG_POOL],
+        app[REDIS],
+        app[SCRIPTS],
+        app[RECONCILE_METRICS],
+        interval_s=settings.reconcile_interval_s,
+        full_sweep_h=settings.reconcile_full_sweep_h,
+        margin_s=settings.reconcile_margin_s,
     )
+    await every(settings.reconcile_interval_s, "reconcile", reconciler.run_pass)
 
 
 def create_app(settings: Settings) -> web.Application:

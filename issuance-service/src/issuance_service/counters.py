@@ -1,5 +1,5 @@
 """Series issuance counters in Redis: taken atomically per issue, rebuilt from PostgreSQL,
-and repaired by the reconciler when they drift from it.
+and repaired by the reconciler (``reconcile.py``) when they drift from it.
 
 See docs/issuance.md ("Limits and counters") for why this is safe across replicas and
 against Redis losing its data.
@@ -7,14 +7,13 @@ against Redis losing its data.
 
 from __future__ import annotations
 
-import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 from coupon_core import keyspace
-from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
@@ -23,8 +22,6 @@ from issuance_service.db import series as series_db
 from issuance_service.domain import rules
 from issuance_service.domain.errors import limit_exceeded
 from issuance_service.domain.models import CustomerCounter, Series
-
-log = logging.getLogger(__name__)
 
 TAKEN, COLD, MAX_CREATE, MAX_PER_USER, MIN_GAP = 0, 1, 2, 3, 4
 REBUILD_BATCH = 500
@@ -133,35 +130,19 @@ async def rebuild(pool: asyncpg.Pool, redis: Redis, scripts: Scripts, series_id:
             await scripts["issue_rebuild"](keys=keys, args=args)
 
 
-class ReconcileMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.drift = Gauge(
-            "issuance_counter_drift",
-            "Sum of |counter - ledger| over every issuance count at the last reconcile.",
-            registry=registry,
-        )
-        self.repaired = Counter(
-            "issuance_counter_drift_repaired",
-            "Issuance count units the reconciler set back to what the ledger says.",
-            registry=registry,
-        )
-
-
-async def current(redis: Redis, group: str) -> dict[str, str]:
-    """Every issuance counter of ``group`` in Redis but its warm marker: name -> value."""
-    warm = keyspace.issuance_warm(group)
-    pattern = keyspace.group_keys_pattern(group, "i")
-    names = [
-        _text(name)
-        async for name in redis.scan_iter(match=pattern, count=1000)
-        if _text(name) != warm
-    ]
-    values = await redis.mget(names) if names else []
-    return {name: _text(v) for name, v in zip(names, values, strict=True) if v is not None}
+async def read(redis: Redis, names: Sequence[str]) -> dict[str, str]:
+    """The values of the counters ``names`` that exist (MGET in chunks, no SCAN)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(names), REBUILD_BATCH):
+        chunk = names[start : start + REBUILD_BATCH]
+        for name, value in zip(chunk, await redis.mget(chunk), strict=True):
+            if value is not None:
+                found[name] = _text(value)
+    return found
 
 
 def expected(group: str, total: int, per_customer: list[CustomerCounter]) -> dict[str, str]:
-    """The counters the committed coupons imply, as :func:`current` reads them."""
+    """The counters the committed coupons imply, as :func:`read` reads them."""
     want = {keyspace.issued_total(group): str(total)}
     for counter in per_customer:
         customer = str(counter.customer_id)
@@ -181,49 +162,3 @@ def count_drift(group: str, want: dict[str, str], have: dict[str, str]) -> int:
         for name in want.keys() | have.keys()
         if not name.startswith(last)
     )
-
-
-async def reconcile_series(
-    pool: asyncpg.Pool, redis: Redis, scripts: Scripts, series_id: int
-) -> int:
-    """Compare a warm series' counters with its committed coupons under the exclusive lock
-    (no issue is between its take and its commit meanwhile) and repair what differs; returns
-    the drift. A cold series is left alone: its next issue rebuilds it."""
-    group = keyspace.group_ref(keyspace.SERIES, series_id)
-    async with pool.acquire() as conn, conn.transaction():
-        await series_db.lock_exclusive(conn, series_id)
-        if not await redis.exists(keyspace.issuance_warm(group)):
-            return 0
-        total, per_customer = await coupons_db.counters(conn, series_id)
-        want = expected(group, total, per_customer)
-        have = await current(redis, group)
-        changed = [(name, value) for name, value in want.items() if have.get(name) != value]
-        stale = [name for name in have if name not in want]
-        if changed or stale:
-            # One epoch for every batch, set by the first: the lock keeps takes out.
-            epoch = uuid.uuid4().hex
-            for start in range(0, max(len(changed), len(stale)), REBUILD_BATCH):
-                sets = changed[start : start + REBUILD_BATCH]
-                deletes = stale[start : start + REBUILD_BATCH]
-                await scripts["issue_repair"](
-                    keys=[keyspace.issuance_warm(group), *(n for n, _ in sets), *deletes],
-                    args=[len(sets), *(v for _, v in sets), epoch],
-                )
-        return count_drift(group, want, have)
-
-
-async def reconcile(
-    pool: asyncpg.Pool, redis: Redis, scripts: Scripts, metrics: ReconcileMetrics | None
-) -> int:
-    """Reconcile every series' counters with its committed coupons; the total drift."""
-    async with pool.acquire() as conn:
-        series_ids = await series_db.all_ids(conn)
-    total = 0
-    for series_id in series_ids:
-        total += await reconcile_series(pool, redis, scripts, series_id)
-    if metrics is not None:
-        metrics.drift.set(total)
-        metrics.repaired.inc(total)
-    if total:
-        log.warning("reconcile repaired drift of %d over %d series", total, len(series_ids))
-    return total

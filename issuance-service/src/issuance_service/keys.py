@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from redis.commands.core import AsyncScript
 
-from issuance_service.counters import ReconcileMetrics
+from issuance_service.reconcile import ReconcileMetrics
 from issuance_service.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)

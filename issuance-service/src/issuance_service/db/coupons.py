@@ -86,6 +86,35 @@ async def counters(conn: Connection, series_id: int) -> tuple[int, list[Customer
     return sum(c.issued for c in per_customer), per_customer
 
 
+async def customer_counters(
+    conn: Connection, series_id: int, customer_ids: Sequence[int]
+) -> tuple[int, list[CustomerCounter]]:
+    """The series' total and the counts of ``customer_ids`` only (index-only reads of
+    ``issued_coupons_series_customer``)."""
+    total = await conn.fetchval(
+        "SELECT count(*) FROM issued_coupons WHERE series_id = $1", series_id
+    )
+    rows = await conn.fetch(
+        "SELECT customer_id, count(*) AS issued, max(issued_at) AS last_issued_at "
+        "FROM issued_coupons WHERE series_id = $1 AND customer_id = ANY($2::bigint[]) "
+        "GROUP BY customer_id",
+        series_id,
+        list(customer_ids),
+    )
+    return int(total), [CustomerCounter(**dict(row)) for row in rows]
+
+
+async def issued_since(conn: Connection, since: datetime) -> dict[int, set[int]]:
+    """The customers of each series issued a coupon at or after ``since`` (BRIN index)."""
+    changed: dict[int, set[int]] = {}
+    for row in await conn.fetch(
+        "SELECT DISTINCT series_id, customer_id FROM issued_coupons WHERE issued_at >= $1",
+        since,
+    ):
+        changed.setdefault(row["series_id"], set()).add(row["customer_id"])
+    return changed
+
+
 async def iterate(conn: Connection, *, batch: int) -> AsyncIterator[list[IssuedCoupon]]:
     """Every coupon whose Redis keys were not retired, ``batch`` at a time."""
     after = 0
