@@ -11,10 +11,12 @@ The same hello upstream (bench/hello.py) behind three proxies, each its own proc
 Rounds alternate between them so that machine noise hits each alike; each round is wrk at
 full speed for a fixed time. The CPU of the proxy process (``psutil`` user + system, before
 and after) divided by the requests it served is the figure; ratios are taken against the
-bare proxy. ``--post`` adds the same three with a POST of a redeem-sized JSON body (the
-identity signs the body's digest). ``--profile`` then samples each proxy with py-spy.
+bare proxy. ``--rate N`` holds every row at N requests/s instead (16 connections), so that
+each proxy's event loop wakes up as often per request. ``--post`` adds the same three with
+a POST of a redeem-sized JSON body (the identity signs the body's digest). ``--profile``
+then samples each proxy with py-spy.
 
-    python -m bench.bare_proxy compare [--seconds 3] [--rounds 3] [--post] [--profile]
+    python -m bench.bare_proxy compare [--seconds 3] [--rounds 3] [--rate N] [--post] [--profile]
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from bench.profile import profile_load, py_spy_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 POST_PATH = "/v1.1/coupon/redeem"
+FIXED_RATE_CONNECTIONS = 16
 
 
 @dataclass
@@ -218,7 +221,16 @@ def rows(processes: Processes, token: str, post: bool) -> list[Row]:
     return out
 
 
-def measure(processes: Processes, table: list[Row], seconds: float, rounds: int) -> None:
+def measure(
+    processes: Processes,
+    table: list[Row],
+    seconds: float,
+    rounds: int,
+    rate: float | None = None,
+) -> None:
+    """Full speed (``CONNECTIONS`` connections), or ``rate`` requests/s for every row: at a
+    fixed rate each proxy gets the same requests per event-loop wake-up, so the CPU per
+    request compares the work, not how busy the loop was."""
     wrk = ensure_wrk()
     for row in table:  # warm-up: connections, caches, leases
         run_load(
@@ -238,8 +250,9 @@ def measure(processes: Processes, table: list[Row], seconds: float, rounds: int)
                 wrk,
                 row.url,
                 seconds=seconds,
-                connections=CONNECTIONS,
+                connections=CONNECTIONS if rate is None else FIXED_RATE_CONNECTIONS,
                 headers=row.headers,
+                rate=rate,
                 method=row.method,
                 body=row.body,
             )
@@ -309,20 +322,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--post", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="a fixed rate (requests/s) instead of full speed"
+    )
     args = parser.parse_args(argv)
-    if not (1 <= args.seconds <= 30 and 1 <= args.rounds <= 10):
-        parser.error("keep it bounded: seconds 1..30, rounds 1..10")
+    if not (
+        1 <= args.seconds <= 30 and 1 <= args.rounds <= 10 and 10 <= (args.rate or 10) <= 20_000
+    ):
+        parser.error("keep it bounded: seconds 1..30, rounds 1..10, rate 10..20000")
     with (
         tempfile.TemporaryDirectory(prefix="coupon-edge-") as tmp,
         edge_processes(Path(tmp)) as (processes, token),
     ):
         table = rows(processes, token, args.post)
-        measure(processes, table, args.seconds, args.rounds)
+        measure(processes, table, args.seconds, args.rounds, args.rate)
         lines = report(table)
         if args.profile:
             lines += profiles(processes, table, Path(tmp))
+    load = f"{CONNECTIONS} connections" if args.rate is None else f"{args.rate:g} req/s"
     print(
-        f"{CONNECTIONS} connections, {args.rounds} rounds of {args.seconds:.0f} s "
+        f"{load}, {args.rounds} rounds of {args.seconds:.0f} s "
         "alternating (medians), wrk on loopback"
     )
     print("\n".join(lines))
