@@ -318,7 +318,7 @@ def _removed(stack: Stack) -> dict[str, float]:
         for line in text.splitlines():
             if line.startswith("retention_removed_total{"):
                 labels, value = line.rsplit(" ", 1)
-                job = labels.split('job="', 1)[1].split('"', 1)[0]
+                job = labels.split('task="', 1)[1].split('"', 1)[0]
                 name = f"{process.name.split('-')[0]} {job}"
                 totals[name] = totals.get(name, 0.0) + float(value)
     return totals

@@ -342,8 +342,8 @@ async def test_the_service_keeps_months_ahead_and_archives_on_its_own(
     await until(done, "the retention pass")
     assert await pool.fetchval("SELECT uses FROM redemption_rollups WHERE code = 'Z1'") == 1
     metrics = app[METRICS].render().decode()
-    assert 'retention_removed_total{job="ledger_partitions"} 2.0' in metrics
-    assert 'retention_removed_total{job="ledger_archive"} 1.0' in metrics
+    assert 'retention_removed_total{task="ledger_partitions"} 2.0' in metrics
+    assert 'retention_removed_total{task="ledger_archive"} 1.0' in metrics
     assert "ledger_default_partition_rows 0.0" in metrics
 
 

@@ -39,5 +39,5 @@ async def test_the_service_removes_old_outbox_rows_and_keys_on_its_own(
     assert await pool.fetchval("SELECT now() - created_at < interval '2 hours' FROM outbox")
     assert await pool.fetchval("SELECT key FROM idempotency_keys") == "new"
     metrics = app[METRICS].render().decode()
-    assert 'retention_removed_total{job="outbox"} 2.0' in metrics
-    assert 'retention_removed_total{job="idempotency_keys"} 1.0' in metrics
+    assert 'retention_removed_total{task="outbox"} 2.0' in metrics
+    assert 'retention_removed_total{task="idempotency_keys"} 1.0' in metrics

@@ -99,7 +99,7 @@ def _jobs(pool: asyncpg.Pool) -> list[retention.Job]:
 
 
 def _sample(metrics: Metrics, name: str, job: str | None = None) -> float | None:
-    return metrics.registry.get_sample_value(name, {"job": job} if job else {})
+    return metrics.registry.get_sample_value(name, {"task": job} if job else {})
 
 
 async def test_a_pass_removes_what_is_past_retention_in_bounded_batches(
@@ -287,7 +287,7 @@ def test_settings_refuse_a_retention_below_its_floor(database_url: str, redis_ur
     assert timedelta(hours=OUTBOX_RETENTION_FLOOR_H) == events.REPLAY_WINDOW
     defaults = _settings(database_url, redis_url)
     assert (defaults.outbox_retention_h, defaults.processed_events_retention_h) == (72, 72)
-    assert (defaults.idempotency_retention_h, defaults.retention_batch) == (24, 5000)
+    assert (defaults.idempotency_retention_h, defaults.retention_batch) == (24, 1000)
     for bad in (
         {"outbox_retention_h": 23},
         {"idempotency_retention_h": 23},

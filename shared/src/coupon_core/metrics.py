@@ -62,18 +62,18 @@ LIMIT_REJECTIONS = Family(
 )
 # every service with an outbox (coupon_core.retention)
 RETENTION_REMOVED = Family(
-    "retention_removed_total", "Rows or keys removed by retention, by job.", ("job",)
+    "retention_removed_total", "Rows or keys removed by retention, by task.", ("task",)
 )
 RETENTION_LAG = Family(
     "retention_lag_seconds",
     "How long the oldest row or key past retention has been waiting, by job (0: none; "
     "measured by every replica each interval).",
-    ("job",),
+    ("task",),
 )
 RETENTION_ERRORS = Family(
     "retention_errors_total",
-    "Retention job runs that failed (the other jobs still ran), by job.",
-    ("job",),
+    "Retention job runs that failed (the other jobs still ran), by task.",
+    ("task",),
 )
 RETENTION_LAST_PASS = Family(
     "retention_last_pass_timestamp_seconds",

@@ -113,8 +113,8 @@ class RetentionSettings(ServiceSettings):
     """What a service with an outbox needs to run its retention jobs (coupon_core.retention)."""
 
     retention_interval_s: float = Field(default=60.0, gt=0, le=86_400)
-    retention_batch: int = Field(default=5000, ge=1, le=100_000)
-    retention_pause_s: float = Field(default=0.05, ge=0, le=60)
+    retention_batch: int = Field(default=1000, ge=1, le=100_000)
+    retention_pause_s: float = Field(default=0.1, ge=0, le=60)
     outbox_retention_h: int = Field(default=72, ge=OUTBOX_RETENTION_FLOOR_H, le=24 * 366)
     processed_events_retention_h: int = Field(default=72, ge=OUTBOX_RETENTION_FLOOR_H, le=24 * 366)
     idempotency_retention_h: int = Field(default=24, ge=IDEMPOTENCY_RETENTION_FLOOR_H, le=24 * 366)
