@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from datetime import date
 from pathlib import Path
@@ -11,15 +12,19 @@ import aiohttp
 import asyncpg
 import pytest
 from coupon_core.keys import METRICS, PG_POOL
+from coupon_core.lifecycle import open_postgres_pool
 from coupon_core.migrations import apply_migrations
+from coupon_core.scripts import load_scripts
 from coupon_core.testing.poll import until
 from prometheus_client import CollectorRegistry
-from redemption_service.app import MIGRATIONS_DIR, create_app
+from redemption_service.app import MIGRATIONS_DIR, create_app, lua_dir
+from redemption_service.counters import Counters
 from redemption_service.db import ledger, partitions
 from redemption_service.keys import COUNTERS
 from redemption_service.settings import Settings
 from redemption_service.usecases.ledger_upkeep import LedgerMetrics, ledger_jobs
 from redemption_service.usecases.rebuild import rebuild_group
+from redemption_service.usecases.reverse import reverse
 from redis.asyncio import Redis
 
 from .conftest import coupon_in, post_signed, publish_customer, publish_group, redeem_body
@@ -377,4 +382,58 @@ async def test_archive_waits_for_a_reversal_in_flight_and_gives_up_with_nothing_
         assert await pool.fetchval("SELECT count(*) FROM redemption_rollups") == 0
         assert await pool.fetchval("SELECT live_count FROM redemption_archives") == 0
     finally:
+        await pool.close()
+
+
+async def test_a_reversal_that_loses_a_deadlock_is_retried_not_failed(
+    database_url: str, service_env: dict[str, Any], redis: Redis, tmp_path: Path
+) -> None:
+    """A deadlock victim (the archive of its month can make one) retries the reversal."""
+    await migrated(database_url, tmp=tmp_path)
+    pool = await open_postgres_pool(Settings(**service_env), min_size=1, max_size=4)
+    other = await asyncpg.connect(database_url)
+    try:
+        rid = await pool.fetchval(
+            "INSERT INTO redemptions (code, group_ref, customer_id, amount, coupon_value) "
+            "VALUES ('D1', 'S:91', 'c-1', 1, 1) RETURNING id"
+        )
+        await pool.execute("CREATE TABLE deadlock_probe (n int)")
+        # The other side detects deadlocks later, so the reversal is the victim.
+        await other.execute("SET deadlock_timeout = '10s'")
+        held = other.transaction()
+        await held.start()
+        await other.execute("LOCK TABLE deadlock_probe IN ACCESS EXCLUSIVE MODE")
+        attempts = 0
+
+        async def crossing() -> None:
+            await until(
+                lambda: pool.fetchval(
+                    "SELECT count(*) > 0 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "WHERE c.relname = 'deadlock_probe' AND NOT l.granted"
+                ),
+                "the reversal waiting for the probe",
+            )
+            await other.execute("SELECT 1 FROM redemptions WHERE id = $1 FOR UPDATE", rid)
+            await held.commit()
+
+        async def on_commit(conn: Any, _: Any) -> None:
+            nonlocal attempts
+            attempts += 1
+            if attempts == 1:  # holding the row, wait for the probe the other side holds
+                waiting = asyncio.ensure_future(crossing())
+                try:
+                    await conn.execute("LOCK TABLE deadlock_probe IN ACCESS SHARE MODE")
+                finally:
+                    crossing_task.append(waiting)
+
+        crossing_task: list[asyncio.Future[None]] = []
+        counters = Counters(redis, load_scripts(redis, lua_dir()))
+        result = await reverse(pool, counters, rid, reason="late", on_commit=on_commit)
+        await crossing_task[0]
+
+        assert attempts == 2
+        assert result.reversed_at is not None
+        assert await pool.fetchval("SELECT reversal_reason FROM redemptions") == "late"
+    finally:
+        await other.close()
         await pool.close()

@@ -15,6 +15,7 @@ from redemption_service.db import ledger, locks
 from redemption_service.domain.models import Redemption
 
 OnCommit = Callable[[Connection, Redemption], Awaitable[None]]
+DEADLOCK_ATTEMPTS = 3
 
 
 async def reverse(
@@ -44,19 +45,18 @@ async def reverse(
             )
         await locks.lock_session_shared(conn, found.group_ref)
         try:
-            async with conn.transaction():
-                since = await ledger.online_since(conn, online_months)
-                if since is not None and found.redeemed_at < since:
-                    raise _archived(redemption_id)
-                current = await ledger.get(
-                    conn, redemption_id, redeemed_at=found.redeemed_at, for_update=True
-                )
-                if current is None:  # its month was archived since the first read
-                    raise _archived(redemption_id)
-                first = current.reversed_at is None
-                result = await ledger.reverse(conn, current, reason) if first else current
-                if on_commit is not None:
-                    await on_commit(conn, result)
+            for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+                try:
+                    first, result = await _reverse_row(
+                        conn, found, reason, on_commit, online_months
+                    )
+                    break
+                except asyncpg.DeadlockDetectedError:
+                    # Only with the archive of its month, which gives up or has detached
+                    # it by the next attempt (its lock_timeout is shorter than PostgreSQL's
+                    # deadlock_timeout, so this side rarely loses).
+                    if attempt == DEADLOCK_ATTEMPTS:
+                        raise
             if first:
                 # If this fails the counter stays high (safe); the reconciler repairs it.
                 with contextlib.suppress(RedisError, OSError):
@@ -65,6 +65,29 @@ async def reverse(
             with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 await locks.unlock_session_shared(conn, found.group_ref)
     return result
+
+
+async def _reverse_row(
+    conn: Connection,
+    found: Redemption,
+    reason: str | None,
+    on_commit: OnCommit | None,
+    online_months: int,
+) -> tuple[bool, Redemption]:
+    """In one transaction: refuse a month past ``online_months``, lock the row, reverse it
+    unless it is already; whether this reversed it, and the row."""
+    async with conn.transaction():
+        since = await ledger.online_since(conn, online_months)
+        if since is not None and found.redeemed_at < since:
+            raise _archived(found.id)
+        current = await ledger.get(conn, found.id, redeemed_at=found.redeemed_at, for_update=True)
+        if current is None:  # its month was archived since the first read
+            raise _archived(found.id)
+        first = current.reversed_at is None
+        result = await ledger.reverse(conn, current, reason) if first else current
+        if on_commit is not None:
+            await on_commit(conn, result)
+    return first, result
 
 
 def _archived(redemption_id: int) -> Gone:
