@@ -6,12 +6,14 @@ slot (see docs/redemption.md for the design).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import orjson
 from coupon_core import keyspace
 from coupon_core.autopipeline import AutoPipeline
 from redis.asyncio import Redis
@@ -22,6 +24,10 @@ COLD = -1
 UNLIMITED = -1
 # Counters read per MGET.
 READ_CHUNK = 1000
+# Counters written per rebuild_chunk.lua call (or deleted per UNLINK) by a rebuild too
+# large for one script: each a short command, so neither Redis nor the event loop is held
+# for long.
+WRITE_CHUNK = 5000
 
 
 class Cold(Exception):
@@ -73,6 +79,7 @@ class Counters:
         self._guard = scripts["guard"]
         self._release = scripts["release"]
         self._rebuild = scripts["rebuild"]
+        self._rebuild_chunk = scripts["rebuild_chunk"]
 
     async def guard(
         self,
@@ -145,20 +152,56 @@ class Counters:
         retired: Collection[str] = (),
         stale: Collection[str] = (),
     ) -> int:
-        """Set the group's counters named in ``expected`` (0: deleted) and mark it warm, in
-        one script; returns the drift (sum of absolute differences) it repaired. Counters
+        """Set the group's counters named in ``expected`` (0: deleted) and mark it warm with a
+        new epoch; returns the drift (sum of absolute differences) it repaired. Counters
         named in ``retired`` (of coupons whose owner retired them) are deleted without
         counting as drift; those in ``stale`` (found with no use in the ledger) are deleted
-        and count. Nothing else is read: a cold group has no other counters to delete."""
+        and count. Nothing else is read: a cold group has no other counters to delete.
+
+        Up to :data:`WRITE_CHUNK` changes are one script, atomic with the marker. More are
+        written in chunks with the group cold meanwhile (its marker deleted first): its
+        guard answers COLD and waits for the caller's lock, and a give-back finds no epoch."""
         present = await self.read([*expected, *retired, *stale])
         drift = sum(abs(value - present.get(k, 0)) for k, value in expected.items())
         drift += sum(present.get(k, 0) for k in stale if k not in expected)
         names = [k for k, value in expected.items() if value]
         deletes = [k for k in (*expected, *retired, *stale) if not expected.get(k)]
+        if len(names) + len(deletes) > WRITE_CHUNK:
+            await self.redis.unlink(keyspace.redemption_warm(group))
+            await self.write_chunked(group, [(k, expected[k]) for k in names])
+            await self.forget(group, deletes)
+            names, deletes = [], []
         keys = [keyspace.redemption_warm(group), *names, *deletes]
         await self._rebuild(
             keys=keys, args=[len(names), *(expected[n] for n in names), uuid.uuid4().hex]
         )
+        return drift
+
+    async def load(self, group: str, chunks: AsyncIterable[Sequence[tuple[str, int]]]) -> int:
+        """Write a cold group's counters ``(name, value)`` as they come, chunk by chunk
+        (:meth:`write_chunked`), then mark it warm with a new epoch (rebuild.lua); returns
+        the drift repaired. Until the marker is set its guard answers COLD (and waits for
+        the rebuild's lock) and a give-back has no epoch to land on."""
+        drift = 0
+        async for chunk in chunks:
+            drift += await self.write_chunked(group, chunk)
+        await self._rebuild(keys=[keyspace.redemption_warm(group)], args=[0, uuid.uuid4().hex])
+        return drift
+
+    async def write_chunked(self, group: str, values: Sequence[tuple[str, int]]) -> int:
+        """SET every ``(name, value)`` of cold ``group``: one rebuild_chunk.lua call per
+        :data:`WRITE_CHUNK` (its values one JSON argument: the client packs one string per
+        call, not two per counter), the event loop yielded between them; the drift."""
+        marker = keyspace.redemption_warm(group)
+        drift = 0
+        for start in range(0, len(values), WRITE_CHUNK):
+            chunk = values[start : start + WRITE_CHUNK]
+            flat = [x for name, value in chunk for x in (name, str(value))]
+            found = int(await self._rebuild_chunk(keys=[marker], args=[orjson.dumps(flat)]))
+            if found < 0:
+                raise RuntimeError(f"{group}: warm while its counters were rebuilt")
+            drift += found
+            await asyncio.sleep(0)
         return drift
 
     async def forget(self, group: str, names: Iterable[str] = ()) -> int:

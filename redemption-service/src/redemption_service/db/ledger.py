@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -151,6 +151,26 @@ async def live_uses(conn: Connection, group: str) -> list[tuple[str, str, int]]:
     of archived months included."""
     rows = await conn.fetch(LIVE_USES, group)
     return [(r["code"], r["customer_id"], int(r["n"])) for r in rows]
+
+
+# Every counter of a group, each from the aggregate of its live uses (those of archived
+# months included): ``kind`` is GROUPING(code, customer_id), one of the kinds below.
+COUNTER_VALUES = f"""
+SELECT GROUPING(code, customer_id) AS kind, code, customer_id, sum(n)::bigint AS n FROM (
+{LIVE_USES}) AS uses GROUP BY GROUPING SETS ((code, customer_id), (code), (customer_id), ())
+"""
+COUPON_BY_CUSTOMER, COUPON, CUSTOMER, TOTAL = 0, 1, 2, 3
+
+
+async def counter_values(
+    conn: Connection, group: str, *, chunk: int
+) -> AsyncIterator[list[asyncpg.Record]]:
+    """The rows of :data:`COUNTER_VALUES` for ``group``, ``chunk`` at a time, through a
+    server-side cursor (inside the caller's transaction): PostgreSQL aggregates, and no
+    more than one chunk is ever decoded at once."""
+    cursor = await conn.cursor(COUNTER_VALUES, group)
+    while rows := await cursor.fetch(chunk):
+        yield rows
 
 
 async def groups(conn: Connection) -> list[str]:

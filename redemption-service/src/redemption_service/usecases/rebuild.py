@@ -3,12 +3,13 @@ the reconciler decided on: usecases/reconcile.py), and the reconciler's metrics.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from coupon_core import keyspace
+from coupon_core.db import Connection
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from redis.asyncio import Redis
 
@@ -18,6 +19,8 @@ from redemption_service.usecases.judge import OWNERS
 
 # Coupon facts looked up per round trip while a reconcile sorts retired codes out.
 FACTS_CHUNK = 10_000
+# Counter rows a cold rebuild reads from PostgreSQL (and names, and writes) at a time.
+REBUILD_CHUNK = 5_000
 
 
 class ReconcileMetrics:
@@ -128,11 +131,15 @@ async def rebuild_group(
     Counters nothing would ever delete are not rebuilt: a group whose owner retired (or
     deleted) it, its facts gone, loses its counters instead, and a reconcile (``force``)
     leaves out the coupon counters of codes whose facts are gone (docs/operations.md,
-    "Retention"). The ledger keeps every use: the group's own counters still count them."""
+    "Retention"). The ledger keeps every use: the group's own counters still count them.
+
+    A cold group is rebuilt by :func:`_rebuild_cold` in chunks, however many uses it has."""
     async with pool.acquire() as conn, conn.transaction():
         await locks.lock_exclusive(conn, group)
-        if not force and await counters.warm(group):
-            return 0
+        if not force:
+            if await counters.warm(group):
+                return 0
+            return await _rebuild_cold(conn, counters, group)
         live = await ledger.live_uses(conn, group)
         codes = sorted({code for code, _, _ in live}) if force else []
         found = await published(counters.redis, group, codes)
@@ -144,3 +151,40 @@ async def rebuild_group(
         retired = retired_keys(group, ((c, u) for c, u, _ in live), found) if force else set()
         kept = {key: value for key, value in expected.items() if key not in retired}
         return await counters.rebuild(group, kept, retired=retired, stale=stale)
+
+
+async def _rebuild_cold(conn: Connection, counters: Counters, group: str) -> int:
+    """Write a cold group's counters as PostgreSQL aggregates them (ledger.counter_values,
+    read through a cursor :data:`REBUILD_CHUNK` rows at a time), each chunk one MSET, then
+    its warm marker: no single Redis command, nor stretch of this event loop, handles more
+    than one chunk. A group its owner retired gets no counters (only what a rebuild wrote
+    is deleted). Under the caller's exclusive lock of the group; returns the drift repaired
+    (each chunk's script compares what it overwrites)."""
+    found = await published(counters.redis, group, [])
+    values = _named(group, ledger.counter_values(conn, group, chunk=REBUILD_CHUNK))
+    if found is not None and not found.group:
+        async for chunk in values:
+            await counters.forget(group, [name for name, _ in chunk])
+        return 0
+    return await counters.load(group, values)
+
+
+async def _named(
+    group: str, chunks: AsyncIterable[Sequence[asyncpg.Record]]
+) -> AsyncIterator[list[tuple[str, int]]]:
+    """The counter names (coupon_core.keyspace) and values of ledger.counter_values rows."""
+    async for rows in chunks:
+        named: list[tuple[str, int]] = []
+        for kind, code, customer_id, n in rows:
+            if not n:
+                continue
+            if kind == ledger.COUPON_BY_CUSTOMER:
+                name = keyspace.redeemed_coupon_by_customer(group, code, customer_id)
+            elif kind == ledger.COUPON:
+                name = keyspace.redeemed_coupon(group, code)
+            elif kind == ledger.CUSTOMER:
+                name = keyspace.redeemed_by_customer(group, customer_id)
+            else:
+                name = keyspace.redeemed_total(group)
+            named.append((name, n))
+        yield named
