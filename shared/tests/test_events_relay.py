@@ -115,3 +115,23 @@ async def test_the_retained_outbox_is_replayed_after_redis_lost_it(
     _, fields = (await redis.xrange(STREAM, count=1))[0]
     assert fields[b"type"] == b"coupon.created"
     assert orjson.loads(fields[b"payload"]) == {"code": "C0", "group": "P:SPRING", "couponId": 0}
+
+
+async def test_a_replay_goes_batch_by_batch_in_creation_order(
+    stores: tuple[Any, Any],
+) -> None:
+    """A replay never takes the whole retained outbox at once: at 1,000 events a second the
+    24 hours it retains are 86 million rows."""
+    pool, redis = stores
+    await _enqueue(pool, 120)
+    await pool.execute("UPDATE outbox SET published_at = now()")  # published before the loss
+    await pool.execute("UPDATE outbox SET created_at = now() - interval '25 hours' WHERE id <= 10")
+    cursor, sizes = events.REPLAY_START, []
+    while True:
+        count, cursor = await events.replay_batch(pool, redis, "promotion", cursor, limit=50)
+        sizes.append(count)
+        if count < 50:
+            break
+    # The ten rows past the replay window stay out; the others come once each, in order.
+    assert sizes == [50, 50, 10]
+    assert await _stream_ids(redis) == [f"promotion:{n}" for n in range(11, 121)]

@@ -8,8 +8,9 @@
   XADDs them, and only then the transaction commits the mark, so a failure publishes them
   again later, never loses them. While idle it polls a cheap ``EXISTS`` (partial index
   ``outbox_unpublished``). Once a second it checks the relay marker: missing, Redis lost
-  its data and the relay publishes the retained outbox (24 hours) again; consumers are
-  idempotent, so that is safe.
+  its data and the relay publishes the retained outbox (24 hours) again, a batch a round
+  (:func:`replay_batch`, in creation order) so the stream's upkeep keeps pace, and sets
+  the marker once it is all out; consumers are idempotent, so that is safe.
 * The relay also keeps its stream bounded (:func:`maintain_stream`, every second and after
   each batch's worth of events): the consumer groups :data:`coupon_core.streams.CONSUMER_GROUPS`
   declares are created before anything is published, entries are trimmed only once every
@@ -104,29 +105,50 @@ _TAKE_UNPUBLISHED = (
     "WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) AS batch "
     "WHERE o.id = batch.id RETURNING o.id, o.stream, o.event_type, o.payload, o.created_at"
 )
+# The next batch of the retained (published) outbox after the cursor ($3, $4), in
+# (created_at, id) order: the index outbox_published_created starts each batch at the cursor.
 _TAKE_RETAINED = (
     "UPDATE outbox o SET published_at = now() FROM (SELECT id FROM outbox "
-    "WHERE created_at > now() - $1::interval FOR UPDATE SKIP LOCKED) AS batch "
+    "WHERE published_at IS NOT NULL AND created_at > now() - $1::interval "
+    "AND created_at >= $3 AND (created_at, id) > ($3, $4) "
+    "ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) AS batch "
     "WHERE o.id = batch.id RETURNING o.id, o.stream, o.event_type, o.payload, o.created_at"
 )
+# Where a replay starts: before every retained row.
+REPLAY_START: tuple[datetime, int] = (datetime.min.replace(tzinfo=UTC), 0)
 # Served by the partial index outbox_unpublished: cheap enough to poll when idle.
 _ANY_UNPUBLISHED = "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)"
 
 
 async def _publish_batch(
-    pool: asyncpg.Pool, redis: Redis, service: str, replay: bool, limit: int = RELAY_BATCH
+    pool: asyncpg.Pool, redis: Redis, service: str, limit: int = RELAY_BATCH
 ) -> int:
     """Publish a batch, then commit it as published: a failure in between publishes it again
     later (at least once; consumers are idempotent), never loses it."""
     async with pool.acquire() as conn, conn.transaction():
-        if replay:
-            rows = await conn.fetch(_TAKE_RETAINED, REPLAY_WINDOW)
-        else:
-            rows = await conn.fetch(_TAKE_UNPUBLISHED, limit)
-        if not rows:
-            return 0
-        await streams.publish_rows(redis, service, rows)
+        rows = await conn.fetch(_TAKE_UNPUBLISHED, limit)
+        if rows:
+            await streams.publish_rows(redis, service, rows)
         return len(rows)
+
+
+async def replay_batch(
+    pool: asyncpg.Pool,
+    redis: Redis,
+    service: str,
+    cursor: tuple[datetime, int],
+    limit: int = RELAY_BATCH,
+) -> tuple[int, tuple[datetime, int]]:
+    """Publish again the next ``limit`` rows of the retained outbox after ``cursor`` (start
+    at :data:`REPLAY_START`), as :func:`_publish_batch` does; how many, and the next cursor.
+    A replay goes batch by batch, so the stream's upkeep keeps up with it."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(_TAKE_RETAINED, REPLAY_WINDOW, limit, *cursor)
+        if not rows:
+            return 0, cursor
+        await streams.publish_rows(redis, service, rows)
+        last = max(rows, key=lambda row: (row["created_at"], row["id"]))
+        return len(rows), (last["created_at"], int(last["id"]))
 
 
 async def maintain_stream(
@@ -201,6 +223,9 @@ async def relay_outbox(
     batch = min(RELAY_BATCH, max_entries)
     groups_ready = False
     next_marker_check = next_upkeep = 0.0
+    # Set while the retained outbox is being replayed (Redis lost it), a batch a round.
+    replay_cursor: tuple[datetime, int] | None = None
+    replayed = 0
     since_upkeep = 0
     idle = False
     while True:
@@ -210,21 +235,29 @@ async def relay_outbox(
             if not groups_ready:
                 await streams.ensure_groups(redis, stream, declared)
                 groups_ready = True
-            if time.monotonic() >= next_marker_check:
+            if replay_cursor is None and time.monotonic() >= next_marker_check:
                 if not await redis.exists(marker):
                     # Redis lost its data, consumer groups included: they come back first.
                     await streams.ensure_groups(redis, stream, declared)
-                    replayed = await _publish_batch(pool, redis, service, replay=True)
+                    replay_cursor, replayed = REPLAY_START, 0
+                next_marker_check = time.monotonic() + MARKER_CHECK_S
+            published = 0
+            if replay_cursor is not None:
+                published, replay_cursor = await replay_batch(
+                    pool, redis, service, replay_cursor, batch
+                )
+                replayed += published
+                if published < batch:  # the whole retained outbox is in the stream again
+                    replay_cursor = None
                     await redis.set(marker, datetime.now(UTC).isoformat())
                     if replayed:
                         log.warning(
                             "redis had no relay marker: replayed %d outbox events", replayed
                         )
-                next_marker_check = time.monotonic() + MARKER_CHECK_S
-            published = 0
             if not idle or await pool.fetchval(_ANY_UNPUBLISHED):
-                published = await _publish_batch(pool, redis, service, replay=False, limit=batch)
-            idle = published == 0
+                fresh = await _publish_batch(pool, redis, service, limit=batch)
+                idle = fresh == 0
+                published += fresh
             since_upkeep += published
             if since_upkeep >= batch or time.monotonic() >= next_upkeep:
                 # Scheduled first: upkeep that fails waits its turn, publishing goes on.
