@@ -183,8 +183,15 @@ class Counters:
         the drift repaired. Until the marker is set its guard answers COLD (and waits for
         the rebuild's lock) and a give-back has no epoch to land on."""
         drift = 0
-        async for chunk in chunks:
-            drift += await self.write_chunked(group, chunk)
+        source = aiter(chunks)
+        # The next chunk is read while this one is written: PostgreSQL and Redis work at once.
+        upcoming = asyncio.ensure_future(anext(source, None))
+        try:
+            while (chunk := await upcoming) is not None:
+                upcoming = asyncio.ensure_future(anext(source, None))
+                drift += await self.write_chunked(group, chunk)
+        finally:
+            upcoming.cancel()
         await self._rebuild(keys=[keyspace.redemption_warm(group)], args=[0, uuid.uuid4().hex])
         return drift
 

@@ -153,11 +153,16 @@ async def live_uses(conn: Connection, group: str) -> list[tuple[str, str, int]]:
     return [(r["code"], r["customer_id"], int(r["n"])) for r in rows]
 
 
-# Every counter of a group, each from the aggregate of its live uses (those of archived
-# months included): ``kind`` is GROUPING(code, customer_id), one of the kinds below.
-COUNTER_VALUES = f"""
+# Every counter of a group, each the sum of the uses LIVE_USES reads (one per live row, and
+# the archived months' rollups), aggregated once: ``kind`` is GROUPING(code, customer_id),
+# one of the kinds below.
+COUNTER_VALUES = """
 SELECT GROUPING(code, customer_id) AS kind, code, customer_id, sum(n)::bigint AS n FROM (
-{LIVE_USES}) AS uses GROUP BY GROUPING SETS ((code, customer_id), (code), (customer_id), ())
+    SELECT code, customer_id, 1::bigint AS n FROM redemptions
+    WHERE group_ref = $1 AND reversed_at IS NULL
+    UNION ALL
+    SELECT code, customer_id, uses FROM redemption_rollups WHERE group_ref = $1
+) AS uses GROUP BY GROUPING SETS ((code, customer_id), (code), (customer_id), ())
 """
 COUPON_BY_CUSTOMER, COUPON, CUSTOMER, TOTAL = 0, 1, 2, 3
 
