@@ -141,25 +141,25 @@ async def rebuild_group(
                 return 0
             return await _rebuild_cold(conn, counters, group)
         live = await ledger.live_uses(conn, group)
-        codes = sorted({code for code, _, _ in live}) if force else []
+        codes = sorted({code for code, _, _ in live})
         found = await published(counters.redis, group, codes)
         expected = expected_counters(group, live)
         stale = [k for k in stale if k not in expected]
         if found is not None and not found.group:
             await counters.forget(group, [*expected, *stale])
             return 0
-        retired = retired_keys(group, ((c, u) for c, u, _ in live), found) if force else set()
+        retired = retired_keys(group, ((c, u) for c, u, _ in live), found)
         kept = {key: value for key, value in expected.items() if key not in retired}
         return await counters.rebuild(group, kept, retired=retired, stale=stale)
 
 
 async def _rebuild_cold(conn: Connection, counters: Counters, group: str) -> int:
     """Write a cold group's counters as PostgreSQL aggregates them (ledger.counter_values,
-    read through a cursor :data:`REBUILD_CHUNK` rows at a time), each chunk one MSET, then
-    its warm marker: no single Redis command, nor stretch of this event loop, handles more
-    than one chunk. A group its owner retired gets no counters (only what a rebuild wrote
-    is deleted). Under the caller's exclusive lock of the group; returns the drift repaired
-    (each chunk's script compares what it overwrites)."""
+    read through a cursor :data:`REBUILD_CHUNK` rows at a time), each chunk one script call
+    (Counters.load), then its warm marker: no single Redis command, nor stretch of this
+    event loop, handles more than one chunk. A group its owner retired gets no counters
+    (only what a rebuild wrote is deleted). Under the caller's exclusive lock of the group;
+    returns the drift repaired (each chunk's script compares what it overwrites)."""
     found = await published(counters.redis, group, [])
     values = _named(group, ledger.counter_values(conn, group, chunk=REBUILD_CHUNK))
     if found is not None and not found.group:
