@@ -143,10 +143,9 @@ def rebuild_report(r: Rebuild, volume: Volume) -> list[str]:
         f"p99 {r.others_p99_base:.2f} ms without a rebuild, {r.others_p99_during:.2f} ms with "
         f"one ({r.others_p99_during / r.others_p99_base:.2f}x), {r.others_errors} errors.",
         "",
-        f"Profile: `ledger.live_uses` alone {r.sql_s:.2f} s for {r.live_rows:,} (code, "
-        f"customer) rows; the SCAN of the group's counters the rebuild makes first "
-        f"(`Counters.current`, COUNT 1000 over the whole keyspace of {r.dbsize:,} keys) "
-        f"{r.scan_s:.2f} s; slowest Redis commands in SLOWLOG during the rebuild (µs): "
+        f"Profile: the rebuild's aggregation (`ledger.COUNTER_VALUES`, every counter of the "
+        f"group computed by PostgreSQL) alone {r.sql_s:.2f} s for {r.live_rows:,} counters; "
+        f"slowest Redis commands in SLOWLOG during the rebuild (µs): "
         + ", ".join(f"{name} {us:,}" for name, us in r.slowest_redis_us)
         + ".",
         "",
