@@ -164,8 +164,10 @@ def reconcile_report(r: Reconcile, volume: Volume) -> list[str]:
             f"SLOWLOG (µs): {slowest or 'none over 10 ms'}."
         ]
     return [
-        f"`python -m redemption_service reconcile` (exit {r.returncode}), what the reconciler "
-        f"does every `RECONCILE_INTERVAL_S` (default 60 s; off in both stacks above): "
+        f"`python -m redemption_service reconcile` (exit {r.returncode}), the on-demand full "
+        f"reconcile: every group compared with the ledger, one SCAN for stray counters (the "
+        f"periodic pass checks only what changed and a slice of the sweep; off in both stacks "
+        f"above): "
         f"{r.seconds:.1f} s for {volume.redemptions:,} ledger rows; slowest Redis commands "
         f"in SLOWLOG (µs): {slowest or 'none over 10 ms'}.",
     ]

@@ -349,8 +349,8 @@ class Reconcile:
 
 
 def reconcile_pass(stack: Stack) -> Reconcile:
-    """One ``python -m redemption_service reconcile`` (what the service's reconciler does
-    every RECONCILE_INTERVAL_S): every group's counters compared with the whole ledger."""
+    """One ``python -m redemption_service reconcile``, the on-demand full reconcile: every
+    group's counters compared with the whole ledger, stray counters found by one SCAN."""
     _on_redis(stack, lambda redis: redis.slowlog_reset())
     process = stack.services["redemption"][0]
     started = time.perf_counter()
