@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -176,7 +176,17 @@ async def reconcile(
         found = present.get(group, [])
         if group not in groups and not found:
             continue
-        results.append(await check_group(pool, counters, group, stale=found))
+        warmed = Checked()
+        if group in groups and not await counters.warm(group):
+            # Asked for (after Redis lost its data, say): cold groups are warmed now, so no
+            # redeem waits for their rebuild; the periodic passes leave them to it.
+            warmed = Checked(drift=await rebuild_group(pool, counters, group), locked=True)
+        checked = await check_group(pool, counters, group, stale=found)
+        results.append(
+            replace(
+                checked, drift=checked.drift + warmed.drift, locked=checked.locked or warmed.locked
+            )
+        )
     total = sum(r.drift for r in results)
     if metrics is not None:
         _export(metrics, results, total, {"changed": 0, "sweep": 0, "full": len(results)})
