@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,9 +26,9 @@ from coupon_core import keyspace
 from coupon_core.stack import SERVICES, with_database
 from redis.asyncio import Redis
 
+from bench.copying import YEAR_S, Clock, copy_rows, finish_tables
+
 FAR = "2099-01-01 00:00:00+00"
-YEAR_S = 365 * 86400
-CHUNK = 10_000  # rows per COPY data message
 STEP = 10  # of every 10 ledger rows: 1 SEED-BIG, 1 other promotion, 8 series coupons
 LIMITED_USES = 2
 SCOPE = "redeem:api_token:seed"
@@ -137,33 +136,6 @@ class Volume:
         return f"PC{coupon:010d}", f"P:{promo}", 1 + (i * 104729) % self.customers, PROMO_VALUE
 
 
-class Clock:
-    """``redeemed_at`` of ledger row ``i``: the last 365 days, in id order, as COPY text."""
-
-    def __init__(self, rows: int, now: float) -> None:
-        self.start = now - YEAR_S
-        self.step = YEAR_S / max(1, rows)
-        self._minutes: dict[int, str] = {}
-
-    def at(self, i: int) -> str:
-        second = int(self.start + i * self.step)
-        minute = second // 60
-        prefix = self._minutes.get(minute)
-        if prefix is None:
-            prefix = datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%d %H:%M:")
-            self._minutes[minute] = prefix
-        return f"{prefix}{second % 60:02d}+00"
-
-    def iso(self, text: str) -> str:
-        return text[:10] + "T" + text[11:19] + "+00:00"
-
-
-async def _chunks(count: int, line: Callable[[int], str]) -> AsyncIterator[bytes]:
-    for start in range(0, count, CHUNK):
-        yield "".join(line(i) for i in range(start, min(count, start + CHUNK))).encode()
-        await asyncio.sleep(0)  # the event loop serves the COPY between chunks
-
-
 @dataclass
 class Seeded:
     rows: dict[str, int]
@@ -173,31 +145,6 @@ class Seeded:
     redis_after: int
 
 
-async def _copy(
-    conn: asyncpg.Connection,
-    table: str,
-    columns: list[str],
-    count: int,
-    line: Callable[[int], str],
-    rows: dict[str, int],
-) -> None:
-    started = time.monotonic()
-    await conn.copy_to_table(table, source=_chunks(count, line), columns=columns, format="text")
-    rows[table] = count
-    print(f"  {table}: {count:,} rows, {count / (time.monotonic() - started):,.0f} rows/s")
-
-
-async def _finish(conn: asyncpg.Connection, tables: list[str]) -> None:
-    """Sequences past the ids written, then VACUUM ANALYZE as autovacuum would have."""
-    for table in tables:
-        await conn.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-            f"(SELECT coalesce(max(id), 1) FROM {table}))"
-        )
-    for table in tables:
-        await conn.execute(f"VACUUM (ANALYZE) {table}")
-
-
 async def seed_promotion(url: str, v: Volume, rows: dict[str, int]) -> None:
     used = [0, 0, 0, 0]
     for c in range(1, v.promotion_coupons + 1):
@@ -205,7 +152,7 @@ async def seed_promotion(url: str, v: Volume, rows: dict[str, int]) -> None:
     conn = await asyncpg.connect(url)
     try:
         names = (BIG, P2, P3, LIMITED)
-        await _copy(
+        await copy_rows(
             conn,
             "promotions",
             ["id", "code", "name", "coupon_based", "actions", "used"],
@@ -219,7 +166,7 @@ async def seed_promotion(url: str, v: Volume, rows: dict[str, int]) -> None:
             limit = str(LIMITED_USES) if c <= v.limited else "\\N"
             return f"{c}\t{v.promotion_of(c)}\tPC{c:010d}\t{limit}\t{v.coupon_uses(c)}\n"
 
-        await _copy(
+        await copy_rows(
             conn,
             "coupons",
             ["id", "promotion_id", "code", "usage_limit", "used"],
@@ -227,7 +174,7 @@ async def seed_promotion(url: str, v: Volume, rows: dict[str, int]) -> None:
             coupon,
             rows,
         )
-        await _finish(conn, ["promotions", "coupons"])
+        await finish_tables(conn, ["promotions", "coupons"])
     finally:
         await conn.close()
 
@@ -239,10 +186,10 @@ async def seed_issuance(url: str, v: Volume, clock: Clock, rows: dict[str, int])
         redeemed[1 + j % v.series] += n
     conn = await asyncpg.connect(url)
     try:
-        await _copy(
+        await copy_rows(
             conn, "customers", ["id", "mobile"], v.customers, lambda i: f"{i + 1}\t9{i:09d}\n", rows
         )
-        await _copy(
+        await copy_rows(
             conn,
             "series",
             [
@@ -272,7 +219,7 @@ async def seed_issuance(url: str, v: Volume, clock: Clock, rows: dict[str, int])
                 f"{issued_at.at(j)}\t{counts[j]}\n"
             )
 
-        await _copy(
+        await copy_rows(
             conn,
             "issued_coupons",
             ISSUED_COLUMNS,
@@ -280,7 +227,7 @@ async def seed_issuance(url: str, v: Volume, clock: Clock, rows: dict[str, int])
             issued,
             rows,
         )
-        await _finish(conn, ["customers", "series", "issued_coupons"])
+        await finish_tables(conn, ["customers", "series", "issued_coupons"])
     finally:
         await conn.close()
 
@@ -329,7 +276,7 @@ async def seed_redemption(url: str, v: Volume, clock: Clock, rows: dict[str, int
             code, group, customer, value = v.row(i)
             return f"{i + 1}\t{code}\t{group}\t{customer}\t1000.00\t{value}\tT{i}\t{clock.at(i)}\n"
 
-        await _copy(
+        await copy_rows(
             conn,
             "redemptions",
             [
@@ -357,7 +304,7 @@ async def seed_redemption(url: str, v: Volume, clock: Clock, rows: dict[str, int
             )
             return f"{i + 1}\t{stream}\tcoupon.redeemed\t{payload}\t{at}\t{at}\n"
 
-        await _copy(
+        await copy_rows(
             conn,
             "outbox",
             ["id", "stream", "event_type", "payload", "created_at", "published_at"],
@@ -372,7 +319,7 @@ async def seed_redemption(url: str, v: Volume, clock: Clock, rows: dict[str, int
             at = clock.at(i)
             return f"{SCOPE}\tseed-{i}\t{i:064x}\t200\t{_response(code, value)}\t{at}\t{at}\n"
 
-        await _copy(
+        await copy_rows(
             conn,
             "idempotency_keys",
             ["scope", "key", "request_hash", "status", "body", "created_at", "completed_at"],
@@ -380,7 +327,7 @@ async def seed_redemption(url: str, v: Volume, clock: Clock, rows: dict[str, int
             key,
             rows,
         )
-        await _finish(conn, ["redemptions", "outbox"])
+        await finish_tables(conn, ["redemptions", "outbox"])
         await conn.execute("VACUUM (ANALYZE) idempotency_keys")
     finally:
         await conn.close()
