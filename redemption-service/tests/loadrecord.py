@@ -11,7 +11,7 @@ import aiohttp
 import asyncpg
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
-from redemption_service.app import lua_dir
+from redemption_service.app import LUA_DIR
 from redemption_service.counters import Counters, expected_counters
 from redemption_service.usecases.reconcile import reconcile
 from redis.asyncio import Redis
@@ -115,7 +115,7 @@ async def check_invariants(database_url: str, redis_url: str, record: Recorded) 
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     redis: Redis = redis_from_url(redis_url)
     try:
-        counters = Counters(redis, load_scripts(redis, lua_dir()))
+        counters = Counters(redis, load_scripts(redis, LUA_DIR))
         await reconcile(pool, counters, None)
         warm, present = await counters.current(GROUP)
         expected = expected_counters(GROUP, [(r["code"], r["customer_id"], r["n"]) for r in live])

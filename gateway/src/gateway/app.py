@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core.keys import METRICS
-from coupon_core.web import build_app, service_migrations_dir
+from coupon_core.web import build_app, bundled_dir
 from prometheus_client import Gauge
 
 from gateway.api.docs import add_docs_routes
@@ -24,7 +24,7 @@ from gateway.targets import target_middleware
 from gateway.upstreams import upstream_session_ctx
 
 SERVICE = "gateway"
-MIGRATIONS_DIR = service_migrations_dir(__file__)
+MIGRATIONS_DIR = bundled_dir(__file__, "migrations")
 
 
 def create_app(settings: Settings, *, authenticate: bool = True) -> web.Application:

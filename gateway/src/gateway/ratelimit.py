@@ -14,22 +14,16 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from coupon_core.errors import TooManyRequests
 from coupon_core.scripts import load_scripts
+from coupon_core.web import bundled_dir
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 WINDOW_MS = 60_000
 MAX_LEASE = 100
-
-
-def lua_dir() -> Path:
-    """The gateway's scripts: inside the installed package, or ``gateway/lua`` in a checkout."""
-    package_dir = Path(__file__).resolve().parent
-    bundled = package_dir / "lua"
-    return bundled if bundled.is_dir() else package_dir.parents[1] / "lua"
+LUA_DIR = bundled_dir(__file__, "lua")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +79,7 @@ class RateLimiter:
     so the refusals of an exhausted principal cost no round trip either."""
 
     def __init__(self, redis: Redis, max_leases: int = 100_000) -> None:
-        self._script: AsyncScript = load_scripts(redis, lua_dir())["fixed_window"]
+        self._script: AsyncScript = load_scripts(redis, LUA_DIR)["fixed_window"]
         self._leases: dict[str, _Lease] = {}
         self._fetching: dict[str, asyncio.Event] = {}
         self._max_leases = max_leases

@@ -3,28 +3,25 @@ environment."""
 
 from __future__ import annotations
 
+import asyncpg
 from coupon_core.scripts import load_scripts
-from coupon_core.settings import load_settings
 from coupon_core.web import main, reconcile_command
+from redis.asyncio import Redis
 
 from issuance_service.app import LUA_DIR, MIGRATIONS_DIR, SERVICE, create_app
 from issuance_service.reconcile import reconcile
 from issuance_service.settings import Settings
 
 
-def run() -> None:
-    main(
-        service=SERVICE,
-        load=lambda: load_settings(Settings),
-        create_app=create_app,  # type: ignore[arg-type]
-        migrations_dir=MIGRATIONS_DIR,
-        extra_commands={
-            "reconcile": reconcile_command(
-                lambda pool, redis: reconcile(pool, redis, load_scripts(redis, LUA_DIR), None)
-            )
-        },
-    )
+async def reconcile_once(pool: asyncpg.Pool, redis: Redis) -> int:
+    return await reconcile(pool, redis, load_scripts(redis, LUA_DIR), None)
 
 
 if __name__ == "__main__":
-    run()
+    main(
+        SERVICE,
+        Settings,
+        create_app,
+        MIGRATIONS_DIR,
+        extra_commands={"reconcile": reconcile_command(reconcile_once)},
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 from coupon_core import retention
@@ -12,7 +11,7 @@ from coupon_core.events import relay_outbox
 from coupon_core.keys import METRICS, PG_POOL, REDIS
 from coupon_core.lifecycle import background_task_ctx, every
 from coupon_core.scripts import load_scripts
-from coupon_core.web import build_app, service_migrations_dir
+from coupon_core.web import build_app, bundled_dir
 
 from issuance_service import retention_jobs
 from issuance_service.api.routes import add_routes
@@ -24,11 +23,8 @@ from issuance_service.redemptions import on_redemption_events
 from issuance_service.settings import Settings
 
 SERVICE = "issuance-service"
-MIGRATIONS_DIR = service_migrations_dir(__file__)
-_PACKAGE_DIR = Path(__file__).resolve().parent
-LUA_DIR = (
-    _PACKAGE_DIR / "lua" if (_PACKAGE_DIR / "lua").is_dir() else _PACKAGE_DIR.parents[1] / "lua"
-)
+MIGRATIONS_DIR = bundled_dir(__file__, "migrations")
+LUA_DIR = bundled_dir(__file__, "lua")
 
 
 async def scripts_ctx(app: web.Application) -> AsyncIterator[None]:

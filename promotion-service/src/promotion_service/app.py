@@ -8,7 +8,7 @@ from aiohttp import web
 from coupon_core import retention
 from coupon_core.keys import METRICS
 from coupon_core.lifecycle import background_task_ctx
-from coupon_core.web import build_app, service_migrations_dir
+from coupon_core.web import build_app, bundled_dir
 
 from promotion_service import retention_jobs
 from promotion_service.api.routes import add_routes
@@ -19,7 +19,7 @@ from promotion_service.workers.facts import republish_when_lost
 from promotion_service.workers.jobs import pending_codes, run_jobs
 
 SERVICE = "promotion-service"
-MIGRATIONS_DIR = service_migrations_dir(__file__)
+MIGRATIONS_DIR = bundled_dir(__file__, "migrations")
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -3,31 +3,26 @@ environment."""
 
 from __future__ import annotations
 
+import asyncpg
 from coupon_core.scripts import load_scripts
-from coupon_core.settings import load_settings
 from coupon_core.web import main, reconcile_command
+from redis.asyncio import Redis
 
-from redemption_service.app import MIGRATIONS_DIR, SERVICE, create_app, lua_dir
+from redemption_service.app import LUA_DIR, MIGRATIONS_DIR, SERVICE, create_app
 from redemption_service.counters import Counters
 from redemption_service.settings import Settings
 from redemption_service.usecases.reconcile import reconcile
 
 
-def run() -> None:
-    main(
-        service=SERVICE,
-        load=lambda: load_settings(Settings),
-        create_app=create_app,  # type: ignore[arg-type]
-        migrations_dir=MIGRATIONS_DIR,
-        extra_commands={
-            "reconcile": reconcile_command(
-                lambda pool, redis: reconcile(
-                    pool, Counters(redis, load_scripts(redis, lua_dir())), None
-                )
-            )
-        },
-    )
+async def reconcile_once(pool: asyncpg.Pool, redis: Redis) -> int:
+    return await reconcile(pool, Counters(redis, load_scripts(redis, LUA_DIR)), None)
 
 
 if __name__ == "__main__":
-    run()
+    main(
+        SERVICE,
+        Settings,
+        create_app,
+        MIGRATIONS_DIR,
+        extra_commands={"reconcile": reconcile_command(reconcile_once)},
+    )

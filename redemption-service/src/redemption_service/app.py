@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 from coupon_core import retention
@@ -12,7 +11,7 @@ from coupon_core.events import relay_outbox
 from coupon_core.keys import METRICS, PG_POOL, REDIS
 from coupon_core.lifecycle import background_task_ctx, every
 from coupon_core.scripts import load_scripts
-from coupon_core.web import build_app, service_migrations_dir
+from coupon_core.web import build_app, bundled_dir
 
 from redemption_service import retention_jobs
 from redemption_service.api.routes import add_routes
@@ -32,19 +31,14 @@ from redemption_service.usecases.reconcile import Reconciler
 
 SERVICE = "redemption-service"
 EVENT_SOURCE = "redemption"
-MIGRATIONS_DIR = service_migrations_dir(__file__)
+MIGRATIONS_DIR = bundled_dir(__file__, "migrations")
+LUA_DIR = bundled_dir(__file__, "lua")
 
 log = logging.getLogger(__name__)
 
 
-def lua_dir() -> Path:
-    package_dir = Path(__file__).resolve().parent
-    bundled = package_dir / "lua"
-    return bundled if bundled.is_dir() else package_dir.parents[1] / "lua"
-
-
 async def counters_ctx(app: web.Application) -> AsyncIterator[None]:
-    scripts = load_scripts(app[REDIS], lua_dir(), timing=app[METRICS].script_duration)
+    scripts = load_scripts(app[REDIS], LUA_DIR, timing=app[METRICS].script_duration)
     app[COUNTERS] = Counters(app[REDIS], scripts)
     app[GROUP_COMMIT] = commits = GroupCommit(
         app[PG_POOL],

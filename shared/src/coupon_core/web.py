@@ -7,9 +7,9 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 import asyncpg
 from aiohttp import web
@@ -34,7 +34,7 @@ from coupon_core.middleware import (
 )
 from coupon_core.migrations import MigrationSet, migrate
 from coupon_core.openapi import add_document_route
-from coupon_core.settings import ServiceSettings
+from coupon_core.settings import ServiceSettings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 # of a burst beyond it: the client retries a second later, which the gateway's 1 s upstream
 # connect timeout turns into a 504.
 LISTEN_BACKLOG = 4096
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 def build_app(
@@ -90,19 +92,20 @@ def build_app(
 
 
 def main(
-    *,
     service: str,
-    load: Callable[[], ServiceSettings],
-    create_app: Callable[[ServiceSettings], web.Application],
+    settings_class: type[SettingsT],
+    create_app: Callable[[SettingsT], web.Application],
     migrations_dir: Path | None,
-    extra_commands: dict[str, Callable[[ServiceSettings], None]] | None = None,
+    *,
+    extra_commands: Mapping[str, Callable[[SettingsT], None]] | None = None,
 ) -> None:
-    """Command line of a process: ``serve`` (default) or ``migrate``."""
+    """Command line of a process (its ``__main__``): ``serve`` (default), ``migrate`` or one
+    of ``extra_commands``, with ``settings_class`` read from the environment."""
     commands = {"serve", "migrate", *(extra_commands or {})}
     parser = argparse.ArgumentParser(prog=f"python -m {service.replace('-', '_')}")
     parser.add_argument("command", nargs="?", default="serve", choices=sorted(commands))
     args = parser.parse_args()
-    settings = load()
+    settings = load_settings(settings_class)
     configure_logging(service, settings.log_level)
     if args.command == "migrate":
         if migrations_dir is not None:
@@ -199,9 +202,10 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def service_migrations_dir(package_file: str) -> Path:
-    """The service's migrations: inside the installed package (wheels ship them there), or
-    ``<service>/migrations`` in a source checkout."""
+def bundled_dir(package_file: str, name: str) -> Path:
+    """The directory ``name`` (``migrations``, ``lua``) a service ships beside its code,
+    given the ``__file__`` of a module at its package's root: inside the installed package
+    (its wheel force-includes it there), or ``<service>/<name>`` in a source checkout."""
     package_dir = Path(package_file).resolve().parent
-    bundled = package_dir / "migrations"
-    return bundled if bundled.is_dir() else package_dir.parents[1] / "migrations"
+    bundled = package_dir / name
+    return bundled if bundled.is_dir() else package_dir.parents[1] / name
