@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := shared gateway promotion-service issuance-service redemption-service cli
+PACKAGES := shared gateway promotion-service issuance-service redemption-service cli dev
 TEST_DIRS = $(wildcard $(addsuffix /tests,$(PACKAGES)))
 PYTEST_ARGS ?=
 
@@ -39,7 +39,7 @@ $(VENV)/.installed: $(UV) requirements.lock $(addsuffix /pyproject.toml,$(PACKAG
 bootstrap: $(VENV)/.installed
 
 run: bootstrap
-	$(BIN)/python -m coupon_core.stack
+	$(BIN)/python -m coupon_dev.stack
 
 lint: bootstrap
 	$(BIN)/ruff format --check .

@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 import psutil
-from coupon_core.processes import Process
-from coupon_core.stack import Stack
+from coupon_dev.processes import Process
+from coupon_dev.stack import Stack
 
 from bench.bare_proxy import start_bare_proxy
 from bench.cases import (

@@ -11,7 +11,7 @@ aiohttp proxy pays, on uvloop as the gateway runs.
     python -m bench.bare_proxy compare [--seconds 3] [--rounds 3]     # bench/edge.py
 
 Without flags the port and the upstream come from ``PORT`` and ``BARE_PROXY_UPSTREAM``
-(how :func:`start_bare_proxy` starts it as a :class:`~coupon_core.processes.Process`).
+(how :func:`start_bare_proxy` starts it as a :class:`~coupon_dev.processes.Process`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from coupon_core.processes import Process
-from coupon_core.stack import Stack
 from coupon_core.web import new_event_loop
+from coupon_dev.processes import Process
+from coupon_dev.stack import Stack
 from gateway.proxy import HOP_BY_HOP
 from gateway.routing import forward_url
 from multidict import CIMultiDict

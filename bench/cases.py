@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from coupon_core.processes import Process
-from coupon_core.stack import Stack, StackConfig
+from coupon_dev.processes import Process
+from coupon_dev.stack import Stack, StackConfig
 
 from bench.load import LoadResult, run_load
 

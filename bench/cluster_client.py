@@ -22,11 +22,11 @@ import uuid
 from pathlib import Path
 
 from coupon_core import keyspace
-from coupon_core.embedded import EmbeddedRedis
-from coupon_core.embedded_cluster import EmbeddedRedisCluster
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.replay import NonceBook
 from coupon_core.scripts import load_scripts
+from coupon_dev.embedded import EmbeddedRedis
+from coupon_dev.embedded_cluster import EmbeddedRedisCluster
 from redemption_service.counters import Counters, Use
 from redis.asyncio import Redis
 

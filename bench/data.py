@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from coupon_core.stack import Stack
+from coupon_dev.stack import Stack
 from redis.asyncio import Redis
 
 from bench.cases import Case, machine, service_cases, start_stack

@@ -40,12 +40,12 @@ from pathlib import Path
 
 import asyncpg
 import psutil
-from coupon_core.embedded import signals_held, spawn
-from coupon_core.ports import reserve_port
-from coupon_core.processes import Process
 from coupon_core.settings import load_settings
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET, database_url_for
-from coupon_core.testing.provision import provision
+from coupon_dev.embedded import signals_held, spawn
+from coupon_dev.ports import reserve_port
+from coupon_dev.processes import Process
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET, database_url_for
+from coupon_dev.testing.provision import provision
 
 from bench.cases import CONNECTIONS, LIMITS, PROBE, Case, _redeem_json
 from bench.gateway_auth import ADMIN_TOKEN

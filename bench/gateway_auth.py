@@ -29,8 +29,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 from aiohttp import web
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET, database_url_for
-from coupon_core.testing.provision import provision
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET, database_url_for
+from coupon_dev.testing.provision import provision
 from gateway.app import create_app
 from gateway.settings import Settings
 

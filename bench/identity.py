@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from coupon_core.embedded import EmbeddedRedis
 from coupon_core.identity import Principal, sign_identity, verify_identity
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.replay import NonceBook
+from coupon_dev.embedded import EmbeddedRedis
 from redis.asyncio import Redis
 
 SECRET = b"bench-identity-secret-0123456789"

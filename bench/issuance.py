@@ -27,9 +27,9 @@ import asyncpg
 from aiohttp import web
 from coupon_core.http import json_response
 from coupon_core.identity import Principal
-from coupon_core.testing.plugin import signed_as
-from coupon_core.testing.provision import provision
 from coupon_core.web import build_app
+from coupon_dev.testing.plugin import signed_as
+from coupon_dev.testing.provision import provision
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
 

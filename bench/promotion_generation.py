@@ -30,9 +30,9 @@ from typing import Any
 import aiohttp
 import asyncpg
 from coupon_core.identity import Principal
-from coupon_core.ports import reserve_port
-from coupon_core.testing.plugin import signed_as
-from coupon_core.testing.provision import provision
+from coupon_dev.ports import reserve_port
+from coupon_dev.testing.plugin import signed_as
+from coupon_dev.testing.provision import provision
 
 SECRET = "bench-identity-secret-0123456789"
 PRINCIPAL = Principal("api_token", "1", "bench")

@@ -33,9 +33,9 @@ import asyncpg
 import orjson
 from aiohttp import web
 from coupon_core import customers, facts, keyspace, registry
-from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
 from coupon_core.identity import IDENTITY_HEADER, Principal, sign_identity
+from coupon_dev.embedded import EmbeddedPostgres, EmbeddedRedis
 from redemption_service.app import create_app
 from redemption_service.settings import Settings
 from redis.asyncio import Redis

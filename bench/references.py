@@ -24,9 +24,9 @@ from pathlib import Path
 import asyncpg
 import orjson
 from aiohttp import web
-from coupon_core.processes import Process
-from coupon_core.stack import Stack, with_database
 from coupon_core.web import new_event_loop
+from coupon_dev.processes import Process
+from coupon_dev.stack import Stack, with_database
 from redis.asyncio import Redis
 
 from bench.cases import AUTH, SPREAD_LUA, Case, _redeem_json

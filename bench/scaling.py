@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from coupon_core.embedded_cluster import EmbeddedRedisCluster
-from coupon_core.stack import Stack
+from coupon_dev.embedded_cluster import EmbeddedRedisCluster
+from coupon_dev.stack import Stack
 
 from bench.cases import Case, machine, service_cases, start_stack
 from bench.load import ensure_wrk, run_load

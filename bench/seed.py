@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from coupon_core import keyspace
-from coupon_core.stack import SERVICES, with_database
+from coupon_dev.stack import SERVICES, with_database
 from redis.asyncio import Redis
 
 from bench.copying import YEAR_S, Clock, copy_rows, finish_tables

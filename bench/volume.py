@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import asyncpg
 from coupon_core import keyspace
-from coupon_core.stack import Stack
+from coupon_dev.stack import Stack
 from redemption_service.db import ledger
 from redis.asyncio import Redis
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from coupon_core.stack import Stack
+from coupon_dev.stack import Stack
 from support.stacks import ADMIN_TOKEN, running_stack
 
 

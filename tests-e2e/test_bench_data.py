@@ -13,7 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 from coupon_core import keyspace
-from coupon_core.stack import SERVICES, Stack, with_database
+from coupon_dev.stack import SERVICES, Stack, with_database
 from redis.asyncio import Redis
 from support.api import call, item, redeem_body
 from support.stacks import ADMIN_TOKEN, running_stack

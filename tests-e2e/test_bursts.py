@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from coupon_core.stack import Stack
+from coupon_dev.stack import Stack
 from support.api import call, mobile, redeem_body, unique
 from support.stacks import ADMIN_TOKEN, running_stack
 

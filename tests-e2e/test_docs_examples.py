@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from coupon_core.stack import Stack
+from coupon_dev.stack import Stack
 from support.doc_examples import (
     Block,
     Command,

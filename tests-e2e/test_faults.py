@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import aiohttp
 import asyncpg
 import pytest
-from coupon_core.ports import free_port
-from coupon_core.stack import GATEWAY, SERVICES, Stack, with_database
-from coupon_core.testing.commands import run_command
+from coupon_dev.ports import free_port
+from coupon_dev.stack import GATEWAY, SERVICES, Stack, with_database
+from coupon_dev.testing.commands import run_command
 from redis.asyncio import Redis
 from support.api import call, eventually, item, mobile, redeem_body
 from support.faultproxy import FaultProxy

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 import requests
 import schemathesis
-from coupon_core.stack import Stack, with_database
+from coupon_dev.stack import Stack, with_database
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import pytest
 import requests
-from coupon_core.stack import Stack
+from coupon_dev.stack import Stack
 from couponctl.demo import SUBSCRIPTION_PROMOTION
 from support.api import mobile, unique
 from support.stacks import ADMIN_TOKEN

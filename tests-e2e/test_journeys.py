@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-from coupon_core.stack import Stack
+from coupon_dev.stack import Stack
 from support.api import call, eventually, item, mobile, redeem_body, unique
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from coupon_core.ports import free_port
 from coupon_core.settings import MIN_SECRET_LENGTH
+from coupon_dev.ports import free_port
 
 DEADLINE_S = 90
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -65,7 +65,7 @@ def _launch(
         [
             sys.executable,
             "-m",
-            "coupon_core.stack",
+            "coupon_dev.stack",
             "--data-dir",
             str(data_dir),
             "--port",

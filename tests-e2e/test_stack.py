@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from coupon_core.stack import Stack
+from coupon_dev.stack import Stack
 
 FAMILIES = {
     "promotion": "/api/v1/promotions/e2e-probe",

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import requests
-from coupon_core.stack import Stack
-from coupon_core.testing.poll import until_sync
+from coupon_dev.stack import Stack
+from coupon_dev.testing.poll import until_sync
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (

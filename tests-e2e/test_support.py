@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from coupon_core.testing.provision import Infra
+from coupon_dev.testing.provision import Infra
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError

@@ -1,5 +1,5 @@
-"""Fixtures of the CLI's tests (see couponctl.testing)."""
+"""Fixtures of the CLI's tests (see coupon_dev.cli_fixtures)."""
 
-from couponctl.testing import ctl, own_directory, platform
+from coupon_dev.cli_fixtures import ctl, own_directory, platform
 
 __all__ = ["ctl", "own_directory", "platform"]

@@ -14,12 +14,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from coupon_core import couponctl_env
-from coupon_core.stack import Stack
-from coupon_core.testing.poll import until_sync
+from coupon_dev.cli_fixtures import STACK_TOKEN, Result
+from coupon_dev.stack import Stack
+from coupon_dev.testing.poll import until_sync
+from couponctl import env_file
 from couponctl.__main__ import main
 from couponctl.connection import connect
-from couponctl.testing import STACK_TOKEN, Result
 
 LAUNCHER_TOKEN = "launcher-admin-token-0123456789"
 
@@ -33,14 +33,14 @@ def run(*argv: str, env: dict[str, str]) -> Result:
 def test_the_file_make_run_writes_is_read_when_nothing_else_names_the_gateway(
     platform: Stack, own_directory: Path, reserved_port: int
 ) -> None:
-    written = couponctl_env.write(own_directory / ".data", platform.gateway_url, STACK_TOKEN)
+    written = env_file.write(own_directory / ".data", platform.gateway_url, STACK_TOKEN)
     assert written == own_directory / ".data" / "couponctl.env"
     assert run("tokens", "list", env={}).code == 0
 
     # STACK_DATA_DIR names the data directory as it does for make run.
     elsewhere = own_directory / "elsewhere"
     down = f"http://127.0.0.1:{reserved_port}"
-    couponctl_env.write(elsewhere, down, "some-other-token")
+    env_file.write(elsewhere, down, "some-other-token")
     moved = run("tokens", "list", env={"STACK_DATA_DIR": str(elsewhere)})
     assert moved.code == 3
     assert moved.err.strip() == (
@@ -53,7 +53,7 @@ def test_the_command_line_wins_over_the_environment_which_wins_over_the_file(
     platform: Stack, own_directory: Path, reserved_port: int
 ) -> None:
     down = f"http://127.0.0.1:{reserved_port}"
-    couponctl_env.write(own_directory / ".data", down, "wrong-token")
+    env_file.write(own_directory / ".data", down, "wrong-token")
     up = {"COUPONCTL_URL": platform.gateway_url, "COUPONCTL_TOKEN": STACK_TOKEN}
     assert run("tokens", "list", env=up).code == 0
     # The URL from the environment, the token from the file: the file's token is refused.
@@ -80,7 +80,7 @@ def test_make_run_prints_the_exports_and_couponctl_finds_its_gateway(
     for name in ("GATEWAY_PORT", "STACK_DATA_DIR", "STACK_REPLICAS"):
         env.pop(name, None)
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "coupon_core.stack", "--port", "0", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "coupon_dev.stack", "--port", "0", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     assert launcher.stdout is not None

@@ -7,7 +7,7 @@ import shlex
 import shutil
 import subprocess
 
-from couponctl.testing import Couponctl
+from coupon_dev.cli_fixtures import Couponctl
 
 
 def test_demo_loads_once_and_its_curl_commands_work(ctl: Couponctl) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from coupon_core.errors import DomainError, NotFound, ValidationFailed
 from coupon_core.families import Family, error_body
+from coupon_dev.cli_fixtures import Couponctl, unique
 from couponctl.client import ApiError
-from couponctl.testing import Couponctl, unique
 
 
 def _one_line(err: str) -> str:

@@ -6,7 +6,7 @@ import csv
 import uuid
 from pathlib import Path
 
-from couponctl.testing import Couponctl, unique
+from coupon_dev.cli_fixtures import Couponctl, unique
 
 
 def test_promotions_and_coupons(ctl: Couponctl) -> None:

@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from coupon_dev.gateway_fixtures import TEST_ADMIN_TOKEN, StartGateway
 from couponctl.__main__ import main
-from gateway.testing import TEST_ADMIN_TOKEN, StartGateway
 
 
 @dataclass

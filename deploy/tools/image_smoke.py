@@ -3,7 +3,7 @@
     python deploy/tools/image_smoke.py
 
 Against a PostgreSQL and a Redis started here on loopback (the embedded servers of
-``coupon_core.embedded``), every image runs hardened: user 10001, read-only root with a
+``coupon_dev.embedded``), every image runs hardened: user 10001, read-only root with a
 ``/tmp`` tmpfs, every capability dropped, no privilege escalation, host network. First each
 image's migration runs with the command of its migration Job (deploy/k8s/base/migrations),
 then the four processes start; once each answers ``/readyz``, a seed is loaded through the
@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis
-from coupon_core.ports import free_port
-from coupon_core.processes import wait_ready
-from coupon_core.stack import GATEWAY, SERVICES, with_database
+from coupon_dev.embedded import EmbeddedPostgres, EmbeddedRedis
+from coupon_dev.ports import free_port
+from coupon_dev.processes import wait_ready
+from coupon_dev.stack import GATEWAY, SERVICES, with_database
 from couponctl.client import GatewayClient
 from couponctl.demo import CUSTOMER, load
 
@@ -54,7 +54,7 @@ HARDENED = [
 MIGRATE_TIMEOUT_S = 120
 READY_TIMEOUT_S = 120
 ENGINE_TIMEOUT_S = 60
-# process -> its database: the stack's own names (coupon_core.stack).
+# process -> its database: the stack's own names (coupon_dev.stack).
 DATABASES = {
     "gateway": GATEWAY[1],
     **{f"{name}-service": database for name, (_, database) in SERVICES.items()},

@@ -7,9 +7,16 @@ from typing import Any
 import asyncpg
 import pytest
 from coupon_core.openapi import build_document, undocumented_routes
+from coupon_dev.gateway_fixtures import (
+    ADMIN,
+    TEST_ADMIN_TOKEN,
+    StartGateway,
+    basic,
+    bearer,
+    create_token,
+)
 from gateway.domain.secrets import TokenHasher
 from gateway.settings import DEVELOPMENT_TOKEN_HASH_KEY
-from gateway.testing import ADMIN, TEST_ADMIN_TOKEN, StartGateway, basic, bearer, create_token
 
 
 async def test_create_shows_the_secret_once_and_stores_only_its_hash(

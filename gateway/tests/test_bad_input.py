@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gateway.testing import ADMIN, TEST_PASSWORD, StartGateway, register_and_login
+from coupon_dev.gateway_fixtures import ADMIN, TEST_PASSWORD, StartGateway, register_and_login
 
 
 async def _crm_error(response: Any, status: int, code: str) -> None:

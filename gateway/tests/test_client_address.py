@@ -6,7 +6,7 @@ from __future__ import annotations
 from ipaddress import ip_network
 
 import pytest
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
 from gateway.domain.addresses import TrustedProxies
 from gateway.settings import Settings
 from pydantic import ValidationError

@@ -9,7 +9,7 @@ import math
 import re
 import time
 
-from gateway.testing import StartGateway, bearer, create_token
+from coupon_dev.gateway_fixtures import StartGateway, bearer, create_token
 
 BURST = 50
 CACHE_TTL_S = 1.0

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from coupon_core.lifecycle import redis_from_url
+from coupon_dev.gateway_fixtures import ADMIN, StartGateway
 from gateway.domain.credentials import Credential, CredentialError, parse_authorization
-from gateway.testing import ADMIN, StartGateway
 
 
 def _b64(text: str) -> str:

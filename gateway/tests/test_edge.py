@@ -7,8 +7,7 @@ from typing import Any
 import asyncpg
 import pytest
 from coupon_core.identity import IDENTITY_HEADER, Principal, sign_identity
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
-from gateway.testing import (
+from coupon_dev.gateway_fixtures import (
     ADMIN,
     TEST_ADMIN_TOKEN,
     StartGateway,
@@ -18,6 +17,7 @@ from gateway.testing import (
     echo_app,
     register_and_login,
 )
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
 
 # One endpoint per family, each served by a service behind the gateway.
 FAMILIES = [

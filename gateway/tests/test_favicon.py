@@ -3,7 +3,7 @@ no 401 in the browser's console."""
 
 from __future__ import annotations
 
-from gateway.testing import StartGateway
+from coupon_dev.gateway_fixtures import StartGateway
 
 
 async def test_the_browsers_favicon_request_is_served_without_credentials(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from gateway.testing import ADMIN, StartGateway
+from coupon_dev.gateway_fixtures import ADMIN, StartGateway
 from prometheus_client.parser import text_string_to_metric_families
 
 COUPON = "/api/v1/promotions/{promotionCode}/coupons/{code}"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
+from coupon_dev.gateway_fixtures import TEST_PASSWORD, StartGateway
 from gateway.keys import PASSWORDS
-from gateway.testing import TEST_PASSWORD, StartGateway
 
 LOGINS = 16
 USERS = 4

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp.test_utils import TestClient
-from gateway.testing import (
+from coupon_dev.gateway_fixtures import (
     ADMIN,
     TEST_ADMIN_TOKEN,
     TEST_PASSWORD,

@@ -13,8 +13,7 @@ from aiohttp.test_utils import TestClient
 from coupon_core.keys import PRINCIPAL
 from coupon_core.settings import ServiceSettings
 from coupon_core.web import build_app
-from gateway.app import create_app
-from gateway.testing import (
+from coupon_dev.gateway_fixtures import (
     ADMIN,
     RawResponse,
     bearer,
@@ -23,6 +22,7 @@ from gateway.testing import (
     settings_in_front_of,
     upstream_url,
 )
+from gateway.app import create_app
 
 MIB = 1024 * 1024
 

@@ -12,15 +12,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from coupon_core.identity import IDENTITY_HEADER, verify_identity
-from coupon_core.ports import free_port
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
-from gateway.app import create_app
-from gateway.testing import (
+from coupon_dev.gateway_fixtures import (
     TEST_ADMIN_TOKEN,
     register_and_login,
     settings_in_front_of,
     upstream_url,
 )
+from coupon_dev.ports import free_port
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
+from gateway.app import create_app
 
 AUTH = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 CHUNK = b"x" * 65536

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from coupon_core.settings import ServiceSettings
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
 from coupon_core.web import build_app
+from coupon_dev.gateway_fixtures import TEST_ADMIN_TOKEN
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
 from gateway.app import create_app
 from gateway.settings import Settings
-from gateway.testing import TEST_ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 

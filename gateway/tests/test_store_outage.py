@@ -13,15 +13,15 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from coupon_core.embedded import EmbeddedRedis
 from coupon_core.identity import Principal
 from coupon_core.settings import ServiceSettings
-from coupon_core.testing.plugin import signed_as
-from coupon_core.testing.poll import until
 from coupon_core.web import build_app
+from coupon_dev.embedded import EmbeddedRedis
+from coupon_dev.gateway_fixtures import ADMIN, TEST_ADMIN_TOKEN
+from coupon_dev.testing.plugin import signed_as
+from coupon_dev.testing.poll import until
 from gateway.app import create_app
 from gateway.settings import Settings
-from gateway.testing import ADMIN, TEST_ADMIN_TOKEN
 
 # Long enough that a request waiting for a pooled connection would show: a request that
 # needs a store which is down must not wait for it.

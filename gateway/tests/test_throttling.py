@@ -8,8 +8,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from gateway.app import create_app
-from gateway.testing import (
+from coupon_dev.gateway_fixtures import (
     ADMIN,
     TEST_ADMIN_TOKEN,
     TEST_PASSWORD,
@@ -21,6 +20,7 @@ from gateway.testing import (
     settings_in_front_of,
     upstream_url,
 )
+from gateway.app import create_app
 from prometheus_client.parser import text_string_to_metric_families
 
 PATH = "/v2/customers/1"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import ClientResponse
-from gateway.testing import ADMIN, StartGateway, bearer, create_token
+from coupon_dev.gateway_fixtures import ADMIN, StartGateway, bearer, create_token
 
 TOKENS = "/api/v1/api-tokens"
 

@@ -12,11 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 from coupon_core.migrations import migrate
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
-from gateway.app import MIGRATIONS_DIR, SERVICE
-from gateway.domain.secrets import API_TOKEN_PREFIX, TokenHasher
-from gateway.settings import Settings
-from gateway.testing import (
+from coupon_dev.gateway_fixtures import (
     ADMIN,
     TEST_ADMIN_TOKEN,
     StartGateway,
@@ -25,6 +21,10 @@ from gateway.testing import (
     create_token,
     register_and_login,
 )
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
+from gateway.app import MIGRATIONS_DIR, SERVICE
+from gateway.domain.secrets import API_TOKEN_PREFIX, TokenHasher
+from gateway.settings import Settings
 from pydantic import ValidationError
 
 OTHER_KEY = "another-token-hash-key-0123456789abcdef"

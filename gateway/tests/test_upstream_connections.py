@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from coupon_core.ports import reserve_port
-from coupon_core.testing.poll import until
+from coupon_dev.gateway_fixtures import ADMIN, TEST_ADMIN_TOKEN
+from coupon_dev.ports import reserve_port
+from coupon_dev.testing.poll import until
 from gateway.app import create_app
 from gateway.settings import Settings
-from gateway.testing import ADMIN, TEST_ADMIN_TOKEN
 
 PATH = "/v2/coupon/series/whoami"
 # Load in the scale-out test: bounded in requests and in time.

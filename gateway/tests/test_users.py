@@ -6,7 +6,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-from gateway.testing import TEST_PASSWORD, StartGateway, bearer, create_token, register_and_login
+from coupon_dev.gateway_fixtures import (
+    TEST_PASSWORD,
+    StartGateway,
+    bearer,
+    create_token,
+    register_and_login,
+)
 
 
 async def test_register_login_me_logout(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from coupon_dev.gateway_fixtures import ADMIN, StartGateway, bearer, create_token
 from gateway.domain.routes import PLATFORM_ROUTES, RouteTable, TemplateError
 from gateway.domain.whitelist import WhitelistError, allows, normalize_entries
-from gateway.testing import ADMIN, StartGateway, bearer, create_token
 
 ROUTES = RouteTable()
 

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 from coupon_core.identity import Principal
-from coupon_core.testing.plugin import signed_as
+from coupon_dev.testing.plugin import signed_as
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
 

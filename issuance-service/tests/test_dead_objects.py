@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from coupon_core import facts, keyspace, registry
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.testing.poll import until
+from coupon_dev.testing.poll import until
 from issuance_service import retiring
 from issuance_service.app import create_app
 from issuance_service.settings import Settings

@@ -12,7 +12,7 @@ import asyncpg
 from coupon_core import keyspace
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.testing.plugin import signed_as
+from coupon_dev.testing.plugin import signed_as
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
 from redis.asyncio import Redis

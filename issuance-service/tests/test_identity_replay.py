@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 from coupon_core.identity import Principal
-from coupon_core.testing.plugin import signed_as, signed_headers
+from coupon_dev.testing.plugin import signed_as, signed_headers
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
 

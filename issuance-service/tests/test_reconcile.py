@@ -14,8 +14,9 @@ import asyncpg
 import pytest
 from coupon_core import keyspace
 from coupon_core.lifecycle import redis_from_url
+from coupon_core.reconcile import ReconcileMetrics
 from coupon_core.scripts import load_scripts
-from coupon_core.testing.commands import command_env, run_command
+from coupon_dev.testing.commands import command_env, run_command
 from issuance_service import counters, reconcile
 from issuance_service.app import LUA_DIR
 from issuance_service.db import series as series_db
@@ -29,7 +30,7 @@ class Stores:
     redis: Redis
     scripts: counters.Scripts
 
-    async def reconcile(self, metrics: reconcile.ReconcileMetrics | None = None) -> int:
+    async def reconcile(self, metrics: ReconcileMetrics | None = None) -> int:
         return await reconcile.reconcile(self.pool, self.redis, self.scripts, metrics)
 
     async def get(self, key: str) -> str | None:
@@ -96,7 +97,7 @@ async def test_drift_is_repaired_and_a_late_give_back_lands_nowhere(
     regular = str(await _customer_id(api, "100"))
     await stores.redis.incrby(keyspace.issued_to_customer(group, regular), 3)
     epoch = await stores.get(keyspace.issuance_warm(group))
-    metrics = reconcile.ReconcileMetrics(CollectorRegistry())
+    metrics = reconcile.reconcile_metrics(CollectorRegistry())
 
     # Total 3 vs 2, the ghost's 1 vs none, the regular customer's 5 vs 2.
     assert await stores.reconcile(metrics) == 1 + 1 + 3

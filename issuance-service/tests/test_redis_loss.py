@@ -9,8 +9,8 @@ import aiohttp
 import asyncpg
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.testing.plugin import signed_as
-from coupon_core.testing.provision import Infra
+from coupon_dev.testing.plugin import signed_as
+from coupon_dev.testing.provision import Infra
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
 from redis.asyncio import Redis

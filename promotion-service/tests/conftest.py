@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.testing.plugin import signed_as
+from coupon_dev.testing.plugin import signed_as
 from promotion_service.app import create_app
 from promotion_service.settings import Settings
 from redis.asyncio import Redis

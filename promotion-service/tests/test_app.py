@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from coupon_core.identity import Principal
-from coupon_core.testing.plugin import signed_as
+from coupon_dev.testing.plugin import signed_as
 from promotion_service.app import create_app
 from promotion_service.settings import Settings
 

@@ -14,7 +14,7 @@ from coupon_core import customers, facts, keyspace, registry
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.testing.plugin import signed_as
+from coupon_dev.testing.plugin import signed_as
 from redemption_service.app import create_app
 from redemption_service.settings import Settings
 from redis.asyncio import Redis

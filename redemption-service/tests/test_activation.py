@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from coupon_core.facts import SubscriptionGrant
 from coupon_core.identity import Principal
-from coupon_core.testing.plugin import signed_as
+from coupon_dev.testing.plugin import signed_as
 from redis.asyncio import Redis
 
 from .conftest import mark_facts_ready, publish_group

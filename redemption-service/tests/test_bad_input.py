@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from gateway.testing import register_and_login
+from coupon_dev.gateway_fixtures import register_and_login
 from redis.asyncio import Redis
 
 from .conftest import coupon_in, ledger_rows, publish_customer, publish_group, redeem_body

@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
-from coupon_core.processes import Process
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
-from coupon_core.testing.provision import Infra
+from coupon_dev.processes import Process
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
+from coupon_dev.testing.provision import Infra
 from redemption_service.app import create_app
 from redemption_service.settings import Settings
 from redis.asyncio import Redis

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from coupon_core.db import rolled_back
 from coupon_core.keys import PG_POOL
-from coupon_core.testing.poll import until
+from coupon_dev.testing.poll import until
 from prometheus_client import CollectorRegistry
 from redemption_service.db import ledger
 from redemption_service.db.group_commit import GroupCommit, Seat

@@ -15,9 +15,9 @@ from coupon_core.keys import METRICS, PG_POOL
 from coupon_core.lifecycle import open_postgres_pool
 from coupon_core.migrations import apply_migrations
 from coupon_core.scripts import load_scripts
-from coupon_core.testing.poll import until
+from coupon_dev.testing.poll import until
 from prometheus_client import CollectorRegistry
-from redemption_service.app import MIGRATIONS_DIR, create_app, lua_dir
+from redemption_service.app import LUA_DIR, MIGRATIONS_DIR, create_app
 from redemption_service.counters import Counters
 from redemption_service.db import ledger, partitions
 from redemption_service.keys import COUNTERS
@@ -427,7 +427,7 @@ async def test_a_reversal_that_loses_a_deadlock_is_retried_not_failed(
                     crossing_task.append(waiting)
 
         crossing_task: list[asyncio.Future[None]] = []
-        counters = Counters(redis, load_scripts(redis, lua_dir()))
+        counters = Counters(redis, load_scripts(redis, LUA_DIR))
         result = await reverse(pool, counters, rid, reason="late", on_commit=on_commit)
         await crossing_task[0]
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from coupon_core import keyspace
 from coupon_core.keys import PG_POOL
-from coupon_core.testing.poll import until
+from coupon_dev.testing.poll import until
 from redemption_service.counters import Use
 from redemption_service.db import ledger, locks
 from redemption_service.keys import COUNTERS

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 from coupon_core import keyspace
 from coupon_core.identity import Principal
-from coupon_core.testing.commands import command_env, run_command
+from coupon_dev.testing.commands import command_env, run_command
 from redis.asyncio import Redis
 
 from .conftest import (

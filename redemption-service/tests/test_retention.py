@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from coupon_core.keys import METRICS, PG_POOL
-from coupon_core.testing.poll import until
+from coupon_dev.testing.poll import until
 from redemption_service.app import create_app
 from redemption_service.settings import Settings
 

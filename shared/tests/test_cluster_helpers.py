@@ -14,13 +14,13 @@ from coupon_core import events, facts, keyspace, registry
 from coupon_core.autopipeline import AutoPipeline
 from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
-from coupon_core.embedded_cluster import EmbeddedRedisCluster
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
 from coupon_core.settings import ServiceSettings
-from coupon_core.testing.poll import until
 from coupon_core.web import build_app
+from coupon_dev.embedded_cluster import EmbeddedRedisCluster
+from coupon_dev.testing.poll import until
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 

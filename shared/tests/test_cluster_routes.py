@@ -12,9 +12,9 @@ import pytest
 import redis
 from coupon_core import keyspace
 from coupon_core.autopipeline import AutoPipeline
-from coupon_core.embedded_cluster import EmbeddedRedisCluster
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
+from coupon_dev.embedded_cluster import EmbeddedRedisCluster
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException

@@ -8,7 +8,7 @@ import asyncio
 import asyncpg
 import pytest
 from coupon_core.db import CommitFailed, rolled_back
-from coupon_core.testing.poll import until
+from coupon_dev.testing.poll import until
 
 
 async def test_an_error_the_server_answered_proves_a_rollback(database_url: str) -> None:

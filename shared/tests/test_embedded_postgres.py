@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from coupon_core.embedded import EmbeddedPostgres, EmbeddedServerError
+from coupon_dev.embedded import EmbeddedPostgres, EmbeddedServerError
 
 
 @pytest.fixture

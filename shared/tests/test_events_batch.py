@@ -19,7 +19,7 @@ from coupon_core import consumer, events, keyspace
 from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
-from coupon_core.testing.poll import until
+from coupon_dev.testing.poll import until
 
 STREAM = keyspace.event_stream("redemption")
 GROUP = "promotion"

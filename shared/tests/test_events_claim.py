@@ -11,7 +11,7 @@ from coupon_core import events, keyspace
 from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
-from coupon_core.testing.poll import until
+from coupon_dev.testing.poll import until
 
 
 async def test_running_consumer_claims_what_a_dead_replica_left_pending(

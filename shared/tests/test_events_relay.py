@@ -13,7 +13,7 @@ import orjson
 import pytest
 from coupon_core import events, keyspace
 from coupon_core.keys import PG_POOL, REDIS
-from coupon_core.testing.poll import until
+from coupon_dev.testing.poll import until
 
 STREAM = keyspace.event_stream("promotion")
 

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 from coupon_core.settings import ServiceSettings
-from coupon_core.testing.poll import until
 from coupon_core.web import build_app, settle_gc
+from coupon_dev.testing.poll import until
 from prometheus_client.parser import text_string_to_metric_families
 
 STALL_S = 0.3

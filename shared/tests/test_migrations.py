@@ -8,10 +8,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from coupon_core.embedded import EmbeddedPostgres
 from coupon_core.migrations import MigrationError, apply_migrations, load_migrations, migrate
-from coupon_core.ports import free_port
-from coupon_core.testing.poll import until
+from coupon_dev.embedded import EmbeddedPostgres
+from coupon_dev.ports import free_port
+from coupon_dev.testing.poll import until
 
 
 def _write(directory: Path, files: dict[str, str]) -> Path:

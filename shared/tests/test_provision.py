@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncpg
 import psutil
 import pytest
-from coupon_core.embedded import postgres_bin_dir
-from coupon_core.testing.provision import Infra, Provider, choose_provider, provision
+from coupon_dev.embedded import postgres_bin_dir
+from coupon_dev.testing.provision import Infra, Provider, choose_provider, provision
 from redis.asyncio import Redis
 
 URLS = {"TEST_DATABASE_URL": "postgresql://x/y", "TEST_REDIS_URL": "redis://x:1/0"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 from coupon_core.lifecycle import redis_from_url
-from coupon_core.testing.provision import Provider, cluster_mode, provision
+from coupon_dev.testing.provision import Provider, cluster_mode, provision
 from redis.asyncio.cluster import RedisCluster
 
 

@@ -7,8 +7,8 @@ import itertools
 from typing import Any
 
 import pytest
-from coupon_core.embedded_cluster import CLUSTER_SLOTS, EmbeddedRedisCluster
 from coupon_core.lifecycle import cluster_seeds, is_cluster_url, redis_from_url
+from coupon_dev.embedded_cluster import CLUSTER_SLOTS, EmbeddedRedisCluster
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError

@@ -12,18 +12,18 @@ from typing import Any, cast
 
 import pytest
 from aiohttp import web
-from coupon_core.embedded_tls import (
+from coupon_core.identity import Principal
+from coupon_core.keys import REDIS
+from coupon_core.lifecycle import redis_for
+from coupon_core.settings import ServiceSettings
+from coupon_core.web import build_app
+from coupon_dev.embedded_tls import (
     EmbeddedTlsRedis,
     EmbeddedTlsRedisCluster,
     TlsFiles,
     make_certificates,
 )
-from coupon_core.identity import Principal
-from coupon_core.keys import REDIS
-from coupon_core.lifecycle import redis_for
-from coupon_core.settings import ServiceSettings
-from coupon_core.testing.plugin import signed_as
-from coupon_core.web import build_app
+from coupon_dev.testing.plugin import signed_as
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster

@@ -11,8 +11,8 @@ from coupon_core.http import json_response, parse_body
 from coupon_core.identity import Principal
 from coupon_core.keys import PRINCIPAL
 from coupon_core.settings import ServiceSettings
-from coupon_core.testing.plugin import signed_as, signed_headers
 from coupon_core.web import build_app
+from coupon_dev.testing.plugin import signed_as, signed_headers
 from pydantic import BaseModel, Field
 
 CALLER = Principal(kind="api_token", id="1", name="tester")

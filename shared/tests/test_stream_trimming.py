@@ -18,7 +18,7 @@ from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.keys import METRICS, PG_POOL, REDIS
 from coupon_core.metrics import Metrics
-from coupon_core.testing.poll import until
+from coupon_dev.testing.poll import until
 
 SERVICE = "promotion"
 STREAM = keyspace.event_stream(SERVICE)

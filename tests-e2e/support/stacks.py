@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from coupon_core.stack import Stack, StackConfig, load_demo
+from coupon_dev.stack import Stack, StackConfig, load_demo
 
 ADMIN_TOKEN = "e2e-bootstrap-admin-token-0123456789"
 

@@ -13,28 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from coupon_core import couponctl_env
-
+from couponctl import env_file
 from couponctl.client import DEFAULT_URL, GatewayClient, UsageError
 
 
 def connect(url: str | None, token: str | None, env: Mapping[str, str]) -> GatewayClient:
     """A client of the gateway that ``--url``/``--token`` (None when not given), ``env``
     and the launcher's file name, in that order."""
-    path = couponctl_env.default_path(env)
+    path = env_file.default_path(env)
     url_origin = ""
     if not url:
-        url, url_origin = env.get(couponctl_env.URL_VARIABLE), couponctl_env.URL_VARIABLE
-    token = token or env.get(couponctl_env.TOKEN_VARIABLE)
+        url, url_origin = env.get(env_file.URL_VARIABLE), env_file.URL_VARIABLE
+    token = token or env.get(env_file.TOKEN_VARIABLE)
     if not url or not token:
         try:
-            saved = couponctl_env.read(path)
+            saved = env_file.read(path)
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read {path}: {exc}") from None
         if not url:
-            url = saved.get(couponctl_env.URL_VARIABLE)
-            url_origin = f"{couponctl_env.URL_VARIABLE} from {path}"
-        token = token or saved.get(couponctl_env.TOKEN_VARIABLE)
+            url = saved.get(env_file.URL_VARIABLE)
+            url_origin = f"{env_file.URL_VARIABLE} from {path}"
+        token = token or saved.get(env_file.TOKEN_VARIABLE)
     if not url:
         url, url_origin = DEFAULT_URL, "the default URL; pass --url or set COUPONCTL_URL"
     return GatewayClient(

@@ -37,7 +37,7 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     # Bind with SO_REUSEPORT: the local launcher holds each port it picks (see
-    # coupon_core.ports.reserve_port), and the process binds it alongside.
+    # coupon_dev.ports.reserve_port), and the process binds it alongside.
     reuse_port: bool = False
     database_url: str = Field(min_length=1)
     redis_url: str = Field(min_length=1)

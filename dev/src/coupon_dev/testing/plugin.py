@@ -1,6 +1,6 @@
 """pytest plugin: real PostgreSQL and Redis for every test, a clean state for each test.
 
-Enabled for the whole workspace by ``-p coupon_core.testing.plugin`` in the pytest options.
+Enabled for the whole workspace by ``-p coupon_dev.testing.plugin`` in the pytest options.
 With ``COUPON_TEST_REDIS_CLUSTER=1`` the ``redis_url`` of every test is a ``redis+cluster://``
 URL of a three-master Redis Cluster (``make test-cluster``); build clients with
 :func:`coupon_core.lifecycle.redis_from_url`, which understands both kinds of URL.
@@ -21,13 +21,12 @@ import asyncpg
 import pytest
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 from aiohttp.client_middlewares import ClientMiddlewareType
-from yarl import URL
-
-from coupon_core.embedded_cluster import EmbeddedRedisCluster
 from coupon_core.identity import IDENTITY_HEADER, Principal, sign_identity
 from coupon_core.lifecycle import RedisClient, redis_from_url
-from coupon_core.ports import reserve_port
-from coupon_core.testing.provision import Infra, provision
+from coupon_dev.embedded_cluster import EmbeddedRedisCluster
+from coupon_dev.ports import reserve_port
+from coupon_dev.testing.provision import Infra, provision
+from yarl import URL
 
 TEST_IDENTITY_SECRET = "test-identity-secret-not-for-production"  # noqa: S105
 

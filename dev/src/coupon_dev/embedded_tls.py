@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-
-from coupon_core.embedded import EmbeddedRedis, EmbeddedServerError, redis_server_bin, run
-from coupon_core.embedded_cluster import EmbeddedRedisCluster
+from coupon_dev.embedded import EmbeddedRedis, EmbeddedServerError, redis_server_bin, run
+from coupon_dev.embedded_cluster import EmbeddedRedisCluster
 
 # Certificates live as long as a test session at most.
 DAYS = "2"

@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from coupon_core.openapi import build_document, documented_operations, undocumented_routes
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
-
-from coupon_core.openapi import build_document, documented_operations, undocumented_routes
 
 NO_CONTENT = "204"
 

@@ -12,7 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from coupon_core.embedded import signals_held, spawn, terminate
+from coupon_dev.embedded import signals_held, spawn, terminate
 
 READY_TIMEOUT_S = 60.0
 

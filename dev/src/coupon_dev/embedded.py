@@ -7,7 +7,7 @@ and to its binaries is opened to others for search (``o+x``, never read): a clon
 home (0700) works. Each server is a direct child process, so tests can kill it (SIGKILL) and
 start it again on the same data directory and port; it runs in a process group of its own, so
 a terminal's Ctrl-C reaches only whoever started it, which stops it in order. A Redis Cluster
-of such servers is in ``coupon_core.embedded_cluster``; ports in ``coupon_core.ports``.
+of such servers is in ``coupon_dev.embedded_cluster``; ports in ``coupon_dev.ports``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from coupon_core.ports import free_port
+from coupon_dev.ports import free_port
 
 START_TIMEOUT_S = 60.0
 _PR_SET_PDEATHSIG = 1

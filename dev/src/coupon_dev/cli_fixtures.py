@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from coupon_core.stack import Stack, StackConfig
-
+from coupon_dev.stack import Stack, StackConfig
 from couponctl.__main__ import main
 
 STACK_TOKEN = "cli-bootstrap-admin-token-0123456789"  # noqa: S105

@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 
 import redis
-
-from coupon_core.embedded import START_TIMEOUT_S, EmbeddedRedis, EmbeddedServerError
-from coupon_core.ports import port_is_free
+from coupon_dev.embedded import START_TIMEOUT_S, EmbeddedRedis, EmbeddedServerError
+from coupon_dev.ports import port_is_free
 
 CLUSTER_SLOTS = 16384
 # A cluster node also listens on its port + 10000 (the cluster bus; Redis 6 has no

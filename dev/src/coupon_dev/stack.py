@@ -1,10 +1,10 @@
 """The whole platform on one machine: PostgreSQL, Redis, the gateway and the three services.
 
-``make run`` calls ``python -m coupon_core.stack``; the end-to-end tests use :class:`Stack`
+``make run`` calls ``python -m coupon_dev.stack``; the end-to-end tests use :class:`Stack`
 directly, so both start the platform the same way. PostgreSQL and Redis are embedded
 (started from pip-installed binaries) unless ``DATABASE_URL`` / ``REDIS_URL`` name servers.
 What can be checked without starting anything (the secrets, the data directory being free:
-``coupon_core.stack_lock``, the given ports) is checked before the slow steps.
+``coupon_dev.stack_lock``, the given ports) is checked before the slow steps.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coupon_core import couponctl_env
-from coupon_core.embedded import EmbeddedPostgres, EmbeddedRedis, run
-from coupon_core.ports import port_is_free, reserve_port
-from coupon_core.processes import Process, StackError
 from coupon_core.settings import MIN_SECRET_LENGTH
-from coupon_core.stack_lock import DataDirLock
+from coupon_dev.embedded import EmbeddedPostgres, EmbeddedRedis, run
+from coupon_dev.ports import port_is_free, reserve_port
+from coupon_dev.processes import Process, StackError
+from coupon_dev.stack_lock import DataDirLock
+from couponctl import env_file
 
 # process name -> (python module, database name)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -299,17 +299,17 @@ def _announce(stack: Stack, token: str) -> None:
     print(f"postgres: {stack.database_url}")
     print(f"redis: {stack.redis_url}")
     print(f"logs: {stack.logs}")
-    written = couponctl_env.write(stack.data_dir, stack.gateway_url, token)
+    written = env_file.write(stack.data_dir, stack.gateway_url, token)
     print(f"couponctl settings: {written} (read by default), or paste:")
-    print(f"  {couponctl_env.export_line(stack.gateway_url, token)}")
+    print(f"  {env_file.export_line(stack.gateway_url, token)}")
     if not load_demo(stack.gateway_url, token):  # on success the demo output names it
         print(f"demo token: {token}")
     print("ready; Ctrl-C stops everything", flush=True)
 
 
 def _run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m coupon_core.stack", description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=couponctl_env.default_data_dir(os.environ))
+    parser = argparse.ArgumentParser(prog="python -m coupon_dev.stack", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=env_file.default_data_dir(os.environ))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8080")))
     parser.add_argument("--replicas", type=int, default=int(os.environ.get("STACK_REPLICAS", "1")))
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from coupon_core.testing.plugin import TEST_IDENTITY_SECRET
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
 
 
 def command_env(database_url: str, redis_url: str) -> dict[str, str]:
