@@ -23,6 +23,7 @@ PROCESSES = {
 }
 DEV_ONLY = {
     "pytest",
+    "psutil",
     "mypy",
     "ruff",
     "pgserver",
@@ -139,6 +140,8 @@ def test_dockerignore_lets_in_only_what_the_build_copies() -> None:
         assert f"{process}/pyproject.toml" in allowed
     for process in PROCESSES:
         assert f"{process}/migrations/**" in allowed
+    # The development package (launcher, embedded servers, test fixtures) never enters.
+    assert not [line for line in allowed if line.startswith("dev/")]
 
 
 def test_runtime_requirements_leave_development_tools_out() -> None:

