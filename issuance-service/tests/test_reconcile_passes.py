@@ -10,8 +10,9 @@ from typing import Any
 
 import asyncpg
 from coupon_core import keyspace
+from coupon_core.reconcile import ReconcileMetrics
 from issuance_service.db import series as series_db
-from issuance_service.reconcile import ReconcileMetrics, Reconciler
+from issuance_service.reconcile import Reconciler, reconcile_metrics
 from prometheus_client import CollectorRegistry
 
 from . import test_reconcile as base
@@ -35,7 +36,7 @@ def _reconciler(stores: Stores, metrics: ReconcileMetrics, *, passes: float = 0)
 
 
 def _checked(metrics: ReconcileMetrics) -> dict[str, float]:
-    found = {k: metrics.series_checked.labels(k)._value.get() for k in ("changed", "sweep")}
+    found = {k: metrics.checked.labels(k)._value.get() for k in ("changed", "sweep")}
     found["keys"] = metrics.keys_checked._value.get()
     return found
 
@@ -64,7 +65,7 @@ async def test_a_pass_over_idle_series_checks_none_of_them(
     api: Any, new_series: Callable[..., dict[str, Any]], stores: Stores
 ) -> None:
     ids = await _series(api, new_series, 3, stores, idle=True)
-    metrics = ReconcileMetrics(CollectorRegistry())
+    metrics = reconcile_metrics(CollectorRegistry())
     reconciler = _reconciler(stores, metrics)
     for series_id in ids:
         await stores.redis.set(_total(series_id), 5)  # not this pass's to see: the sweep's
@@ -78,7 +79,7 @@ async def test_drift_of_a_series_just_issued_from_is_repaired_by_the_next_pass(
     api: Any, new_series: Callable[..., dict[str, Any]], stores: Stores
 ) -> None:
     busy, idle = await _series(api, new_series, 2, stores, idle=True)
-    metrics = ReconcileMetrics(CollectorRegistry())
+    metrics = reconcile_metrics(CollectorRegistry())
     reconciler = _reconciler(stores, metrics)
     await reconciler.run_pass()
     assert await base._issue(api, busy, "200") == 200
@@ -99,7 +100,7 @@ async def test_drift_of_an_idle_series_is_repaired_by_the_full_sweep(
     api: Any, new_series: Callable[..., dict[str, Any]], stores: Stores
 ) -> None:
     ids = await _series(api, new_series, 3, stores, idle=True)
-    metrics = ReconcileMetrics(CollectorRegistry())
+    metrics = reconcile_metrics(CollectorRegistry())
     reconciler = _reconciler(stores, metrics, passes=3)  # one series a pass
     await reconciler.run_pass()
     await stores.redis.set(_total(ids[1]), 3)  # drift 2
@@ -118,7 +119,7 @@ async def test_a_check_that_finds_no_drift_never_waits_for_an_issue(
     """An issue between its take and its commit holds its series' lock shared: a check
     that takes the exclusive lock would wait for it (and stop the issues behind it)."""
     ids = await _series(api, new_series, 2, stores, idle=False)
-    metrics = ReconcileMetrics(CollectorRegistry())
+    metrics = reconcile_metrics(CollectorRegistry())
     reconciler = _reconciler(stores, metrics, passes=1)  # every series, every pass
     issuing = await asyncpg.connect(database_url)
     try:

@@ -63,9 +63,7 @@ def _reconciler(app: web.Application, *, full_sweep_h: float = 720) -> Reconcile
 
 def _checked(app: web.Application) -> dict[str, float]:
     metrics = app[RECONCILE_METRICS]
-    found = {
-        kind: metrics.groups_checked.labels(kind)._value.get() for kind in ("changed", "sweep")
-    }
+    found = {kind: metrics.checked.labels(kind)._value.get() for kind in ("changed", "sweep")}
     found["keys"] = metrics.keys_checked._value.get()
     return found
 

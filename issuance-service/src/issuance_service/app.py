@@ -18,7 +18,7 @@ from issuance_service.api.routes import add_routes
 from issuance_service.issuing import EVENT_STREAM_SERVICE
 from issuance_service.keys import RECONCILE_METRICS, SCRIPTS, SETTINGS
 from issuance_service.publishing import republish_when_lost
-from issuance_service.reconcile import ReconcileMetrics, Reconciler
+from issuance_service.reconcile import Reconciler, reconcile_metrics
 from issuance_service.redemptions import on_redemption_events
 from issuance_service.settings import Settings
 
@@ -81,7 +81,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(background_task_ctx("outbox-relay", _relay))
     app.cleanup_ctx.append(background_task_ctx("redemption-events", _consume_redemptions))
     app.cleanup_ctx.append(background_task_ctx("facts-republisher", _republish))
-    app[RECONCILE_METRICS] = ReconcileMetrics(app[METRICS].registry)
+    app[RECONCILE_METRICS] = reconcile_metrics(app[METRICS].registry)
     if settings.reconcile_interval_s > 0:
         app.cleanup_ctx.append(background_task_ctx("reconciler", _reconcile))
     retention.install(app, settings, retention_jobs.jobs, service=SERVICE)

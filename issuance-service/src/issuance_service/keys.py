@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
+from coupon_core.reconcile import ReconcileMetrics
 from redis.commands.core import AsyncScript
 
-from issuance_service.reconcile import ReconcileMetrics
 from issuance_service.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -11,80 +11,30 @@ are found by one keyspace SCAN, grouped by hash tag, in the on-demand :func:`rec
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import asyncpg
 from coupon_core import keyspace
 from coupon_core.db import Connection
+from coupon_core.reconcile import Checked, ReconcileMetrics, report
 from coupon_core.sweep import Sweep
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from issuance_service.counters import REBUILD_BATCH, Scripts, count_drift, expected, read
 from issuance_service.db import coupons as coupons_db
 from issuance_service.db import series as series_db
 
-log = logging.getLogger(__name__)
 # issued_at is stamped in whole seconds (issuing.py) by the issuing replica's clock.
 ISSUED_AT_RESOLUTION = timedelta(seconds=1)
+UNITS = "series"
 
 
-class ReconcileMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.drift = Gauge(
-            "issuance_counter_drift",
-            "Sum of |counter - ledger| over every issuance count at the last reconcile.",
-            registry=registry,
-        )
-        self.repaired = Counter(
-            "issuance_counter_drift_repaired",
-            "Issuance count units the reconciler set back to what the ledger says.",
-            registry=registry,
-        )
-        self.series_checked = Gauge(
-            "issuance_reconcile_series_checked",
-            "Series the last reconcile pass compared with their coupons, by why: changed, "
-            "sweep, full (an on-demand reconcile).",
-            ["kind"],
-            registry=registry,
-        )
-        self.keys_checked = Gauge(
-            "issuance_reconcile_keys_checked",
-            "Counters the last reconcile pass read and compared.",
-            registry=registry,
-        )
-        self.locked = Counter(
-            "issuance_reconcile_locked",
-            "Series checks that saw a difference and took the series' exclusive lock.",
-            registry=registry,
-        )
-        self.duration = Histogram(
-            "issuance_reconcile_duration_seconds",
-            "How long one reconcile pass took.",
-            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300),
-            registry=registry,
-        )
-
-    def export(self, results: Iterable[Checked], drift: int, series: dict[str, int]) -> None:
-        results = list(results)
-        self.drift.set(drift)
-        self.repaired.inc(drift)
-        for kind in ("changed", "sweep", "full"):
-            self.series_checked.labels(kind).set(series.get(kind, 0))
-        self.keys_checked.set(sum(r.keys for r in results))
-        self.locked.inc(sum(r.locked for r in results))
-
-
-@dataclass(frozen=True, slots=True)
-class Checked:
-    drift: int = 0
-    keys: int = 0
-    locked: bool = False
+def reconcile_metrics(registry: CollectorRegistry) -> ReconcileMetrics:
+    return ReconcileMetrics(registry, service="issuance", units=UNITS)
 
 
 async def _want(
@@ -178,13 +128,8 @@ class Reconciler:
         ]
         results += [await check_series(self.pool, self.redis, self.scripts, s) for s in swept]
         self.since = now - self.margin - ISSUED_AT_RESOLUTION
-        drift = sum(r.drift for r in results)
-        if self.metrics is not None:
-            self.metrics.export(results, drift, {"changed": len(changed), "sweep": len(swept)})
-            self.metrics.duration.observe(time.perf_counter() - started)
-        if drift:
-            log.warning("reconcile repaired drift of %d over %d series", drift, len(results))
-        return drift
+        checked = {"changed": len(changed), "sweep": len(swept)}
+        return report(self.metrics, results, checked, started=started, units=UNITS)
 
 
 async def _present(redis: Redis) -> dict[int, list[str]]:
@@ -211,10 +156,4 @@ async def reconcile(
     results = [
         await check_series(pool, redis, scripts, s, stale=present.get(s, ())) for s in series_ids
     ]
-    total = sum(r.drift for r in results)
-    if metrics is not None:
-        metrics.export(results, total, {"full": len(results)})
-        metrics.duration.observe(time.perf_counter() - started)
-    if total:
-        log.warning("reconcile repaired drift of %d over %d series", total, len(series_ids))
-    return total
+    return report(metrics, results, {"full": len(results)}, started=started, units=UNITS)

@@ -26,7 +26,7 @@ from redemption_service.keys import (
 )
 from redemption_service.settings import Settings
 from redemption_service.usecases.ledger_upkeep import LedgerMetrics
-from redemption_service.usecases.rebuild import ReconcileMetrics
+from redemption_service.usecases.rebuild import reconcile_metrics
 from redemption_service.usecases.reconcile import Reconciler
 
 SERVICE = "redemption-service"
@@ -78,7 +78,7 @@ def create_app(settings: Settings) -> web.Application:
         settings, service=SERVICE, migrations_dir=MIGRATIONS_DIR, reset_marked_only=True
     )
     app[SETTINGS] = settings
-    app[RECONCILE_METRICS] = ReconcileMetrics(app[METRICS].registry)
+    app[RECONCILE_METRICS] = reconcile_metrics(app[METRICS].registry)
     app[LEDGER_METRICS] = LedgerMetrics(app[METRICS].registry)
     app.cleanup_ctx.append(counters_ctx)
     if settings.relay_outbox:

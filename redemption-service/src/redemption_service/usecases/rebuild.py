@@ -1,5 +1,5 @@
 """Rebuilding a group's counters from the ledger under its lock (a cold group, or a repair
-the reconciler decided on: usecases/reconcile.py), and the reconciler's metrics."""
+the reconciler decided on: usecases/reconcile.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import asyncpg
 from coupon_core import keyspace
 from coupon_core.db import Connection
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from coupon_core.reconcile import ReconcileMetrics
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from redemption_service.counters import Counters, expected_counters, use_keys
@@ -21,50 +22,12 @@ from redemption_service.usecases.judge import OWNERS
 FACTS_CHUNK = 10_000
 # Counter rows a cold rebuild reads from PostgreSQL (and names, and writes) at a time.
 REBUILD_CHUNK = 5_000
+UNITS = "groups"
 
 
-class ReconcileMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.drift = Gauge(
-            "redemption_counter_drift",
-            "Sum of |counter - ledger| over every redemption counter at the last reconcile.",
-            registry=registry,
-        )
-        self.repaired = Counter(
-            "redemption_counter_drift_repaired",
-            "Counter units the reconciler set back to what the ledger says.",
-            registry=registry,
-        )
-        self.rebuilds = Counter(
-            "redemption_counter_rebuilds",
-            "Cold groups whose counters were rebuilt from the ledger.",
-            registry=registry,
-        )
-        self.groups_checked = Gauge(
-            "redemption_reconcile_groups_checked",
-            "Groups the last reconcile pass compared with the ledger, by why: changed "
-            "(ledger activity since the pass before), sweep (the slow full sweep), full "
-            "(an on-demand reconcile).",
-            ["kind"],
-            registry=registry,
-        )
-        self.keys_checked = Gauge(
-            "redemption_reconcile_keys_checked",
-            "Counters the last reconcile pass read and compared with the ledger.",
-            registry=registry,
-        )
-        self.locked = Counter(
-            "redemption_reconcile_locked",
-            "Group checks that saw a difference and took the group's exclusive lock to "
-            "re-check and repair it (a check that sees none never blocks a redeem).",
-            registry=registry,
-        )
-        self.duration = Histogram(
-            "redemption_reconcile_duration_seconds",
-            "How long one reconcile pass took.",
-            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300),
-            registry=registry,
-        )
+def reconcile_metrics(registry: CollectorRegistry) -> ReconcileMetrics:
+    """The reconciler's metrics, and the cold rebuilds redeems waited for."""
+    return ReconcileMetrics(registry, service="redemption", units=UNITS, counts_rebuilds=True)
 
 
 @dataclass(frozen=True, slots=True)

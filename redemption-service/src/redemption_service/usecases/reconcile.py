@@ -12,32 +12,18 @@ tag, in the on-demand :func:`reconcile` (docs/redemption.md, "Reconciler").
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import asyncpg
+from coupon_core.reconcile import Checked, ReconcileMetrics, report
 from coupon_core.sweep import Sweep
 
 from redemption_service.counters import Counters, expected_counters
 from redemption_service.db import activity, ledger, locks
-from redemption_service.usecases.rebuild import (
-    ReconcileMetrics,
-    published,
-    rebuild_group,
-    retired_keys,
-)
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Checked:
-    drift: int = 0
-    keys: int = 0
-    locked: bool = False
+from redemption_service.usecases.rebuild import UNITS, published, rebuild_group, retired_keys
 
 
 def _differs(want: dict[str, int], have: dict[str, int], retired: Collection[str]) -> bool:
@@ -136,26 +122,8 @@ class Reconciler:
         results = [await check_pairs(self.pool, self.counters, g, p) for g, p in changed.items()]
         results += [await check_group(self.pool, self.counters, g) for g in swept]
         self.since = now - self.margin
-        drift = sum(r.drift for r in results)
-        if self.metrics is not None:
-            groups = {"changed": len(changed), "sweep": len(swept), "full": 0}
-            _export(self.metrics, results, drift, groups)
-            self.metrics.duration.observe(time.perf_counter() - started)
-        if drift:
-            log.warning("reconcile repaired drift of %d over %d groups", drift, len(results))
-        return drift
-
-
-def _export(
-    metrics: ReconcileMetrics, results: Iterable[Checked], drift: int, groups: dict[str, int]
-) -> None:
-    results = list(results)
-    metrics.drift.set(drift)
-    metrics.repaired.inc(drift)
-    for kind, count in groups.items():
-        metrics.groups_checked.labels(kind).set(count)
-    metrics.keys_checked.set(sum(r.keys for r in results))
-    metrics.locked.inc(sum(r.locked for r in results))
+        checked = {"changed": len(changed), "sweep": len(swept)}
+        return report(self.metrics, results, checked, started=started, units=UNITS)
 
 
 async def reconcile(
@@ -187,10 +155,4 @@ async def reconcile(
                 checked, drift=checked.drift + warmed.drift, locked=checked.locked or warmed.locked
             )
         )
-    total = sum(r.drift for r in results)
-    if metrics is not None:
-        _export(metrics, results, total, {"changed": 0, "sweep": 0, "full": len(results)})
-        metrics.duration.observe(time.perf_counter() - started)
-    if total:
-        log.warning("reconcile repaired drift of %d over %d groups", total, len(results))
-    return total
+    return report(metrics, results, {"full": len(results)}, started=started, units=UNITS)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import asyncpg
 from coupon_core.db import rolled_back
 from coupon_core.errors import ServiceUnavailable
+from coupon_core.reconcile import ReconcileMetrics
 from redis.exceptions import RedisError
 
 from redemption_service.counters import Cold, Counters, Mode, Use
@@ -23,7 +24,7 @@ from redemption_service.db.group_commit import GroupCommit
 from redemption_service.domain.models import Completion, Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
 from redemption_service.usecases.judge import judge
-from redemption_service.usecases.rebuild import ReconcileMetrics, rebuild_group
+from redemption_service.usecases.rebuild import rebuild_group
 
 MAX_REBUILDS = 3
 
