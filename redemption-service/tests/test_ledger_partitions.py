@@ -59,7 +59,7 @@ async def migrated(database_url: str, upto: int | None = None, *, tmp: Path) -> 
     """Apply the service's migrations (only those numbered up to ``upto`` when given)."""
     directory = tmp / f"migrations_{upto}"
     directory.mkdir(exist_ok=True)
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+    for path in sorted(MIGRATIONS_DIR.iterdir()):
         if upto is None or int(path.name[:4]) <= upto:
             shutil.copy(path, directory / path.name)
     conn = await asyncpg.connect(database_url)

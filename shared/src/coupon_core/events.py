@@ -1,7 +1,7 @@
 """Domain events: a transactional outbox relayed to Redis Streams, and idempotent consumers.
 
 * A service writes an event with :func:`enqueue` in the same transaction as the change it
-  describes (table ``outbox``, migration ``0001_outbox.sql`` of every service).
+  describes (table ``outbox``, the shared migration ``shared_migrations/outbox.sql``).
 * :func:`relay_outbox` (a background task) publishes unpublished rows to the service's
   stream ``events:<service>``, up to 500 a round: one ``UPDATE ... RETURNING`` takes and
   marks them (``FOR UPDATE SKIP LOCKED``: several replicas share the work), one pipeline

@@ -3,6 +3,12 @@
 Files are named ``NNNN_description.sql`` and applied in number order, each in its own
 transaction, and recorded in ``schema_migrations`` with a checksum. Concurrent start-ups
 serialise on the advisory lock, so every migration runs exactly once.
+
+A migration several services need alike (the outbox's tables, their retention indexes) is
+written once, in this package's ``shared_migrations/<description>.sql``; a service takes it
+with a file ``NNNN_description.shared`` in its own directory, which holds only comments: its
+SQL is the shared file's, run and recorded as that service's migration ``NNNN`` under the
+same name and checksum as any other.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from coupon_core.db import Connection
 
 log = logging.getLogger(__name__)
 
-_FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.(?:sql|shared)$")
+SHARED_DIR = Path(__file__).resolve().parent / "shared_migrations"
 # Arbitrary constant namespace for the advisory lock: (namespace, hash of the service name).
 _LOCK_NAMESPACE = 72_410
 # How long ``migrate`` (a migration Job, compose's one-shot container) waits for PostgreSQL
@@ -59,15 +66,34 @@ class Migration:
 
 def load_migrations(directory: Path) -> list[Migration]:
     found: dict[int, Migration] = {}
-    for path in sorted(directory.glob("*.sql")):
+    for path in sorted([*directory.glob("*.sql"), *directory.glob("*.shared")]):
         match = _FILE_RE.match(path.name)
         if match is None:
-            raise MigrationError(f"{path.name}: migration files are named NNNN_description.sql")
-        version = int(match.group(1))
+            raise MigrationError(
+                f"{path.name}: migration files are named NNNN_description.sql "
+                "(or NNNN_description.shared for a shared one)"
+            )
+        version, name = int(match.group(1)), match.group(2)
         if version in found:
             raise MigrationError(f"{path.name}: version {version} appears twice")
-        found[version] = Migration(version, match.group(2), path.read_text())
+        sql = _shared_sql(path, name) if path.suffix == ".shared" else path.read_text()
+        found[version] = Migration(version, name, sql)
     return [found[v] for v in sorted(found)]
+
+
+def _shared_sql(marker: Path, name: str) -> str:
+    """The SQL a ``NNNN_name.shared`` file takes: ``shared_migrations/name.sql``."""
+    if any(
+        line.strip() and not line.lstrip().startswith("--")
+        for line in marker.read_text().splitlines()
+    ):
+        raise MigrationError(
+            f"{marker.name}: a .shared file names a shared migration and holds only comments"
+        )
+    source = SHARED_DIR / f"{name}.sql"
+    if not source.is_file():
+        raise MigrationError(f"{marker.name}: there is no shared migration {source}")
+    return source.read_text()
 
 
 async def apply_migrations(conn: asyncpg.Connection, directory: Path, *, service: str) -> list[int]:
