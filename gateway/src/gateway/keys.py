@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.connections import UpstreamConnections
 from gateway.domain.credentials import Credential
 from gateway.domain.passwords import Passwords
 from gateway.gatekeeper import Gatekeeper
@@ -18,6 +19,7 @@ ROUTER = web.AppKey("router", Router)
 GATEKEEPER = web.AppKey("gatekeeper", Gatekeeper)
 PASSWORDS = web.AppKey("passwords", Passwords)
 PROXY_CONFIG = web.AppKey("proxy_config", ProxyConfig)
+UPSTREAM_CONNECTIONS = web.AppKey("upstream_connections", UpstreamConnections)
 
 CALLER = web.RequestKey("caller", Caller)
 CREDENTIAL = web.RequestKey("credential", Credential)
