@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from typing import Any
 
 import asyncpg
 from coupon_core import facts, keyspace, registry
 from promotion_service.app import create_app
+from promotion_service.db import generation as generation_db
 from promotion_service.domain.codes import ALPHABET
+from promotion_service.domain.models import CouponLimits
 
 BASE = "/api/v1/promotions/HOLIDAY-SALE/coupons"
 GROUP = "P:HOLIDAY-SALE"
@@ -205,3 +208,68 @@ async def test_deleting_a_promotion_stops_its_job(
     await wait_for(nothing_left, deadline_s=30)
     assert (await client.request("GET", "/api/v1/promotions/HOLIDAY-SALE")).status == 404
     await client.close()
+
+
+async def test_a_job_steps_past_codes_the_registry_forgot(
+    service_env: dict[str, Any], direct: Any, database_url: str, redis: Any, wait_for: Any
+) -> None:
+    """Coupons in the table whose registry entries Redis lost clash with a job's batches:
+    the job stores the rest of each batch, gives the clashed codes back and claims more."""
+    from promotion_service.settings import Settings
+
+    settings = Settings(
+        **service_env, generation_sync_limit=100, generation_batch_size=100, job_poll_s=0.05
+    )
+    client = await direct(create_app(settings))
+    for code in ("HOLIDAY-SALE", "OLD-SALE"):
+        body = {"code": code, "name": code.title(), "couponBased": True}
+        assert (await client.request("POST", "/api/v1/promotions/", json=body)).status == 201
+    # Once the facts are published, nothing republishes (and so reclaims) what the table
+    # holds: half of the three-character codes are then in the table, unknown to Redis.
+    await wait_for(lambda: redis.exists(keyspace.facts_ready("promotion")))
+    every = ["".join(chars) for chars in itertools.product(ALPHABET, repeat=3)]
+    forgotten = every[: len(every) // 2]
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO coupons (promotion_id, code) "
+            "SELECT id, unnest($1::text[]) FROM promotions WHERE code = 'OLD-SALE'",
+            forgotten,
+        )
+        started = await client.request(
+            "POST", f"{BASE}/generate", json={"amount": 150, "codeLength": 3}
+        )
+        assert started.status == 202
+        href = (await started.json())["_links"]["self"]["href"]
+        finished = await wait_for(lambda: _finished(client, href), deadline_s=60)
+        assert finished["done"] == 150
+        rows = await conn.fetch(
+            "SELECT c.code FROM coupons c JOIN promotions p ON p.id = c.promotion_id "
+            "WHERE p.code = 'HOLIDAY-SALE'"
+        )
+    finally:
+        await conn.close()
+    generated = {row["code"] for row in rows}
+    assert len(generated) == 150
+    assert not generated & set(forgotten)
+    owners = dict(zip(every, await registry.owners_of(redis, every), strict=True))
+    assert {code for code, owner in owners.items() if owner == GROUP} == generated
+    assert [code for code in forgotten if owners[code] is not None] == []
+    await client.close()
+
+
+async def test_a_claim_that_got_no_codes_makes_an_empty_batch(
+    api: Any, new_promotion: Any, database_url: str
+) -> None:
+    """Every random code of a claim can be taken already (likelier the shorter the codes):
+    the batch then inserts nothing, and generation goes on claiming."""
+    promotion = await new_promotion(api)
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            inserted = await generation_db.insert_batch(
+                conn, promotion_id=promotion["id"], job_id=None, codes=[], limits=CouponLimits()
+            )
+    finally:
+        await conn.close()
+    assert inserted == []

@@ -34,6 +34,8 @@ async def insert_batch(
     Redis lost its data): the batch is copied straight into ``coupons``, and only when that
     hits a duplicate is it copied into a staging table and inserted with ON CONFLICT DO
     NOTHING. Call inside a transaction."""
+    if not codes:  # a claim whose random codes were all taken (array_agg of none is NULL)
+        return []
     ids = await conn.fetchval(
         "SELECT array_agg(nextval('coupons_id_seq')) FROM generate_series(1, $1)", len(codes)
     )
