@@ -153,6 +153,96 @@ def _job_request(job: GenerationJob) -> Request:
     )
 
 
+def _start_claim(
+    redis: Redis, group: str, req: Request, count: int
+) -> asyncio.Task[list[str]] | None:
+    """A claim of ``count`` codes for a batch to come, in the background; None when no
+    codes remain to claim."""
+    return asyncio.create_task(_claim(redis, group, req, count)) if count > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    inserted: list[tuple[int, str]]
+    done: int
+
+
+async def _store_batch(
+    pool: asyncpg.Pool,
+    job: GenerationJob,
+    codes: list[str],
+    limits: CouponLimits,
+    *,
+    owner: str,
+    lease_s: float,
+) -> _Stored | None:
+    """One batch, its event and the job's progress in one transaction; the rows inserted
+    and the job's ``done``, or None when the job stopped being ours (taken over, promotion
+    deleted)."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await job_db.renew(conn, job.id, owner=owner, lease_s=lease_s) is None:
+            return None
+        promo = await promotion_db.get(conn, job.promotion_code)
+        if promo is None:
+            return None
+        inserted = await generation_db.insert_batch(
+            conn, promotion_id=promo.id, job_id=job.id, codes=codes, limits=limits
+        )
+        await _announce(conn, promo, len(inserted), job.id)
+        return _Stored(inserted, await job_db.add_done(conn, job.id, len(inserted)))
+
+
+async def _release_clashes(
+    redis: Redis, group: str, codes: list[str], inserted: list[tuple[int, str]]
+) -> None:
+    """Give back the codes of a batch that clashed with rows Redis had forgotten."""
+    if len(inserted) < len(codes):
+        kept = {code for _, code in inserted}
+        await registry.release(redis, [c for c in codes if c not in kept], group)
+
+
+async def _publish_after(
+    previous: asyncio.Task[None] | None,
+    redis: Redis,
+    job: GenerationJob,
+    inserted: list[tuple[int, str]],
+    limits: CouponLimits,
+) -> asyncio.Task[None]:
+    """Once the previous batch's facts are published, publish this batch's in the
+    background."""
+    if previous is not None:
+        await previous
+    return asyncio.create_task(publish.generated(redis, job.promotion_code, inserted, limits))
+
+
+def _claimed_ahead(claiming: asyncio.Task[list[str]] | None) -> list[str]:
+    """The codes a finished claim for the next batch got (none if it failed)."""
+    if claiming is None or not claiming.done() or claiming.cancelled():
+        return []
+    return claiming.result() if claiming.exception() is None else []
+
+
+async def _wind_down(
+    redis: Redis,
+    group: str,
+    codes: list[str],
+    claiming: asyncio.Task[list[str]] | None,
+    publishing: asyncio.Task[None] | None,
+) -> None:
+    """Let the claim and the publication in flight end (cut short when the service is
+    stopping), then give back the codes claimed for batches that did not commit."""
+    in_flight = {t for t in (claiming, publishing) if t is not None and not t.done()}
+    if in_flight and not stopping():
+        await asyncio.wait(in_flight)
+    unused = [*codes, *_claimed_ahead(claiming)]
+    for task in in_flight:
+        task.cancel()  # a no-op on those that ended
+    # Best effort: the claims of a batch cut off halfway through its round trip stay with
+    # this promotion, unused.
+    if unused:
+        await registry.release(redis, unused, group)
+
+
 async def run_job(
     pool: asyncpg.Pool,
     redis: Redis,
@@ -170,7 +260,7 @@ async def run_job(
     req = _job_request(job)
     group = group_of(job.promotion_code)
     done = job.done
-    codes: list[str] = []
+    codes: list[str] = []  # claimed for the batch in hand, not committed yet
     claiming: asyncio.Task[list[str]] | None = None
     publishing: asyncio.Task[None] | None = None
     try:
@@ -178,48 +268,19 @@ async def run_job(
         while claiming is not None:
             check_stopping()
             codes = await claiming
-            claiming = None
             ahead = min(batch_size, job.total - done - len(codes))
-            if ahead > 0:
-                claiming = asyncio.create_task(_claim(redis, group, req, ahead))
-            async with pool.acquire() as conn, conn.transaction():
-                if await job_db.renew(conn, job.id, owner=owner, lease_s=lease_s) is None:
-                    return None
-                promo = await promotion_db.get(conn, job.promotion_code)
-                if promo is None:
-                    return None
-                inserted = await generation_db.insert_batch(
-                    conn, promotion_id=promo.id, job_id=job.id, codes=codes, limits=req.limits
-                )
-                await _announce(conn, promo, len(inserted), job.id)
-                done = await job_db.add_done(conn, job.id, len(inserted))
-            if len(inserted) < len(codes):  # clashed with rows Redis had forgotten
-                kept = {code for _, code in inserted}
-                await registry.release(redis, [c for c in codes if c not in kept], group)
+            claiming = _start_claim(redis, group, req, ahead)
+            stored = await _store_batch(pool, job, codes, req.limits, owner=owner, lease_s=lease_s)
+            if stored is None:
+                return None
+            done = stored.done
+            await _release_clashes(redis, group, codes, stored.inserted)
             codes = []
-            if publishing is not None:
-                await publishing
-            publishing = asyncio.create_task(
-                publish.generated(redis, job.promotion_code, inserted, req.limits)
-            )
-            if claiming is None and done < job.total:
-                claiming = asyncio.create_task(
-                    _claim(redis, group, req, min(batch_size, job.total - done))
-                )
+            publishing = await _publish_after(publishing, redis, job, stored.inserted, req.limits)
+            if claiming is None:  # the batch clashed: claim again what it could not store
+                claiming = _start_claim(redis, group, req, min(batch_size, job.total - done))
         if publishing is not None:
             await publishing
         return done
     finally:
-        pending = {t for t in (claiming, publishing) if t is not None and not t.done()}
-        if pending and not stopping():
-            await asyncio.wait(pending)
-        prefetched = claiming is not None and claiming.done() and not claiming.cancelled()
-        if claiming is not None and prefetched and claiming.exception() is None:
-            codes = [*codes, *claiming.result()]
-        for task in (claiming, publishing):
-            if task is not None and not task.done():
-                task.cancel()
-        # Codes claimed for a batch that did not commit go back (best effort: the claims of
-        # a batch cut off halfway through its round trip stay with this promotion, unused).
-        if codes:
-            await registry.release(redis, codes, group)
+        await _wind_down(redis, group, codes, claiming, publishing)
