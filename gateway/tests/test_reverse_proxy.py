@@ -141,6 +141,28 @@ async def test_hop_by_hop_headers_are_dropped_both_ways(gateway: Any) -> None:
     assert "X-Drop" not in response.headers
 
 
+async def test_head_relays_the_upstreams_headers_and_no_body(gateway: Any) -> None:
+    response = await gateway.head("/v2/coupon/series/echo")
+    assert response.status == 200
+    assert response.headers["X-Upstream"] == "yes"
+    assert await response.read() == b""
+    # The connection carries the next request as usual (no body left over on it).
+    again = await gateway.get("/v2/coupon/series/echo")
+    assert (await again.json())["method"] == "GET"
+
+
+async def test_a_body_sent_with_expect_continue_arrives_once_and_whole(gateway: Any) -> None:
+    """The gateway answers the client's Expect itself (it reads the body before forwarding),
+    so the service gets the body with the request and no Expect of its own to answer."""
+    body = b"y" * 100_000
+    response = await gateway.post("/v2/coupon/series/upload", data=body, expect100=True)
+    assert response.status == 200
+    assert await response.json() == {"sha256": hashlib.sha256(body).hexdigest(), "size": 100_000}
+    seen = await (await gateway.post("/v2/coupon/series/echo", data=b"z", expect100=True)).json()
+    assert "Expect" not in seen["headers"]
+    assert seen["body"] == "z"
+
+
 async def test_a_cookie_an_upstream_sets_is_not_sent_with_other_requests(
     aiohttp_client: Any, service_env: dict[str, Any], upstream: tuple[Upstream, TestServer]
 ) -> None:
