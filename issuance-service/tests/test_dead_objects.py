@@ -13,12 +13,13 @@ import pytest
 from coupon_core import facts, keyspace, registry
 from coupon_core.lifecycle import redis_from_url
 from coupon_dev.testing.poll import until
-from issuance_service import retiring
+from coupon_dev.testing.retirement import Retirement, keys, redeemed
 from issuance_service.app import create_app
+from issuance_service.db.retirement import SCHEMA
 from issuance_service.settings import Settings
 from redis.asyncio import Redis
 
-GRACE = timedelta(days=30)
+RETIREMENT = Retirement(SCHEMA, grace=timedelta(days=30), batch=2)
 
 
 @pytest.fixture
@@ -34,23 +35,6 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield created
 
 
-async def keys(redis: Redis, pattern: str) -> set[str]:
-    found = set()
-    async for key in redis.scan_iter(match=pattern, count=1000):
-        found.add(key.decode() if isinstance(key, bytes) else key)
-    return found
-
-
-async def retire_all(pool: asyncpg.Pool, redis: Redis, limit: int = 2) -> int:
-    """Steps until one retires less than ``limit``, as the retention runner does."""
-    total = 0
-    while True:
-        removed = await retiring.step(pool, redis, grace=GRACE, limit=limit)
-        total += removed
-        if removed < limit:
-            return total
-
-
 async def issue(api: Any, series_id: int, mobile: str) -> dict[str, Any]:
     resp = await api.post(
         "/v2/coupon/issue", json={"seriesId": series_id, "customer": {"mobile": mobile}}
@@ -58,17 +42,6 @@ async def issue(api: Any, series_id: int, mobile: str) -> dict[str, Any]:
     assert resp.status == 200, await resp.text()
     issued: dict[str, Any] = await resp.json()
     return issued
-
-
-def redeemed(group: str, code: str, customer: str) -> dict[str, int]:
-    """Redemption counters as the redemption service leaves them after redeeming ``code``."""
-    return {
-        keyspace.redemption_warm(group): 1,
-        keyspace.redeemed_total(group): 1,
-        keyspace.redeemed_by_customer(group, customer): 1,
-        keyspace.redeemed_coupon(group, code): 1,
-        keyspace.redeemed_coupon_by_customer(group, code, customer): 1,
-    }
 
 
 class World:
@@ -121,10 +94,10 @@ async def test_dead_series_and_coupons_leave_redis_once(
     assert keyspace.redemption_warm(w.dead) in dead_keys
     live_before = await keys(redis, "{" + w.live + "}:*")
 
-    lag = await retiring.lag_s(pool, grace=GRACE)
+    lag = await RETIREMENT.lag_s(pool)
     assert timedelta(hours=23) < timedelta(seconds=lag) < timedelta(hours=25)
-    assert await retire_all(pool, redis) == 3 + 1 + 1  # dead's coupons, "gone", then dead
-    assert await retiring.lag_s(pool, grace=GRACE) == 0
+    assert await RETIREMENT.run(pool, redis) == 3 + 1 + 1  # dead's coupons, "gone", then dead
+    assert await RETIREMENT.lag_s(pool) == 0
 
     assert await keys(redis, "{" + w.dead + "}:*") == set()
     gone, customer = w.code("gone"), w.customer("gone")
@@ -140,7 +113,7 @@ async def test_dead_series_and_coupons_leave_redis_once(
     assert coupon is not None
 
     owners = await keys(redis, "{C:*}:owner")
-    assert await retire_all(pool, redis) == 0
+    assert await RETIREMENT.run(pool, redis) == 0
     assert await keys(redis, "{C:*}:owner") == owners
 
 
@@ -148,7 +121,7 @@ async def test_republish_after_redis_loss_leaves_retired_keys_out(
     api: Any, redis: Redis, pool: asyncpg.Pool, new_series: Any, wait_for: Any
 ) -> None:
     w = await world(api, redis, pool, new_series)
-    await retire_all(pool, redis)
+    await RETIREMENT.run(pool, redis)
     marker = keyspace.facts_ready("issuance")
     await wait_for(lambda: redis.exists(marker), what="the first publication")
     await redis.flushall()

@@ -10,10 +10,11 @@ from typing import Any
 import asyncpg
 import pytest
 from coupon_core import facts, keyspace, registry
-from promotion_service.usecases import retire
+from coupon_dev.testing.retirement import Retirement, keys, redeemed
+from promotion_service.db.retirement import SCHEMA
 from redis.asyncio import Redis
 
-GRACE = timedelta(days=30)
+RETIREMENT = Retirement(SCHEMA, grace=timedelta(days=30), batch=5)
 DEAD, LIVE = "P:OVER", "P:RUNNING"
 
 
@@ -21,34 +22,6 @@ DEAD, LIVE = "P:OVER", "P:RUNNING"
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as created:
         yield created
-
-
-async def keys(redis: Redis, pattern: str) -> set[str]:
-    found = set()
-    async for key in redis.scan_iter(match=pattern, count=1000):
-        found.add(key.decode() if isinstance(key, bytes) else key)
-    return found
-
-
-async def retire_all(pool: asyncpg.Pool, redis: Redis, limit: int = 5) -> int:
-    """Steps until one retires less than ``limit``, as the retention runner does."""
-    total = 0
-    while True:
-        removed = await retire.step(pool, redis, grace=GRACE, limit=limit)
-        total += removed
-        if removed < limit:
-            return total
-
-
-def counters(group: str, code: str) -> dict[str, int]:
-    """Redemption counters as the redemption service leaves them after redeeming ``code``."""
-    return {
-        keyspace.redemption_warm(group): 1,
-        keyspace.redeemed_total(group): 1,
-        keyspace.redeemed_by_customer(group, "7"): 1,
-        keyspace.redeemed_coupon(group, code): 1,
-        keyspace.redeemed_coupon_by_customer(group, code, "7"): 1,
-    }
 
 
 async def setup_dead_and_live(
@@ -68,8 +41,8 @@ async def setup_dead_and_live(
         assert (
             await api.post("/api/v1/promotions/RUNNING/coupons/", json={"code": code})
         ).status == 201
-    await redis.mset(counters(DEAD, "D1"))  # one group (one slot) per MSET
-    await redis.mset(counters(LIVE, "LX"))
+    await redis.mset(redeemed(DEAD, "D1", "7"))  # one group (one slot) per MSET
+    await redis.mset(redeemed(LIVE, "LX", "7"))
     await redis.set(keyspace.redeemed_coupon(LIVE, "L1"), 1)
     async with pool.acquire() as conn:
         await conn.execute(
@@ -92,10 +65,10 @@ async def test_dead_promotions_and_coupons_leave_redis_once(
     owners_before = await keys(redis, "{C:*}:owner")
     assert len(owners_before) == 25
 
-    lag = await retire.lag_s(pool, grace=GRACE)
+    lag = await RETIREMENT.lag_s(pool)
     assert timedelta(hours=23) < timedelta(seconds=lag) < timedelta(hours=25)  # OVER, LX
-    assert await retire_all(pool, redis) == 22 + 1 + 1  # OVER's coupons, LX, then OVER
-    assert await retire.lag_s(pool, grace=GRACE) == 0
+    assert await RETIREMENT.run(pool, redis) == 22 + 1 + 1  # OVER's coupons, LX, then OVER
+    assert await RETIREMENT.lag_s(pool) == 0
 
     assert await keys(redis, "{P:OVER}:*") == set()
     assert live_before - await keys(redis, "{P:RUNNING}:*") == {
@@ -111,7 +84,7 @@ async def test_dead_promotions_and_coupons_leave_redis_once(
     assert coupon is not None
     assert await redis.get(keyspace.redeemed_total(LIVE)) == b"1"
 
-    assert await retire_all(pool, redis) == 0
+    assert await RETIREMENT.run(pool, redis) == 0
     assert await keys(redis, "{C:*}:owner") == owners
 
 
@@ -119,7 +92,7 @@ async def test_republish_after_redis_loss_leaves_retired_keys_out(
     api: Any, redis: Redis, pool: asyncpg.Pool, new_promotion: Any, wait_for: Any
 ) -> None:
     await setup_dead_and_live(api, redis, pool, new_promotion)
-    await retire_all(pool, redis)
+    await RETIREMENT.run(pool, redis)
     marker = keyspace.facts_ready("promotion")
     await wait_for(lambda: redis.exists(marker))
     await redis.flushall()
@@ -138,12 +111,12 @@ async def test_an_edit_brings_a_retired_coupon_back(
     api: Any, redis: Redis, pool: asyncpg.Pool, new_promotion: Any
 ) -> None:
     await setup_dead_and_live(api, redis, pool, new_promotion)
-    await retire_all(pool, redis)
+    await RETIREMENT.run(pool, redis)
     changed = await api.patch(
         "/api/v1/promotions/RUNNING/coupons/LX", json={"expiresAt": "2099-01-01"}
     )
     assert changed.status == 204, await changed.text()
 
-    assert await retire_all(pool, redis) == 0
+    assert await RETIREMENT.run(pool, redis) == 0
     _, coupon = await facts.read(redis, LIVE, "LX")
     assert coupon is not None

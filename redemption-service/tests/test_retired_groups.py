@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 from coupon_core import keyspace, retirement
+from coupon_dev.testing.retirement import keys
 from redis.asyncio import Redis
 
 from .conftest import (
@@ -26,13 +27,6 @@ async def _code(http: aiohttp.ClientSession, base: str, code: str, mobile: str) 
     status, body = await post_signed(http, base, REDEEM, redeem_body(coupon_in(code, mobile)))
     assert status == 200, body
     found: int = body["response"]["coupons"]["coupon"]["item_status"]["code"]
-    return found
-
-
-async def keys(redis: Redis, pattern: str) -> set[str]:
-    found = set()
-    async for key in redis.scan_iter(match=pattern, count=1000):
-        found.add(key.decode() if isinstance(key, bytes) else key)
     return found
 
 

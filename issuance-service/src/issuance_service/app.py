@@ -13,7 +13,6 @@ from coupon_core.lifecycle import background_task_ctx, every
 from coupon_core.scripts import load_scripts
 from coupon_core.web import build_app, bundled_dir
 
-from issuance_service import retention_jobs
 from issuance_service.api.routes import add_routes
 from issuance_service.issuing import EVENT_STREAM_SERVICE
 from issuance_service.keys import RECONCILE_METRICS, SCRIPTS, SETTINGS
@@ -21,6 +20,7 @@ from issuance_service.publishing import republish_when_lost
 from issuance_service.reconcile import Reconciler, reconcile_metrics
 from issuance_service.redemptions import on_redemption_events
 from issuance_service.settings import Settings
+from issuance_service.workers.retention import jobs as retention_jobs
 
 SERVICE = "issuance-service"
 MIGRATIONS_DIR = bundled_dir(__file__, "migrations")
@@ -84,6 +84,6 @@ def create_app(settings: Settings) -> web.Application:
     app[RECONCILE_METRICS] = reconcile_metrics(app[METRICS].registry)
     if settings.reconcile_interval_s > 0:
         app.cleanup_ctx.append(background_task_ctx("reconciler", _reconcile))
-    retention.install(app, settings, retention_jobs.jobs, service=SERVICE)
+    retention.install(app, settings, retention_jobs, service=SERVICE)
     add_routes(app)
     return app

@@ -10,13 +10,13 @@ from coupon_core.keys import METRICS
 from coupon_core.lifecycle import background_task_ctx
 from coupon_core.web import build_app, bundled_dir
 
-from promotion_service import retention_jobs
 from promotion_service.api.routes import add_routes
 from promotion_service.keys import JOBS_QUEUED, SETTINGS
 from promotion_service.settings import Settings
 from promotion_service.workers.events import consume_redemptions, relay
 from promotion_service.workers.facts import republish_when_lost
 from promotion_service.workers.jobs import pending_codes, run_jobs
+from promotion_service.workers.retention import jobs as retention_jobs
 
 SERVICE = "promotion-service"
 MIGRATIONS_DIR = bundled_dir(__file__, "migrations")
@@ -37,5 +37,5 @@ def create_app(settings: Settings) -> web.Application:
             ("generation-jobs", run_jobs),
         )
     )
-    retention.install(app, settings, retention_jobs.jobs, service=SERVICE)
+    retention.install(app, settings, retention_jobs, service=SERVICE)
     return app

@@ -1,6 +1,6 @@
 """Retention: what is past its retention is removed in bounded batches, in every service.
 
-A service lists its :class:`Job` values in ``<package>/retention_jobs.py`` and starts the
+A service lists its :class:`Job` values in ``<package>/workers/retention.py`` and starts the
 runner with :func:`install`. Every ``RETENTION_INTERVAL_S`` each replica tries a
 session-level advisory lock; the one that gets it runs a pass, the others skip it. A pass
 runs each job's ``step(RETENTION_BATCH)`` until it removes fewer than the batch, pausing

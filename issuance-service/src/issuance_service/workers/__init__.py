@@ -1,0 +1,1 @@
+"""Background loops of the issuance-service: relays, consumers, reconcilers, retention."""
