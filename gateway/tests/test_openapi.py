@@ -6,18 +6,18 @@ from typing import Any
 
 from aiohttp import web
 from coupon_core.openapi import Doc, add_document_route, build_document, documented
-from coupon_dev.gateway_fixtures import StartGateway, ThroughGateway
-from coupon_dev.testing.openapi import answer_problems
-from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
-from gateway.api.docs import UNAVAILABLE_HEADER, platform_document
-from gateway.app import create_app
-from gateway.domain.routes import (
+from coupon_core.routes import (
     PLATFORM_ROUTES,
     PUBLIC_PATHS,
     PUBLIC_ROUTES,
     USER_TEMPLATES,
     RouteTable,
 )
+from coupon_dev.gateway_fixtures import StartGateway, ThroughGateway
+from coupon_dev.testing.openapi import answer_problems
+from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
+from gateway.api.docs import UNAVAILABLE_HEADER, platform_document
+from gateway.app import create_app
 from gateway.settings import Settings
 from issuance_service.app import create_app as issuance_app
 from issuance_service.settings import Settings as IssuanceSettings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gateway.routing import ISSUANCE, PROMOTION, REDEMPTION, upstream_for
+from coupon_core.routes import ISSUANCE, PLATFORM, PROMOTION, REDEMPTION
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ from gateway.routing import ISSUANCE, PROMOTION, REDEMPTION, upstream_for
     ],
 )
 def test_upstream_for(path: str, expected: str | None) -> None:
-    assert upstream_for(path) == expected
+    assert PLATFORM.upstream_for(path) == expected
 
 
 @pytest.mark.parametrize(
@@ -45,4 +45,4 @@ def test_upstream_for(path: str, expected: str | None) -> None:
 def test_a_decoded_newline_ends_no_route(path: str) -> None:
     """A percent-encoded newline (%0A) decodes into the path: an exact route or a prefix's
     end does not match before it."""
-    assert upstream_for(path) is None
+    assert PLATFORM.upstream_for(path) is None

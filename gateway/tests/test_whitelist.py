@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from coupon_core.routes import ISSUANCE, PLATFORM_ROUTES, Endpoint, RouteTable, TemplateError
 from coupon_dev.gateway_fixtures import ADMIN, StartGateway, bearer, create_token
-from gateway.domain.routes import PLATFORM_ROUTES, RouteTable, TemplateError
 from gateway.domain.whitelist import WhitelistError, allows, normalize_entries
 
 ROUTES = RouteTable()
@@ -45,7 +45,12 @@ def test_every_template_in_the_table_is_well_formed_and_unique() -> None:
 
 def test_one_spelling_per_template() -> None:
     with pytest.raises(TemplateError):
-        RouteTable((("GET", "/v2/customers/{id}"), ("PUT", "/v2/customers/{customerId}")))
+        RouteTable(
+            (
+                Endpoint("GET", "/v2/customers/{id}", ISSUANCE),
+                Endpoint("PUT", "/v2/customers/{customerId}", ISSUANCE),
+            )
+        )
 
 
 def test_entries_are_normalized_to_the_table_spelling() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from coupon_core.routes import PLATFORM_ROUTES
 from coupon_dev.testing.openapi import assert_fully_documented
-from gateway.domain.routes import PLATFORM_ROUTES
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
 

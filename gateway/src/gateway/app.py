@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core.keys import METRICS
+from coupon_core.routes import ISSUANCE, PROMOTION, REDEMPTION
 from coupon_core.web import build_app, bundled_dir
 from prometheus_client import Gauge
 
@@ -18,7 +19,7 @@ from gateway.gatekeeper import Gatekeeper
 from gateway.keys import GATEKEEPER, PASSWORDS, PROXY_CONFIG, ROUTER, SETTINGS
 from gateway.proxy import proxy_handler
 from gateway.proxy_config import ProxyConfig
-from gateway.routing import ISSUANCE, PROMOTION, REDEMPTION, Router
+from gateway.routing import Router
 from gateway.settings import Settings
 from gateway.targets import target_middleware
 from gateway.upstreams import upstream_session_ctx

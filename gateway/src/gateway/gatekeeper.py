@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import asyncpg
 from coupon_core.errors import Forbidden, Unauthorized
+from coupon_core.routes import PLATFORM, PUBLIC_ROUTES, USER_TEMPLATES, RouteTable
 from prometheus_client import CollectorRegistry
 
 from gateway.domain.addresses import TrustedProxies
 from gateway.domain.credentials import Credential, CredentialError, parse_authorization
-from gateway.domain.routes import PUBLIC_ROUTES, USER_TEMPLATES, RouteTable
 from gateway.domain.secrets import TokenHasher, legacy_shaped
 from gateway.domain.whitelist import allows
 from gateway.principals import Caller, CallerCache, Resolver
@@ -49,7 +49,7 @@ class Gatekeeper:
     settings: Settings
     # The application's metrics registry (None: metrics kept but not exported).
     registry: CollectorRegistry | None = None
-    routes: RouteTable = field(default_factory=RouteTable)
+    routes: RouteTable = PLATFORM
     blocked: BlockedClients = field(default_factory=BlockedClients)
     hasher: TokenHasher = field(init=False)
     proxies: TrustedProxies = field(init=False)
@@ -70,7 +70,7 @@ class Gatekeeper:
         return self.limiter
 
     def template(self, path: str) -> str | None:
-        return self.routes.template_for(path)
+        return self.routes.match(path).template
 
     @staticmethod
     def is_public(method: str, template: str | None) -> bool:

@@ -5,7 +5,7 @@ Each service's document is fetched from one of its replicas and kept for ``CACHE
 service that does not answer contributes its last fetched document, or nothing yet. Either
 way the answer names it in the ``OpenAPI-Unavailable`` header and in
 ``info.x-unavailable-services``. Every operation's ``security`` follows the gateway's table
-(``gateway.domain.routes``): public routes none, user endpoints ``userToken``, the rest an
+(``coupon_core.routes``): public routes none, user endpoints ``userToken``, the rest an
 API token as ``bearerAuth`` or ``basicAuth``.
 """
 
@@ -30,9 +30,9 @@ from coupon_core.openapi import (
     error_answer,
     merge_documents,
 )
+from coupon_core.routes import PLATFORM, PUBLIC_PATHS, PUBLIC_ROUTES, USER_TEMPLATES
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from gateway.domain.routes import PUBLIC_PATHS, PUBLIC_ROUTES, USER_TEMPLATES, RouteTable
 from gateway.keys import ROUTER
 
 log = logging.getLogger(__name__)
@@ -148,9 +148,8 @@ def platform_document(
     own: dict[str, Any], parts: list[dict[str, Any]], unavailable: list[str]
 ) -> dict[str, Any]:
     merged = merge_documents(own, parts)
-    routes = RouteTable()
     for path, item in merged["paths"].items():
-        template = routes.template_for(path)
+        template = PLATFORM.template_for(path)
         for method, operation in item.items():
             operation["security"] = security_for(method.upper(), path, template)
             operation["responses"] = _with_edge_answers(path, operation)

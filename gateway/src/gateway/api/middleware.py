@@ -8,10 +8,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from coupon_core.keys import PG_POOL, PRINCIPAL, ROUTE_LABEL
 from coupon_core.metrics import UNMATCHED_ROUTE
+from coupon_core.routes import PUBLIC_PATHS, PUBLIC_PREFIXES, UNMETERED_IN_OUTAGE
 from redis.exceptions import RedisError
 
 from gateway.domain.addresses import UNKNOWN
-from gateway.domain.routes import PUBLIC_PATHS, PUBLIC_PREFIXES, UNMETERED_IN_OUTAGE
 from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, RATE_WINDOW, SETTINGS
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gateway.domain.routes import METHODS, RouteTable, TemplateError
+from coupon_core.routes import METHODS, RouteTable, TemplateError
 
 WILDCARD = "*"
 MAX_ENTRIES = 200
