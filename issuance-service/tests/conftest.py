@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,17 +27,6 @@ def series_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, deadline_s: float = 20.0, what: str = "condition"
-) -> None:
-    """Poll ``check`` until true; fail at the deadline."""
-    end = time.monotonic() + deadline_s
-    while not await check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 async def api(service_env: dict[str, Any], through_gateway: Any) -> TestClient[Any, Any]:
     """A client of the gateway in front of one issuance-service (``service_env`` first, so
@@ -59,8 +46,3 @@ def replica_settings(service_env: dict[str, Any]) -> Settings:
 def new_series() -> Callable[..., dict[str, Any]]:
     """Body of a valid series (valid for a year), with overrides."""
     return series_body
-
-
-@pytest.fixture
-def wait_for() -> Callable[..., Awaitable[None]]:
-    return eventually

@@ -118,14 +118,14 @@ async def test_dead_series_and_coupons_leave_redis_once(
 
 
 async def test_republish_after_redis_loss_leaves_retired_keys_out(
-    api: Any, redis: Redis, pool: asyncpg.Pool, new_series: Any, wait_for: Any
+    api: Any, redis: Redis, pool: asyncpg.Pool, new_series: Any
 ) -> None:
     w = await world(api, redis, pool, new_series)
     await RETIREMENT.run(pool, redis)
     marker = keyspace.facts_ready("issuance")
-    await wait_for(lambda: redis.exists(marker), what="the first publication")
+    await until(lambda: redis.exists(marker), what="the first publication")
     await redis.flushall()
-    await wait_for(lambda: redis.exists(marker), what="the republisher")
+    await until(lambda: redis.exists(marker), what="the republisher")
 
     assert await keys(redis, "{" + w.dead + "}:*") == set()
     assert await keys(redis, "{" + w.live + "}:*") == {

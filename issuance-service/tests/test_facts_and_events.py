@@ -12,6 +12,7 @@ import orjson
 import pytest
 from coupon_core import customers, facts, keyspace, registry
 from coupon_core.lifecycle import redis_from_url
+from coupon_dev.testing.poll import until
 from redis.asyncio import Redis
 
 
@@ -70,7 +71,7 @@ async def _assert_published(redis: Redis, series: dict[str, Any], coupon: dict[s
 
 
 async def test_facts_index_and_registry_are_published(
-    api: Any, new_series: Any, redis: Redis, wait_for: Any
+    api: Any, new_series: Any, redis: Redis
 ) -> None:
     series, coupon = await _issue(api, new_series)
     await _assert_published(redis, series, coupon)
@@ -83,7 +84,7 @@ async def test_facts_index_and_registry_are_published(
         types = [orjson.loads(f[b"payload"]).get("code") for _, f in entries]
         return coupon["code"] in types
 
-    await wait_for(issued_event, what="coupon.issued on events:issuance")
+    await until(issued_event, what="coupon.issued on events:issuance")
 
     changed = await api.put(
         f"/v2/coupon/series/{series['id']}",
@@ -103,7 +104,7 @@ async def test_facts_index_and_registry_are_published(
 
 
 async def test_everything_republished_after_redis_lost_it(
-    api: Any, new_series: Any, redis: Redis, wait_for: Any
+    api: Any, new_series: Any, redis: Redis
 ) -> None:
     series, coupon = await _issue(api, new_series)
     await redis.flushall()
@@ -111,7 +112,7 @@ async def test_everything_republished_after_redis_lost_it(
     async def republished() -> bool:
         return bool(await redis.exists(keyspace.facts_ready("issuance")))
 
-    await wait_for(republished, what="the republisher")
+    await until(republished, what="the republisher")
     await _assert_published(redis, series, coupon)
     # Counters rebuild on demand: the next issue to the same customer still counts the first.
     await api.put(f"/v2/coupon/series/{series['id']}", json={"maxVouchersPerUser": 1})
@@ -140,7 +141,7 @@ def _event(
 
 
 async def test_num_redeemed_follows_redemption_events(
-    api: Any, new_series: Any, redis: Redis, wait_for: Any, database_url: str
+    api: Any, new_series: Any, redis: Redis, database_url: str
 ) -> None:
     series, coupon = await _issue(api, new_series)
     other = await api.post(
@@ -173,7 +174,7 @@ async def test_num_redeemed_follows_redemption_events(
             await conn.close()
         return bool(done == 7)
 
-    await wait_for(all_processed, what="the seven distinct events processed")
+    await until(all_processed, what="the seven distinct events processed")
     current = await (await api.get(f"/v2/coupon/series/{series['id']}")).json()
     assert current["numRedeemed"] == 3
     owned = await (await api.get(f"/v2/customers/{coupon['customer']['id']}/coupons")).json()

@@ -10,6 +10,7 @@ import asyncpg
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
 from coupon_dev.testing.plugin import signed_as
+from coupon_dev.testing.poll import until
 from coupon_dev.testing.provision import Infra
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
@@ -47,7 +48,6 @@ async def test_limits_hold_when_redis_restarts_empty_mid_issue(
     aiohttp_server: Any,
     infra: Infra,
     new_series: Any,
-    wait_for: Any,
 ) -> None:
     servers = [await aiohttp_server(create_app(replica_settings)) for _ in range(2)]
     urls = [str(s.make_url("")).rstrip("/") for s in servers]
@@ -83,14 +83,14 @@ async def test_limits_hold_when_redis_restarts_empty_mid_issue(
 
         workers = [asyncio.create_task(worker(n)) for n in range(WORKERS)]
         try:
-            await wait_for(lambda: _at_least(rows, LIMIT // 4), what="a quarter issued")
+            await until(lambda: _at_least(rows, LIMIT // 4), what="a quarter issued")
             await _restart_empty(infra)
             phase[0] = "after"
 
             async def refused_after() -> bool:
                 return sum(1 for p, _, c in results if p == "after" and c == 722) >= 100
 
-            await wait_for(refused_after, deadline_s=60, what="issues refused after the restart")
+            await until(refused_after, limit_s=60, what="issues refused after the restart")
         finally:
             stop.set()
             await asyncio.gather(*workers)

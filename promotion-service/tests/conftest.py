@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -65,25 +63,6 @@ def direct(
         return Direct(await aiohttp_client(app))
 
     return start
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, deadline_s: float = 30.0, pause_s: float = 0.02
-) -> Any:
-    """Poll ``check`` until it returns something truthy or the deadline passes."""
-    give_up = time.monotonic() + deadline_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > give_up:
-            raise AssertionError(f"condition not met within {deadline_s}s: last {result!r}")
-        await asyncio.sleep(pause_s)
-
-
-@pytest.fixture
-def wait_for() -> Callable[..., Awaitable[Any]]:
-    return eventually
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 from coupon_core import facts, keyspace, registry
+from coupon_dev.testing.poll import until
 from coupon_dev.testing.retirement import Retirement, keys, redeemed
 from promotion_service.db.retirement import SCHEMA
 from redis.asyncio import Redis
@@ -89,14 +90,14 @@ async def test_dead_promotions_and_coupons_leave_redis_once(
 
 
 async def test_republish_after_redis_loss_leaves_retired_keys_out(
-    api: Any, redis: Redis, pool: asyncpg.Pool, new_promotion: Any, wait_for: Any
+    api: Any, redis: Redis, pool: asyncpg.Pool, new_promotion: Any
 ) -> None:
     await setup_dead_and_live(api, redis, pool, new_promotion)
     await RETIREMENT.run(pool, redis)
     marker = keyspace.facts_ready("promotion")
-    await wait_for(lambda: redis.exists(marker))
+    await until(lambda: redis.exists(marker))
     await redis.flushall()
-    await wait_for(lambda: redis.exists(marker))
+    await until(lambda: redis.exists(marker))
 
     assert await keys(redis, "{P:OVER}:*") == set()
     assert await keys(redis, "{P:RUNNING}:*") == {

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from coupon_core import facts, keyspace, registry
 from coupon_core.facts import Discount, SubscriptionGrant
+from coupon_dev.testing.poll import until
 
 BASE = "/api/v1/promotions/HOLIDAY-SALE/coupons"
 GROUP = "P:HOLIDAY-SALE"
@@ -87,7 +88,7 @@ async def test_facts_follow_every_write(api: Any, redis: Any, new_promotion: Any
 
 
 async def test_republish_after_redis_lost_everything(
-    api: Any, redis: Any, new_promotion: Any, wait_for: Any
+    api: Any, redis: Any, new_promotion: Any
 ) -> None:
     await new_promotion(
         api, actions=[{"type": "order_fixed_discount", "configuration": {"amount": 5}}]
@@ -96,7 +97,7 @@ async def test_republish_after_redis_lost_everything(
         await api.post(f"{BASE}/", json={"code": code, "usageLimit": 2})
     assert (await api.post(f"{BASE}/generate", json={"amount": 50})).status == 201
     marker = keyspace.facts_ready("promotion")
-    await wait_for(lambda: redis.exists(marker))
+    await until(lambda: redis.exists(marker))
     await redis.flushall()
 
     async def republished() -> bool:
@@ -105,7 +106,7 @@ async def test_republish_after_redis_lost_everything(
         group, coupon = await facts.read(redis, GROUP, "R2")
         return group is not None and coupon is not None and coupon.usage_limit == 2
 
-    await wait_for(republished)
+    await until(republished)
     assert await registry.owner_of(redis, "R1") == GROUP
     keys = [k async for k in redis.scan_iter(match="{C:*}:owner", count=1000)]
     assert len(keys) == 52
@@ -128,9 +129,7 @@ async def xadd(redis: Any, event_type: str, payload: dict[str, Any], event_id: s
     return event_id
 
 
-async def test_used_follows_redemption_events(
-    api: Any, redis: Any, new_promotion: Any, wait_for: Any
-) -> None:
+async def test_used_follows_redemption_events(api: Any, redis: Any, new_promotion: Any) -> None:
     await new_promotion(api)
     await api.post(f"{BASE}/", json={"code": "U1"})
     payload = {"code": "U1", "group": GROUP, "customerId": "7", "redemptionId": 1}
@@ -141,18 +140,16 @@ async def test_used_follows_redemption_events(
         return bool(coupon["used"] == expected and promo["used"] == expected)
 
     first = await xadd(redis, "coupon.redeemed", payload)
-    await wait_for(lambda: used(1))
+    await until(lambda: used(1))
     await xadd(redis, "coupon.redeemed", payload, event_id=first)  # a replay: no effect
     await xadd(redis, "coupon.activated", {"code": "U1", "group": GROUP, "activationId": 3})
     await xadd(redis, "coupon.redeemed", {"code": "OTHER", "group": "S:9"})  # not ours
-    await wait_for(lambda: used(2))
+    await until(lambda: used(2))
     await xadd(redis, "coupon.redemption_reversed", payload)
-    await wait_for(lambda: used(1))
+    await until(lambda: used(1))
 
 
-async def test_own_events_reach_the_stream(
-    api: Any, redis: Any, new_promotion: Any, wait_for: Any
-) -> None:
+async def test_own_events_reach_the_stream(api: Any, redis: Any, new_promotion: Any) -> None:
     await new_promotion(api)
     await api.post(f"{BASE}/", json={"code": "E1"})
     stream = keyspace.event_stream("promotion")
@@ -161,7 +158,7 @@ async def test_own_events_reach_the_stream(
         entries = await redis.xrange(stream)
         return [(f[b"type"].decode(), orjson.loads(f[b"payload"])) for _, f in entries]
 
-    seen = await wait_for(lambda: _at_least(events, 2))
+    seen = await until(lambda: _at_least(events, 2))
     assert seen[0] == ("promotion.updated", {"group": GROUP, "promotionCode": "HOLIDAY-SALE"})
     assert seen[1][0] == "coupon.created"
     assert seen[1][1]["code"] == "E1"
@@ -175,7 +172,7 @@ async def _at_least(source: Any, count: int) -> Any:
 
 
 async def test_a_batch_of_events_counts_its_sums_per_coupon(
-    api: Any, redis: Any, new_promotion: Any, wait_for: Any
+    api: Any, redis: Any, new_promotion: Any
 ) -> None:
     await new_promotion(api)
     for code in ("B1", "B2"):
@@ -203,6 +200,6 @@ async def test_a_batch_of_events_counts_its_sums_per_coupon(
         promo = await (await api.get("/api/v1/promotions/HOLIDAY-SALE")).json()
         return bool(promo["used"] == 3)
 
-    await wait_for(counted)
+    await until(counted)
     used = [(await (await api.get(f"{BASE}/{code}")).json())["used"] for code in ("B1", "B2")]
     assert used == [1, 2]

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 from coupon_core import facts, keyspace, registry
+from coupon_dev.testing.poll import until
 from promotion_service.app import create_app
 from promotion_service.db import generation as generation_db
 from promotion_service.domain.codes import ALPHABET
@@ -106,7 +107,7 @@ async def job_state(client: Any, href: str) -> dict[str, Any]:
 
 
 async def test_job_of_200k_survives_a_restart(
-    settings: Any, direct: Any, database_url: str, redis: Any, wait_for: Any
+    settings: Any, direct: Any, database_url: str, redis: Any
 ) -> None:
     first = await direct(create_app(settings))
     created = await first.request(
@@ -126,7 +127,7 @@ async def test_job_of_200k_survives_a_restart(
     assert job["state"] in ("pending", "running")
 
     # Stop the service once the job is under way, and start another on the same stores.
-    await wait_for(lambda: _progressed(first, href), deadline_s=60)
+    await until(lambda: _progressed(first, href), limit_s=60)
     await first.close()
     conn = await asyncpg.connect(database_url)
     try:
@@ -135,7 +136,7 @@ async def test_job_of_200k_survives_a_restart(
         assert await conn.fetchval("SELECT count(*) FROM coupons") == stopped_at
 
         second = await direct(create_app(settings))
-        finished = await wait_for(lambda: _finished(second, href), deadline_s=100)
+        finished = await until(lambda: _finished(second, href), limit_s=100)
         assert finished["done"] == 200_000
         rows = await conn.fetchrow(
             "SELECT count(*) AS n, count(DISTINCT code) AS distinct_codes FROM coupons"
@@ -184,7 +185,7 @@ async def _finished(client: Any, href: str) -> dict[str, Any] | None:
 
 
 async def test_deleting_a_promotion_stops_its_job(
-    service_env: dict[str, Any], direct: Any, redis: Any, wait_for: Any
+    service_env: dict[str, Any], direct: Any, redis: Any
 ) -> None:
     from promotion_service.settings import Settings
 
@@ -197,7 +198,7 @@ async def test_deleting_a_promotion_stops_its_job(
     started = await client.request("POST", f"{BASE}/generate", json={"amount": 50_000})
     assert started.status == 202
     href = (await started.json())["_links"]["self"]["href"]
-    await wait_for(lambda: _progressed(client, href), deadline_s=60)
+    await until(lambda: _progressed(client, href), limit_s=60)
     assert (await client.request("DELETE", "/api/v1/promotions/HOLIDAY-SALE")).status == 204
 
     async def nothing_left() -> bool:
@@ -205,13 +206,13 @@ async def test_deleting_a_promotion_stops_its_job(
         facts_left = [k async for k in redis.scan_iter(match="{P:HOLIDAY-SALE}:*", count=10_000)]
         return not owners and not facts_left
 
-    await wait_for(nothing_left, deadline_s=30)
+    await until(nothing_left, limit_s=30)
     assert (await client.request("GET", "/api/v1/promotions/HOLIDAY-SALE")).status == 404
     await client.close()
 
 
 async def test_a_job_steps_past_codes_the_registry_forgot(
-    service_env: dict[str, Any], direct: Any, database_url: str, redis: Any, wait_for: Any
+    service_env: dict[str, Any], direct: Any, database_url: str, redis: Any
 ) -> None:
     """Coupons in the table whose registry entries Redis lost clash with a job's batches:
     the job stores the rest of each batch, gives the clashed codes back and claims more."""
@@ -226,7 +227,7 @@ async def test_a_job_steps_past_codes_the_registry_forgot(
         assert (await client.request("POST", "/api/v1/promotions/", json=body)).status == 201
     # Once the facts are published, nothing republishes (and so reclaims) what the table
     # holds: half of the three-character codes are then in the table, unknown to Redis.
-    await wait_for(lambda: redis.exists(keyspace.facts_ready("promotion")))
+    await until(lambda: redis.exists(keyspace.facts_ready("promotion")))
     every = ["".join(chars) for chars in itertools.product(ALPHABET, repeat=3)]
     forgotten = every[: len(every) // 2]
     conn = await asyncpg.connect(database_url)
@@ -241,7 +242,7 @@ async def test_a_job_steps_past_codes_the_registry_forgot(
         )
         assert started.status == 202
         href = (await started.json())["_links"]["self"]["href"]
-        finished = await wait_for(lambda: _finished(client, href), deadline_s=60)
+        finished = await until(lambda: _finished(client, href), limit_s=60)
         assert finished["done"] == 150
         rows = await conn.fetch(
             "SELECT c.code FROM coupons c JOIN promotions p ON p.id = c.promotion_id "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from coupon_dev.testing.poll import until
 from prometheus_client.parser import text_string_to_metric_families
 from promotion_service.app import create_app
 from promotion_service.settings import Settings
@@ -20,7 +21,7 @@ async def scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
     }
 
 
-async def test_generation_metrics(service_env: dict[str, Any], direct: Any, wait_for: Any) -> None:
+async def test_generation_metrics(service_env: dict[str, Any], direct: Any) -> None:
     settings = Settings(**service_env, generation_sync_limit=10, job_poll_s=0.05)
     client = await direct(create_app(settings))
     created = await client.request(
@@ -39,14 +40,14 @@ async def test_generation_metrics(service_env: dict[str, Any], direct: Any, wait
         job = await (await client.request("GET", href)).json()
         return bool(job["state"] == "done")
 
-    await wait_for(finished, deadline_s=60)
+    await until(finished, limit_s=60)
 
     async def counted() -> dict[Any, float] | None:
         found = await scrape(client)
         done = found.get(("coupon_generation_jobs_total", (("state", "done"),)), 0)
         return found if done == 1 else None
 
-    found = await wait_for(counted, deadline_s=30)
+    found = await until(counted, limit_s=30)
     assert found["coupon_generated_codes_total", ()] == 47
     assert found["coupon_generation_pending_codes", ()] == 0
     assert found["outbox_oldest_unpublished_age_seconds", ()] >= 0
