@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 import asyncpg
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
+from coupon_dev.testing.poll import until
 from redemption_service.app import LUA_DIR
 from redemption_service.counters import Counters, expected_counters
 from redemption_service.usecases.reconcile import reconcile
@@ -45,14 +45,15 @@ async def publish(redis: Redis) -> None:
 
 async def republish(redis: Redis, within_s: float = 30.0) -> None:
     """Publish again once the restarted Redis answers (stale pooled connections fail once)."""
-    deadline = asyncio.get_running_loop().time() + within_s
-    while True:
-        try:
-            await publish(redis)
-            return
-        except (RedisConnectionError, OSError):
-            assert asyncio.get_running_loop().time() < deadline, "redis did not come back"
-            await asyncio.sleep(0.05)
+    await until(lambda: _published(redis), "Redis answering again", limit_s=within_s)
+
+
+async def _published(redis: Redis) -> bool:
+    try:
+        await publish(redis)
+    except (RedisConnectionError, OSError):
+        return False
+    return True
 
 
 async def fire(
@@ -82,13 +83,6 @@ async def fire(
                 record.done += 1
 
     await asyncio.gather(*(one(i) for i in range(requests)))
-
-
-async def wait_for(predicate: Any, within_s: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within_s
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 async def check_invariants(database_url: str, redis_url: str, record: Recorded) -> None:

@@ -3,7 +3,6 @@ the transactional outbox."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -11,6 +10,7 @@ import orjson
 from coupon_core import keyspace
 from coupon_core.facts import SubscriptionGrant
 from coupon_core.identity import Principal
+from coupon_dev.testing.poll import until
 from redis.asyncio import Redis
 
 from .conftest import coupon_in, post_signed, publish_customer, publish_group, redeem_body
@@ -19,16 +19,13 @@ STREAM = keyspace.event_stream("redemption")
 
 
 async def _events(redis: Redis, count: int) -> list[tuple[str, dict[str, Any]]]:
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
-        entries = await redis.xrange(STREAM)
-        if len(entries) >= count:
-            return [
-                (fields[b"type"].decode(), orjson.loads(fields[b"payload"]))
-                for _, fields in entries
-            ]
-        assert asyncio.get_running_loop().time() < deadline, entries
-        await asyncio.sleep(0.02)
+    entries = await until(lambda: _at_least(redis, count), f"{count} events", limit_s=30)
+    return [(fields[b"type"].decode(), orjson.loads(fields[b"payload"])) for _, fields in entries]
+
+
+async def _at_least(redis: Redis, count: int) -> list[Any] | None:
+    entries: list[Any] = await redis.xrange(STREAM)
+    return entries if len(entries) >= count else None
 
 
 async def test_outbox_events(

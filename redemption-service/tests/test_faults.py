@@ -15,12 +15,13 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from coupon_dev.processes import Process
 from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
+from coupon_dev.testing.poll import until
 from coupon_dev.testing.provision import Infra
 from redemption_service.app import create_app
 from redemption_service.settings import Settings
 from redis.asyncio import Redis
 
-from .loadrecord import LIMIT, Recorded, check_invariants, fire, publish, republish, wait_for
+from .loadrecord import LIMIT, Recorded, check_invariants, fire, publish, republish
 
 REQUESTS = 900
 
@@ -32,13 +33,13 @@ async def test_redis_restarted_empty_mid_load(
     await publish(redis)
     record = Recorded()
     load = asyncio.create_task(fire(http, replicas, REQUESTS, record))
-    await wait_for(lambda: record.done >= REQUESTS // 5)
+    await until(lambda: record.done >= REQUESTS // 5, "a fifth answered", limit_s=60)
     await asyncio.to_thread(infra.kill_redis)
     try:
-        await wait_for(lambda: record.outcomes["http:503"] >= 3)
+        await until(lambda: record.outcomes["http:503"] >= 3, "three 503s", limit_s=60)
     finally:
         _start_in_this_thread(infra.start_redis)
-    await wait_for(lambda: record.done >= REQUESTS // 2)
+    await until(lambda: record.done >= REQUESTS // 2, "half answered", limit_s=60)
     await republish(redis)  # the owners notice the lost facts and publish them again
     await load
     assert record.outcomes["http:503"] >= 3
@@ -61,10 +62,10 @@ async def test_postgres_restarted_mid_load(
     await publish(redis)
     record = Recorded()
     load = asyncio.create_task(fire(http, targets, REQUESTS, record))
-    await wait_for(lambda: record.done >= REQUESTS // 5)
+    await until(lambda: record.done >= REQUESTS // 5, "a fifth answered", limit_s=60)
     await asyncio.to_thread(infra.postgres.kill)
     try:
-        await wait_for(lambda: record.outcomes["http:503"] >= 3)
+        await until(lambda: record.outcomes["http:503"] >= 3, "three 503s", limit_s=60)
     finally:
         _start_in_this_thread(infra.postgres.start)
     await load
@@ -100,7 +101,7 @@ async def test_replica_killed_mid_load(
         await asyncio.to_thread(process.wait_ready)
         record = Recorded()
         load = asyncio.create_task(fire(http, [process.url, replicas[0]], REQUESTS, record))
-        await wait_for(lambda: record.done >= REQUESTS // 4)
+        await until(lambda: record.done >= REQUESTS // 4, "a quarter answered", limit_s=60)
         await asyncio.to_thread(process.kill)
         await load
     finally:
