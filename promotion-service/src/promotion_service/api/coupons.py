@@ -7,7 +7,7 @@ from coupon_core.http import json_response
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.openapi import Doc, documented
 
-from promotion_service.api import examples, render
+from promotion_service.api import examples, views
 from promotion_service.api.forms import parse_form
 from promotion_service.api.pagination import page_request, paginated
 from promotion_service.api.queries import CouponListQuery
@@ -54,8 +54,8 @@ async def list_coupons(request: web.Request) -> web.Response:
         total, items = await coupon_db.page(
             conn, promo.id, sort=req.sort, limit=req.limit, offset=req.offset
         )
-    base = f"{render.promotion_href(promotion_code)}/coupons/"
-    items_out = [render.coupon_item(c, zone) for c in items]
+    base = f"{views.promotion_href(promotion_code)}/coupons/"
+    items_out = [views.coupon_item(c, zone) for c in items]
     return json_response(paginated(PromotionCouponPageOut, base, req, total, items_out).body())
 
 
@@ -86,7 +86,7 @@ async def create_coupon(request: web.Request) -> web.Response:
     coupon = await coupons.create(
         request.app[PG_POOL], request.app[REDIS], promotion_code, form.code, limits
     )
-    return json_response(render.coupon(coupon, zone).body(), status=201)
+    return json_response(views.coupon(coupon, zone).body(), status=201)
 
 
 @documented(
@@ -99,7 +99,7 @@ async def create_coupon(request: web.Request) -> web.Response:
 )
 async def get_coupon(request: web.Request) -> web.Response:
     coupon = await coupons.get(request.app[PG_POOL], *_codes(request))
-    return json_response(render.coupon(coupon, request.app[SETTINGS].zone).body())
+    return json_response(views.coupon(coupon, request.app[SETTINGS].zone).body())
 
 
 @documented(

@@ -8,7 +8,7 @@ from coupon_core.keys import METRICS, PG_POOL, REDIS
 from coupon_core.metrics import GENERATED_CODES
 from coupon_core.openapi import Doc, documented
 
-from promotion_service.api import render
+from promotion_service.api import views
 from promotion_service.api.forms import parse_form
 from promotion_service.api.responses import GeneratedOut, GenerationJobOut
 from promotion_service.api.schemas import GenerateForm
@@ -64,7 +64,7 @@ async def generate(request: web.Request) -> web.Response:
         return json_response(GeneratedOut(amount=count).body(), status=201)
     job = await generation.start_job(pool, promotion_code, req)
     request.app[JOBS_QUEUED].set()
-    body = render.job(job, settings.zone)
+    body = views.job(job, settings.zone)
     return json_response(body.body(), status=202, headers={"Location": body.links.self_.href})
 
 
@@ -86,4 +86,4 @@ async def job_status(request: web.Request) -> web.Response:
     job = await generation.job_status(request.app[PG_POOL], request.match_info["promotion"], job_id)
     if job is None:
         raise job_not_found(raw_id)
-    return json_response(render.job(job, request.app[SETTINGS].zone).body())
+    return json_response(views.job(job, request.app[SETTINGS].zone).body())

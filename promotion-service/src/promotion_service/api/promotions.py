@@ -11,7 +11,7 @@ from coupon_core.http import json_response
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.openapi import Doc, documented
 
-from promotion_service.api import render
+from promotion_service.api import views
 from promotion_service.api.forms import parse_form
 from promotion_service.api.pagination import page_request, paginated
 from promotion_service.api.queries import PromotionListQuery
@@ -109,9 +109,9 @@ async def list_promotions(request: web.Request) -> web.Response:
             limit=req.limit,
             offset=req.offset,
         )
-    items_out = [render.promotion(p, zone) for p in items]
+    items_out = [views.promotion(p, zone) for p in items]
     return json_response(
-        paginated(PromotionPageOut, f"{render.BASE}/", req, total, items_out).body()
+        paginated(PromotionPageOut, f"{views.BASE}/", req, total, items_out).body()
     )
 
 
@@ -145,7 +145,7 @@ async def create_promotion(request: web.Request) -> web.Response:
         }
     )
     promo = await promotions.create(request.app[PG_POOL], request.app[REDIS], _checked(draft))
-    return json_response(render.promotion(promo, zone).body(), status=201)
+    return json_response(views.promotion(promo, zone).body(), status=201)
 
 
 @documented(
@@ -157,7 +157,7 @@ async def create_promotion(request: web.Request) -> web.Response:
 )
 async def get_promotion(request: web.Request) -> web.Response:
     promo = await promotions.get(request.app[PG_POOL], request.match_info["promotion"])
-    return json_response(render.promotion(promo, request.app[SETTINGS].zone).body())
+    return json_response(views.promotion(promo, request.app[SETTINGS].zone).body())
 
 
 async def _update(request: web.Request, *, full: bool) -> web.Response:

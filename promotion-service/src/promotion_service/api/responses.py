@@ -1,5 +1,5 @@
 """The bodies the Sylius family answers with (seed 001), as models: the views in
-:mod:`promotion_service.api.render` build them, the API document describes them. Null
+:mod:`promotion_service.api.views` build them, the API document describes them. Null
 fields are left out (``Omitted``)."""
 
 from __future__ import annotations

@@ -12,8 +12,7 @@ from coupon_core.keys import METRICS, PG_POOL
 from coupon_core.metrics import LIMIT_REJECTIONS, REDEMPTION_ITEMS, Metrics
 from coupon_core.openapi import Doc, documented
 
-from redemption_service.api import examples
-from redemption_service.api import redeem_views as views
+from redemption_service.api import examples, views
 from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.queries import IsRedeemableQuery, IsRedeemableV2Query, RedeemQuery
 from redemption_service.api.responses import IsRedeemableOut, IsRedeemableV2Out, RedeemOut
