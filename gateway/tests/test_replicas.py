@@ -4,7 +4,6 @@ and the bootstrap token, which every replica ensures at start-up."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import asyncpg
@@ -19,19 +18,11 @@ from coupon_dev.gateway_fixtures import (
     create_token,
     register_and_login,
 )
+from coupon_dev.testing.poll import until
 
 
-async def _status_until(
-    client: TestClient[Any, Any], path: str, headers: dict[str, str], wanted: int, within: float
-) -> float:
-    """Polls until ``path`` answers ``wanted``; returns how long that took."""
-    started = time.monotonic()
-    deadline = started + within
-    while True:
-        status = (await client.get(path, headers=headers)).status
-        if status == wanted:
-            return time.monotonic() - started
-        assert time.monotonic() < deadline, f"still {status} after {within}s"
+async def _status(client: TestClient[Any, Any], path: str, headers: dict[str, str]) -> int:
+    return (await client.get(path, headers=headers)).status
 
 
 async def test_revoke_on_one_replica_stops_the_token_on_another(gateways: StartGateway) -> None:
@@ -46,7 +37,8 @@ async def test_revoke_on_one_replica_stops_the_token_on_another(gateways: StartG
     revoked = await first.delete(f"/api/v1/api-tokens/{token['id']}", headers=ADMIN)
     assert revoked.status == 200
     # The cache TTL is 1 s; the deadline leaves room for a loaded test machine.
-    await _status_until(second, "/v2/customers/1", auth, 403, within=5.0)
+    revoked_there = "the other replica refusing the revoked token"
+    await until(lambda: _status(second, "/v2/customers/1", auth), revoked_there, 5.0, equals=403)
 
 
 async def test_rate_limit_is_shared_by_replicas(gateways: StartGateway) -> None:
