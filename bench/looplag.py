@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import urllib.request
 
-from prometheus_client.parser import text_string_to_metric_families
+from coupon_dev.testing.prometheus import by_label
 
 
 def lag_buckets(url: str) -> dict[float, float]:
@@ -16,12 +16,7 @@ def lag_buckets(url: str) -> dict[float, float]:
             text = response.read().decode()
     except OSError:
         return {}
-    return {
-        float(s.labels["le"]): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "event_loop_lag_seconds_bucket"
-    }
+    return {float(le): n for le, n in by_label(text, "event_loop_lag_seconds_bucket", "le").items()}
 
 
 def snapshot(urls: dict[str, str]) -> dict[str, dict[float, float]]:

@@ -18,7 +18,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
+from coupon_dev.testing.prometheus import by_label
 
 from bench.cases import Case, service_cases, start_stack
 from bench.load import ensure_wrk
@@ -29,13 +29,9 @@ def gc_totals(url: str) -> dict[str, tuple[float, float]]:
     """Collections and seconds spent in them, by generation."""
     with urllib.request.urlopen(url + "/metrics", timeout=5) as response:  # noqa: S310
         text = response.read().decode()
-    found: dict[str, list[float]] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name in ("gc_pause_seconds_count", "gc_pause_seconds_sum"):
-                slot = found.setdefault(s.labels["generation"], [0.0, 0.0])
-                slot[s.name.endswith("_sum")] = s.value
-    return {g: (c, t) for g, (c, t) in found.items()}
+    counts = by_label(text, "gc_pause_seconds_count", "generation")
+    sums = by_label(text, "gc_pause_seconds_sum", "generation")
+    return {g: (counts.get(g, 0.0), sums.get(g, 0.0)) for g in counts.keys() | sums.keys()}
 
 
 def report_round(

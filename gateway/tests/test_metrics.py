@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from coupon_dev.gateway_fixtures import ADMIN, StartGateway
-from prometheus_client.parser import text_string_to_metric_families
+from coupon_dev.testing.prometheus import parse
 
 COUPON = "/api/v1/promotions/{promotionCode}/coupons/{code}"
 REVERSE = "/v2/coupon/redemptions/{redemptionId}/reverse"
@@ -17,9 +17,7 @@ async def _requests_by_route(client: TestClient[Any, Any]) -> dict[tuple[str, st
     text = await (await client.get("/metrics")).text()
     return {
         (s.labels["method"], s.labels["route"], s.labels["status"]): s.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "http_requests"
-        for s in family.samples
+        for s in parse(text)
         if s.name == "http_requests_total"
     }
 

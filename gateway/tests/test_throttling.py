@@ -20,8 +20,8 @@ from coupon_dev.gateway_fixtures import (
     settings_in_front_of,
     upstream_url,
 )
+from coupon_dev.testing.prometheus import by_label
 from gateway.app import create_app
-from prometheus_client.parser import text_string_to_metric_families
 
 PATH = "/v2/customers/1"
 TRUSTED = {"trusted_proxies": "127.0.0.1/32"}
@@ -35,13 +35,7 @@ def sent_by(address: str, headers: dict[str, str] | None = None) -> dict[str, st
 
 async def lookups(client: TestClient[Any, Any]) -> dict[str, float]:
     text = await (await client.get("/metrics")).text()
-    return {
-        sample.labels["result"]: sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "gateway_credential_lookups"
-        for sample in family.samples
-        if sample.name == "gateway_credential_lookups_total"
-    }
+    return by_label(text, "gateway_credential_lookups_total", "result")
 
 
 async def test_valid_credentials_are_served_from_an_address_over_its_failure_budget(

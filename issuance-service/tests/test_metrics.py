@@ -5,19 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from coupon_core.keys import METRICS
+from coupon_dev.testing.prometheus import samples
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
-from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import series_body
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 async def test_issue_metrics(service_env: dict[str, Any], through_gateway: Any) -> None:

@@ -5,20 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from coupon_dev.testing.poll import until
-from prometheus_client.parser import text_string_to_metric_families
+from coupon_dev.testing.prometheus import Labels, samples
 from promotion_service.app import create_app
 from promotion_service.settings import Settings
 
 BASE = "/api/v1/promotions/METRICS/coupons"
 
 
-async def scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+async def scrape(client: Any) -> dict[tuple[str, Labels], float]:
     text = await (await client.client.get("/metrics")).text()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    return samples(text)
 
 
 async def test_generation_metrics(service_env: dict[str, Any], direct: Any) -> None:

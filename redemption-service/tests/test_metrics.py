@@ -6,18 +6,10 @@ from typing import Any
 
 from aiohttp import web
 from coupon_core.keys import METRICS
-from prometheus_client.parser import text_string_to_metric_families
+from coupon_dev.testing.prometheus import samples
 from redis.asyncio import Redis
 
 from .conftest import coupon_in, publish_customer, publish_group, redeem_body
-
-
-def samples(app: web.Application) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(app[METRICS].render().decode())
-        for s in family.samples
-    }
 
 
 async def test_redeem_and_reverse_metrics(
@@ -36,7 +28,7 @@ async def test_redeem_and_reverse_metrics(
     missing = await client.post("/v2/coupon/redemptions/999999/reverse", json={})
     assert missing.status == 404
 
-    found = samples(app)
+    found = samples(app[METRICS].render().decode())
     assert found["coupon_redemption_items_total", (("status", "700"),)] == 1
     assert found["coupon_redemption_items_total", (("status", "711"),)] == 1
     assert found["coupon_limit_rejections_total", (("limit", "coupon_usage"),)] == 1

@@ -10,19 +10,14 @@ from typing import Any
 from coupon_core.settings import ServiceSettings
 from coupon_core.web import build_app, settle_gc
 from coupon_dev.testing.poll import until
-from prometheus_client.parser import text_string_to_metric_families
+from coupon_dev.testing.prometheus import by_label
 
 STALL_S = 0.3
 
 
 def lag_buckets(text: str) -> dict[str, float]:
     """Cumulative counts of the histogram by bucket bound (``le``), ``+Inf`` the total."""
-    return {
-        s.labels["le"]: s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "event_loop_lag_seconds_bucket"
-    }
+    return by_label(text, "event_loop_lag_seconds_bucket", "le")
 
 
 async def test_a_blocking_call_in_the_loop_is_reported_as_lag(
@@ -59,12 +54,7 @@ async def test_the_sampler_is_off_at_interval_zero(
 
 def gc_pauses(text: str) -> dict[str, float]:
     """Collections counted by ``gc_pause_seconds``, by generation."""
-    return {
-        s.labels["generation"]: s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "gc_pause_seconds_count"
-    }
+    return by_label(text, "gc_pause_seconds_count", "generation")
 
 
 async def test_garbage_collections_are_timed_by_generation(

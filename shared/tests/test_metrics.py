@@ -11,15 +11,7 @@ from coupon_core.metrics import LIMIT_REJECTIONS, Metrics
 from coupon_core.scripts import TimedScript, load_scripts
 from coupon_core.settings import ServiceSettings
 from coupon_core.web import build_app
-from prometheus_client.parser import text_string_to_metric_families
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+from coupon_dev.testing.prometheus import samples
 
 
 async def _client(aiohttp_client: Any, service_env: dict[str, Any]) -> Any:
