@@ -24,8 +24,9 @@ import pytest
 from coupon_dev.ports import free_port
 from coupon_dev.stack import GATEWAY, SERVICES, Stack, with_database
 from coupon_dev.testing.commands import run_command
+from coupon_dev.testing.poll import until
 from redis.asyncio import Redis
-from support.api import call, eventually, item, mobile, redeem_body
+from support.api import call, item, mobile, redeem_body
 from support.faultproxy import FaultProxy
 from support.history import History, Outcome, check_acknowledged_present, check_limit
 from support.stacks import ADMIN_TOKEN, running_stack
@@ -248,7 +249,7 @@ async def _check_counters_after_reconcile(
         )
         return int(series.get("numRedeemed", -1))
 
-    await eventually(redeemed_count, live, deadline_s=30, what="numRedeemed vs the ledger")
+    await until(redeemed_count, "numRedeemed vs the ledger", limit_s=30, equals=live)
 
 
 async def _check_issuance_counters_after_reconcile(
@@ -320,9 +321,12 @@ async def _run_scenario(
         results = await asyncio.gather(conductor(), *(worker() for _ in range(CONCURRENCY)))
         healed_at = results[0]
         deadline = healed_at + HEAL_DEADLINE_S
-        while problem := await _serves(session, stack, tag):
-            assert time.monotonic() < deadline, f"{tag}: {HEAL_DEADLINE_S}s after heal: {problem}"
-            await asyncio.sleep(0.05)  # polling for recovery, with a deadline
+        await until(
+            lambda: _serves(session, stack, tag),
+            f"{tag}: serving within {HEAL_DEADLINE_S}s of the heal",
+            limit_s=deadline - time.monotonic(),
+            equals="",
+        )
         recovered_s = time.monotonic() - healed_at
         async with session.get(f"{url}/api/v1/api-tokens") as response:
             assert response.status == 200

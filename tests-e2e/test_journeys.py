@@ -8,7 +8,8 @@ from typing import Any
 
 import aiohttp
 from coupon_dev.stack import Stack
-from support.api import call, eventually, item, mobile, redeem_body, unique
+from coupon_dev.testing.poll import until
+from support.api import PROPAGATION_DEADLINE_S, call, item, mobile, redeem_body, unique
 
 
 async def _token(session: aiohttp.ClientSession, gw: str, whitelist: list[str]) -> dict[str, str]:
@@ -151,7 +152,9 @@ async def test_crm_issues_and_checkout_redeems_retries_and_reverses(
         mine: Any = next(x for x in c["coupons"] if x["code"] == code)
         return s["numIssued"], s["numRedeemed"], mine["redemptionCount"]
 
-    await eventually(counts, (3, 1, 1), what="numIssued, numRedeemed, redemptionCount")
+    await until(
+        counts, "numIssued, numRedeemed, redemptionCount", PROPAGATION_DEADLINE_S, equals=(3, 1, 1)
+    )
 
     async with aiohttp.ClientSession(headers=checkout) as session:
         url = f"{gw}/v2/coupon/redemptions/{redemption_id}/reverse"
@@ -160,7 +163,7 @@ async def test_crm_issues_and_checkout_redeems_retries_and_reverses(
         _, twice, _ = await call(session, "POST", url, json={"reason": "cancelled"}, expect=200)
         assert twice["reversal"]["redemptionId"] == reversal["reversal"]["redemptionId"]
         assert twice["reversal"]["reversedAt"] == reversal["reversal"]["reversedAt"]
-    await eventually(counts, (3, 0, 0), what="after the reversal")
+    await until(counts, "after the reversal", PROPAGATION_DEADLINE_S, equals=(3, 0, 0))
 
     async with aiohttp.ClientSession(headers=checkout) as session:
         _, after, _ = await call(
@@ -171,7 +174,9 @@ async def test_crm_issues_and_checkout_redeems_retries_and_reverses(
             expect=200,
         )
         assert item(after)["item_status"]["code"] == 700, after
-    await eventually(counts, (3, 1, 1), what="redeemed again after the reversal")
+    await until(
+        counts, "redeemed again after the reversal", PROPAGATION_DEADLINE_S, equals=(3, 1, 1)
+    )
 
 
 async def test_reader_registers_logs_in_and_reaches_only_user_endpoints(
@@ -348,4 +353,4 @@ async def test_marketer_generates_checkout_redeems_reader_activates(
                 values.append(int(body.get("used", 0)))
         return values[0], values[1], values[2], values[3]
 
-    await eventually(used, (1, 1, 1, 1), what="used of coupons and promotions")
+    await until(used, "used of coupons and promotions", PROPAGATION_DEADLINE_S, equals=(1, 1, 1, 1))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
+from coupon_dev.testing.poll import until
 from coupon_dev.testing.provision import Infra
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -53,6 +53,13 @@ def test_acknowledged_ids_must_be_stored() -> None:
         check_acknowledged_present(history, "redeem", "id", ["A-0"])
 
 
+async def _pings(client: Redis) -> bool:
+    try:
+        return bool(await client.ping())
+    except (RedisConnectionError, RedisTimeoutError):
+        return False
+
+
 async def test_fault_proxy_forwards_cuts_and_restores(infra: Infra) -> None:
     port = int(infra.redis_url.rsplit(":", 1)[1].split("/")[0])
     proxy = FaultProxy(target_port=port).start()
@@ -63,15 +70,7 @@ async def test_fault_proxy_forwards_cuts_and_restores(infra: Infra) -> None:
         with pytest.raises((RedisConnectionError, RedisTimeoutError)):
             await client.ping()
         proxy.restore()
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                assert await client.ping()
-                break
-            except (RedisConnectionError, RedisTimeoutError):
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0)
+        await until(lambda: _pings(client), "PING through the restored proxy", limit_s=10)
         proxy.set_delay(0.2)
         started = time.monotonic()
         await client.ping()

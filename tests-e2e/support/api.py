@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 
-T = TypeVar("T")
 PROPAGATION_DEADLINE_S = 5.0  # events propagate within a second; polled, never slept
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    expected: T,
-    *,
-    deadline_s: float = PROPAGATION_DEADLINE_S,
-    what: str = "",
-) -> T:
-    """Polls ``probe`` until it returns ``expected``; fails with the last value seen."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        value = await probe()
-        if value == expected:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: {value!r}, expected {expected!r} within {deadline_s}s")
-        await asyncio.sleep(0.02)  # polling with a deadline
 
 
 async def call(
