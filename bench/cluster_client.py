@@ -27,7 +27,7 @@ from coupon_core.replay import NonceBook
 from coupon_core.scripts import load_scripts
 from coupon_dev.embedded import EmbeddedRedis
 from coupon_dev.embedded_cluster import EmbeddedRedisCluster
-from redemption_service.counters import Counters, Use
+from redemption_service.db.counters import Counters, Use
 from redis.asyncio import Redis
 
 LUA = Path(__file__).resolve().parents[1] / "redemption-service" / "lua"

@@ -12,7 +12,7 @@ from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
 from coupon_dev.testing.poll import until
 from redemption_service.app import LUA_DIR
-from redemption_service.counters import Counters, expected_counters
+from redemption_service.db.counters import Counters, expected_counters
 from redemption_service.usecases.reconcile import reconcile
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError

@@ -18,13 +18,13 @@ from coupon_core.scripts import load_scripts
 from coupon_dev.testing.poll import until
 from prometheus_client import CollectorRegistry
 from redemption_service.app import LUA_DIR, MIGRATIONS_DIR, create_app
-from redemption_service.counters import Counters
 from redemption_service.db import ledger, partitions
+from redemption_service.db.counters import Counters
 from redemption_service.keys import COUNTERS
 from redemption_service.settings import Settings
-from redemption_service.usecases.ledger_upkeep import LedgerMetrics, ledger_jobs
 from redemption_service.usecases.rebuild import rebuild_group
 from redemption_service.usecases.reverse import reverse
+from redemption_service.workers.ledger_upkeep import LedgerMetrics, ledger_jobs
 from redis.asyncio import Redis
 
 from .conftest import coupon_in, post_signed, publish_customer, publish_group, redeem_body

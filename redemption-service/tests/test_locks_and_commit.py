@@ -13,8 +13,8 @@ from aiohttp import web
 from coupon_core import keyspace
 from coupon_core.keys import PG_POOL
 from coupon_dev.testing.poll import until
-from redemption_service.counters import Use
 from redemption_service.db import ledger, locks
+from redemption_service.db.counters import Use
 from redemption_service.keys import COUNTERS
 from redemption_service.usecases.rebuild import rebuild_group
 from redis.asyncio import Redis

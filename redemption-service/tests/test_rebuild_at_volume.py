@@ -11,7 +11,7 @@ from aiohttp import web
 from coupon_core import keyspace
 from coupon_core.keys import METRICS, PG_POOL
 from coupon_dev.testing.poll import until
-from redemption_service.counters import WRITE_CHUNK
+from redemption_service.db.counters import WRITE_CHUNK
 from redemption_service.keys import COUNTERS
 from redemption_service.usecases.rebuild import rebuild_group
 from redis.asyncio import Redis

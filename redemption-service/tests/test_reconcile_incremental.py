@@ -18,7 +18,7 @@ from redemption_service.db import activity, locks
 from redemption_service.keys import COUNTERS, RECONCILE_METRICS
 from redemption_service.settings import Settings
 from redemption_service.usecases.rebuild import rebuild_group
-from redemption_service.usecases.reconcile import Reconciler
+from redemption_service.workers.reconciler import Reconciler
 from redis.asyncio import Redis
 
 from .conftest import coupon_in, post_signed, publish_customer, publish_group, redeem_body

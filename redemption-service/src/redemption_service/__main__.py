@@ -9,7 +9,7 @@ from coupon_core.web import main, reconcile_command
 from redis.asyncio import Redis
 
 from redemption_service.app import LUA_DIR, MIGRATIONS_DIR, SERVICE, create_app
-from redemption_service.counters import Counters
+from redemption_service.db.counters import Counters
 from redemption_service.settings import Settings
 from redemption_service.usecases.reconcile import reconcile
 

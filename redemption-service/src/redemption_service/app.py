@@ -7,15 +7,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from coupon_core import retention
-from coupon_core.events import relay_outbox
 from coupon_core.keys import METRICS, PG_POOL, REDIS
-from coupon_core.lifecycle import background_task_ctx, every
+from coupon_core.lifecycle import background_task_ctx
 from coupon_core.scripts import load_scripts
 from coupon_core.web import build_app, bundled_dir
 
-from redemption_service import retention_jobs
 from redemption_service.api.routes import add_routes
-from redemption_service.counters import Counters
+from redemption_service.db.counters import Counters
 from redemption_service.db.group_commit import GroupCommit
 from redemption_service.keys import (
     COUNTERS,
@@ -25,12 +23,13 @@ from redemption_service.keys import (
     SETTINGS,
 )
 from redemption_service.settings import Settings
-from redemption_service.usecases.ledger_upkeep import LedgerMetrics
 from redemption_service.usecases.rebuild import reconcile_metrics
-from redemption_service.usecases.reconcile import Reconciler
+from redemption_service.workers.events import relay
+from redemption_service.workers.ledger_upkeep import LedgerMetrics
+from redemption_service.workers.reconciler import reconcile_periodically
+from redemption_service.workers.retention import jobs as retention_jobs
 
 SERVICE = "redemption-service"
-EVENT_SOURCE = "redemption"
 MIGRATIONS_DIR = bundled_dir(__file__, "migrations")
 LUA_DIR = bundled_dir(__file__, "lua")
 
@@ -49,29 +48,6 @@ async def counters_ctx(app: web.Application) -> AsyncIterator[None]:
     await commits.close()
 
 
-async def _relay(app: web.Application) -> None:
-    await relay_outbox(
-        app[PG_POOL],
-        app[REDIS],
-        service=EVENT_SOURCE,
-        max_entries=app[SETTINGS].stream_max_entries,
-        metrics=app[METRICS],
-    )
-
-
-async def _reconcile(app: web.Application) -> None:
-    settings = app[SETTINGS]
-    reconciler = Reconciler(
-        app[PG_POOL],
-        app[COUNTERS],
-        app[RECONCILE_METRICS],
-        interval_s=settings.reconcile_interval_s,
-        full_sweep_h=settings.reconcile_full_sweep_h,
-        margin_s=settings.reconcile_margin_s,
-    )
-    await every(settings.reconcile_interval_s, "reconcile", reconciler.run_pass)
-
-
 def create_app(settings: Settings) -> web.Application:
     # Session-level locks (reversals) mark their connection: see db/locks.py.
     app = build_app(
@@ -82,9 +58,9 @@ def create_app(settings: Settings) -> web.Application:
     app[LEDGER_METRICS] = LedgerMetrics(app[METRICS].registry)
     app.cleanup_ctx.append(counters_ctx)
     if settings.relay_outbox:
-        app.cleanup_ctx.append(background_task_ctx("outbox-relay", _relay))
+        app.cleanup_ctx.append(background_task_ctx("outbox-relay", relay))
     if settings.reconcile_interval_s > 0:
-        app.cleanup_ctx.append(background_task_ctx("reconciler", _reconcile))
-    retention.install(app, settings, retention_jobs.jobs, service=SERVICE)
+        app.cleanup_ctx.append(background_task_ctx("reconciler", reconcile_periodically))
+    retention.install(app, settings, retention_jobs, service=SERVICE)
     add_routes(app)
     return app

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from coupon_core.reconcile import ReconcileMetrics
 
-from redemption_service.counters import Counters
+from redemption_service.db.counters import Counters
 from redemption_service.db.group_commit import GroupCommit
 from redemption_service.settings import Settings
-from redemption_service.usecases.ledger_upkeep import LedgerMetrics
+from redemption_service.workers.ledger_upkeep import LedgerMetrics
 
 SETTINGS = web.AppKey("settings", Settings)
 COUNTERS = web.AppKey("counters", Counters)

@@ -14,8 +14,8 @@ from coupon_core.reconcile import ReconcileMetrics
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from redemption_service.counters import Counters, expected_counters, use_keys
 from redemption_service.db import ledger, locks
+from redemption_service.db.counters import Counters, expected_counters, use_keys
 from redemption_service.usecases.judge import OWNERS
 
 # Coupon facts looked up per round trip while a reconcile sorts retired codes out.

@@ -1,13 +1,12 @@
-"""The reconciler: counters compared with the ledger at a cost proportional to what changed.
+"""Reconciling: counters compared with the ledger, and repaired where they differ.
 
-Each pass (every ``RECONCILE_INTERVAL_S``) checks the groups with ledger activity since the
-pass before (``RECONCILE_MARGIN_S`` earlier, for commits in flight), and in them only the
-counters those uses take; and a slice of every group in turn, so that a full sweep covers
-them all every ``RECONCILE_FULL_SWEEP_H``. A check reads the counters by name (MGET) without
-the group's lock; only a difference takes the exclusive lock, which re-checks and repairs
-(a redeem in flight makes an unlocked read differ for a moment: the locked one decides).
-Counters with no use in the ledger at all are found by one keyspace SCAN, grouped by hash
-tag, in the on-demand :func:`reconcile` (docs/redemption.md, "Reconciler").
+A check reads the counters by name (MGET) without the group's lock; only a difference takes
+the exclusive lock, which re-checks and repairs (a redeem in flight makes an unlocked read
+differ for a moment: the locked one decides). The periodic passes
+(workers/reconciler.py) check the counters that what changed takes (:func:`check_pairs`) and
+a slice of every group (:func:`check_group`); counters with no use in the ledger at all are
+found by one keyspace SCAN, grouped by hash tag, in the on-demand :func:`reconcile`
+(docs/redemption.md, "Reconciler").
 """
 
 from __future__ import annotations
@@ -15,14 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import datetime, timedelta
 
 import asyncpg
 from coupon_core.reconcile import Checked, ReconcileMetrics, report
-from coupon_core.sweep import Sweep
 
-from redemption_service.counters import Counters, expected_counters
 from redemption_service.db import activity, ledger, locks
+from redemption_service.db.counters import Counters, expected_counters
 from redemption_service.usecases.rebuild import UNITS, published, rebuild_group, retired_keys
 
 
@@ -84,46 +81,6 @@ async def check_group(
         return Checked(keys=len(want))
     drift = await rebuild_group(pool, counters, group, force=True, stale=stale)
     return Checked(drift=drift, keys=len(want) + len(stale), locked=True)
-
-
-class Reconciler:
-    """The periodic reconciler of one replica: what changed since its last pass, plus a
-    slice of the full sweep."""
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        counters: Counters,
-        metrics: ReconcileMetrics | None,
-        *,
-        interval_s: float,
-        full_sweep_h: float,
-        margin_s: float,
-    ) -> None:
-        self.pool = pool
-        self.counters = counters
-        self.metrics = metrics
-        self.interval_s = interval_s
-        self.margin = timedelta(seconds=margin_s)
-        self.since: datetime | None = None
-        self.sweep: Sweep[str] = Sweep(interval_s=interval_s, period_s=full_sweep_h * 3600)
-
-    async def run_pass(self) -> int:
-        """One pass; the drift it repaired."""
-        started = time.perf_counter()
-        async with self.pool.acquire() as conn:
-            now = await activity.clock(conn)
-            since = self.since or now - self.margin - timedelta(seconds=self.interval_s)
-            changed = await activity.changed_since(conn, since)
-            if self.sweep.exhausted:
-                # A new sweep: one skip scan of the ledger's groups, once per full sweep.
-                self.sweep.restart(await activity.groups(conn))
-        swept = self.sweep.take()
-        results = [await check_pairs(self.pool, self.counters, g, p) for g, p in changed.items()]
-        results += [await check_group(self.pool, self.counters, g) for g in swept]
-        self.since = now - self.margin
-        checked = {"changed": len(changed), "sweep": len(swept)}
-        return report(self.metrics, results, checked, started=started, units=UNITS)
 
 
 async def reconcile(

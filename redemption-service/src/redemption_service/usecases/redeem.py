@@ -18,8 +18,8 @@ from coupon_core.errors import ServiceUnavailable
 from coupon_core.reconcile import ReconcileMetrics
 from redis.exceptions import RedisError
 
-from redemption_service.counters import Cold, Counters, Mode, Use
 from redemption_service.db import ledger
+from redemption_service.db.counters import Cold, Counters, Mode, Use
 from redemption_service.db.group_commit import GroupCommit
 from redemption_service.domain.models import Completion, Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus

@@ -10,8 +10,8 @@ from coupon_core.db import Connection
 from coupon_core.errors import Gone, NotFound
 from redis.exceptions import RedisError
 
-from redemption_service.counters import Counters
 from redemption_service.db import ledger, locks
+from redemption_service.db.counters import Counters
 from redemption_service.domain.models import Redemption
 
 OnCommit = Callable[[Connection, Redemption], Awaitable[None]]
@@ -34,7 +34,7 @@ async def reverse(
     With ``online_months`` (LEDGER_ONLINE_MONTHS) set, a redemption of a month past it is
     refused, archived or not yet: its month may be rolled up at any moment. The check and
     the update share one transaction, and the archive waits for the writers of the month it
-    rolls up (usecases/ledger_upkeep.py), so a reversal is either in the rollup or refused."""
+    rolls up (workers/ledger_upkeep.py), so a reversal is either in the rollup or refused."""
     async with pool.acquire() as conn:
         found = await ledger.get(conn, redemption_id)
         if found is None:

@@ -1,6 +1,6 @@
 """What the redemption-service removes once past retention (coupon_core.retention runs the jobs):
 the outbox, processed_events and idempotency keys; the ledger's months (partitions created
-ahead, old months archived: usecases/ledger_upkeep.py)."""
+ahead, old months archived: workers/ledger_upkeep.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from coupon_core import retention
 from coupon_core.keys import PG_POOL
 
 from redemption_service.keys import LEDGER_METRICS, SETTINGS
-from redemption_service.usecases.ledger_upkeep import ledger_jobs
+from redemption_service.workers.ledger_upkeep import ledger_jobs
 
 
 def jobs(app: web.Application) -> list[retention.Job]:

@@ -1,0 +1,1 @@
+"""Background loops of the redemption-service: the outbox relay, the reconciler, retention."""
