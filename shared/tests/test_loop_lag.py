@@ -15,9 +15,19 @@ from coupon_dev.testing.prometheus import by_label
 STALL_S = 0.3
 
 
-def lag_buckets(text: str) -> dict[str, float]:
+async def lag_buckets(client: Any) -> dict[str, float]:
     """Cumulative counts of the histogram by bucket bound (``le``), ``+Inf`` the total."""
-    return by_label(text, "event_loop_lag_seconds_bucket", "le")
+    return by_label(await _metrics(client), "event_loop_lag_seconds_bucket", "le")
+
+
+async def gc_pauses(client: Any) -> dict[str, float]:
+    """Collections counted by ``gc_pause_seconds``, by generation."""
+    return by_label(await _metrics(client), "gc_pause_seconds_count", "generation")
+
+
+async def _metrics(client: Any) -> str:
+    text: str = await (await client.get("/metrics")).text()
+    return text
 
 
 async def test_a_blocking_call_in_the_loop_is_reported_as_lag(
@@ -27,15 +37,15 @@ async def test_a_blocking_call_in_the_loop_is_reported_as_lag(
     client = await aiohttp_client(build_app(settings, service="test", migrations_dir=None))
 
     async def sampled() -> bool:
-        return lag_buckets(await (await client.get("/metrics")).text()).get("+Inf", 0) > 0
+        return (await lag_buckets(client)).get("+Inf", 0) > 0
 
     await until(sampled, "a first lag sample")
-    before = lag_buckets(await (await client.get("/metrics")).text())
+    before = await lag_buckets(client)
     assert before["0.25"] == before["+Inf"], "no stall yet"
     time.sleep(STALL_S)  # noqa: ASYNC251 - the stall the sampler must see
 
     async def stall_seen() -> bool:
-        found = lag_buckets(await (await client.get("/metrics")).text())
+        found = await lag_buckets(client)
         return found["+Inf"] - found["0.25"] >= 1
 
     await until(stall_seen, "the stall in event_loop_lag_seconds")
@@ -49,12 +59,7 @@ async def test_the_sampler_is_off_at_interval_zero(
     await client.get("/healthz")
     time.sleep(0.05)  # noqa: ASYNC251 - a stall no sampler is there to see
     await client.get("/healthz")
-    assert lag_buckets(await (await client.get("/metrics")).text()).get("+Inf", 0) == 0
-
-
-def gc_pauses(text: str) -> dict[str, float]:
-    """Collections counted by ``gc_pause_seconds``, by generation."""
-    return by_label(text, "gc_pause_seconds_count", "generation")
+    assert (await lag_buckets(client)).get("+Inf", 0) == 0
 
 
 async def test_garbage_collections_are_timed_by_generation(
@@ -62,11 +67,11 @@ async def test_garbage_collections_are_timed_by_generation(
 ) -> None:
     settings = ServiceSettings(**service_env, loop_lag_interval_s=0.01)
     client = await aiohttp_client(build_app(settings, service="test", migrations_dir=None))
-    before = gc_pauses(await (await client.get("/metrics")).text()).get("2", 0)
+    before = (await gc_pauses(client)).get("2", 0)
     gc.collect()
 
     async def counted() -> bool:
-        return gc_pauses(await (await client.get("/metrics")).text()).get("2", 0) > before
+        return (await gc_pauses(client)).get("2", 0) > before
 
     await until(counted, "the full collection in gc_pause_seconds")
 
