@@ -69,9 +69,6 @@ class Gatekeeper:
         assert self.limiter is not None, "rate limiter used before start-up"
         return self.limiter
 
-    def template(self, path: str) -> str | None:
-        return self.routes.match(path).template
-
     @staticmethod
     def is_public(method: str, template: str | None) -> bool:
         return (method, template) in PUBLIC_ROUTES

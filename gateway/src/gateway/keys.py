@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from coupon_core.routes import RouteMatch
 
 from gateway.connections import UpstreamConnections
 from gateway.domain.credentials import Credential
@@ -24,3 +25,4 @@ UPSTREAM_CONNECTIONS = web.AppKey("upstream_connections", UpstreamConnections)
 CALLER = web.RequestKey("caller", Caller)
 CREDENTIAL = web.RequestKey("credential", Credential)
 RATE_WINDOW = web.RequestKey("rate_window", Window)
+ROUTE_MATCH = web.RequestKey("route_match", RouteMatch)

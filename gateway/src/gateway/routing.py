@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from coupon_core.routes import PLATFORM, RouteTable
+from coupon_core.routes import PLATFORM, RouteMatch, RouteTable
 from coupon_core.turns import Turns
 from yarl import URL
 
@@ -75,6 +75,6 @@ class Router:
         }
         self.routes = routes
 
-    def resolve(self, path: str) -> Upstream | None:
-        name = self.routes.match(path).upstream
-        return self.upstreams[name] if name else None
+    def resolve(self, match: RouteMatch) -> Upstream | None:
+        """The upstream of a path matched against :attr:`routes` (None: not forwarded)."""
+        return self.upstreams[match.upstream] if match.upstream else None

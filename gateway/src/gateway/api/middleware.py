@@ -12,7 +12,7 @@ from coupon_core.routes import PUBLIC_PATHS, PUBLIC_PREFIXES, UNMETERED_IN_OUTAG
 from redis.exceptions import RedisError
 
 from gateway.domain.addresses import UNKNOWN
-from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, RATE_WINDOW, SETTINGS
+from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, RATE_WINDOW, ROUTE_MATCH, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     gatekeeper = request.app[GATEKEEPER]
     address = client_address(request)
-    template = gatekeeper.template(request.path)
+    match = gatekeeper.routes.match(request.path)
+    request[ROUTE_MATCH] = match  # the proxy forwards by the same match
+    template = match.template
     # Counted under the template (whitelists' endpoints), not the catch-all proxy route.
     request[ROUTE_LABEL] = template or UNMATCHED_ROUTE
     if gatekeeper.is_public(request.method, template):
