@@ -14,12 +14,12 @@ from coupon_core.scripts import load_scripts
 from coupon_core.web import build_app, bundled_dir
 
 from issuance_service.api.routes import add_routes
-from issuance_service.issuing import EVENT_STREAM_SERVICE
 from issuance_service.keys import RECONCILE_METRICS, SCRIPTS, SETTINGS
 from issuance_service.publishing import republish_when_lost
 from issuance_service.reconcile import Reconciler, reconcile_metrics
 from issuance_service.redemptions import on_redemption_events
 from issuance_service.settings import Settings
+from issuance_service.usecases.issue import EVENT_STREAM_SERVICE
 from issuance_service.workers.retention import jobs as retention_jobs
 
 SERVICE = "issuance-service"

@@ -13,7 +13,6 @@ from coupon_core.keyspace import CustomerIdentifier
 from coupon_core.metrics import ISSUES, LIMIT_REJECTIONS
 from coupon_core.openapi import Doc, documented
 
-from issuance_service import issuing
 from issuance_service.api import examples, views
 from issuance_service.api.common import stores
 from issuance_service.api.responses import IssuedCouponOut, IssuedCouponsOut
@@ -21,6 +20,7 @@ from issuance_service.api.schemas import CustomerRef, IssueIn, IssueMultipleIn
 from issuance_service.domain.errors import LimitExceeded
 from issuance_service.domain.models import Customer, IssuedCoupon, Series
 from issuance_service.keys import SETTINGS
+from issuance_service.usecases import issue as issuing
 
 
 def _given(ref: CustomerRef) -> dict[CustomerIdentifier, object]:
