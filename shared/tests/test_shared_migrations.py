@@ -1,6 +1,7 @@
-"""Migrations the library ships once for every service (the outbox, its retention indexes):
-a service takes one by name, and it is recorded as the copy each service used to carry
-was, so that a database migrated before neither runs it again nor refuses to start."""
+"""Migrations the library ships once for every service (the outbox, its retention indexes,
+the Idempotency-Key table): a service takes one by name, and it is recorded as the copy each
+service used to carry was, so that a database migrated before neither runs it again nor
+refuses to start."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 RECORDED = {
     "outbox": "2c440cef4f7d6af2de465ec544e4837c41b03dcb58559c0b9393bc37a72618c2",
     "retention": "1e22d61121b959339a422a51cf94432b9a959676d6f92c11edb2cab9f60a6882",
+    "idempotency": "d6c508558cf4baa11978e974dafae798db43ed4e623ebd5e1d00bf27f1a6376d",
 }
 # Each service's copies, by version, as its migrations directory numbered them.
 COPIES = {
     "promotion-service": {1: "outbox", 3: "retention"},
-    "issuance-service": {1: "outbox", 4: "retention"},
-    "redemption-service": {1: "outbox", 4: "retention"},
+    "issuance-service": {1: "outbox", 2: "idempotency", 4: "retention"},
+    "redemption-service": {1: "outbox", 2: "idempotency", 4: "retention"},
 }
 
 
