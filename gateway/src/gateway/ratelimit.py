@@ -129,24 +129,6 @@ class RateLimiter:
         return Window(limit, count, ttl)
 
 
-def principal_key(kind: str, ident: str) -> str:
-    return f"gw:rl:{{{kind}:{ident}}}"
-
-
-def failures_key(address: str) -> str:
-    return f"gw:authfail:{{{address}}}"
-
-
-def login_failures_key(account: str) -> str:
-    """Failed logins of one account (a keyed hash of the email, known or not)."""
-    return f"gw:loginfail:{{{account}}}"
-
-
-def login_pair_failures_key(account: str, address: str) -> str:
-    """Failed logins of one account from one client address (same slot as the account's)."""
-    return f"gw:loginfail:{{{account}}}:{address}"
-
-
 class BlockedClients:
     """Addresses this replica has seen over the failure limit, until their window resets:
     their next failures are answered 429 without asking Redis."""

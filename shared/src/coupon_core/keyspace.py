@@ -9,6 +9,10 @@ Redis Cluster runs a script only when all its keys share a slot, so keys carry a
   one coupon therefore touches exactly one slot, and one Lua script takes all its counters
   atomically. A request naming coupons of several groups spans slots; the redemption
   service takes each group's counters in turn and gives back what it took on failure.
+* ``gw:...:{<principal, address or account>}`` - the gateway's rate-limit windows, one key
+  per script call.
+
+Keys used one at a time (streams, markers, nonces, the customer index) carry no tag.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ def group_all_keys_pattern(group: str) -> str:
 
 # -- code registry ---------------------------------------------------------------------
 def code_owner(code: str) -> str:
-    """Holds the group ref that owns ``code``; claimed with SET NX, so a code exists once."""
+    """Holds the group ref that owns ``code``; reserved with SET NX, so a code exists once."""
     return "{C:" + code + "}:owner"
 
 
@@ -112,7 +116,7 @@ CustomerIdentifier = Literal["id", "mobile", "email", "externalId"]
 
 
 def customer_index(identifier: CustomerIdentifier, value: str) -> str:
-    """Maps a normalised identifier to the customer's id (JSON summary for ``id``)."""
+    """Maps a normalised identifier to the customer's id (``id`` maps the id to itself)."""
     return f"customer:{identifier}:{value}"
 
 
@@ -140,3 +144,25 @@ def stream_gaps(service: str) -> str:
     group read them, by group, until it has replayed them from the outbox
     (:mod:`coupon_core.stream_gaps`)."""
     return f"events:gaps:{service}"
+
+
+# -- gateway rate limits and throttling (one-minute windows, gateway/lua/fixed_window.lua) --
+def rate_limit_window(kind: str, ident: str) -> str:
+    """Requests in the current window of one principal (``kind`` ``api_token`` or ``user``)
+    or of one client address (``anonymous``)."""
+    return f"gw:rl:{{{kind}:{ident}}}"
+
+
+def auth_failures(address: str) -> str:
+    """Failed credential attempts from one client address."""
+    return f"gw:authfail:{{{address}}}"
+
+
+def login_failures(account: str) -> str:
+    """Failed logins of one account (a keyed hash of the email, known or not)."""
+    return f"gw:loginfail:{{{account}}}"
+
+
+def login_failures_from(account: str, address: str) -> str:
+    """Failed logins of one account from one client address (same slot as the account's)."""
+    return f"gw:loginfail:{{{account}}}:{address}"
