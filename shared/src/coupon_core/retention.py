@@ -10,8 +10,8 @@ still run. See docs/operations.md, "Retention".
 
 The standard jobs (:func:`outbox_job`, :func:`processed_events_job`,
 :func:`idempotency_keys_job`) each delete one batch with one statement: the batch's row
-addresses are chosen through a btree on the row's timestamp (migrations
-``NNNN_retention.sql``), and the ``DELETE`` reaches them by ``ctid``.
+addresses are chosen through a btree on the row's timestamp (the shared migration
+``shared_migrations/retention.sql``), and the ``DELETE`` reaches them by ``ctid``.
 """
 
 from __future__ import annotations
