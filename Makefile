@@ -106,6 +106,8 @@ bench-data: bootstrap
 soak: bootstrap
 	$(BIN)/python -m bench soak
 
+# requirements.lock (hash-pinned) is the lock; uv.lock, which uv writes on the way, records
+# download addresses and stays out of the repository (.gitignore).
 lock: $(UV)
 	$(UV) lock --quiet
 	$(UV) export --quiet --format requirements-txt --all-packages --all-groups \
