@@ -69,6 +69,27 @@ async def test_a_redeems_commands_go_straight_to_their_nodes(
     assert generic_routing == []
 
 
+async def test_a_consumers_stream_commands_go_straight_to_their_node(
+    cluster: RedisCluster, generic_routing: list[tuple[Any, ...]]
+) -> None:
+    """What a relay and a consumer send per batch (XADD, XACK, XPENDING, XAUTOCLAIM, XTRIM)
+    names one stream: its node is known without redis-py's per-command routing."""
+    stream = "events:{cluster-routes-test}"
+    await cluster.xgroup_create(stream, "g", id="0", mkstream=True)
+    generic_routing.clear()  # XGROUP names its stream after a subcommand: redis-py's path
+    first = await cluster.xadd(stream, {"n": "1"})
+    await cluster.xadd(stream, {"n": "2"})
+    read = await cluster.xreadgroup("g", "c", {stream: ">"}, count=1)
+    generic_routing.clear()  # XREADGROUP names its streams after STREAMS: redis-py's path
+    assert await cluster.xack(stream, "g", first) == 1
+    assert (await cluster.xpending(stream, "g"))["pending"] == 0
+    claimed = await cluster.xautoclaim(stream, "g", "c", min_idle_time=0)
+    assert claimed[1] == []
+    assert await cluster.xtrim(stream, minid=first) >= 0
+    assert read[0][1][0][0] == first
+    assert generic_routing == []
+
+
 async def test_keys_of_several_slots_take_the_clusters_own_path(
     cluster: RedisCluster, generic_routing: list[tuple[Any, ...]], tmp_path: Path
 ) -> None:

@@ -40,7 +40,8 @@ KEYS_FROM: dict[str, str] = {
         (
             "GET", "SET", "GETDEL", "INCR", "INCRBY", "DECR", "DECRBY", "EXPIRE", "PEXPIRE",
             "TTL", "PTTL", "HGET", "HSET", "HDEL", "HGETALL", "HINCRBY", "SADD", "SREM",
-            "SISMEMBER", "SMEMBERS", "ZADD", "ZREM", "ZSCORE", "XADD", "XLEN",
+            "SISMEMBER", "SMEMBERS", "ZADD", "ZREM", "ZSCORE", "XADD", "XLEN", "XACK",
+            "XPENDING", "XAUTOCLAIM", "XCLAIM", "XTRIM", "XDEL",
         ),
         "first",
     ),
