@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from coupon_core.autopipeline import AutoPipeline
@@ -19,15 +20,15 @@ NAME = "autopipeline-test"
 
 @pytest.fixture
 async def client(redis_url: str) -> AsyncIterator[Redis]:
-    redis: Redis = redis_from_url(redis_url, client_name=NAME)
+    redis = cast(Redis, redis_from_url(redis_url, client_name=NAME))
     yield redis
     await redis.aclose()
 
 
 async def _connections(redis_url: str) -> int:
-    admin: Redis = redis_from_url(redis_url)
+    admin = cast(Redis, redis_from_url(redis_url))
     try:
-        listed = await admin.client_list(target_nodes="all")  # type: ignore[call-arg]
+        listed = await admin.client_list(target_nodes="all")
     finally:
         await admin.aclose()
     # A cluster answers per node.
@@ -50,12 +51,13 @@ async def test_commands_issued_together_share_one_connection(client: Redis, redi
 async def test_each_command_keeps_its_own_answer_and_error(client: Redis) -> None:
     pipe = AutoPipeline(client)
     await client.set("ap:text", "not a number")
-    got, failed, counted = await asyncio.gather(
+    outcomes = await asyncio.gather(
         pipe.get_many(["ap:text", "ap:missing"]),
         pipe.execute("INCR", "ap:text"),
         pipe.execute("INCR", "ap:count"),
         return_exceptions=True,
     )
+    got, failed, counted = outcomes
     assert got == [b"not a number", None]
     assert isinstance(failed, ResponseError)
     assert counted == 1
@@ -82,9 +84,10 @@ async def test_a_cancelled_caller_leaves_the_others_their_answers(client: Redis)
         asyncio.get_running_loop().call_soon(task.cancel)  # before the batch is sent
         return await pipe.execute("GET", "ap:kept")
 
-    gone, kept = await asyncio.gather(
+    outcomes = await asyncio.gather(
         cancelled_while_queued(), pipe.execute("GET", "ap:kept"), return_exceptions=True
     )
+    gone, kept = outcomes
     assert isinstance(gone, asyncio.CancelledError)
     assert kept == b"1"
 
@@ -92,7 +95,7 @@ async def test_a_cancelled_caller_leaves_the_others_their_answers(client: Redis)
 async def _calls(client: Redis, command: str) -> int:
     """How many times the server (every node of a cluster) ran ``command``."""
     if isinstance(client, RedisCluster):
-        stats = await client.info("commandstats", target_nodes="all")  # type: ignore[call-arg]
+        stats = await client.info("commandstats", target_nodes="all")
         per_node = list(stats.values())
     else:
         per_node = [await client.info("commandstats")]
@@ -113,4 +116,4 @@ async def test_a_read_beside_a_write_of_its_key_is_not_shared(client: Redis) -> 
     answers = await asyncio.gather(
         pipe.execute("GET", "ap:n"), pipe.execute("INCR", "ap:n"), pipe.execute("GET", "ap:n")
     )
-    assert answers == [None, 1, b"1"]
+    assert list(answers) == [None, 1, b"1"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -14,7 +14,7 @@ from coupon_core import keyspace
 from coupon_core.autopipeline import AutoPipeline
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
-from coupon_dev.embedded_cluster import EmbeddedRedisCluster
+from coupon_dev.embedded_cluster import EmbeddedRedisCluster, port_of
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException
@@ -79,7 +79,8 @@ async def test_a_consumers_stream_commands_go_straight_to_their_node(
     generic_routing.clear()  # XGROUP names its stream after a subcommand: redis-py's path
     first = await cluster.xadd(stream, {"n": "1"})
     await cluster.xadd(stream, {"n": "2"})
-    read = await cluster.xreadgroup("g", "c", {stream: ">"}, count=1)
+    # RESP2: [[stream, [(id, fields)]]] (redis-py types every protocol's shape at once)
+    read = cast("list[Any]", await cluster.xreadgroup("g", "c", {stream: ">"}, count=1))
     generic_routing.clear()  # XREADGROUP names its streams after STREAMS: redis-py's path
     assert await cluster.xack(stream, "g", first) == 1
     assert (await cluster.xpending(stream, "g"))["pending"] == 0
@@ -121,7 +122,7 @@ async def test_commands_follow_a_slot_that_moved(
 ) -> None:
     key = "{ROUTES-MOVED}:count"
     slot = cluster.keyslot(key)
-    source = cluster.get_node_from_key(key).port
+    source = port_of(cluster, key)
     target = next(port for port in redis_cluster.ports if port != source)
     ids = _node_ids(redis_cluster)
     _assign(redis_cluster, slot, ids[target])  # the client still maps it to the source
@@ -129,9 +130,11 @@ async def test_commands_follow_a_slot_that_moved(
         pipe = AutoPipeline(cluster)  # type: ignore[arg-type]
         answers = await asyncio.gather(pipe.execute("INCR", key), pipe.execute("INCR", key))
         assert sorted(answers) == [1, 2]
-        assert cluster.get_node_from_key(key).port == target
+        assert port_of(cluster, key) == target
         async with cluster.pipeline(transaction=False) as batch:
-            assert await batch.incr(key).get(key).execute() == [3, b"3"]
+            batch.incr(key)
+            batch.get(key)
+            assert await batch.execute() == [3, b"3"]
         assert await cluster.get(key) == b"3"
     finally:
         await cluster.delete(key)
@@ -145,16 +148,17 @@ async def test_a_dead_node_fails_only_its_own_commands(
     """Auto-pipelined commands of a live node keep their answers when another node of the
     same batch is down; the dead node's commands fail as a redis ConnectionError."""
     keys = [keyspace.code_owner(f"ROUTES-DEAD-{n}") for n in range(40)]
-    by_port = {cluster.get_node_from_key(key).port: key for key in keys}
+    by_port = {port_of(cluster, key): key for key in keys}
     alive, dead = (by_port[port] for port in redis_cluster.ports[:2])
     await cluster.set(alive, "S:1")
-    index = redis_cluster.ports.index(cluster.get_node_from_key(dead).port)
+    index = redis_cluster.ports.index(port_of(cluster, dead))
     redis_cluster.kill_node(index)
     try:
         pipe = AutoPipeline(cluster)  # type: ignore[arg-type]
-        kept, lost = await asyncio.gather(
+        outcomes = await asyncio.gather(
             pipe.execute("GET", alive), pipe.execute("GET", dead), return_exceptions=True
         )
+        kept, lost = outcomes
         assert kept == b"S:1"
         assert isinstance(lost, RedisConnectionError), lost
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -61,7 +61,7 @@ async def test_a_burst_beyond_the_redis_pool_waits_for_connections(
     client = await start(redis_url=any_redis_url, redis_pool_size=4)
     redis = client.app[REDIS]
     await asyncio.gather(*(redis.incr("burst") for _ in range(BURST)))
-    assert int(await redis.get("burst")) == BURST
+    assert int(cast(bytes, await redis.get("burst"))) == BURST
 
 
 async def test_a_burst_beyond_the_postgres_pool_waits_for_connections(start: App) -> None:
@@ -76,7 +76,7 @@ async def test_no_redis_connection_within_the_bound_is_a_503_with_retry_after(
 ) -> None:
     client = await start(redis_url=any_redis_url, redis_pool_size=1, pool_timeout_s=SHORT_WAIT_S)
     # The only connection (on a cluster: the only turn) blocks on an empty list.
-    holder = asyncio.create_task(client.app[REDIS].blpop(["{held}:list"], timeout=10))
+    holder = asyncio.ensure_future(client.app[REDIS].blpop(["{held}:list"], timeout=10))
     try:
         response = await client.get("/v2/from-redis")
         assert response.status == 503

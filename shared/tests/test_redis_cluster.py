@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from coupon_core.lifecycle import cluster_seeds, is_cluster_url, redis_from_url
-from coupon_dev.embedded_cluster import CLUSTER_SLOTS, EmbeddedRedisCluster
+from coupon_dev.embedded_cluster import CLUSTER_SLOTS, EmbeddedRedisCluster, port_of
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -87,7 +87,7 @@ async def test_flushing_empties_every_master(
             for key in keys:
                 pipe.set(key, "1")
             await pipe.execute()
-        owners = {client.get_node_from_key(key).port for key in keys}
+        owners = {port_of(client, key) for key in keys}
         assert owners == set(redis_cluster.ports)
         await client.flushall()
         for key in keys:
@@ -104,7 +104,7 @@ async def test_a_killed_node_comes_back_with_its_slots(
     assert isinstance(client, RedisCluster)
     try:
         await client.initialize()
-        port = client.get_node_from_key(key).port
+        port = port_of(client, key)
         index = redis_cluster.ports.index(port)
         await client.set(key, "S:1")
         redis_cluster.kill_node(index)
@@ -141,7 +141,11 @@ async def test_a_dead_cluster_is_a_connection_error_whatever_the_call(
             await client.set(key, "S:1")
         flood = [asyncio.create_task(pipelined()) for _ in range(40)]
         redis_cluster.kill()
-        calls = [*flood, asyncio.create_task(pipelined()), asyncio.create_task(client.get(keys[0]))]
+        calls = [
+            *flood,
+            asyncio.create_task(pipelined()),
+            asyncio.ensure_future(client.get(keys[0])),
+        ]
         outcomes = await asyncio.gather(*calls, return_exceptions=True)
         failures = [o for o in outcomes if isinstance(o, BaseException)]
         assert failures, "the calls made after the kill cannot succeed"

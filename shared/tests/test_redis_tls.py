@@ -75,7 +75,8 @@ async def _serves_over_tls(aiohttp_client: Any, settings: ServiceSettings) -> Re
     async def stored(request: web.Request) -> web.Response:
         redis = request.app[REDIS]
         await redis.set("{tls}:seen", request.query["value"])
-        return web.json_response({"value": (await redis.get("{tls}:seen")).decode()})
+        seen = cast(bytes, await redis.get("{tls}:seen"))
+        return web.json_response({"value": seen.decode()})
 
     app.router.add_get("/v2/coupon/series/tls", stored)
     client = await aiohttp_client(app)

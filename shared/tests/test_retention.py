@@ -43,7 +43,9 @@ async def pools(database_url: str, redis_url: str) -> AsyncIterator[list[asyncpg
     finally:
         await conn.close()
     settings = _settings(database_url, redis_url)
-    opened = [await open_postgres_pool(settings, reset_marked_only=True) for _ in range(2)]
+    opened: list[asyncpg.Pool] = [
+        await open_postgres_pool(settings, reset_marked_only=True) for _ in range(2)
+    ]
     yield opened
     for pool in opened:
         await pool.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import redis
 from coupon_dev.embedded import START_TIMEOUT_S, EmbeddedRedis, EmbeddedServerError
 from coupon_dev.ports import port_is_free
+from redis.asyncio.cluster import RedisCluster
 
 CLUSTER_SLOTS = 16384
 # A cluster node also listens on its port + 10000 (the cluster bus; Redis 6 has no
@@ -26,6 +27,14 @@ def free_cluster_port(taken: set[int] | frozenset[int] = frozenset()) -> int:
             continue
         return port
     raise EmbeddedServerError("no free port pair for a redis cluster node")
+
+
+def port_of(client: RedisCluster, key: str) -> int:
+    """The port of the node that ``client`` sends ``key``'s commands to (its slot map)."""
+    node = client.get_node_from_key(key)
+    if node is None:
+        raise LookupError(f"no node serves the slot of {key!r}")
+    return int(node.port)
 
 
 class EmbeddedRedisCluster:
