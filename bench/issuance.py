@@ -6,7 +6,7 @@ check:
 
 1. trivial: ``GET /trivial`` answering a small JSON body (no data store touched);
 2. issue: ``POST /v2/coupon/issue`` of an unlimited series to one customer (limits script,
-   registry claim, insert + outbox in one transaction, facts published).
+   code registry reservation, insert + outbox in one transaction, facts published).
 
     .venv/bin/python -m bench.issuance [--requests N] [--concurrency C]
 """

@@ -6,7 +6,7 @@ Runs the promotion service as a real process on PostgreSQL and Redis (the test s
 1. raw COPY: ``amount`` pre-made coupon rows copied into the empty coupons table in one
    COPY (then the table is emptied again);
 2. generation: ``POST .../coupons/generate`` with the same ``amount``, timed until the job
-   reports ``done`` (random codes, registry claims, facts, COPY, progress, all included).
+   reports ``done`` (random codes, code registry reservations, facts, COPY, progress, all included).
 
 Prints both rates, their ratio (goal: generation at least half the raw COPY rate) and the
 service's peak resident memory (VmHWM) during the job.

@@ -32,7 +32,7 @@ import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
-from coupon_core import customers, facts, keyspace, registry
+from coupon_core import code_registry, customers, facts, keyspace
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
 from coupon_core.identity import IDENTITY_HEADER, Principal, sign_identity
 from coupon_dev.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -125,7 +125,7 @@ async def publish(redis: Redis) -> None:
         GroupFacts(group="P:HOT", discount=unlimited),
         [CouponFacts(code="HOT", group="P:HOT", coupon_id=1)],
     )
-    await registry.claim(redis, "HOT", "P:HOT")
+    await code_registry.reserve(redis, "HOT", "P:HOT")
     for g in range(SPREAD_GROUPS):
         group = f"S:{g}"
         codes = [f"SP{g}-{i}" for i in range(10)]
@@ -134,7 +134,7 @@ async def publish(redis: Redis) -> None:
             GroupFacts(group=group, discount=unlimited),
             [CouponFacts(code=c, group=group, coupon_id=i) for i, c in enumerate(codes)],
         )
-        await registry.claim_many(redis, codes, group)
+        await code_registry.reserve_many(redis, codes, group)
     async with redis.pipeline(transaction=False) as pipe:
         for n in range(CUSTOMERS):
             pipe.set(keyspace.customer_index("mobile", f"7{n:06d}"), f"b-{n}")

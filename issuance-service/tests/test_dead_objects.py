@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from coupon_core import facts, keyspace, registry
+from coupon_core import code_registry, facts, keyspace
 from coupon_core.lifecycle import redis_from_url
 from coupon_dev.testing.poll import until
 from coupon_dev.testing.retirement import Retirement, keys, redeemed
@@ -107,7 +107,7 @@ async def test_dead_series_and_coupons_leave_redis_once(
         keyspace.redeemed_coupon_by_customer(w.live, gone, customer),
     }
     codes = [w.code(name) for name in ("d0", "d1", "d2", "gone", "on", "kept")]
-    assert await registry.owners_of(redis, codes) == [None] * 4 + [w.live] * 2
+    assert await code_registry.owners_of(redis, codes) == [None] * 4 + [w.live] * 2
     group, coupon = await facts.read(redis, w.live, w.code("kept"))
     assert group is not None
     assert coupon is not None
@@ -134,7 +134,7 @@ async def test_republish_after_redis_loss_leaves_retired_keys_out(
         keyspace.coupon_facts(w.live, w.code("kept")),
     }
     codes = [w.code(name) for name in ("d0", "gone", "on", "kept")]
-    assert await registry.owners_of(redis, codes) == [None, None, w.live, w.live]
+    assert await code_registry.owners_of(redis, codes) == [None, None, w.live, w.live]
 
 
 async def test_the_running_service_retires_dead_keys_on_its_own(

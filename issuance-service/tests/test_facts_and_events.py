@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from coupon_core import customers, facts, keyspace, registry
+from coupon_core import code_registry, customers, facts, keyspace
 from coupon_core.lifecycle import redis_from_url
 from coupon_dev.testing.poll import until
 from redis.asyncio import Redis
@@ -67,7 +67,7 @@ async def _assert_published(redis: Redis, series: dict[str, Any], coupon: dict[s
     assert await customers.resolve(redis, "email", " BUYER@shop.io") == customer_id
     assert await customers.resolve(redis, "mobile", "31") == customer_id
     assert await customers.resolve(redis, "id", customer_id) == customer_id
-    assert await registry.owner_of(redis, coupon["code"]) == group
+    assert await code_registry.owner_of(redis, coupon["code"]) == group
 
 
 async def test_facts_index_and_registry_are_published(

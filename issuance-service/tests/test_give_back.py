@@ -59,7 +59,7 @@ async def test_a_failed_insert_gives_back_counters_and_codes(
         assert await redis.get(keyspace.issued_to_customer(group, customer)) == b"0"
         assert await redis.get(keyspace.last_issued_to_customer(group, customer)) is None
         owners = [key async for key in redis.scan_iter(match="{C:*}:owner")]
-        assert len(owners) == 1  # only the first coupon's code stays claimed
+        assert len(owners) == 1  # only the first coupon's code stays reserved
         # The pool skips its reset query: the series' lock must have ended with the rollback.
         assert await db.fetchval(ADVISORY_LOCKS) == 0
 

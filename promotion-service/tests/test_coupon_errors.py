@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coupon_core import registry
+from coupon_core import code_registry
 
 BASE = "/api/v1/promotions/HOLIDAY-SALE/coupons"
 FORM = ("usageLimit", "expiresAt", "perCustomerUsageLimit", "code")
@@ -34,15 +34,15 @@ async def test_duplicate_codes(api: Any, redis: Any, new_promotion: Any) -> None
     assert elsewhere.status == 400
     assert await elsewhere.json() == taken
     # The first owner keeps the code.
-    assert await registry.owner_of(redis, "TAKEN") == "P:HOLIDAY-SALE"
+    assert await code_registry.owner_of(redis, "TAKEN") == "P:HOLIDAY-SALE"
     assert (await api.get(f"{BASE}/TAKEN")).status == 200
 
     # A code a series of the issuance service already owns.
-    assert await registry.claim(redis, "SERIES1", "S:1")
+    assert await code_registry.reserve(redis, "SERIES1", "S:1")
     series = await api.post(f"{BASE}/", json={"code": "SERIES1"})
     assert series.status == 400
     assert await series.json() == taken
-    assert await registry.owner_of(redis, "SERIES1") == "S:1"
+    assert await code_registry.owner_of(redis, "SERIES1") == "S:1"
     assert await coupon_codes(api) == ["TAKEN"]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from coupon_core import facts, keyspace, registry
+from coupon_core import code_registry, facts, keyspace
 from coupon_dev.testing.poll import until
 from coupon_dev.testing.retirement import Retirement, keys, redeemed
 from promotion_service.db.retirement import SCHEMA
@@ -105,7 +105,12 @@ async def test_republish_after_redis_loss_leaves_retired_keys_out(
         keyspace.coupon_facts(LIVE, "L1"),
         keyspace.coupon_facts(LIVE, "LY"),
     }
-    assert await registry.owners_of(redis, ["L1", "LY", "LX", "D1"]) == [LIVE, LIVE, None, None]
+    assert await code_registry.owners_of(redis, ["L1", "LY", "LX", "D1"]) == [
+        LIVE,
+        LIVE,
+        None,
+        None,
+    ]
 
 
 async def test_an_edit_brings_a_retired_coupon_back(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from coupon_core import facts, keyspace, registry
+from coupon_core import code_registry, facts, keyspace
 from coupon_core.facts import Discount, SubscriptionGrant
 from coupon_dev.testing.poll import until
 
@@ -79,12 +79,12 @@ async def test_facts_follow_every_write(api: Any, redis: Any, new_promotion: Any
     group, coupon = await facts.read(redis, GROUP, "F1")
     assert group is not None
     assert coupon is None
-    assert await registry.owner_of(redis, "F1") is None
+    assert await code_registry.owner_of(redis, "F1") is None
 
     await api.post(f"{BASE}/", json={"code": "F2"})
     assert (await api.delete("/api/v1/promotions/HOLIDAY-SALE")).status == 204
     assert await facts.read(redis, GROUP, "F2") == (None, None)
-    assert await registry.owner_of(redis, "F2") is None
+    assert await code_registry.owner_of(redis, "F2") is None
 
 
 async def test_republish_after_redis_lost_everything(
@@ -107,7 +107,7 @@ async def test_republish_after_redis_lost_everything(
         return group is not None and coupon is not None and coupon.usage_limit == 2
 
     await until(republished)
-    assert await registry.owner_of(redis, "R1") == GROUP
+    assert await code_registry.owner_of(redis, "R1") == GROUP
     keys = [k async for k in redis.scan_iter(match="{C:*}:owner", count=1000)]
     assert len(keys) == 52
     coupon_keys = [k async for k in redis.scan_iter(match="{P:HOLIDAY-SALE}:coupon:*", count=1000)]

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import asyncpg
-from coupon_core import facts, keyspace, registry
+from coupon_core import code_registry, facts, keyspace
 from coupon_dev.testing.poll import until
 from promotion_service.app import create_app
 from promotion_service.db import generation as generation_db
@@ -58,7 +58,7 @@ async def test_synchronous_generation(api: Any, redis: Any, new_promotion: Any) 
         assert item["usageLimit"] == 2
         assert item["expiresAt"] == "2031-01-01T00:00:00+0100"
     code = page["_embedded"]["items"][0]["code"]
-    assert await registry.owner_of(redis, code) == GROUP
+    assert await code_registry.owner_of(redis, code) == GROUP
     _, coupon = await facts.read(redis, GROUP, code)
     assert coupon is not None
     assert (coupon.usage_limit, coupon.per_customer_limit) == (2, 1)
@@ -166,7 +166,7 @@ async def test_job_of_200k_survives_a_restart(
     for start in range(0, len(ordered), 20_000):
         chunk = ordered[start : start + 20_000]
         # Single-key reads in a pipeline: the keys lie in every slot of a cluster.
-        assert set(await registry.owners_of(redis, chunk)) == {GROUP}
+        assert set(await code_registry.owners_of(redis, chunk)) == {GROUP}
         async with redis.pipeline(transaction=False) as pipe:
             for code in chunk:
                 pipe.exists(keyspace.coupon_facts(GROUP, code))
@@ -215,7 +215,7 @@ async def test_a_job_steps_past_codes_the_registry_forgot(
     service_env: dict[str, Any], direct: Any, database_url: str, redis: Any
 ) -> None:
     """Coupons in the table whose registry entries Redis lost clash with a job's batches:
-    the job stores the rest of each batch, gives the clashed codes back and claims more."""
+    the job stores the rest of each batch, gives the clashed codes back and reserves more."""
     from promotion_service.settings import Settings
 
     settings = Settings(
@@ -225,7 +225,7 @@ async def test_a_job_steps_past_codes_the_registry_forgot(
     for code in ("HOLIDAY-SALE", "OLD-SALE"):
         body = {"code": code, "name": code.title(), "couponBased": True}
         assert (await client.request("POST", "/api/v1/promotions/", json=body)).status == 201
-    # Once the facts are published, nothing republishes (and so reclaims) what the table
+    # Once the facts are published, nothing republishes (and so reserves again) what the table
     # holds: half of the three-character codes are then in the table, unknown to Redis.
     await until(lambda: redis.exists(keyspace.facts_ready("promotion")))
     every = ["".join(chars) for chars in itertools.product(ALPHABET, repeat=3)]
@@ -253,17 +253,17 @@ async def test_a_job_steps_past_codes_the_registry_forgot(
     generated = {row["code"] for row in rows}
     assert len(generated) == 150
     assert not generated & set(forgotten)
-    owners = dict(zip(every, await registry.owners_of(redis, every), strict=True))
+    owners = dict(zip(every, await code_registry.owners_of(redis, every), strict=True))
     assert {code for code, owner in owners.items() if owner == GROUP} == generated
     assert [code for code in forgotten if owners[code] is not None] == []
     await client.close()
 
 
-async def test_a_claim_that_got_no_codes_makes_an_empty_batch(
+async def test_a_reservation_that_got_no_codes_makes_an_empty_batch(
     api: Any, new_promotion: Any, database_url: str
 ) -> None:
-    """Every random code of a claim can be taken already (likelier the shorter the codes):
-    the batch then inserts nothing, and generation goes on claiming."""
+    """Every random code of a reservation can be taken already (likelier the shorter the codes):
+    the batch then inserts nothing, and generation goes on reserving."""
     promotion = await new_promotion(api)
     conn = await asyncpg.connect(database_url)
     try:

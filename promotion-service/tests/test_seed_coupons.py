@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from coupon_core import registry
+from coupon_core import code_registry
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{4}$")
 BASE = "/api/v1/promotions/HOLIDAY-SALE/coupons"
@@ -96,7 +96,7 @@ async def test_seed_examples(api: Any, redis: Any, new_promotion: Any) -> None:
     first = await created.json()
     same(first, A3BCB_CREATED)
     assert first["createdAt"] == first["updatedAt"]
-    assert await registry.owner_of(redis, "A3BCB") == "P:HOLIDAY-SALE"
+    assert await code_registry.owner_of(redis, "A3BCB") == "P:HOLIDAY-SALE"
 
     # Without code (no body at all, as the seed's curl sends)
     missing = await api.post(f"{BASE}/", headers={"Content-Type": "application/json"})
@@ -178,7 +178,7 @@ async def test_seed_examples(api: Any, redis: Any, new_promotion: Any) -> None:
         "code": 404,
         "message": 'Promotion coupon with code "A3BCB" has not been found.',
     }
-    assert await registry.owner_of(redis, "A3BCB") is None
+    assert await code_registry.owner_of(redis, "A3BCB") is None
 
 
 async def test_post_without_trailing_slash_and_utc_offset(

@@ -10,7 +10,7 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
-from coupon_core import customers, facts, keyspace, registry
+from coupon_core import code_registry, customers, facts, keyspace
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
@@ -59,7 +59,7 @@ async def publish_group(
     ]
     await facts.publish(redis, found, coupons)
     for code in codes:
-        assert await registry.claim(redis, code, group)
+        assert await code_registry.reserve(redis, code, group)
     await mark_facts_ready(redis)
     return found
 

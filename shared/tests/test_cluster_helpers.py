@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from coupon_core import events, facts, keyspace, registry
+from coupon_core import code_registry, events, facts, keyspace
 from coupon_core.autopipeline import AutoPipeline
 from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
@@ -92,26 +92,26 @@ async def test_code_registry_spans_slots(
     redis: Any = cluster
     codes = [f"CODE{n:04d}" for n in range(300)]
     assert _nodes_of(cluster, [keyspace.code_owner(c) for c in codes]) == set(redis_cluster.ports)
-    assert await registry.claim_many(redis, codes, "P:SPRING") == [True] * len(codes)
-    assert await registry.claim_many(redis, codes[:5], "S:9") == [False] * 5
-    assert await registry.claim_many(redis, codes[:1], "S:9") == [False]  # one, no pipeline
-    assert await registry.claim_many(redis, ["SOLO"], "S:9") == [True]
-    assert await registry.owner_of(redis, "SOLO") == "S:9"
-    await registry.release(redis, ["SOLO"], "S:9")
-    assert await registry.claim(redis, codes[0], "P:SPRING")
-    assert not await registry.claim(redis, codes[0], "S:9")
-    assert await registry.claim(redis, "LONE", "S:9")
+    assert await code_registry.reserve_many(redis, codes, "P:SPRING") == [True] * len(codes)
+    assert await code_registry.reserve_many(redis, codes[:5], "S:9") == [False] * 5
+    assert await code_registry.reserve_many(redis, codes[:1], "S:9") == [False]  # one, no pipeline
+    assert await code_registry.reserve_many(redis, ["SOLO"], "S:9") == [True]
+    assert await code_registry.owner_of(redis, "SOLO") == "S:9"
+    await code_registry.release(redis, ["SOLO"], "S:9")
+    assert await code_registry.reserve(redis, codes[0], "P:SPRING")
+    assert not await code_registry.reserve(redis, codes[0], "S:9")
+    assert await code_registry.reserve(redis, "LONE", "S:9")
 
     # Releasing on behalf of a group that does not own the codes changes nothing.
-    await registry.release(redis, [*codes, "LONE"], "S:7")
-    assert await registry.owner_of(redis, codes[-1]) == "P:SPRING"
-    assert await registry.owner_of(redis, "LONE") == "S:9"
+    await code_registry.release(redis, [*codes, "LONE"], "S:7")
+    assert await code_registry.owner_of(redis, codes[-1]) == "P:SPRING"
+    assert await code_registry.owner_of(redis, "LONE") == "S:9"
 
-    await registry.release(redis, [*codes, "LONE"], "P:SPRING")
+    await code_registry.release(redis, [*codes, "LONE"], "P:SPRING")
     for code in codes:
-        assert await registry.owner_of(redis, code) is None
-    assert await registry.owner_of(redis, "LONE") == "S:9"
-    await registry.release(redis, [], "P:SPRING")
+        assert await code_registry.owner_of(redis, code) is None
+    assert await code_registry.owner_of(redis, "LONE") == "S:9"
+    await code_registry.release(redis, [], "P:SPRING")
 
 
 async def test_facts_are_published_and_read_in_one_slot(cluster: RedisCluster) -> None:

@@ -1,9 +1,9 @@
 """Each signed identity is accepted once, by any replica of any service: its nonce is
-claimed in Redis (``SET NX PX``) for as long as the header could still be accepted.
+recorded in Redis (``SET NX PX``) for as long as the header could still be accepted.
 
 A header is accepted while its timestamp is within ``IDENTITY_MAX_AGE_S`` of the service's
-clock, in the past or in the future, so a nonce is remembered for twice that age. The claims
-of the requests that arrive in one event-loop turn go to Redis as one pipeline
+clock, in the past or in the future, so a nonce is remembered for twice that age. The records
+of the nonces of the requests that arrive in one event-loop turn go to Redis as one pipeline
 (:mod:`coupon_core.autopipeline`).
 """
 

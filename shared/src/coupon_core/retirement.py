@@ -6,7 +6,7 @@ and none of its coupons is left unretired. Retired keys answer as if they never 
 a retired code is an unknown code to the redemption service.
 
 A coupon's keys are its facts, its code registry entry (given back only if the group still
-owns it, see :func:`coupon_core.registry.release`) and the redemption counters that can be
+owns it, see :func:`coupon_core.code_registry.release`) and the redemption counters that can be
 named without the ledger: the coupon's own, and the one of the customer it was issued to.
 The redemption service's reconciler drops the coupon-by-customer counters of other
 customers, since it keeps no counter of a coupon whose facts are gone. A group's keys are
@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from redis.asyncio import Redis
 
-from coupon_core import keyspace, registry
+from coupon_core import code_registry, keyspace
 from coupon_core.db import Connection
 from coupon_core.retention import Job
 
@@ -59,7 +59,7 @@ async def retire_coupons(
             # first key's slot, which every key of the chunk shares.
             pipe.execute_command("UNLINK", *keys[start : start + CHUNK])
         await pipe.execute()
-    await registry.release(redis, [code for code, _ in coupons], group)
+    await code_registry.release(redis, [code for code, _ in coupons], group)
 
 
 async def retire_group(redis: Redis, group: str) -> int:

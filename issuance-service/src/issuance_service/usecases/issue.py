@@ -1,7 +1,7 @@
 """Issuing coupons of a series to a customer (SPEC section 4).
 
 Order of an issue: BEGIN with the series' shared lock (one round trip) -> take the limits
-in Redis (one script) -> claim codes in the registry -> insert the coupons and their outbox
+in Redis (one script) -> reserve codes in the code registry -> insert the coupons and their outbox
 events (one statement) -> COMMIT; on any failure before the COMMIT, give back the take while
 the transaction (and so the lock) is still open, then roll back -> publish facts -> respond.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from coupon_core import idempotency, keyspace, registry
+from coupon_core import code_registry, idempotency, keyspace
 from coupon_core.db import commit, rollback_if_open
 from coupon_core.keyspace import CustomerIdentifier
 from redis.exceptions import RedisError
@@ -43,11 +43,11 @@ class IdempotencyClaim:
     key: str
 
 
-async def _claim_codes(stores: Stores, series: Series, count: int) -> list[str]:
-    """``count`` fresh codes, each claimed in the platform-wide registry."""
-    claimed: list[str] = []
+async def _reserve_codes(stores: Stores, series: Series, count: int) -> list[str]:
+    """``count`` fresh codes, each reserved in the platform-wide code registry."""
+    reserved: list[str] = []
     for _ in range(CODE_ATTEMPTS):
-        wanted = count - len(claimed)
+        wanted = count - len(reserved)
         candidates = list(
             {
                 codes.generate(
@@ -58,11 +58,11 @@ async def _claim_codes(stores: Stores, series: Series, count: int) -> list[str]:
                 for _ in range(wanted)
             }
         )
-        results = await registry.claim_many(stores.redis, candidates, series.group)
-        claimed += [code for code, ok in zip(candidates, results, strict=True) if ok]
-        if len(claimed) == count:
-            return claimed
-    await registry.release(stores.redis, claimed, series.group)
+        results = await code_registry.reserve_many(stores.redis, candidates, series.group)
+        reserved += [code for code, ok in zip(candidates, results, strict=True) if ok]
+        if len(reserved) == count:
+            return reserved
+    await code_registry.release(stores.redis, reserved, series.group)
     raise RuntimeError(f"could not find {count} free codes for series {series.id}")
 
 
@@ -112,7 +112,7 @@ async def _attempt(
         # it lasts until the COMMIT, or the ROLLBACK that follows a give-back.
         await conn.execute(series_db.begin_shared_sql(series.id))
         taken: counters.Taken | None = None
-        codes_claimed: list[str] = []
+        codes_reserved: list[str] = []
         try:
             taken = await counters.take(
                 stores.scripts, series=series, customer_id=customer.id, count=count, now=now
@@ -120,13 +120,13 @@ async def _attempt(
             if taken is None:
                 await conn.execute("ROLLBACK")  # before the rebuild waits for this lock
                 return None
-            codes_claimed = await _claim_codes(stores, series, count)
+            codes_reserved = await _reserve_codes(stores, series, count)
             coupons = await coupons_db.insert_with_events(
                 conn,
                 series_id=series.id,
                 group=series.group,
                 customer_id=customer.id,
-                codes=codes_claimed,
+                codes=codes_reserved,
                 valid_till=rules.coupon_valid_till(series, issued_at=now),
                 issued_at=now,
                 stream=keyspace.event_stream(EVENT_STREAM_SERVICE),
@@ -145,7 +145,7 @@ async def _attempt(
                 # take and so never lands on counters a rebuild has set since: the counters
                 # never end up below the ledger.
                 await counters.release(stores.scripts, taken)
-                await registry.release(stores.redis, codes_claimed, series.group)
+                await code_registry.release(stores.redis, codes_reserved, series.group)
             await rollback_if_open(conn)
             raise
         # A failed or interrupted COMMIT may have landed, and its lock is gone: giving the

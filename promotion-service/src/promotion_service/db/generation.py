@@ -30,11 +30,11 @@ async def insert_batch(
 ) -> list[tuple[int, str]]:
     """Insert ``codes`` as coupons sharing ``limits``; the (id, code) pairs inserted.
 
-    Codes were claimed in the registry first, so a clash in the table is rare (only after
+    Codes were reserved in the code registry first, so a clash in the table is rare (only after
     Redis lost its data): the batch is copied straight into ``coupons``, and only when that
     hits a duplicate is it copied into a staging table and inserted with ON CONFLICT DO
     NOTHING. Call inside a transaction."""
-    if not codes:  # a claim whose random codes were all taken (array_agg of none is NULL)
+    if not codes:  # a reservation whose random codes were all taken (array_agg of none is NULL)
         return []
     ids = await conn.fetchval(
         "SELECT array_agg(nextval('coupons_id_seq')) FROM generate_series(1, $1)", len(codes)

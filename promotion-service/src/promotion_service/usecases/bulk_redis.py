@@ -1,6 +1,6 @@
-"""Registry claims and facts for a batch of tens of thousands of codes, fast.
+"""Code registry reservations and facts for a batch of tens of thousands of codes, fast.
 
-Same keys and values as :mod:`coupon_core.registry` and :mod:`coupon_core.facts`; what
+Same keys and values as :mod:`coupon_core.code_registry` and :mod:`coupon_core.facts`; what
 differs is the cost per command. A redis-py pipeline spends tens of microseconds of Python
 on each command it packs and each reply it parses, which for a million codes costs more
 than storing them in PostgreSQL. Here a batch's commands are packed with one ``%``
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from coupon_core import keyspace, registry
+from coupon_core import code_registry, keyspace
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
@@ -43,13 +43,13 @@ async def _roundtrip(redis: Redis, payload: bytes, replies: int) -> list[object]
         await pool.release(conn)
 
 
-async def claim_codes(redis: Redis, codes: Sequence[str], group: str) -> list[bool]:
-    """Like :func:`coupon_core.registry.claim_many`: element i tells whether ``codes[i]``
+async def reserve_codes(redis: Redis, codes: Sequence[str], group: str) -> list[bool]:
+    """Like :func:`coupon_core.code_registry.reserve_many`: element i tells whether ``codes[i]``
     is now ours (SET NX, so a code another owner holds stays theirs)."""
     if not codes:
         return []
     if isinstance(redis, RedisCluster):
-        return await registry.claim_many(redis, codes, group)
+        return await code_registry.reserve_many(redis, codes, group)
     owner = group.encode()
     payload = b"".join(
         _SET_NX % (len(key), key, len(owner), owner)

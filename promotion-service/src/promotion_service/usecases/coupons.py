@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import asyncpg
-from coupon_core import events, keyspace, registry
+from coupon_core import code_registry, events, keyspace
 from coupon_core.errors import BadRequest
 from redis.asyncio import Redis
 
@@ -44,10 +44,10 @@ async def create(
     if promo is None:
         raise promotion_not_found(promotion_code)
     require_coupon_based(promo)
-    # A code is unique platform-wide: claim it before the row exists, give it back if the
+    # A code is unique platform-wide: reserve it before the row exists, give it back if the
     # row does not come to be.
     fresh = bool(await redis.set(keyspace.code_owner(code), group, nx=True))
-    if not fresh and await registry.owner_of(redis, code) != group:
+    if not fresh and await code_registry.owner_of(redis, code) != group:
         raise coupon_code_taken()
     try:
         async with pool.acquire() as conn, conn.transaction():
@@ -60,7 +60,7 @@ async def create(
             )
     except BaseException:
         if fresh:
-            await registry.release(redis, [code], group)
+            await code_registry.release(redis, [code], group)
         raise
     await publish.coupons(redis, [coupon])
     return coupon

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 import asyncpg
-from coupon_core import events, registry
+from coupon_core import code_registry, events
 from coupon_core.db import Connection
 from coupon_core.lifecycle import check_stopping, stopping
 from redis.asyncio import Redis
@@ -60,16 +60,16 @@ async def _fill(
     promo: Promotion,
     count: int,
     req: Request,
-    claimed: list[str],
+    reserved: list[str],
 ) -> list[tuple[int, str]]:
     """Insert ``count`` new coupons inside the caller's transaction; (id, code) of each.
-    Every code claimed in the registry is added to ``claimed``, to release should the
+    Every code reserved in the code registry is added to ``reserved``, to release should the
     transaction fail."""
     group = group_of(promo.code)
     inserted: list[tuple[int, str]] = []
     while len(inserted) < count:
-        mine = await _claim(redis, group, req, count - len(inserted))
-        claimed.extend(mine)
+        mine = await _reserve(redis, group, req, count - len(inserted))
+        reserved.extend(mine)
         inserted.extend(
             await generation_db.insert_batch(
                 conn, promotion_id=promo.id, job_id=None, codes=mine, limits=req.limits
@@ -93,16 +93,16 @@ async def _announce(conn: Connection, promo: Promotion, count: int, job_id: int 
 
 async def generate_now(pool: asyncpg.Pool, redis: Redis, promotion_code: str, req: Request) -> int:
     """All ``req.amount`` coupons in one transaction: all of them or none."""
-    claimed: list[str] = []
+    reserved: list[str] = []
     try:
         async with pool.acquire() as conn, conn.transaction():
             promo = await _checked_promotion(conn, promotion_code, req)
             inserted = await _fill(
-                conn, redis, promo=promo, count=req.amount, req=req, claimed=claimed
+                conn, redis, promo=promo, count=req.amount, req=req, reserved=reserved
             )
             await _announce(conn, promo, len(inserted), None)
     except BaseException:
-        await registry.release(redis, claimed, group_of(promotion_code))
+        await code_registry.release(redis, reserved, group_of(promotion_code))
         raise
     await publish.generated(redis, promotion_code, inserted, req.limits)
     return len(inserted)
@@ -130,12 +130,12 @@ async def job_status(pool: asyncpg.Pool, promotion_code: str, job_id: int) -> Ge
         return await job_db.get(conn, promo.id, job_id)
 
 
-async def _claim(redis: Redis, group: str, req: Request, count: int) -> list[str]:
-    """``count`` fresh random codes, those of them the registry gave us."""
+async def _reserve(redis: Redis, group: str, req: Request, count: int) -> list[str]:
+    """``count`` fresh random codes, those of them the code registry gave us."""
     codes = list(
         random_codes(count, code_length=req.code_length, prefix=req.prefix, suffix=req.suffix)
     )
-    owned = await bulk_redis.claim_codes(redis, codes, group)
+    owned = await bulk_redis.reserve_codes(redis, codes, group)
     return [code for code, ok in zip(codes, owned, strict=True) if ok]
 
 
@@ -153,12 +153,12 @@ def _job_request(job: GenerationJob) -> Request:
     )
 
 
-def _start_claim(
+def _start_reserving(
     redis: Redis, group: str, req: Request, count: int
 ) -> asyncio.Task[list[str]] | None:
-    """A claim of ``count`` codes for a batch to come, in the background; None when no
-    codes remain to claim."""
-    return asyncio.create_task(_claim(redis, group, req, count)) if count > 0 else None
+    """A reservation of ``count`` codes for a batch to come, in the background; None when no
+    codes remain to reserve."""
+    return asyncio.create_task(_reserve(redis, group, req, count)) if count > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +198,7 @@ async def _release_clashes(
     """Give back the codes of a batch that clashed with rows Redis had forgotten."""
     if len(inserted) < len(codes):
         kept = {code for _, code in inserted}
-        await registry.release(redis, [c for c in codes if c not in kept], group)
+        await code_registry.release(redis, [c for c in codes if c not in kept], group)
 
 
 async def _publish_after(
@@ -215,32 +215,32 @@ async def _publish_after(
     return asyncio.create_task(publish.generated(redis, job.promotion_code, inserted, limits))
 
 
-def _claimed_ahead(claiming: asyncio.Task[list[str]] | None) -> list[str]:
-    """The codes a finished claim for the next batch got (none if it failed)."""
-    if claiming is None or not claiming.done() or claiming.cancelled():
+def _reserved_ahead(reserving: asyncio.Task[list[str]] | None) -> list[str]:
+    """The codes a finished reservation for the next batch got (none if it failed)."""
+    if reserving is None or not reserving.done() or reserving.cancelled():
         return []
-    return claiming.result() if claiming.exception() is None else []
+    return reserving.result() if reserving.exception() is None else []
 
 
 async def _wind_down(
     redis: Redis,
     group: str,
     codes: list[str],
-    claiming: asyncio.Task[list[str]] | None,
+    reserving: asyncio.Task[list[str]] | None,
     publishing: asyncio.Task[None] | None,
 ) -> None:
-    """Let the claim and the publication in flight end (cut short when the service is
-    stopping), then give back the codes claimed for batches that did not commit."""
-    in_flight = {t for t in (claiming, publishing) if t is not None and not t.done()}
+    """Let the reservation and the publication in flight end (cut short when the service is
+    stopping), then give back the codes reserved for batches that did not commit."""
+    in_flight = {t for t in (reserving, publishing) if t is not None and not t.done()}
     if in_flight and not stopping():
         await asyncio.wait(in_flight)
-    unused = [*codes, *_claimed_ahead(claiming)]
+    unused = [*codes, *_reserved_ahead(reserving)]
     for task in in_flight:
         task.cancel()  # a no-op on those that ended
-    # Best effort: the claims of a batch cut off halfway through its round trip stay with
+    # Best effort: the reservations of a batch cut off halfway through its round trip stay with
     # this promotion, unused.
     if unused:
-        await registry.release(redis, unused, group)
+        await code_registry.release(redis, unused, group)
 
 
 async def run_job(
@@ -256,20 +256,22 @@ async def run_job(
     or None when it stopped being ours (taken over, promotion deleted).
 
     Three stages overlap: while PostgreSQL stores batch k, the codes of batch k+1 are
-    claimed in the registry and the facts of batch k-1 are published."""
+    reserved in the code registry and the facts of batch k-1 are published."""
     req = _job_request(job)
     group = group_of(job.promotion_code)
     done = job.done
-    codes: list[str] = []  # claimed for the batch in hand, not committed yet
-    claiming: asyncio.Task[list[str]] | None = None
+    codes: list[str] = []  # reserved for the batch in hand, not committed yet
+    reserving: asyncio.Task[list[str]] | None = None
     publishing: asyncio.Task[None] | None = None
     try:
-        claiming = asyncio.create_task(_claim(redis, group, req, min(batch_size, job.total - done)))
-        while claiming is not None:
+        reserving = asyncio.create_task(
+            _reserve(redis, group, req, min(batch_size, job.total - done))
+        )
+        while reserving is not None:
             check_stopping()
-            codes = await claiming
+            codes = await reserving
             ahead = min(batch_size, job.total - done - len(codes))
-            claiming = _start_claim(redis, group, req, ahead)
+            reserving = _start_reserving(redis, group, req, ahead)
             stored = await _store_batch(pool, job, codes, req.limits, owner=owner, lease_s=lease_s)
             if stored is None:
                 return None
@@ -277,10 +279,10 @@ async def run_job(
             await _release_clashes(redis, group, codes, stored.inserted)
             codes = []
             publishing = await _publish_after(publishing, redis, job, stored.inserted, req.limits)
-            if claiming is None:  # the batch clashed: claim again what it could not store
-                claiming = _start_claim(redis, group, req, min(batch_size, job.total - done))
+            if reserving is None:  # the batch clashed: reserve again what it could not store
+                reserving = _start_reserving(redis, group, req, min(batch_size, job.total - done))
         if publishing is not None:
             await publishing
         return done
     finally:
-        await _wind_down(redis, group, codes, claiming, publishing)
+        await _wind_down(redis, group, codes, reserving, publishing)

@@ -1,4 +1,4 @@
-"""Facts and registry entries in Redis, kept in step with PostgreSQL."""
+"""Facts and code registry entries in Redis, kept in step with PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 import orjson
-from coupon_core import facts, keyspace, registry
+from coupon_core import code_registry, facts, keyspace
 from coupon_core.facts import CouponFacts
 from redis.asyncio import Redis
 
@@ -25,8 +25,8 @@ async def promotion(redis: Redis, promo: Promotion) -> None:
     await facts.publish(redis, group_facts(promo))
 
 
-async def coupons(redis: Redis, items: Sequence[Coupon], *, claim: bool = False) -> None:
-    """Publish coupons' facts; with ``claim`` also (re)claim their codes in the registry
+async def coupons(redis: Redis, items: Sequence[Coupon], *, reserve: bool = False) -> None:
+    """Publish coupons' facts; with ``reserve`` also (re)reserve their codes in the code registry
     (after Redis lost its data). Both in one pipelined round trip per group."""
     if not items:
         return
@@ -34,14 +34,14 @@ async def coupons(redis: Redis, items: Sequence[Coupon], *, claim: bool = False)
     for coupon in items:
         by_group.setdefault(group_of(coupon.promotion_code), []).append(coupon)
     for group, members in by_group.items():
-        if claim:
-            owned = await bulk_redis.claim_codes(redis, [c.code for c in members], group)
+        if reserve:
+            owned = await bulk_redis.reserve_codes(redis, [c.code for c in members], group)
             held = [c.code for c, ok in zip(members, owned, strict=True) if not ok]
             if held:  # by us already, or by another owner
-                owners = await registry.owners_of(redis, held)
+                owners = await code_registry.owners_of(redis, held)
                 lost = sum(1 for owner in owners if owner is not None and owner != group)
                 if lost:
-                    log.warning("%d codes of %s are claimed by another owner", lost, group)
+                    log.warning("%d codes of %s are reserved by another owner", lost, group)
         await _publish_coupon_facts(redis, group, members)
 
 
@@ -86,11 +86,11 @@ async def generated(
 
 
 async def forget_coupons(redis: Redis, group: str, codes: Sequence[str]) -> None:
-    """Retract coupons' facts and give their codes back to the registry."""
+    """Retract coupons' facts and give their codes back to the code registry."""
     if not codes:
         return
     await redis.delete(*[keyspace.coupon_facts(group, code) for code in codes])
-    await registry.release(redis, codes, group)
+    await code_registry.release(redis, codes, group)
 
 
 async def forget_promotion(redis: Redis, code: str) -> None:
@@ -98,7 +98,7 @@ async def forget_promotion(redis: Redis, code: str) -> None:
 
 
 async def everything(pool: asyncpg.Pool, redis: Redis, *, batch_size: int) -> int:
-    """Publish the facts of every promotion and coupon not retired and claim their codes;
+    """Publish the facts of every promotion and coupon not retired and reserve their codes;
     coupons count. Retired ones stay out: their keys would otherwise come back."""
     async with pool.acquire() as conn:
         promos = await promotion_db.unretired(conn)
@@ -115,6 +115,6 @@ async def coupons_from_db(
         async for batch in coupon_db.batches(
             conn, batch_size=batch_size, job_id=job_id, unretired=True
         ):
-            await coupons(redis, batch, claim=True)
+            await coupons(redis, batch, reserve=True)
             published += len(batch)
     return published

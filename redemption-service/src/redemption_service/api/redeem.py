@@ -25,7 +25,7 @@ from redemption_service.usecases.redeem import dry_run, redeem
 MAX_CODES = 50
 
 
-def _mode(request: web.Request) -> bool:
+def _partial(request: web.Request) -> bool:
     mode = request.query.get("mode", "all")
     if mode not in ("all", "partial"):
         raise BadRequest("mode must be 'all' or 'partial'")
@@ -70,7 +70,7 @@ def count_items(metrics: Metrics, judged: list[Judged]) -> None:
     )
 )
 async def redeem_handler(request: web.Request) -> web.Response:
-    partial = _mode(request)
+    partial = _partial(request)
     raw = await request.read()
     body = parse_model(RedeemIn, await read_json(request))
     items = [views.redeem_item(c) for c in body.root.coupon]

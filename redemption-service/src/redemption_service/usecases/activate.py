@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from coupon_core import events, facts, keyspace, registry
+from coupon_core import code_registry, events, facts, keyspace
 from coupon_core.db import Connection
 from coupon_core.errors import BadRequest, DomainError, Gone, NotFound
 from redis.asyncio import Redis
@@ -45,7 +45,7 @@ async def activate(
     notify_user: bool,
     on_commit: OnCommit | None = None,
 ) -> Activated:
-    owner = await registry.owner_of(redis, code)
+    owner = await code_registry.owner_of(redis, code)
     group, coupon = (None, None) if owner is None else await facts.read(redis, owner, code)
     if group is None or coupon is None:
         if not await _facts_ready(redis):

@@ -1,6 +1,6 @@
 """The platform-wide coupon code registry: a code belongs to one series or promotion.
 
-Claimed in Redis with SET NX before the owning service inserts the coupon (each service's
+Reserved in Redis with SET NX before the owning service inserts the coupon (each service's
 table also has a unique constraint on the code), released when the insert fails or the
 coupon is deleted. Owners publish their codes again when Redis lost its data
 (:func:`coupon_core.keyspace.facts_ready`).
@@ -19,7 +19,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-async def claim(redis: Redis, code: str, group: str) -> bool:
+async def reserve(redis: Redis, code: str, group: str) -> bool:
     """True if ``code`` is now owned by ``group`` (or already was)."""
     if await redis.set(keyspace.code_owner(code), group, nx=True):
         return True
@@ -27,8 +27,8 @@ async def claim(redis: Redis, code: str, group: str) -> bool:
     return owner is not None and _text(owner) == group
 
 
-async def claim_many(redis: Redis, codes: Sequence[str], group: str) -> list[bool]:
-    """Claim a batch in one round trip (one per node on Redis Cluster: the pipeline is not
+async def reserve_many(redis: Redis, codes: Sequence[str], group: str) -> list[bool]:
+    """Reserve a batch in one round trip (one per node on Redis Cluster: the pipeline is not
     transactional, so it may span slots); element i tells whether ``codes[i]`` is ours."""
     if len(codes) == 1:  # a single command costs the client far less than a pipeline
         return [bool(await redis.set(keyspace.code_owner(codes[0]), group, nx=True))]
