@@ -14,6 +14,7 @@ from gateway.settings import Settings as GatewaySettings
 from issuance_service.settings import Settings as IssuanceSettings
 from promotion_service.settings import Settings as PromotionSettings
 from redemption_service.settings import Settings as RedemptionSettings
+from render import containers, find
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS: dict[str, type[ServiceSettings]] = {
@@ -38,7 +39,7 @@ def test_every_setting_is_documented() -> None:
 def test_the_configmap_sets_only_real_settings() -> None:
     known = set().union(*(_env_names(cls) for cls in SETTINGS.values()))
     for overlay in ("dev", "prod"):
-        config = check.find(check.render(overlay), "ConfigMap", "coupon-config")
+        config = find(check.render(overlay), "ConfigMap", "coupon-config")
         assert config is not None
         assert set(config["data"]) <= known, set(config["data"]) - known
 
@@ -51,7 +52,7 @@ def test_containers_set_only_real_settings(overlay: str) -> None:
                 continue
             if obj["kind"] not in ("Deployment", "Job"):
                 continue
-            for container in check.containers(obj):
+            for container in containers(obj):
                 names = {env["name"] for env in container.get("env", [])}
                 assert names <= _env_names(cls), (process, names - _env_names(cls))
 

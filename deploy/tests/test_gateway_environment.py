@@ -17,6 +17,7 @@ import yaml
 from gateway.settings import Settings
 from netpol import Peer, allowed
 from policies import pods
+from render import containers, find
 
 COMPOSE = Path(__file__).resolve().parents[1] / "compose.yaml"
 # A pod of the ingress controller, and one of any other namespace (addresses of the pod CIDRs
@@ -28,12 +29,12 @@ ELSEWHERE = Peer(namespace="other", labels={"app": "anything"})
 def _environment(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, str]:
     """The variables a container of ``name`` gets: its ConfigMaps, then its own entries
     (Secret values from the rendered Secret, or a placeholder where it is external)."""
-    obj = check.find(objects, kind, name)
+    obj = find(objects, kind, name)
     assert obj is not None
-    (container,) = check.containers(obj)
+    (container,) = containers(obj)
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
-        config = check.find(objects, "ConfigMap", source["configMapRef"]["name"])
+        config = find(objects, "ConfigMap", source["configMapRef"]["name"])
         assert config is not None
         env.update(config["data"])
     for entry in container.get("env", []):
@@ -41,7 +42,7 @@ def _environment(objects: list[dict[str, Any]], kind: str, name: str) -> dict[st
         if ref is None:
             env[entry["name"]] = entry["value"]
             continue
-        secret = check.find(objects, "Secret", ref["name"])
+        secret = find(objects, "Secret", ref["name"])
         if secret is None:  # prod: created in the namespace beforehand
             env[entry["name"]] = f"{entry['name']}-from-the-secret-store".lower()
         elif ref["key"] in secret.get("data", {}):
@@ -57,7 +58,8 @@ def _settings(env: dict[str, str]) -> Settings:
     for key, value in stores.items():
         if env[key].endswith("-from-the-secret-store"):
             env[key] = value
-    return Settings(**{key.lower(): value for key, value in env.items()})
+    fields: dict[str, Any] = {key.lower(): value for key, value in env.items()}
+    return Settings(**fields)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +104,7 @@ def test_the_compose_gateway_environment_is_valid_production_settings(service: s
         key: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
         for key, value in compose["services"][service]["environment"].items()
     }
-    settings = Settings(**{key.lower(): value for key, value in env.items()})
+    fields: dict[str, Any] = {key.lower(): value for key, value in env.items()}
+    settings = Settings(**fields)
     assert settings.environment == "production"
     assert settings.token_hash_key is not None

@@ -11,11 +11,14 @@ from typing import Any
 
 import check
 import policies
+import processes
 import pytest
 import yaml
 from budget import check_budget
+from process_rules import check_process
+from render import environment, find
 
-PROCESSES = list(check.PROCESSES)
+PROCESSES = list(processes.PROCESSES)
 SERVICES = [p for p in PROCESSES if p != "gateway"]
 ROOT = Path(__file__).resolve().parents[2]
 PROD = check.K8S / "overlays" / "prod"
@@ -49,7 +52,7 @@ def test_every_environment_passes_its_budget_and_policies(env: str) -> None:
 
 def test_the_check_catches_a_schema_error() -> None:
     objects = check.render("dev")
-    deployment = copy.deepcopy(check.find(objects, "Deployment", "gateway"))
+    deployment = copy.deepcopy(find(objects, "Deployment", "gateway"))
     assert deployment is not None
     deployment["spec"]["replica"] = 2
     (problem,) = check.validate_schema(deployment)
@@ -58,7 +61,7 @@ def test_the_check_catches_a_schema_error() -> None:
 
 def _prod_with(change: Any, kind: str = "Deployment", name: str = "redemption-service") -> Any:
     objects = check.render("prod")
-    obj = check.find(objects, kind, name)
+    obj = find(objects, kind, name)
     assert obj is not None
     change(obj)
     return objects
@@ -103,13 +106,13 @@ def _set_env(obj: dict[str, Any], name: str, value: str) -> None:
     ],
 )
 def test_the_check_catches_a_weakened_process(breakage: Any, expected: str) -> None:
-    problems = check.check_process(_prod_with(breakage), "redemption-service")
+    problems = check_process(_prod_with(breakage), "redemption-service")
     assert any(expected in problem for problem in problems), problems
 
 
 def test_the_gateway_cpu_limit_follows_its_hash_concurrency() -> None:
     objects = _prod_with(lambda d: _set_env(d, "PASSWORD_HASH_CONCURRENCY", "4"), name="gateway")
-    problems = check.check_process(objects, "gateway")
+    problems = check_process(objects, "gateway")
     assert any("cpu limit" in p for p in problems), problems
 
 
@@ -120,7 +123,7 @@ def test_the_check_wants_autoscaler_budget_and_service(kind: str) -> None:
         for obj in check.render("dev")
         if not (obj["kind"] == kind and obj["metadata"]["name"] == "issuance-service")
     ]
-    assert check.check_process(objects, "issuance-service")
+    assert check_process(objects, "issuance-service")
 
 
 def test_references_to_missing_objects_are_reported() -> None:
@@ -135,7 +138,7 @@ def test_config_and_secrets_are_generated_with_a_content_hash() -> None:
     """Pods name their ConfigMap and Secret by a hash of the content, so a change rolls
     them (deploy/tests/test_render.py changes one); plain names are reported."""
     objects = check.render("dev")
-    gateway = check.find(objects, "Deployment", "gateway")
+    gateway = find(objects, "Deployment", "gateway")
     assert gateway is not None
     (source,) = _main(gateway)["envFrom"]
     assert re.fullmatch(r"coupon-config-[a-z0-9]{10}", source["configMapRef"]["name"])
@@ -149,11 +152,11 @@ def test_config_and_secrets_are_generated_with_a_content_hash() -> None:
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_processes_drain_before_they_are_killed(env: str) -> None:
     objects = check.render(env)
-    config = check.find(objects, "ConfigMap", "coupon-config")
+    config = find(objects, "ConfigMap", "coupon-config")
     assert config is not None
     drain = float(config["data"]["SHUTDOWN_TIMEOUT_S"])
     for process in PROCESSES:
-        deployment = check.find(objects, "Deployment", process)
+        deployment = find(objects, "Deployment", process)
         assert deployment is not None
         spec = deployment["spec"]["template"]["spec"]
         sleep = spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
@@ -164,8 +167,8 @@ def test_processes_drain_before_they_are_killed(env: str) -> None:
 def test_prod_runs_more_replicas_than_dev() -> None:
     dev, prod = check.render("dev"), check.render("prod")
     for process in PROCESSES:
-        low = check.find(dev, "HorizontalPodAutoscaler", process)
-        high = check.find(prod, "HorizontalPodAutoscaler", process)
+        low = find(dev, "HorizontalPodAutoscaler", process)
+        high = find(prod, "HorizontalPodAutoscaler", process)
         assert low is not None
         assert high is not None
         assert low["spec"]["minReplicas"] == 1
@@ -176,10 +179,10 @@ def test_prod_runs_more_replicas_than_dev() -> None:
 def test_dev_has_its_data_stores_and_prod_does_not() -> None:
     dev, prod = check.render("dev"), check.render("prod")
     for name in ("postgres", "redis"):
-        assert check.find(dev, "StatefulSet", name) is not None
-        assert check.find(prod, "StatefulSet", name) is None
-    assert check.find(prod, "Secret", "coupon-secrets") is None
-    assert check.find(prod, "ServiceMonitor", "coupon-platform") is not None
+        assert find(dev, "StatefulSet", name) is not None
+        assert find(prod, "StatefulSet", name) is None
+    assert find(prod, "Secret", "coupon-secrets") is None
+    assert find(prod, "ServiceMonitor", "coupon-platform") is not None
 
 
 @pytest.mark.parametrize(("env", "wanted"), [("dev", "local"), ("prod", "production")])
@@ -187,9 +190,9 @@ def test_dev_runs_as_development_and_prod_as_production(env: str, wanted: str) -
     for overlay in (env, f"{env}/migrations"):
         objects = check.render(overlay)
         for obj, container in check._process_containers(objects):
-            assert check.environment(objects, container)["ENVIRONMENT"] == wanted, obj
+            assert environment(objects, container)["ENVIRONMENT"] == wanted, obj
     objects = check.render("dev")
-    config = check.find(objects, "ConfigMap", "coupon-config")
+    config = find(objects, "ConfigMap", "coupon-config")
     assert config is not None
     config["data"]["ENVIRONMENT"] = "production"
     assert len(check.check_environment_setting(objects, "dev")) == len(PROCESSES)
@@ -197,8 +200,8 @@ def test_dev_runs_as_development_and_prod_as_production(env: str, wanted: str) -
 
 def test_migration_jobs_run_the_migrate_command_of_each_package() -> None:
     jobs = check.render("prod/migrations")
-    for process, spec in check.PROCESSES.items():
-        job = check.find(jobs, "Job", f"{process}-migrate")
+    for process, spec in processes.PROCESSES.items():
+        job = find(jobs, "Job", f"{process}-migrate")
         assert job is not None
         (container,) = job["spec"]["template"]["spec"]["containers"]
         assert container["args"] == ["migrate"]
@@ -233,7 +236,7 @@ def test_the_check_catches_a_mutable_or_unqualified_image(
     image: str, policy: str, overlay: str, expected: str
 ) -> None:
     objects = check.render(overlay)
-    gateway = check.find(objects, "Deployment", "gateway")
+    gateway = find(objects, "Deployment", "gateway")
     assert gateway is not None
     _main(gateway).update(image=image, imagePullPolicy=policy)
     problems = check.check_images(objects, overlay)
@@ -257,7 +260,7 @@ def test_the_image_ports_are_the_ones_the_manifests_use() -> None:
             ports[stage] = ports.get(match.group(1), 0)
         if match := re.match(r"ENV\s.*\bPORT=(\d+)", line):
             ports[stage] = int(match.group(1))
-    for process, spec in check.PROCESSES.items():
+    for process, spec in processes.PROCESSES.items():
         assert ports[process] == spec.port, process
 
 
@@ -303,7 +306,7 @@ def test_the_budget_places_every_database_on_a_declared_server(tmp_path: Path) -
 def test_the_policy_check_catches_egress_to_any_address() -> None:
     objects = check.render("prod") + check.render("prod/migrations")
     assert policies.check_policies(objects) == []
-    policy = check.find(objects, "NetworkPolicy", "processes-to-datastores")
+    policy = find(objects, "NetworkPolicy", "processes-to-datastores")
     assert policy is not None
     policy["spec"]["egress"].append({"ports": [{"protocol": "TCP", "port": 5432}]})
     problems = policies.check_policies(objects)
@@ -320,7 +323,7 @@ def test_the_policy_check_catches_a_blocked_path() -> None:
 
 def test_prod_reaches_its_data_stores_only_at_their_subnets() -> None:
     objects = check.render("prod") + check.render("prod/migrations")
-    nets = check.find(objects, "NetworkPolicy", "processes-to-datastores")
+    nets = find(objects, "NetworkPolicy", "processes-to-datastores")
     assert nets is not None
     rules = nets["spec"]["egress"]
     assert {r["to"][0]["ipBlock"]["cidr"]: r["ports"][0]["port"] for r in rules} == {

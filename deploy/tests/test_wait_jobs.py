@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import check
+from processes import PROCESSES
 
 WAIT_JOBS = Path(check.__file__).resolve().parent / "wait_jobs.py"
 
@@ -66,7 +67,7 @@ def test_a_failed_job_ends_the_wait_at_once(tmp_path: Path) -> None:
 
 
 def test_every_job_complete_ends_the_wait(tmp_path: Path) -> None:
-    jobs = [_job(f"{p}-migrate", ("Complete", "x")) for p in check.PROCESSES]
+    jobs = [_job(f"{p}-migrate", ("Complete", "x")) for p in PROCESSES]
     result = _wait(tmp_path, jobs, "600")
     assert result.returncode == 0, result
     assert "4 jobs complete" in result.stdout
