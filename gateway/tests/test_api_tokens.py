@@ -186,7 +186,7 @@ async def test_malformed_json_duplicates_and_unknown_ids(gateways: StartGateway)
 
 async def test_gateway_endpoints_are_documented(gateways: StartGateway) -> None:
     client = await gateways()
-    app = client.server.app
+    app = client.app
     assert [r for r in undocumented_routes(app) if "{tail" not in r] == []
     paths = build_document(app, title="gateway")["paths"]
     assert set(paths["/api/v1/api-tokens/{id}"]) == {"get", "patch", "delete"}

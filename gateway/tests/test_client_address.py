@@ -4,6 +4,7 @@ forwarded address that is not a trusted proxy; and the TRUSTED_PROXIES setting."
 from __future__ import annotations
 
 from ipaddress import ip_network
+from typing import Any
 
 import pytest
 from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
@@ -48,7 +49,7 @@ def test_without_trusted_proxies_the_peer_is_the_client() -> None:
     assert not TrustedProxies([])
 
 
-STORES = {
+STORES: dict[str, Any] = {
     "database_url": "postgresql://unused@127.0.0.1:1/unused",
     "redis_url": "redis://127.0.0.1:1/0",
     "identity_secret": TEST_IDENTITY_SECRET,

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from redemption_service.app import create_app as redemption_app
 from redemption_service.settings import Settings as RedemptionSettings
 
-STORES = {
+STORES: dict[str, Any] = {
     "database_url": "postgresql://unused@127.0.0.1:1/unused",
     "redis_url": "redis://127.0.0.1:1/0",
     "identity_secret": TEST_IDENTITY_SECRET,

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 from coupon_core.identity import Principal
 from coupon_core.settings import ServiceSettings
 from coupon_core.web import build_app
@@ -124,7 +125,7 @@ async def test_a_redis_that_stops_answering_is_a_503_after_its_socket_timeout(
     }
     service = build_app(ServiceSettings(**env), service="replica", migrations_dir=None)
     service.router.add_get(PATH, _ping)
-    replica = await aiohttp_client(service)
+    replica: TestClient[web.Request, web.Application] = await aiohttp_client(service)
     assert (await replica.get(PATH, middlewares=SIGNED)).status == 200
     assert own_redis.proc is not None
     own_redis.proc.send_signal(signal.SIGSTOP)

@@ -88,6 +88,7 @@ async def test_only_a_star_token_manages_a_star_token(gateways: StartGateway) ->
     star = await create_token(client, "star", ["*"])
     for target in (star["id"], 1):  # 1: the bootstrap admin
         url = f"{TOKENS}/{target}"
+        body: object
         for body in ({"whitelist": []}, {"rateLimit": 1}):
             await assert_refused(
                 await client.patch(url, json=body, headers=auth), "cannot_manage_token"

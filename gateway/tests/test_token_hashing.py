@@ -142,7 +142,7 @@ def test_generated_tokens_carry_a_tag_only_the_key_makes() -> None:
     assert hasher.digest(token) != TokenHasher(b"x" * 32).digest(token)
 
 
-STORES = {
+STORES: dict[str, Any] = {
     "database_url": "postgresql://unused@127.0.0.1:1/unused",
     "redis_url": "redis://127.0.0.1:1/0",
     "identity_secret": TEST_IDENTITY_SECRET,

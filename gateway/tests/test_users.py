@@ -120,6 +120,7 @@ async def test_duplicate_email_and_bad_login_bodies(gateways: StartGateway) -> N
     )
     assert again.status == 409
     assert (await again.json())["code"] == "user_exists"
+    body: object
     for body in (
         {},
         {"email": "dup@example.com"},
