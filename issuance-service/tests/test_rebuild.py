@@ -6,8 +6,8 @@ from typing import Any
 
 from coupon_core import keyspace
 from coupon_core.keys import PG_POOL, REDIS
-from issuance_service import counters
 from issuance_service.app import create_app
+from issuance_service.db import counters
 from issuance_service.keys import SCRIPTS
 from issuance_service.settings import Settings
 

@@ -17,9 +17,10 @@ from coupon_core.lifecycle import redis_from_url
 from coupon_core.reconcile import ReconcileMetrics
 from coupon_core.scripts import load_scripts
 from coupon_dev.testing.commands import command_env, run_command
-from issuance_service import counters, reconcile
 from issuance_service.app import LUA_DIR
+from issuance_service.db import counters
 from issuance_service.db import series as series_db
+from issuance_service.usecases import reconcile
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 

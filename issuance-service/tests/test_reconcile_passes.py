@@ -12,7 +12,8 @@ import asyncpg
 from coupon_core import keyspace
 from coupon_core.reconcile import ReconcileMetrics
 from issuance_service.db import series as series_db
-from issuance_service.reconcile import Reconciler, reconcile_metrics
+from issuance_service.usecases.reconcile import reconcile_metrics
+from issuance_service.workers.reconciler import Reconciler
 from prometheus_client import CollectorRegistry
 
 from . import test_reconcile as base

@@ -10,8 +10,8 @@ from coupon_core import keyspace
 from coupon_core.errors import DomainError
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
-from issuance_service import counters
 from issuance_service.app import LUA_DIR
+from issuance_service.db import counters
 from issuance_service.domain.models import Series
 from redis.asyncio import Redis
 

@@ -9,8 +9,8 @@ from coupon_core.web import main, reconcile_command
 from redis.asyncio import Redis
 
 from issuance_service.app import LUA_DIR, MIGRATIONS_DIR, SERVICE, create_app
-from issuance_service.reconcile import reconcile
 from issuance_service.settings import Settings
+from issuance_service.usecases.reconcile import reconcile
 
 
 async def reconcile_once(pool: asyncpg.Pool, redis: Redis) -> int:

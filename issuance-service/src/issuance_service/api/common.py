@@ -7,8 +7,8 @@ from coupon_core.errors import BadRequest
 from coupon_core.http import bigint
 from coupon_core.keys import PG_POOL, REDIS
 
-from issuance_service.deps import Stores
 from issuance_service.keys import SCRIPTS
+from issuance_service.usecases.stores import Stores
 
 INT32 = 2**31 - 1
 

@@ -10,7 +10,6 @@ from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keyspace import CustomerIdentifier
 from coupon_core.openapi import Doc, documented
 
-from issuance_service import registration
 from issuance_service.api import views
 from issuance_service.api.common import path_id, query_int, stores
 from issuance_service.api.queries import CustomerCouponsQuery, LookupQuery
@@ -19,6 +18,7 @@ from issuance_service.api.schemas import CustomerIn
 from issuance_service.db import coupons as coupons_db
 from issuance_service.domain.errors import customer_not_found
 from issuance_service.domain.models import Customer
+from issuance_service.usecases import registration
 
 LOOKUP_PARAMS: tuple[CustomerIdentifier, ...] = ("mobile", "email", "externalId")
 

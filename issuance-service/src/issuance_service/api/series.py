@@ -9,7 +9,6 @@ from coupon_core.errors import BadRequest
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.openapi import Doc, documented
 
-from issuance_service import series_admin
 from issuance_service.api import views
 from issuance_service.api.common import INT32, path_id, query_int, stores
 from issuance_service.api.queries import SeriesListQuery
@@ -17,6 +16,7 @@ from issuance_service.api.responses import SeriesListOut, SeriesOut
 from issuance_service.api.schemas import SERIES_FIELDS, SeriesIn
 from issuance_service.db import series as series_db
 from issuance_service.domain.errors import series_not_found
+from issuance_service.usecases import series_admin
 
 
 def _settings(body: SeriesIn) -> dict[str, Any]:

@@ -19,14 +19,15 @@ from coupon_core.db import commit, rollback_if_open
 from coupon_core.keyspace import CustomerIdentifier
 from redis.exceptions import RedisError
 
-from issuance_service import counters, registration
+from issuance_service.db import counters
 from issuance_service.db import coupons as coupons_db
 from issuance_service.db import series as series_db
-from issuance_service.deps import Stores
 from issuance_service.domain import codes, rules
 from issuance_service.domain.errors import series_expired, series_not_found
 from issuance_service.domain.models import Customer, IssuedCoupon, Series
-from issuance_service.publishing import publish_issued
+from issuance_service.usecases import registration
+from issuance_service.usecases.publish import publish_issued
+from issuance_service.usecases.stores import Stores
 
 log = logging.getLogger(__name__)
 

@@ -1,21 +1,18 @@
 """Facts, code registry entries and the customer index, published to Redis.
 
-Written after each commit (before the response); the republisher writes everything again
-from PostgreSQL when ``facts:ready:issuance`` is missing (Redis lost its data).
+Written after each commit (before the response); the republisher (workers/facts.py) writes
+everything again from PostgreSQL (:func:`republish_all`) when ``facts:ready:issuance`` is
+missing (Redis lost its data).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import asyncpg
 from coupon_core import customers, facts, keyspace
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import RedisError
 
 from issuance_service.db import coupons as coupons_db
 from issuance_service.db import customers as customers_db
@@ -23,11 +20,7 @@ from issuance_service.db import series as series_db
 from issuance_service.domain import rules
 from issuance_service.domain.models import Customer, IssuedCoupon, Series
 
-log = logging.getLogger(__name__)
-
-FACTS_OWNER = "issuance"
 BATCH = 1000
-POLL_S = 0.5
 
 
 async def publish_issued(
@@ -114,20 +107,3 @@ async def republish_all(pool: asyncpg.Pool, redis: Redis) -> int:
         async for batch in customers_db.iterate(conn, batch=BATCH):
             await _publish_customers(redis, batch)
     return published
-
-
-async def republish_when_lost(pool: asyncpg.Pool, redis: Redis) -> None:
-    """Background task: republish everything whenever the ready marker is missing."""
-    marker = keyspace.facts_ready(FACTS_OWNER)
-    while True:
-        try:
-            if not await redis.exists(marker):
-                count = await republish_all(pool, redis)
-                await redis.set(marker, datetime.now(UTC).isoformat())
-                log.info("published the facts of %d issued coupons", count)
-            await asyncio.sleep(POLL_S)
-        except asyncio.CancelledError:
-            raise
-        except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("republishing issuance facts: %r; retrying", exc)
-            await asyncio.sleep(POLL_S)

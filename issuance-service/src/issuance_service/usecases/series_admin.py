@@ -7,11 +7,11 @@ from typing import Any
 from coupon_core import events
 
 from issuance_service.db import series as series_db
-from issuance_service.deps import Stores
 from issuance_service.domain.errors import series_not_found
 from issuance_service.domain.models import Series
-from issuance_service.publishing import publish_series
 from issuance_service.usecases.issue import EVENT_STREAM_SERVICE
+from issuance_service.usecases.publish import publish_series
+from issuance_service.usecases.stores import Stores
 
 
 def _event(series: Series) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from coupon_core.http import bigint
 from coupon_core.keyspace import CustomerIdentifier
 
 from issuance_service.db import customers as customers_db
-from issuance_service.deps import Stores
 from issuance_service.domain.errors import customer_not_found
 from issuance_service.domain.models import Customer
-from issuance_service.publishing import publish_customer
+from issuance_service.usecases.publish import publish_customer
+from issuance_service.usecases.stores import Stores
 
 LOOKUP_ORDER: tuple[CustomerIdentifier, ...] = ("mobile", "email", "externalId")
 

@@ -1,12 +1,10 @@
-"""The reconciler of series counters, at a cost proportional to what changed.
+"""Reconciling series counters with the issued coupons, and repairing what differs.
 
-Each pass (every ``RECONCILE_INTERVAL_S``) checks the series that issued coupons since the
-pass before (``RECONCILE_MARGIN_S`` earlier), and in them the total and the counters of the
-customers issued to; plus a slice of every series, so that each is compared in full once per
-``RECONCILE_FULL_SWEEP_H``. A check reads counters by name (MGET) without the series' lock;
-only a difference takes the exclusive lock, re-checks and repairs. Counters no coupon backs
-are found by one keyspace SCAN, grouped by hash tag, in the on-demand :func:`reconcile`
-(docs/issuance.md, "Reconciler").
+A check reads counters by name (MGET) without the series' lock; only a difference takes the
+exclusive lock, re-checks and repairs. The periodic passes (workers/reconciler.py) check
+the series issued from since the pass before and a slice of every series; counters no
+coupon backs are found by one keyspace SCAN, grouped by hash tag, in the on-demand
+:func:`reconcile` (docs/issuance.md, "Reconciler").
 """
 
 from __future__ import annotations
@@ -14,19 +12,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 from coupon_core import keyspace
 from coupon_core.db import Connection
 from coupon_core.reconcile import Checked, ReconcileMetrics, report
-from coupon_core.sweep import Sweep
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from issuance_service.counters import REBUILD_BATCH, Scripts, count_drift, expected, read
 from issuance_service.db import coupons as coupons_db
 from issuance_service.db import series as series_db
+from issuance_service.db.counters import REBUILD_BATCH, Scripts, count_drift, expected, read
 
 # issued_at is stamped in whole seconds (issuing.py) by the issuing replica's clock.
 ISSUED_AT_RESOLUTION = timedelta(seconds=1)
@@ -88,48 +85,6 @@ async def check_series(
                     args=[len(sets), *(v for _, v in sets), epoch],
                 )
     return Checked(drift=count_drift(group, want, have), keys=len(want), locked=True)
-
-
-class Reconciler:
-    """The periodic reconciler of one replica: the series issued from since its last pass,
-    plus a slice of the full sweep."""
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        redis: Redis,
-        scripts: Scripts,
-        metrics: ReconcileMetrics | None,
-        *,
-        interval_s: float,
-        full_sweep_h: float,
-        margin_s: float,
-    ) -> None:
-        self.pool, self.redis, self.scripts, self.metrics = pool, redis, scripts, metrics
-        self.interval = timedelta(seconds=interval_s)
-        self.margin = timedelta(seconds=margin_s)
-        self.since: datetime | None = None
-        self.sweep: Sweep[int] = Sweep(interval_s=interval_s, period_s=full_sweep_h * 3600)
-
-    async def run_pass(self) -> int:
-        """One pass; the drift it repaired."""
-        started = time.perf_counter()
-        async with self.pool.acquire() as conn:
-            now: datetime = await conn.fetchval("SELECT clock_timestamp()")
-            # issued_at is the issuing replica's clock: the margin also covers its skew.
-            since = self.since or now - self.margin - ISSUED_AT_RESOLUTION - self.interval
-            changed = await coupons_db.issued_since(conn, since)
-            if self.sweep.exhausted:
-                self.sweep.restart(await series_db.all_ids(conn))
-        swept = self.sweep.take()
-        results = [
-            await check_series(self.pool, self.redis, self.scripts, s, customers=customers)
-            for s, customers in changed.items()
-        ]
-        results += [await check_series(self.pool, self.redis, self.scripts, s) for s in swept]
-        self.since = now - self.margin - ISSUED_AT_RESOLUTION
-        checked = {"changed": len(changed), "sweep": len(swept)}
-        return report(self.metrics, results, checked, started=started, units=UNITS)
 
 
 async def _present(redis: Redis) -> dict[int, list[str]]:
