@@ -74,3 +74,64 @@ async def test_a_malformed_key_is_400(api: Any, new_series: Any) -> None:
     resp = await api.post("/v2/coupon/issue", json=body, headers={"Idempotency-Key": "k" * 300})
     assert resp.status == 400
     assert list(await resp.json()) == ["errors", "warnings"]
+
+
+async def test_a_replay_says_it_is_one(api: Any, new_series: Any) -> None:
+    series = await (await api.post("/v2/coupon/series", json=new_series())).json()
+    body = {"seriesId": series["id"], "customer": {"mobile": "7"}}
+    headers = {"Idempotency-Key": "replayed"}
+    first = await api.post("/v2/coupon/issue", json=body, headers=headers)
+    assert first.status == 200, await first.text()
+    assert "Idempotent-Replayed" not in first.headers
+    replayed = await api.post("/v2/coupon/issue", json=body, headers=headers)
+    assert replayed.status == 200
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert await replayed.json() == await first.json()
+
+
+async def test_a_refused_issue_is_replayed_as_the_same_refusal(
+    api: Any, new_series: Any, database_url: str
+) -> None:
+    """SPEC section 5: a retry replays the first answer, a limit's refusal included, and has
+    no second effect even once the limit would let it through."""
+    series = await (await api.post("/v2/coupon/series", json=new_series(maxCreate=1))).json()
+    path = f"/v2/coupon/series/{series['id']}"
+    taken = await api.post(
+        "/v2/coupon/issue", json={"seriesId": series["id"], "customer": {"mobile": "8"}}
+    )
+    assert taken.status == 200, await taken.text()
+    body = {"seriesId": series["id"], "customer": {"mobile": "9"}}
+    headers = {"Idempotency-Key": "refused"}
+    refused = await api.post("/v2/coupon/issue", json=body, headers=headers)
+    assert refused.status == 400, await refused.text()
+    first = await refused.json()
+    assert first["errors"][0]["code"] == 722
+
+    raised = await api.put(path, json={"maxCreate": 5})
+    assert raised.status == 200, await raised.text()
+    retried = await api.post("/v2/coupon/issue", json=body, headers=headers)
+    assert retried.status == 400
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert await retried.json() == first
+    db = await asyncpg.connect(database_url)
+    try:
+        assert await db.fetchval("SELECT count(*) FROM issued_coupons") == 1
+    finally:
+        await db.close()
+    # The same body under a new key is a new request: the raised limit lets it through.
+    fresh = await api.post("/v2/coupon/issue", json=body, headers={"Idempotency-Key": "new"})
+    assert fresh.status == 200, await fresh.text()
+
+
+async def test_the_query_string_is_part_of_the_request(api: Any, new_series: Any) -> None:
+    series = await (await api.post("/v2/coupon/series", json=new_series())).json()
+    body = {"seriesId": series["id"], "customer": {"mobile": "10"}}
+    headers = {"Idempotency-Key": "with-query"}
+    first = await api.post("/v2/coupon/issue?channel=a", json=body, headers=headers)
+    assert first.status == 200, await first.text()
+    other = await api.post("/v2/coupon/issue?channel=b", json=body, headers=headers)
+    assert other.status == 422
+    assert (await other.json())["errors"][0]["code"] == 422
+    same = await api.post("/v2/coupon/issue?channel=a", json=body, headers=headers)
+    assert same.status == 200
+    assert await same.json() == await first.json()

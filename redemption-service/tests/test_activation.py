@@ -108,3 +108,20 @@ async def test_activation_idempotency_key(client: Any) -> None:
     second = await activate(client, {"code": "ACT-1"}, **{"Idempotency-Key": "a-1"})
     assert first == second
     assert first[0] == 200
+
+
+async def test_a_refused_activation_is_replayed_as_the_same_refusal(client: Any) -> None:
+    """The coupon was used under another key: the refusal is this key's answer, replayed."""
+    assert (await activate(client, {"code": "ACT-1"}, **{"Idempotency-Key": "a-2"}))[0] == 200
+    answers = []
+    for _ in range(2):
+        resp = await client.post(
+            ACTIVATE,
+            json={"code": "ACT-1"},
+            headers={"Idempotency-Key": "a-3"},
+            middlewares=(signed_as(USER),),
+        )
+        answers.append((resp.status, await resp.json(), resp.headers.get("Idempotent-Replayed")))
+    (status, body, replayed), (again, body_again, replayed_again) = answers
+    assert (status, body["code"], replayed) == (400, "coupon_already_used", None)
+    assert (again, body_again, replayed_again) == (400, body, "true")

@@ -12,12 +12,12 @@ import asyncpg
 import pytest
 from aiohttp import web
 from coupon_core.db import rolled_back
+from coupon_core.idempotency import Answer
 from coupon_core.keys import PG_POOL
 from coupon_dev.testing.poll import until
 from prometheus_client import CollectorRegistry
 from redemption_service.db import ledger
 from redemption_service.db.group_commit import GroupCommit, Seat
-from redemption_service.domain.models import Completion
 
 ADVISORY_LOCKS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
 
@@ -65,7 +65,7 @@ async def _write(
     commits: GroupCommit,
     customers: list[str],
     amount: str = "10",
-    completion: Completion | None = None,
+    completion: Answer | None = None,
 ) -> list[int]:
     """Writes a row for each customer (and the completion); the rows' ids."""
     async with commits.join(["S:70", "S:71"], len(customers)) as seat:
@@ -168,8 +168,8 @@ async def test_completions_commit_with_the_rows_of_the_same_batch(
     slot = Slot(commits)
     await slot.inside.wait()
 
-    def completion(key: str) -> Completion:
-        return Completion("t", key, 200, {"key": key})
+    def completion(key: str) -> Answer:
+        return Answer("t", key, 200, {"key": key})
 
     with_rows = asyncio.create_task(_write(commits, ["k1"], completion=completion("with-rows")))
     no_rows = asyncio.create_task(_write(commits, [], completion=completion("no-rows")))

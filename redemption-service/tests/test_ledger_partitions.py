@@ -397,42 +397,38 @@ async def test_a_reversal_that_loses_a_deadlock_is_retried_not_failed(
             "INSERT INTO redemptions (code, group_ref, customer_id, amount, coupon_value) "
             "VALUES ('D1', 'S:91', 'c-1', 1, 1) RETURNING id"
         )
-        await pool.execute("CREATE TABLE deadlock_probe (n int)")
         # The other side detects deadlocks later, so the reversal is the victim.
         await other.execute("SET deadlock_timeout = '10s'")
         held = other.transaction()
         await held.start()
-        await other.execute("LOCK TABLE deadlock_probe IN ACCESS EXCLUSIVE MODE")
-        attempts = 0
+        # The reversal's event (written after it locked and updated the row) waits for this.
+        await other.execute("LOCK TABLE outbox IN SHARE MODE")
 
-        async def crossing() -> None:
+        async def crossing() -> Any:
             await until(
                 lambda: pool.fetchval(
                     "SELECT count(*) > 0 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                    "WHERE c.relname = 'deadlock_probe' AND NOT l.granted"
+                    "WHERE c.relname = 'outbox' AND NOT l.granted"
                 ),
-                "the reversal waiting for the probe",
+                "the reversal waiting for the outbox",
             )
-            await other.execute("SELECT 1 FROM redemptions WHERE id = $1 FOR UPDATE", rid)
+            # Waits for the reversal's row lock: a deadlock, the reversal its victim.
+            seen = await other.fetchval(
+                "SELECT reversed_at FROM redemptions WHERE id = $1 FOR UPDATE", rid
+            )
             await held.commit()
+            return seen
 
-        async def on_commit(conn: Any, _: Any) -> None:
-            nonlocal attempts
-            attempts += 1
-            if attempts == 1:  # holding the row, wait for the probe the other side holds
-                waiting = asyncio.ensure_future(crossing())
-                try:
-                    await conn.execute("LOCK TABLE deadlock_probe IN ACCESS SHARE MODE")
-                finally:
-                    crossing_task.append(waiting)
-
-        crossing_task: list[asyncio.Future[None]] = []
+        crossing_task = asyncio.ensure_future(crossing())
         counters = Counters(redis, load_scripts(redis, LUA_DIR))
-        result = await reverse(pool, counters, rid, reason="late", on_commit=on_commit)
-        await crossing_task[0]
+        async with reverse(pool, counters, rid, reason="late") as reversal:
+            await reversal.commit(None)
+        seen_by_the_other_side = await crossing_task
 
-        assert attempts == 2
-        assert result.reversed_at is not None
+        # The other side got the row unreversed: the reversal's first attempt was rolled
+        # back, and it reversed the row all the same, so it was attempted again.
+        assert seen_by_the_other_side is None
+        assert reversal.redemption.reversed_at is not None
         assert await pool.fetchval("SELECT reversal_reason FROM redemptions") == "late"
     finally:
         await other.close()

@@ -31,6 +31,12 @@ class DomainError(Exception):
         self.headers = dict(headers or {})
 
 
+class Refusal(DomainError):
+    """A use case ran and said no (a limit reached, a coupon already used): an answer like
+    a success, so an Idempotency-Key stores and replays it (coupon_core.idempotency). Other
+    errors (bad input, a lookup that finds nothing, a store down) let the key go."""
+
+
 class BadRequest(DomainError):
     status = 400
     code = "invalid_input"

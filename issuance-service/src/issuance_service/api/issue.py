@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from coupon_core import idempotency
 from coupon_core.http import json_response, parse_model, read_json
-from coupon_core.keys import METRICS, PRINCIPAL
+from coupon_core.keys import METRICS
 from coupon_core.keyspace import CustomerIdentifier
 from coupon_core.metrics import ISSUES, LIMIT_REJECTIONS
 from coupon_core.openapi import Doc, documented
@@ -18,72 +18,41 @@ from issuance_service.api.common import stores
 from issuance_service.api.responses import IssuedCouponOut, IssuedCouponsOut
 from issuance_service.api.schemas import CustomerRef, IssueIn, IssueMultipleIn
 from issuance_service.domain.errors import LimitExceeded
-from issuance_service.domain.models import Customer, IssuedCoupon, Series
+from issuance_service.domain.models import Customer
 from issuance_service.keys import SETTINGS
-from issuance_service.usecases import issue as issuing
+from issuance_service.usecases.issue import Issued, issue, load_for_issue
 
 
 def _given(ref: CustomerRef) -> dict[CustomerIdentifier, object]:
     return {"id": ref.id, "mobile": ref.mobile, "email": ref.email, "externalId": ref.externalId}
 
 
-async def _claim(
-    request: web.Request, scope: str
-) -> issuing.IdempotencyClaim | web.Response | None:
-    """None without an Idempotency-Key; the stored response for a completed retry."""
-    key = request.headers.get(idempotency.HEADER)
-    if key is None:
-        return None
-    idempotency.validate_key(key)
-    principal = request.get(PRINCIPAL)
-    full_scope = f"{scope}:{principal.kind}:{principal.id}" if principal else scope
-    fingerprint = idempotency.request_hash(request.method, request.path, await request.read())
-    replay = await idempotency.begin(
-        stores(request).pool,
-        scope=full_scope,
-        key=key,
-        fingerprint=fingerprint,
-        retention=request.app[SETTINGS].idempotency_retention,
-    )
-    if replay is not None:
-        return json_response(replay.body, status=replay.status)
-    return issuing.IdempotencyClaim(scope=full_scope, key=key)
+def _answer(issued: Issued, owner: Customer, *, many: bool) -> dict[str, Any]:
+    if many:
+        return views.issued_many(issued.series, issued.coupons, owner).body()
+    return views.issued(issued.series, issued.coupons[0], owner).body()
 
 
 async def _issue(request: web.Request, body: IssueIn, count: int, many: bool) -> web.Response:
-    claim = await _claim(request, "issue_multiple" if many else "issue")
-    if isinstance(claim, web.Response):
-        return claim
-    deps = stores(request)
-    try:
-        series, customer = await issuing.load_for_issue(
+    app = request.app
+    operation = "issue_multiple" if many else "issue"
+    retention = app[SETTINGS].idempotency_retention
+    async with idempotency.hold(request, operation=operation, retention=retention) as held:
+        if held.replay is not None:
+            return held.replay
+        deps = stores(request)
+        series, customer = await load_for_issue(
             deps, body.seriesId, _given(body.customer), datetime.now(UTC)
         )
-
-        def respond(
-            issued_from: Series, coupons: list[IssuedCoupon], owner: Customer = customer
-        ) -> dict[str, Any]:
-            if many:
-                return views.issued_many(issued_from, coupons, owner).body()
-            return views.issued(issued_from, coupons[0], owner).body()
-
-        result = await issuing.issue(
-            deps,
-            series=series,
-            customer=customer,
-            count=count,
-            respond=respond,
-            claim=claim,
-        )
-    except BaseException as exc:
-        if isinstance(exc, LimitExceeded):
-            request.app[METRICS].counter(LIMIT_REJECTIONS).labels(limit=exc.limit).inc()
-        if claim is not None:
-            await idempotency.abandon(deps.pool, scope=claim.scope, key=claim.key)
-        raise
-    endpoint = "multiple" if many else "issue"
-    request.app[METRICS].counter(ISSUES).labels(endpoint=endpoint).inc(count)
-    return json_response(result)
+        try:
+            async with issue(deps, series=series, customer=customer, count=count) as issued:
+                answer = _answer(issued, customer, many=many)
+                await issued.commit(held.answer(200, answer))
+        except LimitExceeded as exc:
+            app[METRICS].counter(LIMIT_REJECTIONS).labels(limit=exc.limit).inc()
+            raise
+    app[METRICS].counter(ISSUES).labels(endpoint="multiple" if many else "issue").inc(count)
+    return json_response(answer)
 
 
 @documented(

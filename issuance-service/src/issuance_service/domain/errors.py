@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coupon_core.errors import BadRequest, Conflict, NotFound
+from coupon_core.errors import BadRequest, Conflict, NotFound, Refusal
 
 SERIES_NOT_FOUND = 707
 SERIES_EXPIRED = 712
@@ -19,8 +19,9 @@ def series_expired(series_id: int) -> BadRequest:
     return BadRequest(f"Coupon series {series_id} has expired.", numeric_code=SERIES_EXPIRED)
 
 
-class LimitExceeded(BadRequest):
-    """722: a series limit would be exceeded; ``limit`` names it (a metric label)."""
+class LimitExceeded(BadRequest, Refusal):
+    """722: a series limit would be exceeded; ``limit`` names it (a metric label). A refusal:
+    an Idempotency-Key replays it."""
 
     def __init__(self, limit: str, detail: str) -> None:
         super().__init__(f"Issual limit exceeded: {limit} ({detail}).", numeric_code=LIMIT_EXCEEDED)

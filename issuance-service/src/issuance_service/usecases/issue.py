@@ -2,20 +2,20 @@
 
 Order of an issue: BEGIN with the series' shared lock (one round trip) -> take the limits
 in Redis (one script) -> reserve codes in the code registry -> insert the coupons and their outbox
-events (one statement) -> COMMIT; on any failure before the COMMIT, give back the take while
-the transaction (and so the lock) is still open, then roll back -> publish facts -> respond.
+events (one statement) -> the caller renders its answer -> :meth:`Issued.commit` stores it
+(Idempotency-Key) and COMMITs; on any failure before the COMMIT, give back the take while
+the transaction (and so the lock) is still open, then roll back -> publish facts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from coupon_core import code_registry, idempotency, keyspace
-from coupon_core.db import commit, rollback_if_open
+from coupon_core.db import Connection, rollback_if_open
 from coupon_core.keyspace import CustomerIdentifier
 from redis.exceptions import RedisError
 
@@ -34,14 +34,6 @@ log = logging.getLogger(__name__)
 EVENT_STREAM_SERVICE = "issuance"
 CODE_ATTEMPTS = 8
 ATTEMPTS = 10  # cold counters or a forgotten code; each retry follows a repair
-
-Respond = Callable[[Series, list[IssuedCoupon]], dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyClaim:
-    scope: str
-    key: str
 
 
 async def _reserve_codes(stores: Stores, series: Series, count: int) -> list[str]:
@@ -97,64 +89,92 @@ async def load_for_issue(
     return series, customer
 
 
-async def _attempt(
+class Issued(idempotency.Uncommitted):
+    """Coupons of ``series`` inserted, with their events, in a transaction still open: the
+    typed result the answer is rendered from before :meth:`commit` commits them with it.
+    Once the COMMIT is sent the take is kept, whatever happens: a failed or interrupted
+    COMMIT may have landed, and its lock is gone, so giving the take back could let the
+    series issue past its limit (an over-count only refuses; the reconciler brings it back
+    to the ledger); the codes' registry entries are kept too."""
+
+    what = "issue"
+
+    def __init__(
+        self,
+        stores: Stores,
+        conn: Connection,
+        *,
+        series: Series,
+        coupons: list[IssuedCoupon],
+        taken: counters.Taken,
+        codes: list[str],
+    ) -> None:
+        super().__init__(conn)
+        self.series = series
+        self.coupons = coupons
+        self._stores = stores
+        self._taken = taken
+        self._codes = codes
+
+    async def roll_back(self) -> None:
+        """Nothing committed: give back the take and the codes, then roll back."""
+        await _give_back(self._stores, self.conn, self.series, self._taken, self._codes)
+
+
+async def _give_back(
+    stores: Stores, conn: Connection, series: Series, taken: counters.Taken, codes: list[str]
+) -> None:
+    """No COMMIT was sent. While the transaction is open its shared lock keeps a rebuild out
+    until the rollback; if the connection was lost, the lock went with it, but the give-back
+    carries the epoch of the take and so never lands on counters a rebuild has set since:
+    the counters never end up below the ledger."""
+    await counters.release(stores.scripts, taken)
+    await code_registry.release(stores.redis, codes, series.group)
+    await rollback_if_open(conn)
+
+
+async def _insert(
     stores: Stores,
+    conn: Connection,
     *,
     series: Series,
     customer: Customer,
     count: int,
     now: datetime,
-    respond: Respond,
-    claim: IdempotencyClaim | None,
-) -> tuple[list[IssuedCoupon], dict[str, Any]] | None:
-    """One try; None when the series' counters were cold (nothing was taken)."""
-    async with stores.pool.acquire() as conn:
-        # BEGIN and the series' shared lock in one round trip. The lock is transaction-level:
-        # it lasts until the COMMIT, or the ROLLBACK that follows a give-back.
-        await conn.execute(series_db.begin_shared_sql(series.id))
-        taken: counters.Taken | None = None
-        codes_reserved: list[str] = []
-        try:
-            taken = await counters.take(
-                stores.scripts, series=series, customer_id=customer.id, count=count, now=now
-            )
-            if taken is None:
-                await conn.execute("ROLLBACK")  # before the rebuild waits for this lock
-                return None
-            codes_reserved = await _reserve_codes(stores, series, count)
-            coupons = await coupons_db.insert_with_events(
-                conn,
-                series_id=series.id,
-                group=series.group,
-                customer_id=customer.id,
-                codes=codes_reserved,
-                valid_till=rules.coupon_valid_till(series, issued_at=now),
-                issued_at=now,
-                stream=keyspace.event_stream(EVENT_STREAM_SERVICE),
-                event_type="coupon.issued",
-            )
-            body = respond(series, coupons)
-            if claim is not None:
-                await idempotency.complete(
-                    conn, scope=claim.scope, key=claim.key, status=200, body=body
-                )
-        except BaseException:
-            if taken is not None:
-                # Nothing committed (no COMMIT was sent). While the transaction is open its
-                # shared lock keeps a rebuild out until the rollback; if the connection was
-                # lost, the lock went with it, but the give-back carries the epoch of the
-                # take and so never lands on counters a rebuild has set since: the counters
-                # never end up below the ledger.
-                await counters.release(stores.scripts, taken)
-                await code_registry.release(stores.redis, codes_reserved, series.group)
+) -> Issued | None:
+    """One try, up to the coupons' insert; None when the series' counters were cold
+    (nothing was taken, the transaction rolled back)."""
+    # BEGIN and the series' shared lock in one round trip. The lock is transaction-level:
+    # it lasts until the COMMIT, or the ROLLBACK that follows a give-back.
+    await conn.execute(series_db.begin_shared_sql(series.id))
+    taken: counters.Taken | None = None
+    codes_reserved: list[str] = []
+    try:
+        taken = await counters.take(
+            stores.scripts, series=series, customer_id=customer.id, count=count, now=now
+        )
+        if taken is None:
+            await conn.execute("ROLLBACK")  # before the rebuild waits for this lock
+            return None
+        codes_reserved = await _reserve_codes(stores, series, count)
+        coupons = await coupons_db.insert_with_events(
+            conn,
+            series_id=series.id,
+            group=series.group,
+            customer_id=customer.id,
+            codes=codes_reserved,
+            valid_till=rules.coupon_valid_till(series, issued_at=now),
+            issued_at=now,
+            stream=keyspace.event_stream(EVENT_STREAM_SERVICE),
+            event_type="coupon.issued",
+        )
+    except BaseException:
+        if taken is None:
             await rollback_if_open(conn)
-            raise
-        # A failed or interrupted COMMIT may have landed, and its lock is gone: giving the
-        # take back could let the series issue past its limit, so keep it (an over-count only
-        # refuses; the reconciler brings it back to the ledger), and keep the codes'
-        # registry entries too.
-        await commit(conn, "issue")
-    return coupons, body
+        else:
+            await _give_back(stores, conn, series, taken, codes_reserved)
+        raise
+    return Issued(stores, conn, series=series, coupons=coupons, taken=taken, codes=codes_reserved)
 
 
 async def _publish_after_commit(
@@ -171,39 +191,32 @@ async def _publish_after_commit(
         )
 
 
+@contextlib.asynccontextmanager
 async def issue(
-    stores: Stores,
-    *,
-    series: Series,
-    customer: Customer,
-    count: int,
-    respond: Respond,
-    claim: IdempotencyClaim | None = None,
-) -> dict[str, Any]:
-    """Issue ``count`` coupons of ``series`` (from :func:`load_issuable`) to ``customer``;
-    returns ``respond``'s body, recorded for ``claim`` in the transaction that commits the
-    coupons."""
+    stores: Stores, *, series: Series, customer: Customer, count: int
+) -> AsyncIterator[Issued]:
+    """Issue ``count`` coupons of ``series`` (from :func:`load_issuable`) to ``customer``.
+    The block gets them inserted, the transaction open, renders its answer and calls
+    :meth:`Issued.commit`; leaving the block any other way gives everything back. Once the
+    block is left committed, the coupons' facts are published."""
     series_id = series.id
     for attempt in range(ATTEMPTS):
         now = datetime.now(UTC).replace(microsecond=0)
         if attempt:  # after a repair: the series may have changed meanwhile
             series = await load_issuable(stores, series_id, now)
-        try:
-            done = await _attempt(
-                stores,
-                series=series,
-                customer=customer,
-                count=count,
-                now=now,
-                respond=respond,
-                claim=claim,
-            )
-        except coupons_db.CodeTaken:
-            continue  # a code the registry had forgotten (Redis lost data): new codes
-        if done is None:
+        async with stores.pool.acquire() as conn:
+            try:
+                issued = await _insert(
+                    stores, conn, series=series, customer=customer, count=count, now=now
+                )
+            except coupons_db.CodeTaken:
+                continue  # a code the registry had forgotten (Redis lost data): new codes
+            if issued is not None:
+                async with idempotency.until_committed(issued):
+                    yield issued
+        if issued is None:
             await counters.rebuild(stores.pool, stores.redis, stores.scripts, series_id)
             continue
-        coupons, body = done
-        await _publish_after_commit(stores, series, coupons, customer)
-        return body
+        await _publish_after_commit(stores, issued.series, issued.coupons, customer)
+        return
     raise RuntimeError(f"series {series_id}: no coupon issued after {ATTEMPTS} attempts")

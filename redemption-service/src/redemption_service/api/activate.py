@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from coupon_core.db import Connection
+from coupon_core import idempotency
 from coupon_core.errors import DomainError, Forbidden
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import METRICS, PG_POOL, PRINCIPAL, REDIS
@@ -14,11 +14,11 @@ from coupon_core.metrics import ACTIVATIONS
 from coupon_core.openapi import Doc, documented
 
 from redemption_service.api import examples
-from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.responses import ActivationOut, SubscriptionOut, SubscriptionsOut
 from redemption_service.api.schemas import ActivateIn
 from redemption_service.db import activations
 from redemption_service.db.activations import Subscription
+from redemption_service.keys import SETTINGS
 from redemption_service.usecases.activate import Activated, activate
 
 
@@ -64,31 +64,27 @@ def activation_body(result: Activated) -> dict[str, Any]:
 )
 async def activate_handler(request: web.Request) -> web.Response:
     user_id = _user_id(request)
-    raw = await request.read()
     body = parse_model(ActivateIn, await read_json(request))
     app = request.app
-
-    async def run(key: Key | None) -> tuple[int, Any]:
-        async def on_commit(conn: Connection, result: Activated) -> None:
-            if key is not None:
-                await key.complete(conn, status=200, body=activation_body(result))
-
+    retention = app[SETTINGS].idempotency_retention
+    async with idempotency.hold(request, operation="activate", retention=retention) as held:
+        if held.replay is not None:
+            return held.replay
         try:
-            result = await activate(
+            async with activate(
                 app[PG_POOL],
                 app[REDIS],
                 user_id=user_id,
                 code=body.code,
                 notify_user=body.notifyUser,
-                on_commit=on_commit,
-            )
+            ) as activated:
+                answer = activation_body(activated)
+                await activated.commit(held.answer(200, answer))
         except DomainError as exc:
             app[METRICS].counter(ACTIVATIONS).labels(outcome=exc.code).inc()
             raise
-        app[METRICS].counter(ACTIVATIONS).labels(outcome="activated").inc()
-        return 200, activation_body(result)
-
-    return await respond(request, operation="activate", raw=raw, run=run)
+    app[METRICS].counter(ACTIVATIONS).labels(outcome="activated").inc()
+    return json_response(answer)
 
 
 def _subscription(sub: Subscription) -> SubscriptionOut:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from aiohttp import web
+from coupon_core import idempotency
 from coupon_core.errors import BadRequest
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import METRICS, PG_POOL
@@ -13,19 +13,19 @@ from coupon_core.metrics import LIMIT_REJECTIONS, REDEMPTION_ITEMS, Metrics
 from coupon_core.openapi import Doc, documented
 
 from redemption_service.api import examples, views
-from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.queries import IsRedeemableQuery, IsRedeemableV2Query, RedeemQuery
 from redemption_service.api.responses import IsRedeemableOut, IsRedeemableV2Out, RedeemOut
 from redemption_service.api.schemas import CustomerIn, RedeemIn
-from redemption_service.domain.models import Completion, Judged, RedeemItem
+from redemption_service.domain.models import Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
-from redemption_service.keys import COUNTERS, GROUP_COMMIT, RECONCILE_METRICS
+from redemption_service.keys import COUNTERS, GROUP_COMMIT, RECONCILE_METRICS, SETTINGS
 from redemption_service.usecases.redeem import dry_run, redeem
 
 MAX_CODES = 50
 
 
 def _partial(request: web.Request) -> bool:
+    """Whether ``?mode=partial`` (redeem what passes) rather than all or nothing."""
     mode = request.query.get("mode", "all")
     if mode not in ("all", "partial"):
         raise BadRequest("mode must be 'all' or 'partial'")
@@ -71,33 +71,25 @@ def count_items(metrics: Metrics, judged: list[Judged]) -> None:
 )
 async def redeem_handler(request: web.Request) -> web.Response:
     partial = _partial(request)
-    raw = await request.read()
     body = parse_model(RedeemIn, await read_json(request))
     items = [views.redeem_item(c) for c in body.root.coupon]
     app = request.app
-
-    async def run(key: Key | None) -> tuple[int, Any]:
-        stored: list[Completion] = []
-
-        def complete(judged: list[Judged]) -> Completion:
-            # Made once the result is final; the response is the very same body.
-            assert key is not None
-            stored.append(Completion(key.scope, key.key, 200, views.redeem_body(judged)))
-            return stored[-1]
-
-        judged = await redeem(
+    retention = app[SETTINGS].idempotency_retention
+    async with idempotency.hold(request, operation="redeem", retention=retention) as held:
+        if held.replay is not None:
+            return held.replay
+        async with redeem(
             app[PG_POOL],
             app[GROUP_COMMIT],
             app[COUNTERS],
             items,
             partial=partial,
-            complete=complete if key is not None else None,
             metrics=app[RECONCILE_METRICS],
-        )
-        count_items(app[METRICS], judged)
-        return 200, stored[-1].body if stored else views.redeem_body(judged)
-
-    return await respond(request, operation="redeem", raw=raw, run=run)
+        ) as redeemed:
+            answer = views.redeem_body(redeemed.judged)
+            await redeemed.commit(held.answer(200, answer))
+    count_items(app[METRICS], redeemed.judged)
+    return json_response(answer)
 
 
 def _amount(text: str | None) -> Decimal:

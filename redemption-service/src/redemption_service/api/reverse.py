@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from coupon_core.db import Connection
+from coupon_core import idempotency
 from coupon_core.errors import DomainError, Forbidden, NotFound
 from coupon_core.http import bigint, json_response, parse_model, read_json
 from coupon_core.keys import METRICS, PG_POOL, PRINCIPAL
 from coupon_core.metrics import REVERSALS
 from coupon_core.openapi import Doc, documented
 
-from redemption_service.api.idempotent import Key, respond
 from redemption_service.api.responses import Drift, ReconcileOut, ReversalDetail, ReversalOut
 from redemption_service.api.schemas import ReverseIn
 from redemption_service.domain.models import Redemption
@@ -57,31 +56,28 @@ async def reverse_handler(request: web.Request) -> web.Response:
     redemption_id = bigint(text)
     if redemption_id is None:
         raise NotFound(f"Redemption {text} does not exist.", code="redemption_not_found")
-    raw = await request.read()
     body = parse_model(ReverseIn, await read_json(request, allow_empty=True))
     app = request.app
-
-    async def run(key: Key | None) -> tuple[int, Any]:
-        async def on_commit(conn: Connection, redemption: Redemption) -> None:
-            if key is not None:
-                await key.complete(conn, status=200, body=reversal_body(redemption))
-
+    settings = app[SETTINGS]
+    retention = settings.idempotency_retention
+    async with idempotency.hold(request, operation="reverse", retention=retention) as held:
+        if held.replay is not None:
+            return held.replay
         try:
-            result = await reverse(
+            async with reverse(
                 app[PG_POOL],
                 app[COUNTERS],
                 redemption_id,
                 reason=body.reason,
-                on_commit=on_commit,
-                online_months=app[SETTINGS].ledger_online_months,
-            )
+                online_months=settings.ledger_online_months,
+            ) as reversal:
+                answer = reversal_body(reversal.redemption)
+                await reversal.commit(held.answer(200, answer))
         except DomainError as exc:
             app[METRICS].counter(REVERSALS).labels(outcome=exc.code).inc()
             raise
-        app[METRICS].counter(REVERSALS).labels(outcome="reversed").inc()
-        return 200, reversal_body(result)
-
-    return await respond(request, operation="reverse", raw=raw, run=run)
+    app[METRICS].counter(REVERSALS).labels(outcome="reversed").inc()
+    return json_response(answer)
 
 
 @documented(

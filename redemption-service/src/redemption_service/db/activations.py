@@ -7,10 +7,12 @@ from datetime import datetime
 
 import asyncpg
 from coupon_core.db import Connection
-from coupon_core.errors import DomainError
+from coupon_core.errors import Refusal
 
 
-class AlreadyActivated(DomainError):
+class AlreadyActivated(Refusal):
+    """A refusal: an Idempotency-Key replays it."""
+
     status = 400
     code = "coupon_already_used"
 

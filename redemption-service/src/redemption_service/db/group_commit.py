@@ -1,7 +1,7 @@
 """Group commit: concurrent redeems share their two PostgreSQL round trips.
 
 A redeem needs the shared locks of its groups before its guard script runs, and one ledger
-statement that takes them over and commits its rows (and its Idempotency-Key completion)
+statement that takes them over and commits its rows (and its Idempotency-Key answer)
 (docs/redemption.md). Redeems that arrive while the batches ahead of them are busy join one
 batch: one connection, one statement for the locks of every group any of them names and the
 redemption ids they may need, then, once each member has run its own guard and either handed
@@ -23,15 +23,15 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 import asyncpg
 from coupon_core.db import Connection, clear_session_state, rolled_back
 from coupon_core.futures import fail, resolve
+from coupon_core.idempotency import Answer
 from prometheus_client import CollectorRegistry, Histogram
 
 from redemption_service.db import ledger
-from redemption_service.domain.models import Completion
 
 MAX_MEMBERS = 64
 
 
-Part = tuple[Sequence[ledger.NewRedemption], Completion | None]
+Part = tuple[Sequence[ledger.NewRedemption], Answer | None]
 
 
 class Seat:
@@ -47,13 +47,11 @@ class Seat:
         self.part: asyncio.Future[Part] = loop.create_future()
         self.written: asyncio.Future[None] = loop.create_future()
 
-    async def write(
-        self, rows: Sequence[ledger.NewRedemption], completion: Completion | None
-    ) -> None:
-        """Hand in the rows taken (with ids from :attr:`ids`) and the completion, and wait
-        for the batch's statement. Raises what the statement raised (see
+    async def write(self, rows: Sequence[ledger.NewRedemption], answer: Answer | None) -> None:
+        """Hand in the rows taken (with ids from :attr:`ids`) and the Idempotency-Key's
+        answer, and wait for the batch's statement. Raises what the statement raised (see
         :func:`coupon_core.db.rolled_back`)."""
-        self.part.set_result((rows, completion))
+        self.part.set_result((rows, answer))
         await self.written
 
     def leave(self) -> None:
@@ -62,8 +60,8 @@ class Seat:
 
     @property
     def writes(self) -> bool:
-        rows, completion = self.part.result()
-        return bool(rows) or completion is not None
+        rows, answer = self.part.result()
+        return bool(rows) or answer is not None
 
 
 class _Batch:
@@ -150,9 +148,9 @@ class GroupCommit:
             return  # the connection is marked: the pool releases the locks
         self.sizes.observe(len(writers))
         rows = [row for seat in writers for row in seat.part.result()[0]]
-        completions = [c for seat in writers if (c := seat.part.result()[1]) is not None]
+        answers = [a for seat in writers if (a := seat.part.result()[1]) is not None]
         try:
-            released = await ledger.write(conn, rows, completions, keys)
+            released = await ledger.write(conn, rows, answers, keys)
         except Exception as exc:
             if not (rolled_back(exc) and len(writers) > 1):
                 raise
@@ -168,9 +166,9 @@ async def _one_by_one(conn: Connection, writers: list[Seat]) -> None:
     """Each member's part in a statement of its own, still under the batch's session locks
     (the pool releases them with the connection)."""
     for seat in writers:
-        rows, completion = seat.part.result()
+        rows, answer = seat.part.result()
         try:
-            await ledger.write(conn, rows, [completion] if completion else [])
+            await ledger.write(conn, rows, [answer] if answer else [])
         except Exception as exc:
             fail(seat.written, exc)
             if not rolled_back(exc):

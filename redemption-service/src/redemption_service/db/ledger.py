@@ -9,11 +9,12 @@ from decimal import Decimal
 
 import asyncpg
 import orjson
-from coupon_core import events, idempotency, keyspace
+from coupon_core import events, keyspace
 from coupon_core.db import Connection, mark_session_state
+from coupon_core.idempotency import Answer
 
 from redemption_service.db import locks
-from redemption_service.domain.models import Completion, Redemption
+from redemption_service.domain.models import Redemption
 
 SERVICE = "redemption"  # the event stream this service produces
 STREAM = keyspace.event_stream(SERVICE)
@@ -43,11 +44,11 @@ SELECT ids.id FROM (
 """
 
 # One statement that writes redemptions, their coupon.redeemed outbox events and the
-# Idempotency-Key completions that go with them, committed together. Given the groups'
-# session-level shared locks ($13, keys), it takes them over: "held" takes them at
-# transaction level (kept until this statement's commit) before any row is written, and
-# "released" drops the session-level ones only once every row is (it reads all of "ins",
-# which reads "held"). With no keys it only writes.
+# Idempotency-Key answers that go with them ("done": coupon_core.idempotency.store for a
+# batch), committed together. Given the groups' session-level shared locks ($13, keys), it
+# takes them over: "held" takes them at transaction level (kept until this statement's
+# commit) before any row is written, and "released" drops the session-level ones only once
+# every row is (it reads all of "ins", which reads "held"). With no keys it only writes.
 _WRITE = f"""
 WITH held AS (
     SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest($13::bigint[]) AS k
@@ -97,10 +98,10 @@ async def lock_and_reserve(
 async def write(
     conn: Connection,
     rows: Sequence[NewRedemption],
-    completions: Sequence[Completion] = (),
+    answers: Sequence[Answer] = (),
     lock_keys: Sequence[int] = (),
 ) -> bool:
-    """Write ``rows`` and ``completions`` in one autocommitted statement, outside any
+    """Write ``rows`` and ``answers`` in one autocommitted statement, outside any
     transaction, handing the session-level shared locks of ``lock_keys`` over to its own
     transaction; whether every one of them was released."""
     released = await conn.fetchval(
@@ -113,25 +114,13 @@ async def write(
         [r.coupon_value for r in rows],
         [r.transaction_number for r in rows],
         [orjson.dumps(r.custom_fields).decode() for r in rows],
-        [c.scope for c in completions],
-        [c.key for c in completions],
-        [c.status for c in completions],
-        [orjson.dumps(c.body).decode() for c in completions],
+        [a.scope for a in answers],
+        [a.key for a in answers],
+        [a.status for a in answers],
+        [orjson.dumps(a.body).decode() for a in answers],
         list(lock_keys),
     )
     return bool(released == len(lock_keys))
-
-
-async def complete(pool: asyncpg.Pool, completion: Completion) -> None:
-    """Store the completion of a request that wrote no rows (one autocommitted statement)."""
-    async with pool.acquire() as conn:
-        await idempotency.complete(
-            conn,
-            scope=completion.scope,
-            key=completion.key,
-            status=completion.status,
-            body=completion.body,
-        )
 
 
 # Live uses of a group: its attached live rows (through redemptions_live_by_group on each

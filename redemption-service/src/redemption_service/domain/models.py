@@ -57,13 +57,3 @@ class Redemption:
     redeemed_at: Any
     reversed_at: Any
     reversal_reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """The response an Idempotency-Key answers with, stored with the request's effect."""
-
-    scope: str
-    key: str
-    status: int
-    body: Any

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from coupon_core import code_registry, events, facts, keyspace
-from coupon_core.db import Connection
+from coupon_core import code_registry, events, facts, idempotency, keyspace
+from coupon_core.db import Connection, rollback_if_open
 from coupon_core.errors import BadRequest, DomainError, Gone, NotFound
+from coupon_core.facts import CouponFacts, GroupFacts
 from redis.asyncio import Redis
 
 from redemption_service.db import activations
@@ -17,14 +18,20 @@ from redemption_service.db.activations import Subscription
 from redemption_service.usecases.judge import OWNERS, FactsUnavailable
 
 
-@dataclass(frozen=True, slots=True)
-class Activated:
-    coupon_id: int
-    promotion_code: str
-    subscription: Subscription
+class Activated(idempotency.Uncommitted):
+    """The activation and the subscription it grants, written in a transaction still open:
+    the typed result the answer is rendered from before :meth:`commit` commits them with
+    the answer."""
 
+    what = "activation"
 
-OnCommit = Callable[[Connection, Activated], Awaitable[None]]
+    def __init__(
+        self, conn: Connection, *, coupon_id: int, promotion_code: str, subscription: Subscription
+    ) -> None:
+        super().__init__(conn)
+        self.coupon_id = coupon_id
+        self.promotion_code = promotion_code
+        self.subscription = subscription
 
 
 def _missing() -> DomainError:
@@ -36,15 +43,13 @@ async def _facts_ready(redis: Redis) -> bool:
     return int(found) == len(OWNERS)
 
 
+@contextlib.asynccontextmanager
 async def activate(
-    pool: asyncpg.Pool,
-    redis: Redis,
-    *,
-    user_id: str,
-    code: str,
-    notify_user: bool,
-    on_commit: OnCommit | None = None,
-) -> Activated:
+    pool: asyncpg.Pool, redis: Redis, *, user_id: str, code: str, notify_user: bool
+) -> AsyncIterator[Activated]:
+    """Activate ``code`` for ``user_id``. The block renders the answer from the
+    :class:`Activated` it gets and calls :meth:`Activated.commit`; leaving it any other way
+    rolls back. A coupon used already is a refusal (``coupon_already_used``)."""
     owner = await code_registry.owner_of(redis, code)
     group, coupon = (None, None) if owner is None else await facts.read(redis, owner, code)
     if group is None or coupon is None:
@@ -61,38 +66,70 @@ async def activate(
         raise Gone("Coupon expired.", code="coupon_expired")
     if group.starts_at is not None and stamp < group.starts_at:
         raise BadRequest("Coupon is not active yet.", code="invalid_input")
+    async with pool.acquire() as conn:
+        await conn.execute("BEGIN")
+        try:
+            activated = await _write(
+                conn,
+                user_id=user_id,
+                code=code,
+                group=group,
+                coupon=coupon,
+                now=now,
+                notify_user=notify_user,
+            )
+        except BaseException:
+            await rollback_if_open(conn)
+            raise
+        async with idempotency.until_committed(activated):
+            yield activated
+
+
+async def _write(
+    conn: Connection,
+    *,
+    user_id: str,
+    code: str,
+    group: GroupFacts,
+    coupon: CouponFacts,
+    now: datetime,
+    notify_user: bool,
+) -> Activated:
+    """The activation, its subscription and its event, in the caller's transaction."""
     grant = group.grant
-    async with pool.acquire() as conn, conn.transaction():
-        activation_id = await activations.insert_activation(
-            conn, code=code, group_ref=group.group, user_id=user_id
-        )
-        await activations.lock_user_type(conn, user_id, grant.subscription_type_id)
-        latest = await activations.latest_end(conn, user_id, grant.subscription_type_id)
-        start = max(now, latest) if latest is not None else now
-        subscription = await activations.insert_subscription(
-            conn,
-            user_id=user_id,
-            type_id=grant.subscription_type_id,
-            type_name=grant.subscription_type_name,
-            start=start,
-            end=start + timedelta(days=grant.length_days),
-            activation_id=activation_id,
-        )
-        await events.enqueue(
-            conn,
-            service="redemption",
-            event_type="coupon.activated",
-            payload={
-                "activationId": str(activation_id),
-                "code": code,
-                "group": group.group,
-                "userId": user_id,
-                "subscriptionId": str(subscription.id),
-                "notifyUser": notify_user,
-                "activatedAt": now.isoformat(),
-            },
-        )
-        result = Activated(coupon.coupon_id, group.group.partition(":")[2], subscription)
-        if on_commit is not None:
-            await on_commit(conn, result)
-    return result
+    assert grant is not None
+    activation_id = await activations.insert_activation(
+        conn, code=code, group_ref=group.group, user_id=user_id
+    )
+    await activations.lock_user_type(conn, user_id, grant.subscription_type_id)
+    latest = await activations.latest_end(conn, user_id, grant.subscription_type_id)
+    start = max(now, latest) if latest is not None else now
+    subscription = await activations.insert_subscription(
+        conn,
+        user_id=user_id,
+        type_id=grant.subscription_type_id,
+        type_name=grant.subscription_type_name,
+        start=start,
+        end=start + timedelta(days=grant.length_days),
+        activation_id=activation_id,
+    )
+    await events.enqueue(
+        conn,
+        service="redemption",
+        event_type="coupon.activated",
+        payload={
+            "activationId": str(activation_id),
+            "code": code,
+            "group": group.group,
+            "userId": user_id,
+            "subscriptionId": str(subscription.id),
+            "notifyUser": notify_user,
+            "activatedAt": now.isoformat(),
+        },
+    )
+    return Activated(
+        conn,
+        coupon_id=coupon.coupon_id,
+        promotion_code=group.group.partition(":")[2],
+        subscription=subscription,
+    )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
+from coupon_core import idempotency
 from coupon_core.db import rolled_back
 from coupon_core.errors import ServiceUnavailable
 from coupon_core.reconcile import ReconcileMetrics
@@ -20,16 +21,13 @@ from redis.exceptions import RedisError
 
 from redemption_service.db import ledger
 from redemption_service.db.counters import Cold, Counters, Mode, Use
-from redemption_service.db.group_commit import GroupCommit
-from redemption_service.domain.models import Completion, Judged, RedeemItem
+from redemption_service.db.group_commit import GroupCommit, Seat
+from redemption_service.domain.models import Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
 from redemption_service.usecases.judge import judge
 from redemption_service.usecases.rebuild import rebuild_group
 
 MAX_REBUILDS = 3
-
-# Makes the Idempotency-Key completion of a request from its final result.
-Complete = Callable[[list[Judged]], Completion]
 
 
 def _by_group(judged: Sequence[Judged]) -> dict[str, list[Judged]]:
@@ -122,58 +120,86 @@ def _unnumber(taken: Sequence[Judged]) -> None:
         e.redemption_id = None
 
 
-async def _attempt(
-    pool: asyncpg.Pool,
-    commits: GroupCommit,
-    counters: Counters,
-    judged: list[Judged],
-    *,
-    partial: bool,
-    complete: Complete | None,
-) -> None:
-    """Two PostgreSQL round trips, shared with the concurrent redeems of the same batch
-    (db/group_commit.py): the groups' session-level shared locks and the redemption ids,
-    then one autocommitted statement that writes the ledger rows, their events and the
-    Idempotency-Key completion, and hands the locks over to its own transaction (held until
-    its commit). See docs/redemption.md."""
-    by_group = _by_group(judged)
-    if not by_group:
-        if complete is not None:
-            await ledger.complete(pool, complete(judged))
-        return
-    mode: Mode = "partial" if partial else "all"
-    wanted = sum(len(entries) for entries in by_group.values())
-    taken: list[Judged] = []
-    epochs: dict[str, str] = {}
-    async with commits.join(by_group, wanted) as seat:
+class Redeemed:
+    """The items judged (:attr:`judged`) and, for those that passed, their counters taken and
+    redemption ids drawn, under the batch's locks: the typed result a redeem's answer is
+    rendered from before :meth:`commit` writes the ledger rows with it (an
+    :class:`~coupon_core.idempotency.Committable`)."""
+
+    what = "redeem"
+
+    __slots__ = (
+        "_counters",
+        "_epochs",
+        "_pool",
+        "_rows",
+        "_seat",
+        "_taken",
+        "committing",
+        "judged",
+    )
+
+    def __init__(
+        self, judged: list[Judged], pool: asyncpg.Pool, counters: Counters, seat: Seat | None
+    ) -> None:
+        self.judged = judged
+        self._pool = pool
+        self._counters = counters
+        self._seat = seat  # None: nothing to take
+        self._taken: list[Judged] = []
+        self._epochs: dict[str, str] = {}
+        self._rows: list[ledger.NewRedemption] = []
+        self.committing = False
+
+    async def take(self, by_group: dict[str, list[Judged]], mode: Mode) -> None:
+        """Run the groups' guards (their counters taken) and number the rows of what was
+        taken; anything raised (:class:`Cold` included) gives back what was taken."""
+        assert self._seat is not None
         try:
-            admitted = await _guard_groups(counters, by_group, mode, taken, epochs)
+            admitted = await _guard_groups(
+                self._counters, by_group, mode, self._taken, self._epochs
+            )
             if not admitted:
-                await _release(counters, taken, epochs)
-            rows = _new_rows(taken, seat.ids)
-            completion = complete(judged) if complete is not None else None
+                await _release(self._counters, self._taken, self._epochs)
+            self._rows = _new_rows(self._taken, self._seat.ids)
         except BaseException:
-            # Still under the batch's session locks (it waits for this seat): exact.
-            _unnumber(taken)
-            await _release(counters, taken, epochs)
+            await self.roll_back()
             raise
-        if not rows and completion is None:
+
+    async def commit(self, answer: idempotency.Answer | None) -> None:
+        """Write the ledger rows of what was taken, their events and ``answer`` (an
+        Idempotency-Key's) in one autocommitted statement shared with the batch
+        (db/group_commit.py), which hands the groups' locks over to its own transaction;
+        with nothing taken, store the answer alone."""
+        self.committing = True
+        if self._seat is None:
+            if answer is not None:
+                await idempotency.store_without_effect(self._pool, answer)
             return
+        if not self._rows and answer is None:
+            return  # nothing to write: leaving the seat leaves the batch
         try:
-            await seat.write(rows, completion)
+            await self._seat.write(self._rows, answer)
         except BaseException as exc:
-            _unnumber(taken)
+            _unnumber(self._taken)
             if rolled_back(exc):
                 # The server refused the statement: it rolled back, none of it is in the
                 # ledger. Whether its locks were still held or not, the give-back carries the
                 # epoch of the take and so never lands on counters a rebuild has set since.
-                await _release(counters, taken, epochs)
+                await _release(self._counters, self._taken, self._epochs)
             # Any other failure (connection lost, cancelled) leaves the outcome unknown:
             # nothing is given back; a counter too high refuses, never admits, and is
             # reconciled.
             raise
 
+    async def roll_back(self) -> None:
+        """Nothing written: give back what was taken. Still under the batch's session locks
+        (it waits for this seat): exact."""
+        _unnumber(self._taken)
+        await _release(self._counters, self._taken, self._epochs)
 
+
+@contextlib.asynccontextmanager
 async def redeem(
     pool: asyncpg.Pool,
     commits: GroupCommit,
@@ -181,28 +207,41 @@ async def redeem(
     items: Sequence[RedeemItem],
     *,
     partial: bool,
-    complete: Complete | None = None,
     metrics: ReconcileMetrics | None = None,
-) -> list[Judged]:
-    """Judge and redeem ``items``. With ``complete`` (an Idempotency-Key), the completion it
-    makes of the final result is committed with the ledger rows, in the same statement."""
+) -> AsyncIterator[Redeemed]:
+    """Judge ``items`` and take the counters of those that pass (all or nothing unless
+    ``partial``). The block renders the answer from :attr:`Redeemed.judged` and calls
+    :meth:`Redeemed.commit`; leaving it any other way gives back what was taken.
+
+    Two PostgreSQL round trips, shared with the concurrent redeems of the same batch
+    (db/group_commit.py): the groups' session-level shared locks and the redemption ids
+    (before the guards run), then the commit's one statement. See docs/redemption.md."""
     judged = await judge(counters.pipe, items, now=int(time.time()))
-    if not partial and any(j.status is not ItemStatus.OK for j in judged):
+    by_group = _by_group(judged)
+    if not by_group or (not partial and any(j.status is not ItemStatus.OK for j in judged)):
         # Nothing can be redeemed: no counter is touched.
-        if complete is not None:
-            await ledger.complete(pool, complete(judged))
-        return judged
+        async with idempotency.until_committed(Redeemed(judged, pool, counters, None)) as nothing:
+            yield nothing
+        return
+    mode: Mode = "partial" if partial else "all"
+    wanted = sum(len(entries) for entries in by_group.values())
     before = [j.status for j in judged]
     for _ in range(MAX_REBUILDS + 1):
-        try:
-            await _attempt(pool, commits, counters, judged, partial=partial, complete=complete)
-            return judged
-        except Cold as cold:
-            for entry, status in zip(judged, before, strict=True):
-                entry.status, entry.taken, entry.redemption_id = status, False, None
-            await rebuild_group(pool, counters, cold.group)
-            if metrics is not None:
-                metrics.rebuilds.inc()
+        async with commits.join(by_group, wanted) as seat:
+            redeemed = Redeemed(judged, pool, counters, seat)
+            try:
+                await redeemed.take(by_group, mode)
+            except Cold as exc:
+                cold = exc
+            else:
+                async with idempotency.until_committed(redeemed):
+                    yield redeemed
+                return
+        for entry, status in zip(judged, before, strict=True):
+            entry.status, entry.taken, entry.redemption_id = status, False, None
+        await rebuild_group(pool, counters, cold.group)
+        if metrics is not None:
+            metrics.rebuilds.inc()
     raise ServiceUnavailable("Redemption counters are being rebuilt; retry shortly.")
 
 
