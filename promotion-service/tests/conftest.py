@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -37,7 +37,7 @@ async def api(settings: Settings, through_gateway: Any) -> TestClient[Any, Any]:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = redis_from_url(redis_url)
+    client = cast(Redis, redis_from_url(redis_url))
     yield client
     await client.aclose()
 

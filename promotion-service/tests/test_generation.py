@@ -141,6 +141,7 @@ async def test_job_of_200k_survives_a_restart(
         rows = await conn.fetchrow(
             "SELECT count(*) AS n, count(DISTINCT code) AS distinct_codes FROM coupons"
         )
+        assert rows is not None
         assert (rows["n"], rows["distinct_codes"]) == (200_000, 200_000)
     finally:
         await conn.close()

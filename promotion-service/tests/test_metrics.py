@@ -38,10 +38,10 @@ async def test_generation_metrics(service_env: dict[str, Any], direct: Any) -> N
 
     await until(finished, limit_s=60)
 
-    async def counted() -> dict[Any, float] | None:
+    async def counted() -> dict[tuple[str, Labels], float]:
         found = await scrape(client)
         done = found.get(("coupon_generation_jobs_total", (("state", "done"),)), 0)
-        return found if done == 1 else None
+        return found if done == 1 else {}
 
     found = await until(counted, limit_s=30)
     assert found["coupon_generated_codes_total", ()] == 47

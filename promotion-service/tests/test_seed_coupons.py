@@ -48,7 +48,7 @@ MISSING_CODE = {
     },
 }
 SELF = "/api/v1/promotions/HOLIDAY-SALE/coupons/?sorting%5Bcode%5D=desc&page=1&limit=4"
-LIST = {
+LIST: dict[str, Any] = {
     "page": 1,
     "limit": 4,
     "pages": 1,
