@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 from coupon_core.scripts import load_scripts
-from coupon_core.web import main, reconcile_command
+from coupon_core.web import main
 from redis.asyncio import Redis
 
 from redemption_service.app import LUA_DIR, MIGRATIONS_DIR, SERVICE, create_app
@@ -14,15 +14,9 @@ from redemption_service.settings import Settings
 from redemption_service.usecases.reconcile import reconcile
 
 
-async def reconcile_once(pool: asyncpg.Pool, redis: Redis) -> int:
+async def reconcile_all(pool: asyncpg.Pool, redis: Redis) -> int:
     return await reconcile(pool, Counters(redis, load_scripts(redis, LUA_DIR)), None)
 
 
 if __name__ == "__main__":
-    main(
-        SERVICE,
-        Settings,
-        create_app,
-        MIGRATIONS_DIR,
-        extra_commands={"reconcile": reconcile_command(reconcile_once)},
-    )
+    main(SERVICE, Settings, create_app, MIGRATIONS_DIR, reconcile=reconcile_all)

@@ -7,7 +7,7 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -91,17 +91,21 @@ def build_app(
     return app
 
 
+Reconcile = Callable[[asyncpg.Pool, Redis], Awaitable[int]]
+
+
 def main(
     service: str,
     settings_class: type[SettingsT],
     create_app: Callable[[SettingsT], web.Application],
     migrations_dir: Path | None,
     *,
-    extra_commands: Mapping[str, Callable[[SettingsT], None]] | None = None,
+    reconcile: Reconcile | None = None,
 ) -> None:
-    """Command line of a process (its ``__main__``): ``serve`` (default), ``migrate`` or one
-    of ``extra_commands``, with ``settings_class`` read from the environment."""
-    commands = {"serve", "migrate", *(extra_commands or {})}
+    """Command line of a process (its ``__main__``), with ``settings_class`` read from the
+    environment: ``serve`` (default), ``migrate``, and ``reconcile`` when the process has
+    counters to reconcile (:func:`reconcile_command`)."""
+    commands = {"serve", "migrate", *(["reconcile"] if reconcile is not None else [])}
     parser = argparse.ArgumentParser(prog=f"python -m {service.replace('-', '_')}")
     parser.add_argument("command", nargs="?", default="serve", choices=sorted(commands))
     args = parser.parse_args()
@@ -112,8 +116,8 @@ def main(
             applied = asyncio.run(migrate(settings.database_url, migrations_dir, service=service))
             log.info("migrations applied: %s", applied or "none pending")
         return
-    if extra_commands and args.command in extra_commands:
-        extra_commands[args.command](settings)
+    if args.command == "reconcile" and reconcile is not None:
+        reconcile_command(reconcile)(settings)
         return
     with asyncio.Runner(loop_factory=new_event_loop) as loop:
         loop.run(serve(create_app(settings), settings))
@@ -169,9 +173,7 @@ def settle_gc(settings: ServiceSettings) -> None:
         gc.freeze()
 
 
-def reconcile_command(
-    reconcile: Callable[[asyncpg.Pool, Redis], Awaitable[int]],
-) -> Callable[[ServiceSettings], None]:
+def reconcile_command(reconcile: Reconcile) -> Callable[[ServiceSettings], None]:
     """``python -m <package> reconcile``: one reconciler round against the configured stores,
     the drift it repaired printed."""
 
