@@ -49,7 +49,8 @@ DEPLOYMENTS = (
 def _listener_pid(port: int) -> int | None:
     for conn in psutil.net_connections(kind="tcp"):
         if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
-            return conn.pid
+            pid: int | None = conn.pid  # psutil has no type information
+            return pid
     return None
 
 
