@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.replay import NonceBook
 from coupon_core.scripts import load_scripts
@@ -35,16 +35,16 @@ GROUPS = 50
 
 
 def _group(n: int) -> str:
-    return keyspace.group_ref(keyspace.SERIES, n % GROUPS)
+    return redis_keys.group_ref(redis_keys.SERIES, n % GROUPS)
 
 
 async def _prepare(redis: Redis) -> None:
     for n in range(GROUPS):
         group = _group(n)
-        await redis.set(keyspace.redemption_warm(group), "epoch")
-        await redis.set(keyspace.group_facts(group), "{}")
+        await redis.set(redis_keys.redemption_warm(group), "epoch")
+        await redis.set(redis_keys.group_facts(group), "{}")
     for service in ("promotion", "issuance"):
-        await redis.set(keyspace.facts_ready(service), "1")
+        await redis.set(redis_keys.facts_ready(service), "1")
 
 
 async def _redeem(counters: Counters, nonces: NonceBook, n: int) -> None:
@@ -52,13 +52,15 @@ async def _redeem(counters: Counters, nonces: NonceBook, n: int) -> None:
     await nonces.first_use(uuid.uuid4().hex)
     await counters.pipe.get_many(
         [
-            keyspace.code_owner(code),
-            keyspace.customer_index("mobile", customer),
-            keyspace.facts_ready("promotion"),
-            keyspace.facts_ready("issuance"),
+            redis_keys.code_owner(code),
+            redis_keys.customer_index("mobile", customer),
+            redis_keys.facts_ready("promotion"),
+            redis_keys.facts_ready("issuance"),
         ]
     )
-    await counters.pipe.get_many([keyspace.group_facts(group), keyspace.coupon_facts(group, code)])
+    await counters.pipe.get_many(
+        [redis_keys.group_facts(group), redis_keys.coupon_facts(group, code)]
+    )
     await counters.guard(
         "all", group, total_limit=None, per_customer_limit=None, uses=[Use(code, customer)]
     )

@@ -32,7 +32,7 @@ import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
-from coupon_core import code_registry, customers, facts, keyspace
+from coupon_core import code_registry, customers, facts, redis_keys
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
 from coupon_core.identity import IDENTITY_HEADER, Principal, sign_identity
 from coupon_dev.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -137,11 +137,11 @@ async def publish(redis: Redis) -> None:
         await code_registry.reserve_many(redis, codes, group)
     async with redis.pipeline(transaction=False) as pipe:
         for n in range(CUSTOMERS):
-            pipe.set(keyspace.customer_index("mobile", f"7{n:06d}"), f"b-{n}")
+            pipe.set(redis_keys.customer_index("mobile", f"7{n:06d}"), f"b-{n}")
         await pipe.execute()
     await customers.publish(redis, "b-0", {"mobile": "7000000"})
     for owner in ("promotion", "issuance"):
-        await redis.set(keyspace.facts_ready(owner), "1")
+        await redis.set(redis_keys.facts_ready(owner), "1")
 
 
 def report(name: str, rps: float, lat: list[float]) -> None:

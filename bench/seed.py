@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_dev.stack import SERVICES, with_database
 from redis.asyncio import Redis
 
@@ -267,7 +267,7 @@ async def month_partitions(conn: asyncpg.Connection, start: float) -> int:
 
 
 async def seed_redemption(url: str, v: Volume, clock: Clock, rows: dict[str, int]) -> None:
-    stream = keyspace.event_stream("redemption")
+    stream = redis_keys.event_stream("redemption")
     conn = await asyncpg.connect(url)
     try:
         await month_partitions(conn, clock.start)
@@ -341,8 +341,8 @@ async def republish(redis: Redis, deadline_s: float) -> float:
     """Remove the owners' ready markers and wait (polling, with a deadline) until their
     republishers have published everything again; the seconds it took."""
     started = time.monotonic()
-    await redis.delete(*[keyspace.facts_ready(owner) for owner in OWNERS])
-    while await redis.exists(*[keyspace.facts_ready(owner) for owner in OWNERS]) < len(OWNERS):
+    await redis.delete(*[redis_keys.facts_ready(owner) for owner in OWNERS])
+    while await redis.exists(*[redis_keys.facts_ready(owner) for owner in OWNERS]) < len(OWNERS):
         if time.monotonic() - started > deadline_s:
             raise TimeoutError(f"facts not republished within {deadline_s:.0f} s")
         await asyncio.sleep(0.2)  # polling the markers the republishers set

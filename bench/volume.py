@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncpg
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_dev.stack import Stack
 from redemption_service.db import ledger
 from redis.asyncio import Redis
@@ -124,20 +124,20 @@ def key_samples(volume: Volume, n: int = 20) -> dict[str, list[str]]:
     issued = [(j, f"SI{j + 1:010d}") for j in range(n)]
     promo_customers = [str(1 + (i * 10 * 104729) % volume.customers) for i in range(n)]
     return {
-        "coupon facts (promotion)": [keyspace.coupon_facts(f"P:{BIG}", c) for c in big_codes],
+        "coupon facts (promotion)": [redis_keys.coupon_facts(f"P:{BIG}", c) for c in big_codes],
         "coupon facts (series)": [
-            keyspace.coupon_facts(f"S:{1 + j % volume.series}", c) for j, c in issued
+            redis_keys.coupon_facts(f"S:{1 + j % volume.series}", c) for j, c in issued
         ],
-        "code registry": [keyspace.code_owner(c) for c in big_codes],
-        "customer index (id)": [keyspace.customer_index("id", str(i + 1)) for i in range(n)],
+        "code registry": [redis_keys.code_owner(c) for c in big_codes],
+        "customer index (id)": [redis_keys.customer_index("id", str(i + 1)) for i in range(n)],
         "customer index (mobile)": [
-            keyspace.customer_index("mobile", f"9{i:09d}") for i in range(n)
+            redis_keys.customer_index("mobile", f"9{i:09d}") for i in range(n)
         ],
         "counter r:coupon (after rebuild)": [
-            keyspace.redeemed_coupon(f"P:{BIG}", c) for c in big_codes
+            redis_keys.redeemed_coupon(f"P:{BIG}", c) for c in big_codes
         ],
         "counter r:cust (after rebuild)": [
-            keyspace.redeemed_by_customer(f"P:{BIG}", c) for c in promo_customers
+            redis_keys.redeemed_by_customer(f"P:{BIG}", c) for c in promo_customers
         ],
     }
 
@@ -145,7 +145,7 @@ def key_samples(volume: Volume, n: int = 20) -> dict[str, list[str]]:
 async def forget_counters(redis: Redis, group: str) -> int:
     """Delete every redemption counter of ``group`` and its warm marker; how many keys."""
     deleted, batch = 0, []
-    async for key in redis.scan_iter(match=keyspace.group_keys_pattern(group, "r"), count=5000):
+    async for key in redis.scan_iter(match=redis_keys.group_keys_pattern(group, "r"), count=5000):
         batch.append(key)
         if len(batch) >= 5000:
             deleted += await redis.unlink(*batch)

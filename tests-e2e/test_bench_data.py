@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_dev.stack import SERVICES, Stack, with_database
 from redis.asyncio import Redis
 from support.api import call, item, redeem_body
@@ -109,7 +109,7 @@ async def test_seeded_coupons_redeem_with_counters_rebuilt_from_the_ledger(
     assert item(big)["item_status"]["code"] == 700
     redis: Redis = Redis.from_url(seeded.redis_url)
     try:
-        used = await redis.get(keyspace.redeemed_coupon("P:SEED-BIG", BIG_COUPON))
+        used = await redis.get(redis_keys.redeemed_coupon("P:SEED-BIG", BIG_COUPON))
     finally:
         await redis.aclose()
     assert int(used or 0) == before[0]["n"] + 1

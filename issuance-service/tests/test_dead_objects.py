@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from coupon_core import code_registry, facts, keyspace
+from coupon_core import code_registry, facts, redis_keys
 from coupon_core.lifecycle import redis_from_url
 from coupon_dev.testing.poll import until
 from coupon_dev.testing.retirement import Retirement, keys, redeemed
@@ -90,8 +90,8 @@ async def test_dead_series_and_coupons_leave_redis_once(
 ) -> None:
     w = await world(api, redis, pool, new_series)
     dead_keys = await keys(redis, "{" + w.dead + "}:*")
-    assert keyspace.issuance_warm(w.dead) in dead_keys
-    assert keyspace.redemption_warm(w.dead) in dead_keys
+    assert redis_keys.issuance_warm(w.dead) in dead_keys
+    assert redis_keys.redemption_warm(w.dead) in dead_keys
     live_before = await keys(redis, "{" + w.live + "}:*")
 
     lag = await RETIREMENT.lag_s(pool)
@@ -102,9 +102,9 @@ async def test_dead_series_and_coupons_leave_redis_once(
     assert await keys(redis, "{" + w.dead + "}:*") == set()
     gone, customer = w.code("gone"), w.customer("gone")
     assert live_before - await keys(redis, "{" + w.live + "}:*") == {
-        keyspace.coupon_facts(w.live, gone),
-        keyspace.redeemed_coupon(w.live, gone),
-        keyspace.redeemed_coupon_by_customer(w.live, gone, customer),
+        redis_keys.coupon_facts(w.live, gone),
+        redis_keys.redeemed_coupon(w.live, gone),
+        redis_keys.redeemed_coupon_by_customer(w.live, gone, customer),
     }
     codes = [w.code(name) for name in ("d0", "d1", "d2", "gone", "on", "kept")]
     assert await code_registry.owners_of(redis, codes) == [None] * 4 + [w.live] * 2
@@ -122,16 +122,16 @@ async def test_republish_after_redis_loss_leaves_retired_keys_out(
 ) -> None:
     w = await world(api, redis, pool, new_series)
     await RETIREMENT.run(pool, redis)
-    marker = keyspace.facts_ready("issuance")
+    marker = redis_keys.facts_ready("issuance")
     await until(lambda: redis.exists(marker), what="the first publication")
     await redis.flushall()
     await until(lambda: redis.exists(marker), what="the republisher")
 
     assert await keys(redis, "{" + w.dead + "}:*") == set()
     assert await keys(redis, "{" + w.live + "}:*") == {
-        keyspace.group_facts(w.live),
-        keyspace.coupon_facts(w.live, w.code("on")),
-        keyspace.coupon_facts(w.live, w.code("kept")),
+        redis_keys.group_facts(w.live),
+        redis_keys.coupon_facts(w.live, w.code("on")),
+        redis_keys.coupon_facts(w.live, w.code("kept")),
     }
     codes = [w.code(name) for name in ("d0", "gone", "on", "kept")]
     assert await code_registry.owners_of(redis, codes) == [None, None, w.live, w.live]

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from coupon_core import code_registry, customers, facts, keyspace
+from coupon_core import code_registry, customers, facts, redis_keys
 from coupon_core.lifecycle import redis_from_url
 from coupon_dev.testing.poll import until
 from redis.asyncio import Redis
@@ -80,7 +80,7 @@ async def test_facts_index_and_registry_are_published(
     assert coupon_facts.per_customer_limit is None  # sameUserMultipleRedeem
 
     async def issued_event() -> bool:
-        entries = await redis.xrange(keyspace.event_stream("issuance"))
+        entries = await redis.xrange(redis_keys.event_stream("issuance"))
         types = [orjson.loads(f[b"payload"]).get("code") for _, f in entries]
         return coupon["code"] in types
 
@@ -110,7 +110,7 @@ async def test_everything_republished_after_redis_lost_it(
     await redis.flushall()
 
     async def republished() -> bool:
-        return bool(await redis.exists(keyspace.facts_ready("issuance")))
+        return bool(await redis.exists(redis_keys.facts_ready("issuance")))
 
     await until(republished, what="the republisher")
     await _assert_published(redis, series, coupon)
@@ -150,7 +150,7 @@ async def test_num_redeemed_follows_redemption_events(
     assert other.status == 200, await other.text()
     second = await other.json()
     group, code = f"S:{series['id']}", coupon["code"]
-    stream = keyspace.event_stream("redemption")
+    stream = redis_keys.event_stream("redemption")
     # Added at once, so the consumer reads them as one batch and counts its sums per coupon.
     async with redis.pipeline(transaction=True) as pipe:
         for entry in (
@@ -207,7 +207,7 @@ async def test_issued_events_are_written_with_the_coupons_in_code_order(
     finally:
         await db.close()
     assert [c["code"] for c in coupons] == issued["codes"]
-    assert [r["stream"] for r in rows] == [keyspace.event_stream("issuance")] * 3
+    assert [r["stream"] for r in rows] == [redis_keys.event_stream("issuance")] * 3
     assert [orjson.loads(r["payload"]) for r in rows] == [
         {
             "code": c["code"],

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
 from coupon_dev.testing.plugin import signed_as
@@ -55,9 +55,9 @@ async def test_a_failed_insert_gives_back_counters_and_codes(
         assert failed.status == 500
         assert (await failed.json())["errors"][0]["code"] == 500
         customer = str(victim["id"])
-        assert await redis.get(keyspace.issued_total(group)) == b"1"
-        assert await redis.get(keyspace.issued_to_customer(group, customer)) == b"0"
-        assert await redis.get(keyspace.last_issued_to_customer(group, customer)) is None
+        assert await redis.get(redis_keys.issued_total(group)) == b"1"
+        assert await redis.get(redis_keys.issued_to_customer(group, customer)) == b"0"
+        assert await redis.get(redis_keys.last_issued_to_customer(group, customer)) is None
         owners = [key async for key in redis.scan_iter(match="{C:*}:owner")]
         assert len(owners) == 1  # only the first coupon's code stays reserved
         # The pool skips its reset query: the series' lock must have ended with the rollback.
@@ -97,10 +97,10 @@ async def test_counters_lost_repeatedly_during_a_storm(
         async def lose_counters() -> None:
             nonlocal losses
             # Every counter of the series gone at once, as when Redis restarts empty.
-            keys = [keyspace.issuance_warm(group), keyspace.issued_total(group)]
+            keys = [redis_keys.issuance_warm(group), redis_keys.issued_total(group)]
             for customer_id in range(1, requests + 1):
-                keys.append(keyspace.issued_to_customer(group, str(customer_id)))
-                keys.append(keyspace.last_issued_to_customer(group, str(customer_id)))
+                keys.append(redis_keys.issued_to_customer(group, str(customer_id)))
+                keys.append(redis_keys.last_issued_to_customer(group, str(customer_id)))
             losses += int(await redis.delete(*keys) > 0)
 
         async def issue(i: int, base: str) -> tuple[int, Any]:
@@ -160,15 +160,15 @@ async def test_a_refused_commit_keeps_the_take_until_a_rebuild(
         assert await db.fetchval("SELECT count(*) FROM issued_coupons") == 1
         assert await db.fetchval(ISSUED_EVENTS) == 1
         assert await db.fetchval(ADVISORY_LOCKS) == 0
-        assert await redis.get(keyspace.issued_total(group)) == b"2"
+        assert await redis.get(redis_keys.issued_total(group)) == b"2"
         refused = await api.post("/v2/coupon/issue", json=body)
         assert refused.status == 400
         assert (await refused.json())["errors"][0]["code"] == 722
 
-        await redis.delete(keyspace.issuance_warm(group))  # as after Redis lost its data
+        await redis.delete(redis_keys.issuance_warm(group))  # as after Redis lost its data
         again = await api.post("/v2/coupon/issue", json=body)
         assert again.status == 200, await again.text()
-        assert await redis.get(keyspace.issued_total(group)) == b"2"
+        assert await redis.get(redis_keys.issued_total(group)) == b"2"
         assert await db.fetchval("SELECT count(*) FROM issued_coupons") == 2
     finally:
         await redis.aclose()

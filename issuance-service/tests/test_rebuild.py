@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.keys import PG_POOL, REDIS
 from issuance_service.app import create_app
 from issuance_service.db import counters
@@ -36,18 +36,19 @@ async def test_rebuild_installs_every_customer_and_marks_warm(
     async with pool.acquire() as conn:
         await conn.execute(SEED_ROWS.format(customers=CUSTOMERS))
     group = "S:5"
-    await redis.delete(keyspace.issuance_warm(group))
+    await redis.delete(redis_keys.issuance_warm(group))
 
     await counters.rebuild(pool, redis, app[SCRIPTS], 5)
 
     expected_total = sum(n % 3 + 1 for n in range(1, CUSTOMERS + 1))
-    assert await redis.get(keyspace.issued_total(group)) == str(expected_total).encode()
-    assert await redis.exists(keyspace.issuance_warm(group))
+    assert await redis.get(redis_keys.issued_total(group)) == str(expected_total).encode()
+    assert await redis.exists(redis_keys.issuance_warm(group))
     base = 1767225600  # 2026-01-01T00:00:00Z
     for n in (1, 2, 3, 600, 1199, 1200):
         customer = str(n)
         assert (
-            await redis.get(keyspace.issued_to_customer(group, customer)) == str(n % 3 + 1).encode()
+            await redis.get(redis_keys.issued_to_customer(group, customer))
+            == str(n % 3 + 1).encode()
         )
-        last = await redis.get(keyspace.last_issued_to_customer(group, customer))
+        last = await redis.get(redis_keys.last_issued_to_customer(group, customer))
         assert last == str(base + 60 * n).encode()

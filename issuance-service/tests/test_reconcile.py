@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.reconcile import ReconcileMetrics
 from coupon_core.scripts import load_scripts
@@ -96,23 +96,23 @@ async def test_drift_is_repaired_and_a_late_give_back_lands_nowhere(
     )
     assert lost is not None
     regular = str(await _customer_id(api, "100"))
-    await stores.redis.incrby(keyspace.issued_to_customer(group, regular), 3)
-    epoch = await stores.get(keyspace.issuance_warm(group))
+    await stores.redis.incrby(redis_keys.issued_to_customer(group, regular), 3)
+    epoch = await stores.get(redis_keys.issuance_warm(group))
     metrics = reconcile.reconcile_metrics(CollectorRegistry())
 
     # Total 3 vs 2, the ghost's 1 vs none, the regular customer's 5 vs 2.
     assert await stores.reconcile(metrics) == 1 + 1 + 3
     assert metrics.drift._value.get() == 5
 
-    assert await stores.get(keyspace.issued_total(group)) == "2"
-    assert await stores.get(keyspace.issued_to_customer(group, regular)) == "2"
+    assert await stores.get(redis_keys.issued_total(group)) == "2"
+    assert await stores.get(redis_keys.issued_to_customer(group, regular)) == "2"
     ghost_id = str(ghost["id"])
-    assert await stores.get(keyspace.issued_to_customer(group, ghost_id)) is None
-    assert await stores.get(keyspace.last_issued_to_customer(group, ghost_id)) is None
-    assert await stores.get(keyspace.issuance_warm(group)) not in (None, epoch)
+    assert await stores.get(redis_keys.issued_to_customer(group, ghost_id)) is None
+    assert await stores.get(redis_keys.last_issued_to_customer(group, ghost_id)) is None
+    assert await stores.get(redis_keys.issuance_warm(group)) not in (None, epoch)
     # The killed process's give-back arrives late: the repaired counters are not touched.
     await counters.release(stores.scripts, lost)
-    assert await stores.get(keyspace.issued_total(group)) == "2"
+    assert await stores.get(redis_keys.issued_total(group)) == "2"
     # The capacity the lost take held is back: two more issues, then the limit.
     assert [await _issue(api, series_id, m) for m in ("300", "400", "500")] == [200, 200, 722]
     assert await stores.issued(series_id) == 4
@@ -127,11 +127,11 @@ async def test_counters_that_agree_are_left_as_they_are(
     group = f"S:{series['id']}"
     for mobile in ("1", "2", "2"):
         assert await _issue(api, int(series["id"]), mobile) == 200
-    epoch = await stores.get(keyspace.issuance_warm(group))
+    epoch = await stores.get(redis_keys.issuance_warm(group))
 
     assert await stores.reconcile() == 0
-    assert await stores.get(keyspace.issuance_warm(group)) == epoch
-    assert await stores.get(keyspace.issued_total(group)) == "3"
+    assert await stores.get(redis_keys.issuance_warm(group)) == epoch
+    assert await stores.get(redis_keys.issued_total(group)) == "3"
 
 
 async def test_a_cold_series_is_left_to_its_next_issue(
@@ -140,10 +140,10 @@ async def test_a_cold_series_is_left_to_its_next_issue(
     series = await (await api.post("/v2/coupon/series", json=new_series(maxCreate=2))).json()
     series_id, group = int(series["id"]), f"S:{series['id']}"
     assert await _issue(api, series_id, "1") == 200
-    await stores.redis.delete(keyspace.issuance_warm(group), keyspace.issued_total(group))
+    await stores.redis.delete(redis_keys.issuance_warm(group), redis_keys.issued_total(group))
 
     assert await stores.reconcile() == 0
-    assert await stores.get(keyspace.issuance_warm(group)) is None
+    assert await stores.get(redis_keys.issuance_warm(group)) is None
     # The next issue rebuilds from the ledger, so the limit still counts the first coupon.
     assert [await _issue(api, series_id, m) for m in ("2", "3")] == [200, 722]
 
@@ -177,7 +177,7 @@ async def test_issues_racing_reconciles_never_exceed_the_limit(
     assert statuses.count(200) == limit - 1
     assert set(statuses) == {200, 722}
     assert await stores.issued(series_id) == limit
-    assert await stores.get(keyspace.issued_total(group)) == str(limit)
+    assert await stores.get(redis_keys.issued_total(group)) == str(limit)
     assert await stores.reconcile() == 0
 
 
@@ -187,11 +187,11 @@ async def test_the_reconcile_command_prints_the_drift(
     series = await (await api.post("/v2/coupon/series", json=new_series())).json()
     group = f"S:{series['id']}"
     assert await _issue(api, int(series["id"]), "1") == 200
-    await stores.redis.incrby(keyspace.issued_total(group), 2)
+    await stores.redis.incrby(redis_keys.issued_total(group), 2)
     out = await run_command(
         "issuance_service",
         "reconcile",
         command_env(service_env["database_url"], service_env["redis_url"]),
     )
     assert "drift repaired: 2" in out
-    assert await stores.get(keyspace.issued_total(group)) == "1"
+    assert await stores.get(redis_keys.issued_total(group)) == "1"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.reconcile import ReconcileMetrics
 from issuance_service.db import series as series_db
 from issuance_service.usecases.reconcile import reconcile_metrics
@@ -59,7 +59,7 @@ async def _series(
 
 
 def _total(series_id: int) -> str:
-    return keyspace.issued_total(keyspace.group_ref(keyspace.SERIES, series_id))
+    return redis_keys.issued_total(redis_keys.group_ref(redis_keys.SERIES, series_id))
 
 
 async def test_a_pass_over_idle_series_checks_none_of_them(
@@ -85,15 +85,15 @@ async def test_drift_of_a_series_just_issued_from_is_repaired_by_the_next_pass(
     await reconciler.run_pass()
     assert await base._issue(api, busy, "200") == 200
     customer = str(await base._customer_id(api, "200"))
-    group = keyspace.group_ref(keyspace.SERIES, busy)
-    await stores.redis.incrby(keyspace.issued_to_customer(group, customer), 3)  # drift 3
+    group = redis_keys.group_ref(redis_keys.SERIES, busy)
+    await stores.redis.incrby(redis_keys.issued_to_customer(group, customer), 3)  # drift 3
     await stores.redis.incrby(_total(busy), 1)  # drift 1
     await stores.redis.set(_total(idle), 4)  # drift 3, in an idle series
 
     assert await reconciler.run_pass() == 4
     assert _checked(metrics)["changed"] == 1
     assert await stores.get(_total(busy)) == "2"
-    assert await stores.get(keyspace.issued_to_customer(group, customer)) == "1"
+    assert await stores.get(redis_keys.issued_to_customer(group, customer)) == "1"
     assert await stores.get(_total(idle)) == "4"  # the sweep's
 
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.errors import DomainError
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
@@ -61,8 +61,8 @@ async def scripts(
     if request.param == "after SCRIPT FLUSH":
         await client.script_flush()
     # Warm, as a rebuild leaves a series without coupons.
-    await client.set(keyspace.issuance_warm("S:7"), "1")
-    await client.set(keyspace.issued_total("S:7"), "0")
+    await client.set(redis_keys.issuance_warm("S:7"), "1")
+    await client.set(redis_keys.issued_total("S:7"), "0")
     yield loaded
     await client.aclose()
 
@@ -93,10 +93,10 @@ async def test_take_checks_every_limit_and_release_gives_back(scripts: counters.
 async def test_cold_series_takes_nothing(scripts: counters.Scripts, redis_url: str) -> None:
     client: Redis = redis_from_url(redis_url)
     try:
-        await client.delete(keyspace.issuance_warm("S:7"))
+        await client.delete(redis_keys.issuance_warm("S:7"))
         taken = await counters.take(scripts, series=_series(), customer_id=1, count=1, now=NOW)
         assert taken is None
-        assert await client.get(keyspace.issued_total("S:7")) == b"0"
+        assert await client.get(redis_keys.issued_total("S:7")) == b"0"
     finally:
         await client.aclose()
 
@@ -108,7 +108,7 @@ async def test_a_total_lost_on_its_own_reads_cold(
     try:
         series = _series(max_create=1)
         assert await counters.take(scripts, series=series, customer_id=1, count=1, now=NOW)
-        await client.delete(keyspace.issued_total("S:7"))
+        await client.delete(redis_keys.issued_total("S:7"))
         assert await counters.take(scripts, series=series, customer_id=2, count=1, now=NOW) is None
     finally:
         await client.aclose()
@@ -126,22 +126,22 @@ async def test_a_give_back_never_lands_on_counters_rebuilt_since_the_take(
         assert taken is not None
         # Redis lost the series' counters; a rebuild counted 5 committed issues, 2 of them
         # to customer 1, and marked the counters warm under a new epoch.
-        await client.delete(keyspace.issuance_warm("S:7"))
+        await client.delete(redis_keys.issuance_warm("S:7"))
         keys = [
-            keyspace.issuance_warm("S:7"),
-            keyspace.issued_total("S:7"),
-            keyspace.issued_to_customer("S:7", "1"),
-            keyspace.last_issued_to_customer("S:7", "1"),
+            redis_keys.issuance_warm("S:7"),
+            redis_keys.issued_total("S:7"),
+            redis_keys.issued_to_customer("S:7", "1"),
+            redis_keys.last_issued_to_customer("S:7", "1"),
         ]
         await scripts["issue_rebuild"](keys=keys, args=[5, "e2", 2, int(NOW.timestamp())])
         await counters.release(scripts, taken)
-        assert await client.get(keyspace.issued_total("S:7")) == b"5"
-        assert await client.get(keyspace.issued_to_customer("S:7", "1")) == b"2"
+        assert await client.get(redis_keys.issued_total("S:7")) == b"5"
+        assert await client.get(redis_keys.issued_to_customer("S:7", "1")) == b"2"
         # A take from the rebuilt counters gives back exactly what it took.
         again = await counters.take(scripts, series=series, customer_id=2, count=1, now=NOW)
         assert again is not None
         assert again.epoch == "e2"
         await counters.release(scripts, again)
-        assert await client.get(keyspace.issued_total("S:7")) == b"5"
+        assert await client.get(redis_keys.issued_total("S:7")) == b"5"
     finally:
         await client.aclose()

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from coupon_core import code_registry, facts, keyspace
+from coupon_core import code_registry, facts, redis_keys
 from coupon_dev.testing.poll import until
 from coupon_dev.testing.retirement import Retirement, keys, redeemed
 from promotion_service.db.retirement import SCHEMA
@@ -44,7 +44,7 @@ async def setup_dead_and_live(
         ).status == 201
     await redis.mset(redeemed(DEAD, "D1", "7"))  # one group (one slot) per MSET
     await redis.mset(redeemed(LIVE, "LX", "7"))
-    await redis.set(keyspace.redeemed_coupon(LIVE, "L1"), 1)
+    await redis.set(redis_keys.redeemed_coupon(LIVE, "L1"), 1)
     async with pool.acquire() as conn:
         await conn.execute(
             "UPDATE promotions SET ends_at = now() - interval '31 days' WHERE code = 'OVER'"
@@ -73,17 +73,17 @@ async def test_dead_promotions_and_coupons_leave_redis_once(
 
     assert await keys(redis, "{P:OVER}:*") == set()
     assert live_before - await keys(redis, "{P:RUNNING}:*") == {
-        keyspace.coupon_facts(LIVE, "LX"),
-        keyspace.redeemed_coupon(LIVE, "LX"),
+        redis_keys.coupon_facts(LIVE, "LX"),
+        redis_keys.redeemed_coupon(LIVE, "LX"),
     }
     owners = await keys(redis, "{C:*}:owner")
-    assert owners == {keyspace.code_owner(code) for code in ("L1", "LX", "LY")} - {
-        keyspace.code_owner("LX")
+    assert owners == {redis_keys.code_owner(code) for code in ("L1", "LX", "LY")} - {
+        redis_keys.code_owner("LX")
     }
     group, coupon = await facts.read(redis, LIVE, "LY")
     assert group is not None
     assert coupon is not None
-    assert await redis.get(keyspace.redeemed_total(LIVE)) == b"1"
+    assert await redis.get(redis_keys.redeemed_total(LIVE)) == b"1"
 
     assert await RETIREMENT.run(pool, redis) == 0
     assert await keys(redis, "{C:*}:owner") == owners
@@ -94,16 +94,16 @@ async def test_republish_after_redis_loss_leaves_retired_keys_out(
 ) -> None:
     await setup_dead_and_live(api, redis, pool, new_promotion)
     await RETIREMENT.run(pool, redis)
-    marker = keyspace.facts_ready("promotion")
+    marker = redis_keys.facts_ready("promotion")
     await until(lambda: redis.exists(marker))
     await redis.flushall()
     await until(lambda: redis.exists(marker))
 
     assert await keys(redis, "{P:OVER}:*") == set()
     assert await keys(redis, "{P:RUNNING}:*") == {
-        keyspace.group_facts(LIVE),
-        keyspace.coupon_facts(LIVE, "L1"),
-        keyspace.coupon_facts(LIVE, "LY"),
+        redis_keys.group_facts(LIVE),
+        redis_keys.coupon_facts(LIVE, "L1"),
+        redis_keys.coupon_facts(LIVE, "LY"),
     }
     assert await code_registry.owners_of(redis, ["L1", "LY", "LX", "D1"]) == [
         LIVE,

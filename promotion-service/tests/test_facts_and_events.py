@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from coupon_core import code_registry, facts, keyspace
+from coupon_core import code_registry, facts, redis_keys
 from coupon_core.facts import Discount, SubscriptionGrant
 from coupon_dev.testing.poll import until
 
@@ -96,7 +96,7 @@ async def test_republish_after_redis_lost_everything(
     for code in ("R1", "R2"):
         await api.post(f"{BASE}/", json={"code": code, "usageLimit": 2})
     assert (await api.post(f"{BASE}/generate", json={"amount": 50})).status == 201
-    marker = keyspace.facts_ready("promotion")
+    marker = redis_keys.facts_ready("promotion")
     await until(lambda: redis.exists(marker))
     await redis.flushall()
 
@@ -118,7 +118,7 @@ async def xadd(redis: Any, event_type: str, payload: dict[str, Any], event_id: s
     """An entry exactly as the redemption service's outbox relay writes it."""
     event_id = event_id or f"redemption:{uuid.uuid4().int % 10**9}"
     await redis.xadd(
-        keyspace.event_stream("redemption"),
+        redis_keys.event_stream("redemption"),
         {
             "id": event_id,
             "type": event_type,
@@ -152,7 +152,7 @@ async def test_used_follows_redemption_events(api: Any, redis: Any, new_promotio
 async def test_own_events_reach_the_stream(api: Any, redis: Any, new_promotion: Any) -> None:
     await new_promotion(api)
     await api.post(f"{BASE}/", json={"code": "E1"})
-    stream = keyspace.event_stream("promotion")
+    stream = redis_keys.event_stream("promotion")
 
     async def events() -> list[tuple[str, dict[str, Any]]]:
         entries = await redis.xrange(stream)
@@ -186,7 +186,7 @@ async def test_a_batch_of_events_counts_its_sums_per_coupon(
     async with redis.pipeline(transaction=True) as pipe:
         for n, (event_type, code) in enumerate(uses):
             pipe.xadd(
-                keyspace.event_stream("redemption"),
+                redis_keys.event_stream("redemption"),
                 {
                     "id": f"redemption:batch-{n}",
                     "type": event_type,

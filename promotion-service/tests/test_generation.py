@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import asyncpg
-from coupon_core import code_registry, facts, keyspace
+from coupon_core import code_registry, facts, redis_keys
 from coupon_dev.testing.poll import until
 from promotion_service.app import create_app
 from promotion_service.db import generation as generation_db
@@ -170,7 +170,7 @@ async def test_job_of_200k_survives_a_restart(
         assert set(await code_registry.owners_of(redis, chunk)) == {GROUP}
         async with redis.pipeline(transaction=False) as pipe:
             for code in chunk:
-                pipe.exists(keyspace.coupon_facts(GROUP, code))
+                pipe.exists(redis_keys.coupon_facts(GROUP, code))
             assert sum(await pipe.execute()) == len(chunk)
     await second.close()
 
@@ -228,7 +228,7 @@ async def test_a_job_steps_past_codes_the_registry_forgot(
         assert (await client.request("POST", "/api/v1/promotions/", json=body)).status == 201
     # Once the facts are published, nothing republishes (and so reserves again) what the table
     # holds: half of the three-character codes are then in the table, unknown to Redis.
-    await until(lambda: redis.exists(keyspace.facts_ready("promotion")))
+    await until(lambda: redis.exists(redis_keys.facts_ready("promotion")))
     every = ["".join(chars) for chars in itertools.product(ALPHABET, repeat=3)]
     forgotten = every[: len(every) // 2]
     conn = await asyncpg.connect(database_url)

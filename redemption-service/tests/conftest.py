@@ -10,7 +10,7 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
-from coupon_core import code_registry, customers, facts, keyspace
+from coupon_core import code_registry, customers, facts, redis_keys
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
@@ -38,8 +38,8 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 async def mark_facts_ready(redis: Redis) -> None:
-    await redis.set(keyspace.facts_ready("promotion"), "1")
-    await redis.set(keyspace.facts_ready("issuance"), "1")
+    await redis.set(redis_keys.facts_ready("promotion"), "1")
+    await redis.set(redis_keys.facts_ready("issuance"), "1")
 
 
 async def publish_group(

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 import aiohttp
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from redis.asyncio import Redis
 
 from .conftest import (
@@ -54,15 +54,15 @@ async def test_hot_coupon_limited_to_100_across_two_replicas(
     await publish_group(redis, "P:HOT", ["HOT100"], coupon={"usage_limit": 100})
     async with redis.pipeline(transaction=False) as pipe:
         for n in range(1000):
-            pipe.set(keyspace.customer_index("mobile", f"9{n:05d}"), f"cust-{n}")
+            pipe.set(redis_keys.customer_index("mobile", f"9{n:05d}"), f"cust-{n}")
         await pipe.execute()
     bodies = [redeem_body(coupon_in("HOT100", f"9{i % 1000:05d}")) for i in range(2000)]
     codes = _codes(await _fire(http, replicas, bodies))
     assert codes == Counter({700: 100, 711: 1900})
     rows = await ledger_rows(settings.database_url)
     assert len(rows) == 100
-    assert int(await redis.get(keyspace.redeemed_coupon("P:HOT", "HOT100")) or 0) == 100
-    assert int(await redis.get(keyspace.redeemed_total("P:HOT")) or 0) == 100
+    assert int(await redis.get(redis_keys.redeemed_coupon("P:HOT", "HOT100")) or 0) == 100
+    assert int(await redis.get(redis_keys.redeemed_total("P:HOT")) or 0) == 100
 
 
 async def test_one_customer_100_times_on_a_once_per_customer_coupon(

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.facts import Discount
 from redis.asyncio import Redis
 
@@ -58,7 +58,7 @@ async def test_v2_dry_run_checks_limits_and_takes_nothing(client: Any, redis: Re
     # Asking twice changes nothing: the check took no counter.
     again = await (await client.get("/v2/coupon/is_redeemable?code=G1&mobile=111")).json()
     assert again["redemption"][0]["isRedeemable"] is True
-    assert await redis.get(keyspace.redeemed_coupon("S:20", "G1")) is None
+    assert await redis.get(redis_keys.redeemed_coupon("S:20", "G1")) is None
     assert (await _redeem(client, "G1", "111"))["item_status"]["code"] == 700
     after = await (await client.get("/v2/coupon/is_redeemable?code=G1&externalId=X-1")).json()
     assert after["redemption"][0]["errorCode"] == 711
@@ -93,10 +93,10 @@ async def test_reversal_gives_back_every_counter_once(client: Any, redis: Redis)
     assert first["reversal"]["redemptionId"] == rid
     assert first["reversal"]["reason"] == "refund"
     keys = [
-        keyspace.redeemed_coupon("S:22", "J1"),
-        keyspace.redeemed_coupon_by_customer("S:22", "J1", "c-1"),
-        keyspace.redeemed_total("S:22"),
-        keyspace.redeemed_by_customer("S:22", "c-1"),
+        redis_keys.redeemed_coupon("S:22", "J1"),
+        redis_keys.redeemed_coupon_by_customer("S:22", "J1", "c-1"),
+        redis_keys.redeemed_total("S:22"),
+        redis_keys.redeemed_by_customer("S:22", "c-1"),
     ]
     assert [int(v) for v in await redis.mget(keys)] == [0, 0, 0, 0]
     again = await client.post(f"/v2/coupon/redemptions/{rid}/reverse")

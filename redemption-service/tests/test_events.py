@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 import orjson
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.facts import SubscriptionGrant
 from coupon_core.identity import Principal
 from coupon_dev.testing.poll import until
@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from .conftest import coupon_in, post_signed, publish_customer, publish_group, redeem_body
 
-STREAM = keyspace.event_stream("redemption")
+STREAM = redis_keys.event_stream("redemption")
 
 
 async def _events(redis: Redis, count: int) -> list[tuple[str, dict[str, Any]]]:

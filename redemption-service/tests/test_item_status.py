@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp import web
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.facts import Discount
 from redemption_service.api.responses import RedeemOut
 from redis.asyncio import Redis
@@ -86,7 +86,7 @@ async def test_single_coupon_status(client: Any, redis: Redis, case: str) -> Non
 async def test_719_unknown_code_and_702_code_without_facts(client: Any, redis: Redis) -> None:
     await mark_facts_ready(redis)
     assert code_of(await redeem(client, coupon_in("NOPE", "111"))) == 719
-    await redis.set(keyspace.code_owner("HALF"), "S:77")  # owned, but no facts published
+    await redis.set(redis_keys.code_owner("HALF"), "S:77")  # owned, but no facts published
     assert code_of(await redeem(client, coupon_in("HALF", "111"))) == 702
 
 
@@ -141,7 +141,7 @@ async def test_716_same_coupon_twice_and_all_or_nothing(
     assert all(item(body, i)["redemption_id"] == "" for i in range(3))
     assert item(body, 0)["item_status"]["success"] == "false"
     assert await _ledger_count(settings) == 0
-    assert await redis.get(keyspace.redeemed_total("S:14")) is None
+    assert await redis.get(redis_keys.redeemed_total("S:14")) is None
 
 
 async def test_partial_mode_redeems_the_ones_that_pass(
@@ -171,11 +171,11 @@ async def test_cross_group_failure_gives_back_the_first_group(
     body = await redeem(client, coupon_in("F1", "222"), coupon_in("F2", "222"))
     assert [code_of(body, i) for i in range(2)] == [700, 711]
     assert item(body, 0)["item_status"]["success"] == "false"
-    assert int(await redis.get(keyspace.redeemed_total("P:AAA")) or 0) == 0
+    assert int(await redis.get(redis_keys.redeemed_total("P:AAA")) or 0) == 0
     assert await _ledger_count(settings) == 1
     both = await redeem(client, coupon_in("F1", "222"))
     assert code_of(both) == 700
-    assert int(await redis.get(keyspace.redeemed_total("P:AAA")) or 0) == 1
+    assert int(await redis.get(redis_keys.redeemed_total("P:AAA")) or 0) == 1
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp import web
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.keys import PG_POOL
 from coupon_dev.testing.poll import until
 from redemption_service.db import ledger, locks
@@ -150,7 +150,7 @@ async def test_a_refused_commit_gives_the_counters_back(
     resp = await client.post(REDEEM, json=redeem_body(coupon_in("F1", "111")), headers=headers)
     assert resp.status >= 500
     assert await ledger_rows(settings.database_url) == []
-    assert int(await redis.get(keyspace.redeemed_coupon("S:4", "F1")) or 0) == 0
+    assert int(await redis.get(redis_keys.redeemed_coupon("S:4", "F1")) or 0) == 0
     # The key was not completed: it is free for the retry.
     assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0
     await conn.execute("DROP TRIGGER refuse_commit ON redemptions")
@@ -166,7 +166,7 @@ async def test_a_give_back_never_lands_on_rebuilt_counters(
     status, body = await _redeem(client, "E1")  # warms the group; one use in the ledger
     assert (status, _item(body)) == (200, 700)
     counters = app[COUNTERS]
-    key = keyspace.redeemed_coupon("S:5", "E1")
+    key = redis_keys.redeemed_coupon("S:5", "E1")
     statuses, epoch = await counters.guard(
         "all", "S:5", total_limit=None, per_customer_limit=None, uses=[Use("E1", "c-1", 2)]
     )
@@ -211,5 +211,5 @@ async def test_a_rebuild_waiting_on_a_redeem_reads_what_it_wrote(
         assert released
         assert await conn.fetchval("SELECT max(id) FROM redemptions WHERE code = 'H1'") == rid
         await asyncio.wait_for(rebuild, timeout=10)
-    assert await redis.get(keyspace.redeemed_coupon("S:6", "H1")) == b"2"
+    assert await redis.get(redis_keys.redeemed_coupon("S:6", "H1")) == b"2"
     assert await conn.fetchval(ADVISORY_LOCKS) == 0

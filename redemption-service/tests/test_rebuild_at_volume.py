@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.keys import METRICS, PG_POOL
 from coupon_dev.testing.poll import until
 from redemption_service.db.counters import WRITE_CHUNK
@@ -47,10 +47,10 @@ def expected() -> dict[str, int]:
     uses = [(f"B{i % CODES}", f"c{i % CUSTOMERS}", 1) for i in range(REVERSED, USES)]
     for code, customer, n in [*uses, ROLLUP]:
         for name in (
-            keyspace.redeemed_coupon(BIG, code),
-            keyspace.redeemed_coupon_by_customer(BIG, code, customer),
-            keyspace.redeemed_total(BIG),
-            keyspace.redeemed_by_customer(BIG, customer),
+            redis_keys.redeemed_coupon(BIG, code),
+            redis_keys.redeemed_coupon_by_customer(BIG, code, customer),
+            redis_keys.redeemed_total(BIG),
+            redis_keys.redeemed_by_customer(BIG, customer),
         ):
             want[name] = want.get(name, 0) + n
     return want
@@ -90,7 +90,7 @@ async def test_a_big_cold_group_is_rebuilt_in_chunks_while_others_redeem(
     pool = app[PG_POOL]
     await pool.execute(SEED, BIG, CODES, CUSTOMERS, REVERSED, USES)
     await pool.execute(ROLLUP_ROW, BIG, *ROLLUP)
-    assert not await redis.exists(keyspace.redemption_warm(BIG))
+    assert not await redis.exists(redis_keys.redemption_warm(BIG))
 
     before = rebuild_calls(app)
     # Hold the rebuild, once it has the group's exclusive lock, on its ledger read.
@@ -108,20 +108,20 @@ async def test_a_big_cold_group_is_rebuilt_in_chunks_while_others_redeem(
         # Another group's redeem completes while the big rebuild holds its group's lock.
         assert await redeem("O2") == 700
         assert not rebuild.done()
-        assert not await redis.exists(keyspace.redemption_warm(BIG))
+        assert not await redis.exists(redis_keys.redemption_warm(BIG))
         await held.commit()
     finally:
         await blocker.close()
     want = expected()
     assert await rebuild == sum(want.values())  # the drift: Redis had none of them
-    assert await redis.exists(keyspace.redemption_warm(BIG))
-    assert int(await redis.get(keyspace.redeemed_total(BIG)) or 0) == USES - REVERSED + ROLLUP[2]
+    assert await redis.exists(redis_keys.redemption_warm(BIG))
+    assert int(await redis.get(redis_keys.redeemed_total(BIG)) or 0) == USES - REVERSED + ROLLUP[2]
     _, have = await app[COUNTERS].current(BIG)
     assert len(have) == len(want)
     assert have == want
     sample = [
-        keyspace.redeemed_coupon_by_customer(BIG, *ROLLUP[:2]),
-        keyspace.redeemed_coupon(BIG, "B1"),
+        redis_keys.redeemed_coupon_by_customer(BIG, *ROLLUP[:2]),
+        redis_keys.redeemed_coupon(BIG, "B1"),
     ]
     assert [int(await redis.get(k) or 0) for k in sample] == [want[k] for k in sample]
     # Written in chunks: no single script call carried every counter.
@@ -130,20 +130,20 @@ async def test_a_big_cold_group_is_rebuilt_in_chunks_while_others_redeem(
     assert marks == 1  # the marker, set last
     # The group is warm: redeems of it are judged against the rebuilt counters.
     assert await redeem("B1") == 700
-    assert int(await redis.get(keyspace.redeemed_total(BIG)) or 0) == USES - REVERSED + 6
+    assert int(await redis.get(redis_keys.redeemed_total(BIG)) or 0) == USES - REVERSED + 6
     # A reconcile's repair of the group (force) is chunked too, the group cold meanwhile:
     # the coupon counters of codes whose facts are gone (all but B1) are deleted, not
     # counted as drift; the total's +3 is.
-    await redis.incrby(keyspace.redeemed_total(BIG), 3)
+    await redis.incrby(redis_keys.redeemed_total(BIG), 3)
     before = rebuild_calls(app)
     assert await rebuild_group(pool, app[COUNTERS], BIG, force=True) == 3
     chunks, marks = since(before, app)
     assert (chunks > 1, marks) == (True, 1)
     for name, n in [
-        (keyspace.redeemed_coupon(BIG, "B1"), 1),
-        (keyspace.redeemed_coupon_by_customer(BIG, "B1", "c-1"), 1),
-        (keyspace.redeemed_total(BIG), 1),
-        (keyspace.redeemed_by_customer(BIG, "c-1"), 1),
+        (redis_keys.redeemed_coupon(BIG, "B1"), 1),
+        (redis_keys.redeemed_coupon_by_customer(BIG, "B1", "c-1"), 1),
+        (redis_keys.redeemed_total(BIG), 1),
+        (redis_keys.redeemed_by_customer(BIG, "c-1"), 1),
     ]:
         want[name] = want.get(name, 0) + n
     retired = ":r:coupon:", ":r:cc:"

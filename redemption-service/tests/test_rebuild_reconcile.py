@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.identity import Principal
 from coupon_dev.testing.commands import command_env, run_command
 from redis.asyncio import Redis
@@ -52,11 +52,11 @@ async def test_redis_data_loss_rebuilds_from_the_ledger(
     await redis.script_flush()
     # Ledger: 1 live redemption by c-0 (one reversed). Two more fit the coupon's limit of 3.
     assert await _code(http, replicas[1], "R1", "101") == 700
-    assert await redis.get(keyspace.redemption_warm("S:50")) is not None
+    assert await redis.get(redis_keys.redemption_warm("S:50")) is not None
     assert await _code(http, base, "R1", "102") == 700
     assert await _code(http, base, "R1", "103") == 711
-    assert int(await redis.get(keyspace.redeemed_coupon("S:50", "R1")) or 0) == 3
-    assert int(await redis.get(keyspace.redeemed_by_customer("S:50", "c-0")) or 0) == 1
+    assert int(await redis.get(redis_keys.redeemed_coupon("S:50", "R1")) or 0) == 3
+    assert int(await redis.get(redis_keys.redeemed_by_customer("S:50", "c-0")) or 0) == 1
 
 
 async def test_reconcile_repairs_drift_and_exports_it(
@@ -65,13 +65,13 @@ async def test_reconcile_repairs_drift_and_exports_it(
     base = replicas[0]
     await _setup(redis)
     assert await _code(http, base, "R1", "100") == 700
-    await redis.set(keyspace.redeemed_coupon("S:50", "R1"), 7)  # drift +6
-    await redis.set(keyspace.redeemed_by_customer("S:50", "ghost"), 2)  # stale +2
+    await redis.set(redis_keys.redeemed_coupon("S:50", "R1"), 7)  # drift +6
+    await redis.set(redis_keys.redeemed_by_customer("S:50", "ghost"), 2)  # stale +2
     status, body = await post_signed(http, base, "/v2/coupon/redemptions/reconcile", {})
     assert status == 200
     assert body["reconcile"]["drift"] == 8
-    assert int(await redis.get(keyspace.redeemed_coupon("S:50", "R1")) or 0) == 1
-    assert await redis.get(keyspace.redeemed_by_customer("S:50", "ghost")) is None
+    assert int(await redis.get(redis_keys.redeemed_coupon("S:50", "R1")) or 0) == 1
+    assert await redis.get(redis_keys.redeemed_by_customer("S:50", "ghost")) is None
     async with http.get(base + "/metrics") as resp:
         metrics = await resp.text()
     assert "redemption_counter_drift 8.0" in metrics
@@ -85,7 +85,7 @@ async def test_reconcile_repairs_drift_and_exports_it(
     )
     assert forbidden == 403
     # The command line does the same.
-    await redis.set(keyspace.redeemed_total("S:50"), 5)
+    await redis.set(redis_keys.redeemed_total("S:50"), 5)
     out = await run_command(
         "redemption_service", "reconcile", command_env(settings.database_url, settings.redis_url)
     )

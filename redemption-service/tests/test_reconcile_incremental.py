@@ -11,7 +11,7 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.keys import PG_POOL
 from redemption_service.app import create_app
 from redemption_service.db import activity, locks
@@ -83,11 +83,11 @@ async def test_a_pass_over_idle_groups_checks_none_of_them(
 
     # Drift in every group: not this pass's to see (the sweep's, in a day).
     for n, group in enumerate(GROUPS):
-        await redis.set(keyspace.redeemed_coupon(group, f"K{n}"), 7)
+        await redis.set(redis_keys.redeemed_coupon(group, f"K{n}"), 7)
     assert await reconciler.run_pass() == 0
     assert _checked(app) == {"changed": 0, "sweep": 0, "keys": 0}
     for n, group in enumerate(GROUPS):
-        assert await _count(redis, keyspace.redeemed_coupon(group, f"K{n}")) == 7
+        assert await _count(redis, redis_keys.redeemed_coupon(group, f"K{n}")) == 7
 
 
 async def test_drift_of_a_recently_redeemed_coupon_is_repaired_by_the_next_pass(
@@ -99,17 +99,17 @@ async def test_drift_of_a_recently_redeemed_coupon_is_repaired_by_the_next_pass(
     await reconciler.run_pass()
     busy, idle = GROUPS[0], GROUPS[1]
     await _redeem(http, base, "K0", "301")  # busy: K0 used twice now
-    await redis.set(keyspace.redeemed_coupon(busy, "K0"), 9)  # drift +7
-    await redis.set(keyspace.redeemed_by_customer(busy, "c-1"), 3)  # drift +2
-    await redis.set(keyspace.redeemed_coupon(idle, "K1"), 5)  # drift +4, in an idle group
+    await redis.set(redis_keys.redeemed_coupon(busy, "K0"), 9)  # drift +7
+    await redis.set(redis_keys.redeemed_by_customer(busy, "c-1"), 3)  # drift +2
+    await redis.set(redis_keys.redeemed_coupon(idle, "K1"), 5)  # drift +4, in an idle group
 
     assert await reconciler.run_pass() == 9
     assert _checked(app)["changed"] == 1
-    assert await _count(redis, keyspace.redeemed_coupon(busy, "K0")) == 2
-    assert await _count(redis, keyspace.redeemed_by_customer(busy, "c-1")) == 1
-    assert await _count(redis, keyspace.redeemed_total(busy)) == 2
+    assert await _count(redis, redis_keys.redeemed_coupon(busy, "K0")) == 2
+    assert await _count(redis, redis_keys.redeemed_by_customer(busy, "c-1")) == 1
+    assert await _count(redis, redis_keys.redeemed_total(busy)) == 2
     # The idle group is the sweep's: not read by this pass.
-    assert await _count(redis, keyspace.redeemed_coupon(idle, "K1")) == 5
+    assert await _count(redis, redis_keys.redeemed_coupon(idle, "K1")) == 5
 
 
 async def test_drift_of_an_idle_group_is_repaired_by_the_full_sweep(
@@ -121,16 +121,16 @@ async def test_drift_of_an_idle_group_is_repaired_by_the_full_sweep(
     reconciler = _reconciler(app, full_sweep_h=5 * 60 / 3600)
     await reconciler.run_pass()
     idle = GROUPS[3]
-    await redis.set(keyspace.redeemed_coupon(idle, "K3"), 6)  # drift +5
-    await redis.set(keyspace.redeemed_coupon_by_customer(idle, "K3", "c-0"), 0)  # drift 1
+    await redis.set(redis_keys.redeemed_coupon(idle, "K3"), 6)  # drift +5
+    await redis.set(redis_keys.redeemed_coupon_by_customer(idle, "K3", "c-0"), 0)  # drift 1
 
     repaired = []
     for _ in range(len(GROUPS)):
         repaired.append(await reconciler.run_pass())
         assert _checked(app)["sweep"] == 1
     assert sorted(repaired) == [0, 0, 0, 0, 6]
-    assert await _count(redis, keyspace.redeemed_coupon(idle, "K3")) == 1
-    assert await _count(redis, keyspace.redeemed_coupon_by_customer(idle, "K3", "c-0")) == 1
+    assert await _count(redis, redis_keys.redeemed_coupon(idle, "K3")) == 1
+    assert await _count(redis, redis_keys.redeemed_coupon_by_customer(idle, "K3", "c-0")) == 1
 
 
 async def test_a_check_that_finds_no_drift_never_waits_for_a_redeem(
@@ -175,12 +175,12 @@ async def test_a_cold_rebuild_and_a_pass_scan_nothing(
     app, base = served
     await _seed(redis, http, base)
     group = GROUPS[2]
-    await redis.delete(keyspace.redemption_warm(group))  # cold: its next redeem rebuilds it
-    await redis.set(keyspace.redeemed_total(group), 4)
+    await redis.delete(redis_keys.redemption_warm(group))  # cold: its next redeem rebuilds it
+    await redis.set(redis_keys.redeemed_total(group), 4)
     reconciler = _reconciler(app, full_sweep_h=60 / 3600)
     scans = await commands(redis, "scan")
     assert await rebuild_group(app[PG_POOL], app[COUNTERS], group) == 3
-    assert await _count(redis, keyspace.redeemed_total(group)) == 1
+    assert await _count(redis, redis_keys.redeemed_total(group)) == 1
     assert await reconciler.run_pass() == 0
     assert await commands(redis, "scan") == scans
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-from coupon_core import keyspace, retirement
+from coupon_core import redis_keys, retirement
 from coupon_dev.testing.retirement import keys
 from redis.asyncio import Redis
 
@@ -38,7 +38,7 @@ async def test_a_retired_group_keeps_no_counters_after_reversal_and_reconcile(
     for n in range(2):
         await publish_customer(redis, f"c-{n}", mobile=f"10{n}")
     assert [await _code(http, base, "O1", "100"), await _code(http, base, "O2", "101")] == [700] * 2
-    assert keyspace.redemption_warm("P:OLD") in await keys(redis, "{P:OLD}:*")
+    assert redis_keys.redemption_warm("P:OLD") in await keys(redis, "{P:OLD}:*")
     rid = next(r["id"] for r in await ledger_rows(settings.database_url) if r["code"] == "O1")
     # The owner retires the promotion: its coupons, then everything under its hash tag.
     await retirement.retire_coupons(redis, "P:OLD", [("O1", None), ("O2", None)])
@@ -66,7 +66,7 @@ async def test_a_retired_coupon_loses_its_counters_and_its_group_keeps_its_own(
     # The owner retires K1, issued to c-0: c-1's counter of it is left for the reconciler.
     await retirement.retire_coupons(redis, "S:60", [("K1", "c-0")])
     assert await keys(redis, "{S:60}:r:*K1*") == {
-        keyspace.redeemed_coupon_by_customer("S:60", "K1", "c-1")
+        redis_keys.redeemed_coupon_by_customer("S:60", "K1", "c-1")
     }
 
     status, body = await post_signed(http, base, RECONCILE, {})
@@ -75,9 +75,9 @@ async def test_a_retired_coupon_loses_its_counters_and_its_group_keeps_its_own(
     assert await keys(redis, "{S:60}:r:*K1*") == set()
     assert await redis.mget(
         [
-            keyspace.redeemed_total("S:60"),
-            keyspace.redeemed_by_customer("S:60", "c-0"),
-            keyspace.redeemed_coupon("S:60", "K2"),
-            keyspace.redeemed_coupon_by_customer("S:60", "K2", "c-0"),
+            redis_keys.redeemed_total("S:60"),
+            redis_keys.redeemed_by_customer("S:60", "c-0"),
+            redis_keys.redeemed_coupon("S:60", "K2"),
+            redis_keys.redeemed_coupon_by_customer("S:60", "K2", "c-0"),
         ]
     ) == [b"3", b"2", b"1", b"1"]

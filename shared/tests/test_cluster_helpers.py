@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from coupon_core import code_registry, events, facts, keyspace
+from coupon_core import code_registry, events, facts, redis_keys
 from coupon_core.autopipeline import AutoPipeline
 from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
@@ -55,22 +55,22 @@ async def test_scripts_take_hash_tagged_keys_on_every_node(
 ) -> None:
     (tmp_path / "take.lua").write_text(TAKE_LUA)
     take = load_scripts(cluster, tmp_path)["take"]  # type: ignore[arg-type]
-    groups = [keyspace.group_ref(keyspace.SERIES, n) for n in range(40)]
-    totals = [keyspace.redeemed_total(g) for g in groups]
+    groups = [redis_keys.group_ref(redis_keys.SERIES, n) for n in range(40)]
+    totals = [redis_keys.redeemed_total(g) for g in groups]
     assert _nodes_of(cluster, totals) == set(redis_cluster.ports)
     for group in groups:
-        keys = [keyspace.redeemed_total(group), keyspace.redeemed_by_customer(group, "c1")]
+        keys = [redis_keys.redeemed_total(group), redis_keys.redeemed_by_customer(group, "c1")]
         assert await take(keys=keys, args=[2, 1]) == 0
         assert await take(keys=keys, args=[2, 1]) == 2
-        other = [keyspace.redeemed_total(group), keyspace.redeemed_by_customer(group, "c2")]
+        other = [redis_keys.redeemed_total(group), redis_keys.redeemed_by_customer(group, "c2")]
         assert await take(keys=other, args=[2, 1]) == 0
         assert await take(keys=other, args=[2, 5]) == 1
     # After SCRIPT FLUSH on every master the client loads the script again by itself.
     await cluster.script_flush()
     group = groups[0]
-    keys = [keyspace.redeemed_total(group), keyspace.redeemed_by_customer(group, "c3")]
+    keys = [redis_keys.redeemed_total(group), redis_keys.redeemed_by_customer(group, "c3")]
     assert await take(keys=keys, args=[3, 1]) == 0
-    assert await cluster.get(keyspace.redeemed_total(group)) == b"3"
+    assert await cluster.get(redis_keys.redeemed_total(group)) == b"3"
 
 
 async def test_keys_of_two_groups_in_one_script_are_refused(
@@ -80,7 +80,7 @@ async def test_keys_of_two_groups_in_one_script_are_refused(
     (tmp_path / "take.lua").write_text(TAKE_LUA)
     take = load_scripts(cluster, tmp_path)["take"]  # type: ignore[arg-type]
     a, b = "S:1", "S:2"
-    keys = [keyspace.redeemed_total(a), keyspace.redeemed_total(b)]
+    keys = [redis_keys.redeemed_total(a), redis_keys.redeemed_total(b)]
     assert cluster.keyslot(keys[0]) != cluster.keyslot(keys[1])
     with pytest.raises(RedisClusterException):
         await take(keys=keys, args=[1, 1])
@@ -91,7 +91,7 @@ async def test_code_registry_spans_slots(
 ) -> None:
     redis: Any = cluster
     codes = [f"CODE{n:04d}" for n in range(300)]
-    assert _nodes_of(cluster, [keyspace.code_owner(c) for c in codes]) == set(redis_cluster.ports)
+    assert _nodes_of(cluster, [redis_keys.code_owner(c) for c in codes]) == set(redis_cluster.ports)
     assert await code_registry.reserve_many(redis, codes, "P:SPRING") == [True] * len(codes)
     assert await code_registry.reserve_many(redis, codes[:5], "S:9") == [False] * 5
     assert await code_registry.reserve_many(redis, codes[:1], "S:9") == [False]  # one, no pipeline
@@ -197,7 +197,7 @@ async def test_outbox_relay_and_consumer_run_on_the_cluster(
         await until(all_seen, "every event consumed", limit_s=30.0)
 
         async def all_acked() -> bool:
-            pending: Any = await redis.xpending(keyspace.event_stream("promotion"), "redemption")
+            pending: Any = await redis.xpending(redis_keys.event_stream("promotion"), "redemption")
             return int(pending["pending"]) == 0
 
         await until(all_acked, "every event acknowledged", limit_s=30.0)
@@ -221,7 +221,7 @@ async def test_outbox_relay_and_consumer_run_on_the_cluster(
     assert {e.type for e in seen} == {"coupon.created"}
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM processed_events") == 25
-    assert await redis.exists(keyspace.relay_alive("promotion"))
+    assert await redis.exists(redis_keys.relay_alive("promotion"))
 
 
 async def test_cluster_app_shuts_down_cleanly(database_url: str, redis_cluster_url: str) -> None:

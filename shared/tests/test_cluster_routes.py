@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 import redis
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.autopipeline import AutoPipeline
 from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
@@ -51,21 +51,21 @@ async def test_a_redeems_commands_go_straight_to_their_nodes(
     (tmp_path / "incr_both.lua").write_text(INCR_BOTH)
     script = load_scripts(cluster, tmp_path)["incr_both"]  # type: ignore[arg-type]
     pipe = AutoPipeline(cluster)  # type: ignore[arg-type]
-    groups = [keyspace.group_ref(keyspace.SERIES, n) for n in range(12)]
-    await pipe.script(script, [keyspace.redeemed_total(groups[0])] * 2, [])  # loads it
+    groups = [redis_keys.group_ref(redis_keys.SERIES, n) for n in range(12)]
+    await pipe.script(script, [redis_keys.redeemed_total(groups[0])] * 2, [])  # loads it
 
     async def redeem(group: str) -> Any:
-        await pipe.execute("SET", keyspace.identity_nonce(group), "1", "NX", "PX", 60000)
-        await pipe.get_many([keyspace.code_owner(group), keyspace.facts_ready("promotion")])
-        keys = [keyspace.redeemed_total(group), keyspace.redeemed_by_customer(group, "c")]
+        await pipe.execute("SET", redis_keys.identity_nonce(group), "1", "NX", "PX", 60000)
+        await pipe.get_many([redis_keys.code_owner(group), redis_keys.facts_ready("promotion")])
+        keys = [redis_keys.redeemed_total(group), redis_keys.redeemed_by_customer(group, "c")]
         return await pipe.script(script, keys, [])
 
     assert await asyncio.gather(*(redeem(g) for g in groups)) == [1] * len(groups)
     async with cluster.pipeline(transaction=False) as batch:
         for group in groups:
-            batch.get(keyspace.redeemed_by_customer(group, "c"))
+            batch.get(redis_keys.redeemed_by_customer(group, "c"))
         assert await batch.execute() == [b"1"] * len(groups)
-    assert await cluster.get(keyspace.redeemed_total(groups[1])) == b"1"
+    assert await cluster.get(redis_keys.redeemed_total(groups[1])) == b"1"
     assert generic_routing == []
 
 
@@ -96,7 +96,7 @@ async def test_keys_of_several_slots_take_the_clusters_own_path(
 ) -> None:
     (tmp_path / "incr_both.lua").write_text(INCR_BOTH)
     script = load_scripts(cluster, tmp_path)["incr_both"]  # type: ignore[arg-type]
-    keys = [keyspace.redeemed_total("S:1"), keyspace.redeemed_total("S:2")]
+    keys = [redis_keys.redeemed_total("S:1"), redis_keys.redeemed_total("S:2")]
     assert cluster.keyslot(keys[0]) != cluster.keyslot(keys[1])
     with pytest.raises(RedisClusterException, match="same key slot"):
         await script(keys=keys, args=[])
@@ -147,7 +147,7 @@ async def test_a_dead_node_fails_only_its_own_commands(
 ) -> None:
     """Auto-pipelined commands of a live node keep their answers when another node of the
     same batch is down; the dead node's commands fail as a redis ConnectionError."""
-    keys = [keyspace.code_owner(f"ROUTES-DEAD-{n}") for n in range(40)]
+    keys = [redis_keys.code_owner(f"ROUTES-DEAD-{n}") for n in range(40)]
     by_port = {port_of(cluster, key): key for key in keys}
     alive, dead = (by_port[port] for port in redis_cluster.ports[:2])
     await cluster.set(alive, "S:1")

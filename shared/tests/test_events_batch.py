@@ -15,13 +15,13 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from coupon_core import consumer, events, keyspace
+from coupon_core import consumer, events, redis_keys
 from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_dev.testing.poll import until
 
-STREAM = keyspace.event_stream("redemption")
+STREAM = redis_keys.event_stream("redemption")
 GROUP = "promotion"
 
 

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import orjson
-from coupon_core import events, keyspace
+from coupon_core import events, redis_keys
 from coupon_core.consumer import consume, each
 from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
@@ -19,7 +19,7 @@ async def test_running_consumer_claims_what_a_dead_replica_left_pending(
 ) -> None:
     app = (await outbox_app(redis_url)).app
     pool, redis = app[PG_POOL], app[REDIS]
-    stream = keyspace.event_stream("promotion")
+    stream = redis_keys.event_stream("promotion")
     seen: list[events.Event] = []
 
     async def handler(conn: Connection, event: events.Event) -> None:

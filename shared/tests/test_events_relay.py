@@ -11,11 +11,11 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from coupon_core import events, keyspace
+from coupon_core import events, redis_keys
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_dev.testing.poll import until
 
-STREAM = keyspace.event_stream("promotion")
+STREAM = redis_keys.event_stream("promotion")
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ async def test_rows_stay_unpublished_until_redis_has_them(
     stores: tuple[Any, Any], relay: Callable[[], None], caplog: pytest.LogCaptureFixture
 ) -> None:
     pool, redis = stores
-    await redis.set(keyspace.relay_alive("promotion"), "now")  # no replay: the usual path
+    await redis.set(redis_keys.relay_alive("promotion"), "now")  # no replay: the usual path
     await redis.set(STREAM, "not a stream")  # every XADD to it fails (WRONGTYPE)
     await _enqueue(pool, 3)
     with caplog.at_level(logging.WARNING, logger="coupon_core.events"):
@@ -103,11 +103,11 @@ async def test_the_retained_outbox_is_replayed_after_redis_lost_it(
 
     # Redis lost its data: the stream and the relay marker with it.
     await redis.delete(STREAM)
-    await redis.delete(keyspace.relay_alive("promotion"))
+    await redis.delete(redis_keys.relay_alive("promotion"))
 
     async def replayed() -> bool:
         # The marker is set once the replay is committed, just after the entries appear.
-        marker = await redis.exists(keyspace.relay_alive("promotion"))
+        marker = await redis.exists(redis_keys.relay_alive("promotion"))
         return bool(marker) and len(await _stream_ids(redis)) == 5
 
     await until(replayed, "the retained outbox replayed and the marker set again")

@@ -1,4 +1,4 @@
-"""docs/keyspace.md names every Redis key coupon_core.keyspace spells, and no other."""
+"""docs/keyspace.md names every Redis key coupon_core.redis_keys spells, and no other."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import inspect
 import re
 from pathlib import Path
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "keyspace.md"
 # Functions of the module that build a hash tag, a group reference or a SCAN pattern from
@@ -17,8 +17,8 @@ NOT_KEYS = {"group_ref", "group_tag", "group_keys_pattern", "group_all_keys_patt
 def _patterns() -> set[str]:
     """Each key function called with ``<parameter>`` for every parameter."""
     patterns: set[str] = set()
-    for name, function in inspect.getmembers(keyspace, inspect.isfunction):
-        if name.startswith("_") or name in NOT_KEYS or function.__module__ != keyspace.__name__:
+    for name, function in inspect.getmembers(redis_keys, inspect.isfunction):
+        if name.startswith("_") or name in NOT_KEYS or function.__module__ != redis_keys.__name__:
             continue
         parameters = inspect.signature(function).parameters
         patterns.add(function(*(f"<{p}>" for p in parameters)))

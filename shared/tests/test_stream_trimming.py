@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from coupon_core import events, keyspace, stream_gaps, streams
+from coupon_core import events, redis_keys, stream_gaps, streams
 from coupon_core.consumer import consume
 from coupon_core.db import Connection
 from coupon_core.keys import METRICS, PG_POOL, REDIS
@@ -21,7 +21,7 @@ from coupon_core.metrics import Metrics
 from coupon_dev.testing.poll import until
 
 SERVICE = "promotion"
-STREAM = keyspace.event_stream(SERVICE)
+STREAM = redis_keys.event_stream(SERVICE)
 GROUP = "counter"
 CAP = 50
 

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 import asyncpg
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.errors import Forbidden, Unauthorized
 from coupon_core.routes import PLATFORM, PUBLIC_ROUTES, USER_TEMPLATES, RouteTable
 from prometheus_client import CollectorRegistry
@@ -73,7 +73,7 @@ class Gatekeeper:
     async def admit_anonymous(self, address: str) -> Window:
         limit = self.settings.anonymous_rate_limit_per_minute
         admitted, window = await self._limiter().admit(
-            keyspace.rate_limit_window("anonymous", address), limit
+            redis_keys.rate_limit_window("anonymous", address), limit
         )
         if not admitted:
             raise too_many(window, "Too many requests from this address; retry later.")
@@ -85,7 +85,7 @@ class Gatekeeper:
         if local is not None:
             raise too_many(local, THROTTLED)
         limit = self.settings.auth_failures_per_minute
-        window = await self._limiter().peek(keyspace.auth_failures(address), limit)
+        window = await self._limiter().peek(redis_keys.auth_failures(address), limit)
         if window.count >= limit:
             self.blocked.block(address, window)
             raise too_many(window, THROTTLED)
@@ -96,7 +96,7 @@ class Gatekeeper:
         if local is not None:
             raise too_many(local, THROTTLED)  # over budget already: no need to count on
         limit = self.settings.auth_failures_per_minute
-        window = await self._limiter().hit(keyspace.auth_failures(address), limit)
+        window = await self._limiter().hit(redis_keys.auth_failures(address), limit)
         if window.count >= limit:
             if window.count == limit:
                 log.warning(
@@ -175,7 +175,7 @@ class Gatekeeper:
             limit = self.settings.user_rate_limit_per_minute
         else:
             limit = caller.rate_limit or self.settings.rate_limit_per_minute
-        key = keyspace.rate_limit_window(principal.kind, principal.id)
+        key = redis_keys.rate_limit_window(principal.kind, principal.id)
         admitted, window = await self._limiter().admit(key, limit)
         if not admitted:
             raise too_many(window, "Rate limit exceeded; retry after the window resets.")
@@ -191,10 +191,10 @@ class Gatekeeper:
         password checked, so a stranger's guesses do not lock the owner out."""
         limit = self.settings.login_failures_per_account_per_minute
         account = self._account(email)
-        window = await self._limiter().peek(keyspace.login_failures(account), limit)
+        window = await self._limiter().peek(redis_keys.login_failures(account), limit)
         if window.count < limit:
             return
-        pair = await self._limiter().peek(keyspace.login_failures_from(account, address), 1)
+        pair = await self._limiter().peek(redis_keys.login_failures_from(account, address), 1)
         if pair.count >= 1:
             reset_ms = min(window.reset_ms, pair.reset_ms)
             raise too_many(Window(limit, window.count, reset_ms), LOGIN_THROTTLED)
@@ -204,8 +204,8 @@ class Gatekeeper:
         the address or the account is over its budget; else the caller answers 401."""
         limit = self.settings.login_failures_per_account_per_minute
         account = self._account(email)
-        window = await self._limiter().hit(keyspace.login_failures(account), limit)
-        await self._limiter().hit(keyspace.login_failures_from(account, address), 1)
+        window = await self._limiter().hit(redis_keys.login_failures(account), limit)
+        await self._limiter().hit(redis_keys.login_failures_from(account, address), 1)
         if window.count == limit:
             log.warning("%d failed logins on one account this minute; throttled", limit)
         await self.record_failure(address)

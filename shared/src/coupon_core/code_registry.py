@@ -3,7 +3,7 @@
 Reserved in Redis with SET NX before the owning service inserts the coupon (each service's
 table also has a unique constraint on the code), released when the insert fails or the
 coupon is deleted. Owners publish their codes again when Redis lost its data
-(:func:`coupon_core.keyspace.facts_ready`).
+(:func:`coupon_core.redis_keys.facts_ready`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 
 
 def _text(value: bytes | str) -> str:
@@ -21,9 +21,9 @@ def _text(value: bytes | str) -> str:
 
 async def reserve(redis: Redis, code: str, group: str) -> bool:
     """True if ``code`` is now owned by ``group`` (or already was)."""
-    if await redis.set(keyspace.code_owner(code), group, nx=True):
+    if await redis.set(redis_keys.code_owner(code), group, nx=True):
         return True
-    owner = await redis.get(keyspace.code_owner(code))
+    owner = await redis.get(redis_keys.code_owner(code))
     return owner is not None and _text(owner) == group
 
 
@@ -31,10 +31,10 @@ async def reserve_many(redis: Redis, codes: Sequence[str], group: str) -> list[b
     """Reserve a batch in one round trip (one per node on Redis Cluster: the pipeline is not
     transactional, so it may span slots); element i tells whether ``codes[i]`` is ours."""
     if len(codes) == 1:  # a single command costs the client far less than a pipeline
-        return [bool(await redis.set(keyspace.code_owner(codes[0]), group, nx=True))]
+        return [bool(await redis.set(redis_keys.code_owner(codes[0]), group, nx=True))]
     async with redis.pipeline(transaction=False) as pipe:
         for code in codes:
-            pipe.set(keyspace.code_owner(code), group, nx=True)
+            pipe.set(redis_keys.code_owner(code), group, nx=True)
         results = await pipe.execute()
     return [bool(r) for r in results]
 
@@ -48,7 +48,7 @@ async def release(redis: Redis, codes: Sequence[str], group: str) -> None:
     """
     if not codes:
         return
-    keys = [keyspace.code_owner(c) for c in codes]
+    keys = [redis_keys.code_owner(c) for c in codes]
     async with redis.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.get(key)
@@ -62,7 +62,7 @@ async def release(redis: Redis, codes: Sequence[str], group: str) -> None:
 
 
 async def owner_of(redis: Redis, code: str) -> str | None:
-    value = await redis.get(keyspace.code_owner(code))
+    value = await redis.get(redis_keys.code_owner(code))
     return _text(value) if value is not None else None
 
 
@@ -71,6 +71,6 @@ async def owners_of(redis: Redis, codes: Sequence[str]) -> list[str | None]:
     the codes' keys lie in different slots of a cluster."""
     async with redis.pipeline(transaction=False) as pipe:
         for code in codes:
-            pipe.get(keyspace.code_owner(code))
+            pipe.get(redis_keys.code_owner(code))
         values = await pipe.execute()
     return [_text(v) if v is not None else None for v in values]

@@ -25,7 +25,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.db import Connection
 from coupon_core.events import Event
 from coupon_core.lifecycle import check_stopping
@@ -82,12 +82,12 @@ def each(handler: Handler) -> BatchHandler:
 
 
 def net_uses(
-    batch: list[Event], kind: keyspace.GroupKind, deltas: Mapping[str, int]
+    batch: list[Event], kind: redis_keys.GroupKind, deltas: Mapping[str, int]
 ) -> dict[tuple[str, str], int]:
     """``{(group ref, code): sum}`` over the events of ``batch`` about coupons of ``kind``'s
     groups (``S`` series, ``P`` promotions), each counting ``deltas[event type]`` (e.g. +1
     a redemption, -1 a reversal); events of other types count nowhere."""
-    prefix = keyspace.group_ref(kind, "")
+    prefix = redis_keys.group_ref(kind, "")
     sums: dict[tuple[str, str], int] = {}
     for event in batch:
         delta = deltas.get(event.type)
@@ -229,7 +229,7 @@ async def consume(
     idle ``claim_idle_ms``, checked every ``claim_every_s`` while running, not only at
     start-up: otherwise they would wait for some replica's next restart. Claiming an entry a
     slow live replica still holds is safe: handling is idempotent (``processed_events``)."""
-    stream = keyspace.event_stream(stream_service)
+    stream = redis_keys.event_stream(stream_service)
     name = f"{socket.gethostname()}-{os.getpid()}"
     group_ready = False
     # Where the next read of our own pending entries starts; None once they are all read.

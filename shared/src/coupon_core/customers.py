@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 from redis.asyncio import Redis
 
-from coupon_core import keyspace
-from coupon_core.keyspace import CustomerIdentifier
+from coupon_core import redis_keys
+from coupon_core.redis_keys import CustomerIdentifier
 
 IDENTIFIERS: tuple[CustomerIdentifier, ...] = ("id", "mobile", "email", "externalId")
 
@@ -33,10 +33,10 @@ async def publish(
     redis: Redis, customer_id: str, identifiers: Mapping[CustomerIdentifier, str]
 ) -> None:
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.set(keyspace.customer_index("id", customer_id), customer_id)
+        pipe.set(redis_keys.customer_index("id", customer_id), customer_id)
         for identifier, value in identifiers.items():
             if identifier != "id" and value:
-                pipe.set(keyspace.customer_index(identifier, value), customer_id)
+                pipe.set(redis_keys.customer_index(identifier, value), customer_id)
         await pipe.execute()
 
 
@@ -45,7 +45,7 @@ async def resolve(redis: Redis, identifier: CustomerIdentifier, value: object) -
     normalised = normalise(identifier, value)
     if normalised is None:
         return None
-    found = await redis.get(keyspace.customer_index(identifier, normalised))
+    found = await redis.get(redis_keys.customer_index(identifier, normalised))
     if found is None:
         return None
     return found.decode() if isinstance(found, bytes) else str(found)

@@ -26,7 +26,7 @@
   one XACK acknowledges the batch. A batch that fails is retried event by event, so one
   failing event does not hold back the others; it stays pending, logged at each retry.
 
-Event types and payloads (camelCase JSON; ``group`` is a keyspace group ref such as
+Event types and payloads (camelCase JSON; ``group`` is a group ref (redis_keys.group_ref) such as
 ``S:12`` or ``P:HOLIDAY-SALE``):
 
 ==============================  ==================  =============================================
@@ -61,7 +61,7 @@ import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from coupon_core import keyspace, stream_gaps, streams
+from coupon_core import redis_keys, stream_gaps, streams
 from coupon_core.db import Connection
 from coupon_core.lifecycle import check_stopping
 from coupon_core.metrics import Metrics
@@ -92,7 +92,7 @@ async def enqueue(
     """Record an event; call inside the transaction that makes the change."""
     await conn.execute(
         "INSERT INTO outbox (stream, event_type, payload) VALUES ($1, $2, $3)",
-        keyspace.event_stream(service),
+        redis_keys.event_stream(service),
         event_type,
         payload,
     )
@@ -166,7 +166,7 @@ async def maintain_stream(
     try-advisory-lock), what every group consumed is trimmed, the stream is cut back to
     ``max_entries`` recording what groups lose as gaps, and a batch of each gap whose group
     is back is replayed. True when something was replayed: the next round may follow at once."""
-    stream = keyspace.event_stream(service)
+    stream = redis_keys.event_stream(service)
     state = await streams.read_state(redis, stream)
     if state is None or not set(groups) <= {group.name for group in state.groups}:
         await streams.ensure_groups(redis, stream, groups)
@@ -218,8 +218,8 @@ async def relay_outbox(
     published events, so it holds at most ``max_entries`` plus one batch."""
     declared = tuple(streams.CONSUMER_GROUPS.get(service, ()) if groups is None else groups)
     stream_metrics = streams.StreamMetrics.of(metrics or Metrics(service))
-    stream = keyspace.event_stream(service)
-    marker = keyspace.relay_alive(service)
+    stream = redis_keys.event_stream(service)
+    marker = redis_keys.relay_alive(service)
     batch = min(RELAY_BATCH, max_entries)
     groups_ready = False
     next_marker_check = next_upkeep = 0.0

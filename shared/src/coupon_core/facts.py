@@ -1,7 +1,7 @@
 """What an owning service publishes about its coupons so that the redemption service can
 judge a code without calling it (SPEC sections 3 to 6).
 
-Facts are JSON values under the keys of :mod:`coupon_core.keyspace`. Times are Unix
+Facts are JSON values under the keys of :mod:`coupon_core.redis_keys`. Times are Unix
 seconds (UTC); ``None`` means "no limit" / "no bound".
 """
 
@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 
 
 class Discount(BaseModel):
@@ -37,7 +37,7 @@ class GroupFacts(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    group: str  # keyspace.group_ref: "S:123" or "P:HOLIDAY-SALE"
+    group: str  # redis_keys.group_ref: "S:123" or "P:HOLIDAY-SALE"
     starts_at: int | None = None
     ends_at: int | None = None
     total_limit: int | None = None  # series maxRedeem / promotion usageLimit
@@ -70,27 +70,27 @@ class CouponFacts(BaseModel):
 async def publish(redis: Redis, group: GroupFacts, coupons: Sequence[CouponFacts] = ()) -> None:
     """Write a group's facts and any of its coupons' facts in one round trip."""
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.set(keyspace.group_facts(group.group), group.model_dump_json())
+        pipe.set(redis_keys.group_facts(group.group), group.model_dump_json())
         for coupon in coupons:
-            pipe.set(keyspace.coupon_facts(coupon.group, coupon.code), coupon.model_dump_json())
+            pipe.set(redis_keys.coupon_facts(coupon.group, coupon.code), coupon.model_dump_json())
         await pipe.execute()
 
 
 async def publish_coupons(redis: Redis, coupons: Sequence[CouponFacts]) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         for coupon in coupons:
-            pipe.set(keyspace.coupon_facts(coupon.group, coupon.code), coupon.model_dump_json())
+            pipe.set(redis_keys.coupon_facts(coupon.group, coupon.code), coupon.model_dump_json())
         await pipe.execute()
 
 
 async def retract_coupon(redis: Redis, group: str, code: str) -> None:
-    await redis.delete(keyspace.coupon_facts(group, code))
+    await redis.delete(redis_keys.coupon_facts(group, code))
 
 
 async def read(redis: Redis, group: str, code: str) -> tuple[GroupFacts | None, CouponFacts | None]:
     """The facts of ``code`` in ``group`` (both keys share the group's slot: one MGET)."""
     raw_group, raw_coupon = await redis.mget(
-        [keyspace.group_facts(group), keyspace.coupon_facts(group, code)]
+        [redis_keys.group_facts(group), redis_keys.coupon_facts(group, code)]
     )
     return (
         GroupFacts.model_validate_json(raw_group) if raw_group else None,

@@ -13,7 +13,7 @@ import math
 
 from redis.asyncio import Redis
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.autopipeline import AutoPipeline
 
 
@@ -24,5 +24,5 @@ class NonceBook:
 
     async def first_use(self, nonce: str) -> bool:
         """True the first time ``nonce`` is presented within its window, False after."""
-        key = keyspace.identity_nonce(nonce)
+        key = redis_keys.identity_nonce(nonce)
         return bool(await self._pipe.execute("SET", key, "1", "NX", "PX", self._ttl_ms))

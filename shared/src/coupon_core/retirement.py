@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from redis.asyncio import Redis
 
-from coupon_core import code_registry, keyspace
+from coupon_core import code_registry, redis_keys
 from coupon_core.db import Connection
 from coupon_core.retention import Job
 
@@ -40,9 +40,9 @@ CHUNK = 1000
 
 def coupon_keys(group: str, code: str, customer_id: str | None = None) -> list[str]:
     """The keys of one coupon that live under its group's hash tag."""
-    keys = [keyspace.coupon_facts(group, code), keyspace.redeemed_coupon(group, code)]
+    keys = [redis_keys.coupon_facts(group, code), redis_keys.redeemed_coupon(group, code)]
     if customer_id is not None:
-        keys.append(keyspace.redeemed_coupon_by_customer(group, code, customer_id))
+        keys.append(redis_keys.redeemed_coupon_by_customer(group, code, customer_id))
     return keys
 
 
@@ -67,7 +67,7 @@ async def retire_group(redis: Redis, group: str) -> int:
     number of keys deleted."""
     removed = 0
     chunk: list[bytes | str] = []
-    async for key in redis.scan_iter(match=keyspace.group_all_keys_pattern(group), count=1000):
+    async for key in redis.scan_iter(match=redis_keys.group_all_keys_pattern(group), count=1000):
         chunk.append(key)
         if len(chunk) >= CHUNK:
             removed += int(await redis.unlink(*chunk))
@@ -83,7 +83,7 @@ class Groups:
 
     table: str
     ends: str  # the column past which (by the grace period) a group is dead
-    ref: str  # the column its group ref is made of (keyspace.group_ref)
+    ref: str  # the column its group ref is made of (redis_keys.group_ref)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ class Schema:
     The names are constants of the owner's code, checked to be identifiers; the queries
     are built from them, and every value still goes as a ``$n`` parameter."""
 
-    kind: keyspace.GroupKind
+    kind: redis_keys.GroupKind
     groups: Groups
     coupons: Coupons
 
@@ -161,7 +161,7 @@ async def dead_coupons(
     return [
         DeadCoupon(
             id=row["id"],
-            group=keyspace.group_ref(schema.kind, row["ref"]),
+            group=redis_keys.group_ref(schema.kind, row["ref"]),
             code=row["code"],
             customer_id=row["customer_id"],
         )
@@ -183,7 +183,7 @@ async def dead_groups(
         cutoff,
         limit,
     )
-    return [DeadGroup(row["id"], keyspace.group_ref(schema.kind, row["ref"])) for row in rows]
+    return [DeadGroup(row["id"], redis_keys.group_ref(schema.kind, row["ref"])) for row in rows]
 
 
 async def _mark(conn: Connection, table: str, ids: list[int]) -> None:

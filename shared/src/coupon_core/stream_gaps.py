@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.db import Connection
 from coupon_core.streams import (
     GroupState,
@@ -123,7 +123,7 @@ class Gap:
 
 async def open_gaps(redis: Redis, service: str) -> dict[str, Gap]:
     """Each group's gap in ``service``'s stream, by group."""
-    raw: Any = await redis.hgetall(keyspace.stream_gaps(service))
+    raw: Any = await redis.hgetall(redis_keys.stream_gaps(service))
     return {
         (group.decode() if isinstance(group, bytes) else group): Gap.loads(value)
         for group, value in raw.items()
@@ -166,7 +166,7 @@ async def trim_over_cap(
 ) -> None:
     """Trim the stream down to ``max_entries``, recording first what each group loses."""
     over = int(await redis.xlen(stream)) - max_entries
-    key = keyspace.stream_gaps(service)
+    key = redis_keys.stream_gaps(service)
     while over > 0:
         chunk: Any = await redis.xrange(stream, count=min(CHUNK, over))
         if not chunk:
@@ -218,7 +218,7 @@ async def replay(
     """Republish a batch of each gap whose group is back, as much as the group can read
     before the cap would trim it; True when something was replayed (the next batch may
     follow at once)."""
-    key = keyspace.stream_gaps(service)
+    key = redis_keys.stream_gaps(service)
     gaps = await open_gaps(redis, service)
     present = {group.name for group in groups}
     for gone in [name for name in gaps if name not in present]:

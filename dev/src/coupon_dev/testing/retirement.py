@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
-from coupon_core import keyspace, retirement
+from coupon_core import redis_keys, retirement
 from redis.asyncio import Redis
 
 
@@ -47,9 +47,9 @@ def redeemed(group: str, code: str, customer: str) -> dict[str, int]:
     """Redemption counters as the redemption service leaves them after ``customer``
     redeemed ``code`` once."""
     return {
-        keyspace.redemption_warm(group): 1,
-        keyspace.redeemed_total(group): 1,
-        keyspace.redeemed_by_customer(group, customer): 1,
-        keyspace.redeemed_coupon(group, code): 1,
-        keyspace.redeemed_coupon_by_customer(group, code, customer): 1,
+        redis_keys.redemption_warm(group): 1,
+        redis_keys.redeemed_total(group): 1,
+        redis_keys.redeemed_by_customer(group, customer): 1,
+        redis_keys.redeemed_coupon(group, code): 1,
+        redis_keys.redeemed_coupon_by_customer(group, code, customer): 1,
     }

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from aiohttp import web
 from coupon_core.errors import BadRequest
 from coupon_core.http import json_response, parse_model, read_json
-from coupon_core.keyspace import CustomerIdentifier
 from coupon_core.openapi import Doc, documented
+from coupon_core.redis_keys import CustomerIdentifier
 
 from issuance_service.api import views
 from issuance_service.api.common import path_id, query_int, stores

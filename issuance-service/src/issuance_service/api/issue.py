@@ -9,9 +9,9 @@ from aiohttp import web
 from coupon_core import idempotency
 from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import METRICS
-from coupon_core.keyspace import CustomerIdentifier
 from coupon_core.metrics import ISSUES, LIMIT_REJECTIONS
 from coupon_core.openapi import Doc, documented
+from coupon_core.redis_keys import CustomerIdentifier
 
 from issuance_service.api import examples, views
 from issuance_service.api.common import stores

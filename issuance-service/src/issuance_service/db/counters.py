@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
@@ -43,10 +43,10 @@ class Taken:
 def _keys(group: str, customer_id: int) -> list[str]:
     customer = str(customer_id)
     return [
-        keyspace.issuance_warm(group),
-        keyspace.issued_total(group),
-        keyspace.issued_to_customer(group, customer),
-        keyspace.last_issued_to_customer(group, customer),
+        redis_keys.issuance_warm(group),
+        redis_keys.issued_total(group),
+        redis_keys.issued_to_customer(group, customer),
+        redis_keys.last_issued_to_customer(group, customer),
     ]
 
 
@@ -106,14 +106,14 @@ async def release(scripts: Scripts, taken: Taken) -> None:
 async def rebuild(pool: asyncpg.Pool, redis: Redis, scripts: Scripts, series_id: int) -> None:
     """Recompute a cold series' counters from committed coupons, under the exclusive lock
     (no issue is between its take and its commit meanwhile), then mark it warm."""
-    group = keyspace.group_ref(keyspace.SERIES, series_id)
+    group = redis_keys.group_ref(redis_keys.SERIES, series_id)
     async with pool.acquire() as conn, conn.transaction():
         await series_db.lock_exclusive(conn, series_id)
-        if await redis.exists(keyspace.issuance_warm(group)):
+        if await redis.exists(redis_keys.issuance_warm(group)):
             return  # another request rebuilt it while we waited
         total, per_customer = await coupons_db.counters(conn, series_id)
         epoch = uuid.uuid4().hex
-        head = [keyspace.issuance_warm(group), keyspace.issued_total(group)]
+        head = [redis_keys.issuance_warm(group), redis_keys.issued_total(group)]
         batches = [
             per_customer[i : i + REBUILD_BATCH] for i in range(0, len(per_customer), REBUILD_BATCH)
         ] or [[]]
@@ -123,8 +123,8 @@ async def rebuild(pool: asyncpg.Pool, redis: Redis, scripts: Scripts, series_id:
             for counter in batch:
                 customer = str(counter.customer_id)
                 keys += [
-                    keyspace.issued_to_customer(group, customer),
-                    keyspace.last_issued_to_customer(group, customer),
+                    redis_keys.issued_to_customer(group, customer),
+                    redis_keys.last_issued_to_customer(group, customer),
                 ]
                 args += [counter.issued, int(counter.last_issued_at.timestamp())]
             await scripts["issue_rebuild"](keys=keys, args=args)
@@ -143,11 +143,11 @@ async def read(redis: Redis, names: Sequence[str]) -> dict[str, str]:
 
 def expected(group: str, total: int, per_customer: list[CustomerCounter]) -> dict[str, str]:
     """The counters the committed coupons imply, as :func:`read` reads them."""
-    want = {keyspace.issued_total(group): str(total)}
+    want = {redis_keys.issued_total(group): str(total)}
     for counter in per_customer:
         customer = str(counter.customer_id)
-        want[keyspace.issued_to_customer(group, customer)] = str(counter.issued)
-        want[keyspace.last_issued_to_customer(group, customer)] = str(
+        want[redis_keys.issued_to_customer(group, customer)] = str(counter.issued)
+        want[redis_keys.last_issued_to_customer(group, customer)] = str(
             int(counter.last_issued_at.timestamp())
         )
     return want
@@ -156,7 +156,7 @@ def expected(group: str, total: int, per_customer: list[CustomerCounter]) -> dic
 def count_drift(group: str, want: dict[str, str], have: dict[str, str]) -> int:
     """Sum of |counter - ledger| over the counts (the total and each customer's); the
     last-issue times are repaired but not counted."""
-    last = keyspace.last_issued_to_customer(group, "")
+    last = redis_keys.last_issued_to_customer(group, "")
     return sum(
         abs(int(want.get(name, "0")) - int(have.get(name, "0")))
         for name in want.keys() | have.keys()

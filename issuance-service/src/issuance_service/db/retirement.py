@@ -6,11 +6,11 @@ markers); a coupon's include the redemption counter of the customer it was issue
 
 from __future__ import annotations
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.retirement import Coupons, Groups, Schema
 
 SCHEMA = Schema(
-    keyspace.SERIES,
+    redis_keys.SERIES,
     Groups("series", ends="valid_till_date", ref="id"),
     Coupons("issued_coupons", ends="valid_till", group_id="series_id", customer_id="customer_id"),
 )

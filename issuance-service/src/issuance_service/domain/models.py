@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from coupon_core import keyspace
-from coupon_core.keyspace import CustomerIdentifier
+from coupon_core import redis_keys
+from coupon_core.redis_keys import CustomerIdentifier
 
 # The settable attributes of a series, in column order (counters and timestamps excluded).
 SERIES_SETTINGS: tuple[str, ...] = (
@@ -84,7 +84,7 @@ class Series:
 
     @property
     def group(self) -> str:
-        return keyspace.group_ref(keyspace.SERIES, self.id)
+        return redis_keys.group_ref(redis_keys.SERIES, self.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,9 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
-from coupon_core import code_registry, idempotency, keyspace
+from coupon_core import code_registry, idempotency, redis_keys
 from coupon_core.db import Connection, rollback_if_open
-from coupon_core.keyspace import CustomerIdentifier
+from coupon_core.redis_keys import CustomerIdentifier
 from redis.exceptions import RedisError
 
 from issuance_service.db import counters
@@ -165,7 +165,7 @@ async def _insert(
             codes=codes_reserved,
             valid_till=rules.coupon_valid_till(series, issued_at=now),
             issued_at=now,
-            stream=keyspace.event_stream(EVENT_STREAM_SERVICE),
+            stream=redis_keys.event_stream(EVENT_STREAM_SERVICE),
             event_type="coupon.issued",
         )
     except BaseException:

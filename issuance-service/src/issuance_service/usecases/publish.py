@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
-from coupon_core import customers, facts, keyspace
+from coupon_core import customers, facts, redis_keys
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
@@ -30,13 +30,13 @@ async def publish_issued(
     no-op unless Redis lost them since)."""
     async with redis.pipeline(transaction=False) as pipe:
         _index(pipe, owner)
-        pipe.set(keyspace.group_facts(series.group), rules.group_facts(series).model_dump_json())
+        pipe.set(redis_keys.group_facts(series.group), rules.group_facts(series).model_dump_json())
         for coupon in coupons:
             pipe.set(
-                keyspace.coupon_facts(series.group, coupon.code),
+                redis_keys.coupon_facts(series.group, coupon.code),
                 rules.coupon_facts(series, coupon).model_dump_json(),
             )
-            pipe.set(keyspace.code_owner(coupon.code), series.group, nx=True)
+            pipe.set(redis_keys.code_owner(coupon.code), series.group, nx=True)
         await pipe.execute()
 
 
@@ -59,9 +59,9 @@ async def publish_customer(redis: Redis, customer: Customer) -> None:
 
 def _index(pipe: Pipeline, customer: Customer) -> None:
     customer_id = str(customer.id)
-    pipe.set(keyspace.customer_index("id", customer_id), customer_id)
+    pipe.set(redis_keys.customer_index("id", customer_id), customer_id)
     for identifier, value in customer.identifiers().items():
-        pipe.set(keyspace.customer_index(identifier, value), customer_id)
+        pipe.set(redis_keys.customer_index(identifier, value), customer_id)
 
 
 async def _publish_customers(redis: Redis, batch: Sequence[Customer]) -> None:
@@ -85,7 +85,7 @@ async def republish_all(pool: asyncpg.Pool, redis: Redis) -> int:
             async with redis.pipeline(transaction=False) as pipe:
                 for series in page:
                     pipe.set(
-                        keyspace.group_facts(series.group),
+                        redis_keys.group_facts(series.group),
                         rules.group_facts(series).model_dump_json(),
                     )
                 await pipe.execute()
@@ -98,10 +98,10 @@ async def republish_all(pool: asyncpg.Pool, redis: Redis) -> int:
                         all_series[found.id] = found
                     series = all_series[coupon.series_id]
                     pipe.set(
-                        keyspace.coupon_facts(series.group, coupon.code),
+                        redis_keys.coupon_facts(series.group, coupon.code),
                         rules.coupon_facts(series, coupon).model_dump_json(),
                     )
-                    pipe.set(keyspace.code_owner(coupon.code), series.group, nx=True)
+                    pipe.set(redis_keys.code_owner(coupon.code), series.group, nx=True)
                 await pipe.execute()
             published += len(coupons)
         async for batch in customers_db.iterate(conn, batch=BATCH):

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from datetime import timedelta
 
 import asyncpg
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.db import Connection
 from coupon_core.reconcile import Checked, ReconcileMetrics, report
 from prometheus_client import CollectorRegistry
@@ -57,8 +57,8 @@ async def check_series(
     ``stale`` (found by a SCAN) with its committed coupons; repair what differs under the
     exclusive lock (no issue is between its take and its commit meanwhile). A cold series is
     left alone: its next issue rebuilds it."""
-    group = keyspace.group_ref(keyspace.SERIES, series_id)
-    warm = keyspace.issuance_warm(group)
+    group = redis_keys.group_ref(redis_keys.SERIES, series_id)
+    warm = redis_keys.issuance_warm(group)
     if not await redis.exists(warm):
         return Checked()
     async with pool.acquire() as conn:

@@ -8,7 +8,7 @@ from coupon_core.customers import IDENTIFIERS, normalise
 from coupon_core.db import Connection
 from coupon_core.errors import BadRequest, Conflict
 from coupon_core.http import bigint
-from coupon_core.keyspace import CustomerIdentifier
+from coupon_core.redis_keys import CustomerIdentifier
 
 from issuance_service.db import customers as customers_db
 from issuance_service.domain.errors import customer_not_found

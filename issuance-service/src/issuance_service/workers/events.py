@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.consumer import consume, net_uses
 from coupon_core.db import Connection
 from coupon_core.events import Event, relay_outbox
@@ -20,7 +20,7 @@ _DELTAS = {"coupon.redeemed": 1, "coupon.redemption_reversed": -1}
 async def on_redemption_events(conn: Connection, batch: list[Event]) -> None:
     """Runs in the consumer's transaction, once per batch of fresh events: their sums per
     coupon in one statement."""
-    uses = net_uses(batch, keyspace.SERIES, _DELTAS)
+    uses = net_uses(batch, redis_keys.SERIES, _DELTAS)
     await coupons_db.add_redemptions(conn, {key: n for key, n in uses.items() if key[0].isdigit()})
 
 

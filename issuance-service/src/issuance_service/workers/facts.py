@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 from aiohttp import web
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.keys import PG_POOL, REDIS
 from redis.exceptions import RedisError
 
@@ -24,7 +24,7 @@ POLL_S = 0.5
 async def republish_when_lost(app: web.Application) -> None:
     """Background task: republish everything whenever the ready marker is missing."""
     pool, redis = app[PG_POOL], app[REDIS]
-    marker = keyspace.facts_ready(FACTS_OWNER)
+    marker = redis_keys.facts_ready(FACTS_OWNER)
     while True:
         try:
             if not await redis.exists(marker):

@@ -6,11 +6,11 @@ redemption service drops the counters of codes and groups whose facts are gone."
 
 from __future__ import annotations
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.retirement import Coupons, Groups, Schema
 
 SCHEMA = Schema(
-    keyspace.PROMOTION,
+    redis_keys.PROMOTION,
     Groups("promotions", ends="ends_at", ref="code"),
     Coupons("coupons", ends="expires_at", group_id="promotion_id"),
 )

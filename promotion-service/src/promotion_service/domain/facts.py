@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.facts import CouponFacts, Discount, GroupFacts, SubscriptionGrant
 
 from promotion_service.domain.models import Coupon, Promotion
@@ -13,7 +13,7 @@ from promotion_service.domain.times import unix
 
 
 def group_of(promotion_code: str) -> str:
-    return keyspace.group_ref(keyspace.PROMOTION, promotion_code)
+    return redis_keys.group_ref(redis_keys.PROMOTION, promotion_code)
 
 
 def _discount(actions: list[dict[str, Any]]) -> Discount | None:

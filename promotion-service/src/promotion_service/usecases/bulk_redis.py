@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from coupon_core import code_registry, keyspace
+from coupon_core import code_registry, redis_keys
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
@@ -53,7 +53,7 @@ async def reserve_codes(redis: Redis, codes: Sequence[str], group: str) -> list[
     owner = group.encode()
     payload = b"".join(
         _SET_NX % (len(key), key, len(owner), owner)
-        for key in (keyspace.code_owner(code).encode() for code in codes)
+        for key in (redis_keys.code_owner(code).encode() for code in codes)
     )
     replies = await _roundtrip(redis, payload, len(codes))
     return [reply is not None and reply is not False for reply in replies]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import asyncpg
-from coupon_core import code_registry, events, keyspace
+from coupon_core import code_registry, events, redis_keys
 from coupon_core.errors import BadRequest
 from redis.asyncio import Redis
 
@@ -46,7 +46,7 @@ async def create(
     require_coupon_based(promo)
     # A code is unique platform-wide: reserve it before the row exists, give it back if the
     # row does not come to be.
-    fresh = bool(await redis.set(keyspace.code_owner(code), group, nx=True))
+    fresh = bool(await redis.set(redis_keys.code_owner(code), group, nx=True))
     if not fresh and await code_registry.owner_of(redis, code) != group:
         raise coupon_code_taken()
     try:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 import orjson
-from coupon_core import code_registry, facts, keyspace
+from coupon_core import code_registry, facts, redis_keys
 from coupon_core.facts import CouponFacts
 from redis.asyncio import Redis
 
@@ -50,7 +50,7 @@ async def _publish_coupon_facts(redis: Redis, group: str, members: Sequence[Coup
     await bulk_redis.set_same_slot(
         redis,
         [
-            (keyspace.coupon_facts(group, c.code), coupon_facts(c).model_dump_json())
+            (redis_keys.coupon_facts(group, c.code), coupon_facts(c).model_dump_json())
             for c in members
         ],
     )
@@ -77,7 +77,7 @@ async def generated(
         redis,
         [
             (
-                keyspace.coupon_facts(group, code),
+                redis_keys.coupon_facts(group, code),
                 orjson.dumps({**template, "code": code, "coupon_id": coupon_id}).decode(),
             )
             for coupon_id, code in inserted
@@ -89,12 +89,12 @@ async def forget_coupons(redis: Redis, group: str, codes: Sequence[str]) -> None
     """Retract coupons' facts and give their codes back to the code registry."""
     if not codes:
         return
-    await redis.delete(*[keyspace.coupon_facts(group, code) for code in codes])
+    await redis.delete(*[redis_keys.coupon_facts(group, code) for code in codes])
     await code_registry.release(redis, codes, group)
 
 
 async def forget_promotion(redis: Redis, code: str) -> None:
-    await redis.delete(keyspace.group_facts(group_of(code)))
+    await redis.delete(redis_keys.group_facts(group_of(code)))
 
 
 async def everything(pool: asyncpg.Pool, redis: Redis, *, batch_size: int) -> int:

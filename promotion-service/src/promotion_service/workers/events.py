@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from coupon_core import events, keyspace
+from coupon_core import events, redis_keys
 from coupon_core.consumer import consume, net_uses
 from coupon_core.db import Connection
 from coupon_core.keys import CORE_SETTINGS, METRICS, PG_POOL, REDIS
@@ -22,7 +22,7 @@ async def count_uses(conn: Connection, batch: list[events.Event]) -> None:
     """Keep ``used`` of coupons and their promotions in step with redemptions; ``consume``
     runs this once per batch of fresh events, in the transaction that records them as
     processed: their sums per coupon in one statement."""
-    await coupon_db.add_used(conn, net_uses(batch, keyspace.PROMOTION, USED_DELTA))
+    await coupon_db.add_used(conn, net_uses(batch, redis_keys.PROMOTION, USED_DELTA))
 
 
 async def relay(app: web.Application) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 from aiohttp import web
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.lifecycle import check_stopping
 from redis.exceptions import RedisError
@@ -23,7 +23,7 @@ FACTS_OWNER = "promotion"
 
 async def republish_when_lost(app: web.Application) -> None:
     pool, redis, settings = app[PG_POOL], app[REDIS], app[SETTINGS]
-    marker = keyspace.facts_ready(FACTS_OWNER)
+    marker = redis_keys.facts_ready(FACTS_OWNER)
     while True:
         check_stopping()
         try:

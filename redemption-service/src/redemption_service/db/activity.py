@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.db import Connection
 
 # The (group, code, customer) pairs redeemed (BRIN on redeemed_at, current partitions only)
@@ -96,19 +96,19 @@ async def scoped_counters(conn: Connection, group: str, pairs: Iterable[Pair]) -
         [code for code, _ in unique],
         [customer for _, customer in unique],
     )
-    want = {keyspace.redeemed_total(group): 0}
-    want.update({keyspace.redeemed_coupon(group, code): 0 for code in codes})
-    want.update({keyspace.redeemed_by_customer(group, c): 0 for c in customers})
+    want = {redis_keys.redeemed_total(group): 0}
+    want.update({redis_keys.redeemed_coupon(group, code): 0 for code in codes})
+    want.update({redis_keys.redeemed_by_customer(group, c): 0 for c in customers})
     for row in rows:
         kind, code, customer, n = row["kind"], row["code"], row["customer_id"], int(row["n"])
         if kind == "total":
-            want[keyspace.redeemed_total(group)] = n
+            want[redis_keys.redeemed_total(group)] = n
         elif kind == "coupon":
-            want[keyspace.redeemed_coupon(group, code)] = n
+            want[redis_keys.redeemed_coupon(group, code)] = n
         elif kind == "cust":
-            want[keyspace.redeemed_by_customer(group, customer)] = n
+            want[redis_keys.redeemed_by_customer(group, customer)] = n
         else:
-            want[keyspace.redeemed_coupon_by_customer(group, code, customer)] = n
+            want[redis_keys.redeemed_coupon_by_customer(group, code, customer)] = n
     return want
 
 

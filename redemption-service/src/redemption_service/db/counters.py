@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import orjson
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.autopipeline import AutoPipeline
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -55,10 +55,10 @@ def _limit(value: int | None) -> int:
 def use_keys(group: str, code: str, customer_id: str) -> tuple[str, str, str, str]:
     """Every counter one use takes: coupon, coupon-by-customer, group total, group-by-customer."""
     return (
-        keyspace.redeemed_coupon(group, code),
-        keyspace.redeemed_coupon_by_customer(group, code, customer_id),
-        keyspace.redeemed_total(group),
-        keyspace.redeemed_by_customer(group, customer_id),
+        redis_keys.redeemed_coupon(group, code),
+        redis_keys.redeemed_coupon_by_customer(group, code, customer_id),
+        redis_keys.redeemed_total(group),
+        redis_keys.redeemed_by_customer(group, customer_id),
     )
 
 
@@ -93,12 +93,12 @@ class Counters:
         """Item statuses (700 ok, 711, 714, 723) and the epoch of the counters (to give back
         with :meth:`release`); in "all" mode nothing is taken unless every use passes.
         Raises :class:`Cold` when the group must be rebuilt first."""
-        keys = [keyspace.redemption_warm(group), keyspace.redeemed_total(group)]
+        keys = [redis_keys.redemption_warm(group), redis_keys.redeemed_total(group)]
         args: list[str | int] = [mode, _limit(total_limit), _limit(per_customer_limit)]
         for use in uses:
-            keys.append(keyspace.redeemed_coupon(group, use.code))
-            keys.append(keyspace.redeemed_coupon_by_customer(group, use.code, use.customer_id))
-            keys.append(keyspace.redeemed_by_customer(group, use.customer_id))
+            keys.append(redis_keys.redeemed_coupon(group, use.code))
+            keys.append(redis_keys.redeemed_coupon_by_customer(group, use.code, use.customer_id))
+            keys.append(redis_keys.redeemed_by_customer(group, use.customer_id))
             args.extend((_limit(use.usage_limit), _limit(use.per_customer_limit)))
         result = await self.pipe.script(self._guard, keys, args)
         if result[0] == COLD:
@@ -113,7 +113,7 @@ class Counters:
     ) -> None:
         """Give back what :meth:`guard` took for ``(code, customer_id)`` uses. With the
         ``epoch`` the guard returned, nothing is given back to counters rebuilt since."""
-        keys = [keyspace.redemption_warm(group)]
+        keys = [redis_keys.redemption_warm(group)]
         for code, customer_id in uses:
             keys.extend(use_keys(group, code, customer_id))
         if len(keys) > 1:
@@ -122,8 +122,8 @@ class Counters:
     async def current(self, group: str) -> tuple[bool, dict[str, int]]:
         """Whether the group is warm, and every redemption counter it has in Redis: a SCAN
         of the keyspace, for tests and diagnostics only (the reconciler reads by name)."""
-        warm_key = keyspace.redemption_warm(group)
-        pattern = keyspace.group_keys_pattern(group, "r")
+        warm_key = redis_keys.redemption_warm(group)
+        pattern = redis_keys.group_keys_pattern(group, "r")
         names = [
             k.decode() if isinstance(k, bytes) else str(k)
             async for k in self.redis.scan_iter(match=pattern, count=1000)
@@ -142,7 +142,7 @@ class Counters:
         return found
 
     async def warm(self, group: str) -> bool:
-        return bool(await self.redis.exists(keyspace.redemption_warm(group)))
+        return bool(await self.redis.exists(redis_keys.redemption_warm(group)))
 
     async def rebuild(
         self,
@@ -167,11 +167,11 @@ class Counters:
         names = [k for k, value in expected.items() if value]
         deletes = [k for k in (*expected, *retired, *stale) if not expected.get(k)]
         if len(names) + len(deletes) > WRITE_CHUNK:
-            await self.redis.unlink(keyspace.redemption_warm(group))
+            await self.redis.unlink(redis_keys.redemption_warm(group))
             await self.write_chunked(group, [(k, expected[k]) for k in names])
             await self.forget(group, deletes)
             names, deletes = [], []
-        keys = [keyspace.redemption_warm(group), *names, *deletes]
+        keys = [redis_keys.redemption_warm(group), *names, *deletes]
         await self._rebuild(
             keys=keys, args=[len(names), *(expected[n] for n in names), uuid.uuid4().hex]
         )
@@ -192,14 +192,14 @@ class Counters:
                 drift += await self.write_chunked(group, chunk)
         finally:
             upcoming.cancel()
-        await self._rebuild(keys=[keyspace.redemption_warm(group)], args=[0, uuid.uuid4().hex])
+        await self._rebuild(keys=[redis_keys.redemption_warm(group)], args=[0, uuid.uuid4().hex])
         return drift
 
     async def write_chunked(self, group: str, values: Sequence[tuple[str, int]]) -> int:
         """SET every ``(name, value)`` of cold ``group``: one rebuild_chunk.lua call per
         :data:`WRITE_CHUNK` (its values one JSON argument: the client packs one string per
         call, not two per counter), the event loop yielded between them; the drift."""
-        marker = keyspace.redemption_warm(group)
+        marker = redis_keys.redemption_warm(group)
         drift = 0
         for start in range(0, len(values), WRITE_CHUNK):
             chunk = values[start : start + WRITE_CHUNK]
@@ -215,7 +215,7 @@ class Counters:
         """Delete ``group``'s warm marker and its counters ``names`` (one slot: ``UNLINK``
         in chunks); how many keys there were. Its owner's retirement deleted every key
         under its hash tag, so only what a rebuild wrote since can be left."""
-        keys = [keyspace.redemption_warm(group), *names]
+        keys = [redis_keys.redemption_warm(group), *names]
         removed = 0
         for start in range(0, len(keys), READ_CHUNK):
             removed += int(await self.redis.unlink(*keys[start : start + READ_CHUNK]))

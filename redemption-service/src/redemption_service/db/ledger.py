@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import asyncpg
 import orjson
-from coupon_core import events, keyspace
+from coupon_core import events, redis_keys
 from coupon_core.db import Connection, mark_session_state
 from coupon_core.idempotency import Answer
 
@@ -17,7 +17,7 @@ from redemption_service.db import locks
 from redemption_service.domain.models import Redemption
 
 SERVICE = "redemption"  # the event stream this service produces
-STREAM = keyspace.event_stream(SERVICE)
+STREAM = redis_keys.event_stream(SERVICE)
 
 
 @dataclass(frozen=True, slots=True)

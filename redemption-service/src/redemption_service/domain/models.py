@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from coupon_core.facts import CouponFacts, GroupFacts
-from coupon_core.keyspace import CustomerIdentifier
+from coupon_core.redis_keys import CustomerIdentifier
 
 from redemption_service.domain.status import ItemStatus
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from coupon_core import code_registry, events, facts, idempotency, keyspace
+from coupon_core import code_registry, events, facts, idempotency, redis_keys
 from coupon_core.db import Connection, rollback_if_open
 from coupon_core.errors import BadRequest, DomainError, Gone, NotFound
 from coupon_core.facts import CouponFacts, GroupFacts
@@ -39,7 +39,7 @@ def _missing() -> DomainError:
 
 
 async def _facts_ready(redis: Redis) -> bool:
-    found = await redis.exists(*[keyspace.facts_ready(o) for o in OWNERS])
+    found = await redis.exists(*[redis_keys.facts_ready(o) for o in OWNERS])
     return int(found) == len(OWNERS)
 
 
@@ -56,7 +56,7 @@ async def activate(
         if not await _facts_ready(redis):
             raise FactsUnavailable()
         raise _missing()
-    if not group.group.startswith(keyspace.PROMOTION + ":") or group.grant is None:
+    if not group.group.startswith(redis_keys.PROMOTION + ":") or group.grant is None:
         raise _missing()
     now = datetime.now(UTC)
     stamp = now.timestamp()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import orjson
-from coupon_core import customers, keyspace
+from coupon_core import customers, redis_keys
 from coupon_core.autopipeline import AutoPipeline
 from coupon_core.errors import ServiceUnavailable
 from coupon_core.facts import CouponFacts, GroupFacts
@@ -53,7 +53,7 @@ def _index_key(ref: CustomerRef) -> str | None:
     if ref.identifier is None:
         return None
     value = customers.normalise(ref.identifier, ref.value)
-    return None if value is None else keyspace.customer_index(ref.identifier, value)
+    return None if value is None else redis_keys.customer_index(ref.identifier, value)
 
 
 class _Found(NamedTuple):
@@ -74,9 +74,9 @@ class _Facts(NamedTuple):
 async def _look_up(reads: AutoPipeline, items: Sequence[RedeemItem]) -> _Found:
     """One ``MGET``: every code's owner, every customer's id, the facts-ready markers."""
     index_keys = [_index_key(item.customer) for item in items]
-    lookups = [keyspace.code_owner(item.code) for item in items]
+    lookups = [redis_keys.code_owner(item.code) for item in items]
     lookups += [key for key in index_keys if key is not None]
-    lookups += [keyspace.facts_ready(service) for service in OWNERS]
+    lookups += [redis_keys.facts_ready(service) for service in OWNERS]
     first = await reads.get_many(lookups)
     found = iter(first[len(items) : len(first) - len(OWNERS)])
     return _Found(
@@ -98,8 +98,8 @@ async def _read_facts(
     if not pairs:
         return facts
     groups = sorted({g for g, _ in pairs})
-    keys = [keyspace.group_facts(g) for g in groups]
-    keys += [keyspace.coupon_facts(g, code) for g, code in pairs]
+    keys = [redis_keys.group_facts(g) for g in groups]
+    keys += [redis_keys.coupon_facts(g, code) for g, code in pairs]
     second = await reads.get_many(keys)
     for g, raw in zip(groups, second[: len(groups)], strict=True):
         facts.groups[g] = GroupFacts.model_validate_json(raw) if raw else None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from coupon_core import keyspace
+from coupon_core import redis_keys
 from coupon_core.db import Connection
 from coupon_core.reconcile import ReconcileMetrics
 from prometheus_client import CollectorRegistry
@@ -44,14 +44,14 @@ async def published(redis: Redis, group: str, codes: Sequence[str]) -> Published
     found: list[Any] = []
     async with redis.pipeline(transaction=False) as pipe:
         for owner in OWNERS:
-            pipe.exists(keyspace.facts_ready(owner))
-        pipe.exists(keyspace.group_facts(group))
+            pipe.exists(redis_keys.facts_ready(owner))
+        pipe.exists(redis_keys.group_facts(group))
         found += await pipe.execute()
     for start in range(0, len(codes), FACTS_CHUNK):
         chunk = codes[start : start + FACTS_CHUNK]
         async with redis.pipeline(transaction=False) as pipe:
             for code in chunk:
-                pipe.exists(keyspace.coupon_facts(group, code))
+                pipe.exists(redis_keys.coupon_facts(group, code))
             found += await pipe.execute()
     if not all(found[: len(OWNERS)]):
         return None
@@ -135,19 +135,19 @@ async def _rebuild_cold(conn: Connection, counters: Counters, group: str) -> int
 async def _named(
     group: str, chunks: AsyncIterable[Sequence[asyncpg.Record]]
 ) -> AsyncIterator[list[tuple[str, int]]]:
-    """The counter names (coupon_core.keyspace) and values of ledger.counter_values rows."""
+    """The counter names (coupon_core.redis_keys) and values of ledger.counter_values rows."""
     async for rows in chunks:
         named: list[tuple[str, int]] = []
         for kind, code, customer_id, n in rows:
             if not n:
                 continue
             if kind == ledger.COUPON_BY_CUSTOMER:
-                name = keyspace.redeemed_coupon_by_customer(group, code, customer_id)
+                name = redis_keys.redeemed_coupon_by_customer(group, code, customer_id)
             elif kind == ledger.COUPON:
-                name = keyspace.redeemed_coupon(group, code)
+                name = redis_keys.redeemed_coupon(group, code)
             elif kind == ledger.CUSTOMER:
-                name = keyspace.redeemed_by_customer(group, customer_id)
+                name = redis_keys.redeemed_by_customer(group, customer_id)
             else:
-                name = keyspace.redeemed_total(group)
+                name = redis_keys.redeemed_total(group)
             named.append((name, n))
         yield named
