@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
 import aiohttp
 import asyncpg
@@ -224,7 +225,7 @@ async def _ledgers(stack: Stack, work: Workload) -> tuple[list[str], list[str]]:
 async def _redis_values(stack: Stack, *keys: str) -> list[bytes | None]:
     client = Redis.from_url(stack.redis_url)
     try:
-        return [await client.get(key) for key in keys]
+        return [cast(bytes | None, await client.get(key)) for key in keys]
     finally:
         await client.aclose()
 
@@ -319,7 +320,7 @@ async def _run_scenario(
             return time.monotonic()
 
         results = await asyncio.gather(conductor(), *(worker() for _ in range(CONCURRENCY)))
-        healed_at = results[0]
+        healed_at = cast(float, results[0])  # gather types a starred call by its join
         deadline = healed_at + HEAL_DEADLINE_S
         await until(
             lambda: _serves(session, stack, tag),
