@@ -97,7 +97,7 @@ async def test_max_vouchers_per_user_holds_across_replicas(
     bases = await _replicas(aiohttp_server, replica_settings)
     series_id, customer_id = await _setup(bases, new_series(maxVouchersPerUser=LIMIT))
     # One customer, named by id or by mobile: the limit counts the customer, not the identifier.
-    refs = [{"id": customer_id}, {"mobile": "42"}]
+    refs: list[dict[str, Any]] = [{"id": customer_id}, {"mobile": "42"}]
     statuses, codes = await _storm(bases, series_id, [refs[i % 2] for i in range(REQUESTS)])
     assert statuses == {200: LIMIT, 400: REQUESTS - LIMIT}
     assert codes == {722: REQUESTS - LIMIT}

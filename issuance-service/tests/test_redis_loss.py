@@ -14,7 +14,6 @@ from coupon_dev.testing.poll import until
 from coupon_dev.testing.provision import Infra
 from issuance_service.app import create_app
 from issuance_service.settings import Settings
-from redis.asyncio import Redis
 
 PRINCIPAL = Principal("api_token", "1", "test")
 SIGNED = (signed_as(PRINCIPAL),)
@@ -35,7 +34,7 @@ async def _restart_empty(infra: Infra) -> None:
         # (PR_SET_PDEATHSIG), and worker threads of the default executor come and go.
         infra.start_redis()
     else:
-        client: Redis = redis_from_url(infra.redis_url)
+        client = redis_from_url(infra.redis_url)
         try:
             await client.flushall()
         finally:
