@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 
 import aiohttp
 import asyncpg
@@ -107,7 +108,7 @@ async def check_invariants(database_url: str, redis_url: str, record: Recorded) 
     per_customer = Counter(r["customer_id"] for r in rows)
     assert max(per_customer.values(), default=0) <= 1
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    redis: Redis = redis_from_url(redis_url)
+    redis = cast(Redis, redis_from_url(redis_url))
     try:
         counters = Counters(redis, load_scripts(redis, LUA_DIR))
         await reconcile(pool, counters, None)

@@ -104,15 +104,15 @@ async def test_activation_errors(client: Any, redis: Redis) -> None:
 
 
 async def test_activation_idempotency_key(client: Any) -> None:
-    first = await activate(client, {"code": "ACT-1"}, **{"Idempotency-Key": "a-1"})
-    second = await activate(client, {"code": "ACT-1"}, **{"Idempotency-Key": "a-1"})
+    first = await activate(client, {"code": "ACT-1"}, USER, **{"Idempotency-Key": "a-1"})
+    second = await activate(client, {"code": "ACT-1"}, USER, **{"Idempotency-Key": "a-1"})
     assert first == second
     assert first[0] == 200
 
 
 async def test_a_refused_activation_is_replayed_as_the_same_refusal(client: Any) -> None:
     """The coupon was used under another key: the refusal is this key's answer, replayed."""
-    assert (await activate(client, {"code": "ACT-1"}, **{"Idempotency-Key": "a-2"}))[0] == 200
+    assert (await activate(client, {"code": "ACT-1"}, USER, **{"Idempotency-Key": "a-2"}))[0] == 200
     answers = []
     for _ in range(2):
         resp = await client.post(

@@ -95,12 +95,13 @@ async def test_waiting_redeems_share_one_ledger_statement(
 
     assert registry.get_sample_value("redemption_group_commit_size_count") == 1
     assert registry.get_sample_value("redemption_group_commit_size_sum") == 5
-    written = dict(
-        await conn.fetch(
+    written = {
+        row["id"]: row["customer_id"]
+        for row in await conn.fetch(
             "SELECT id, customer_id FROM redemptions WHERE id = ANY($1::bigint[])",
             [i for ids in results for i in ids],
         )
-    )
+    }
     assert [[written[i] for i in ids] for ids in results] == customers
     # One coupon.redeemed event per row written (1 + 2 + 1 + 2 + 1), naming its redemption.
     events = await conn.fetch(

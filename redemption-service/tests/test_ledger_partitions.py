@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web
 from coupon_core.keys import METRICS, PG_POOL
 from coupon_core.lifecycle import open_postgres_pool
 from coupon_core.migrations import apply_migrations
@@ -235,7 +236,7 @@ def settings(service_env: dict[str, Any]) -> Settings:
 GROUP = "S:70"
 
 
-async def counters_of(redis: Redis, app: Any) -> dict[str, int]:
+async def counters_of(redis: Redis, app: web.Application) -> dict[str, int]:
     _, present = await app[COUNTERS].current(GROUP)
     return present
 
@@ -368,6 +369,7 @@ async def test_archive_waits_for_a_reversal_in_flight_and_gives_up_with_nothing_
             old,
         )
         row = await pool.fetchrow("SELECT id, redeemed_at FROM redemptions WHERE code = 'W1'")
+        assert row is not None
         archive = job(pool, settings, "ledger_archive", LedgerMetrics(CollectorRegistry()))
         async with pool.acquire() as reversal, reversal.transaction():
             # A reversal that passed its cutoff check before the month fell past it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from coupon_core.facts import CouponFacts, Discount, GroupFacts
@@ -35,9 +36,9 @@ def test_wire_formats() -> None:
 def test_first_failing_check_wins() -> None:
     group = GroupFacts(group="S:1", ends_at=10, any_user=False, min_amount=50)
     coupon = CouponFacts(code="X", group="S:1", coupon_id=1, expires_at=5, customer_id="a")
-    common = {"customer_id": "b", "amount": Decimal(1), "transaction_number": ""}
+    common: dict[str, Any] = {"customer_id": "b", "amount": Decimal(1), "transaction_number": ""}
     assert rules.check(group=group, coupon=coupon, now=20, **common) is ItemStatus.GROUP_NOT_ACTIVE
     assert rules.check(group=group, coupon=coupon, now=8, **common) is ItemStatus.COUPON_EXPIRED
     assert rules.check(group=group, coupon=coupon, now=1, **common) is ItemStatus.NOT_FOR_CUSTOMER
-    ok = {"customer_id": "a", "amount": Decimal(50), "transaction_number": ""}
+    ok: dict[str, Any] = {"customer_id": "a", "amount": Decimal(50), "transaction_number": ""}
     assert rules.check(group=group, coupon=coupon, now=1, **ok) is ItemStatus.OK
