@@ -17,17 +17,19 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import asyncpg
 import orjson
+from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from coupon_core import redis_keys
 from coupon_core.db import Connection
 from coupon_core.events import Event
+from coupon_core.keys import PG_POOL, REDIS
 from coupon_core.lifecycle import check_stopping
 from coupon_core.streams import ensure_groups
 
@@ -289,3 +291,20 @@ async def consume(
             log.warning("consumer %s of %s: %r; retrying", consumer, stream, exc)
             pending_from = "0"
             await asyncio.sleep(0.5)
+
+
+def consumer_task(
+    *, stream_service: str, consumer: str, handler: BatchHandler
+) -> Callable[[web.Application], Coroutine[Any, Any, None]]:
+    """:func:`consume` as a background task of the consuming service's application."""
+
+    async def run(app: web.Application) -> None:
+        await consume(
+            app[PG_POOL],
+            app[REDIS],
+            stream_service=stream_service,
+            consumer=consumer,
+            handler=handler,
+        )
+
+    return run

@@ -52,17 +52,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from coupon_core import redis_keys, stream_gaps, streams
 from coupon_core.db import Connection
+from coupon_core.keys import CORE_SETTINGS, METRICS, PG_POOL, REDIS
 from coupon_core.lifecycle import check_stopping
 from coupon_core.metrics import Metrics
 
@@ -280,3 +282,19 @@ async def relay_outbox(
             check_stopping()
             log.warning("outbox relay of %s: %r; retrying", service, exc)
             await asyncio.sleep(0.5)
+
+
+def relay_task(service: str) -> Callable[[web.Application], Coroutine[Any, Any, None]]:
+    """``service``'s outbox relay as a background task of its application
+    (coupon_core.lifecycle.background_task_ctx), trimming at ``STREAM_MAX_ENTRIES``."""
+
+    async def relay(app: web.Application) -> None:
+        await relay_outbox(
+            app[PG_POOL],
+            app[REDIS],
+            service=service,
+            max_entries=app[CORE_SETTINGS].stream_max_entries,
+            metrics=app[METRICS],
+        )
+
+    return relay

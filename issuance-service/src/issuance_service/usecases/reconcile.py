@@ -25,7 +25,7 @@ from issuance_service.db import coupons as coupons_db
 from issuance_service.db import series as series_db
 from issuance_service.db.counters import REBUILD_BATCH, Scripts, count_drift, expected, read
 
-# issued_at is stamped in whole seconds (issuing.py) by the issuing replica's clock.
+# issued_at is stamped in whole seconds (usecases/issue.py) by the issuing replica's clock.
 ISSUED_AT_RESOLUTION = timedelta(seconds=1)
 UNITS = "series"
 

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-from aiohttp import web
 from coupon_core import redis_keys
-from coupon_core.consumer import consume, net_uses
+from coupon_core.consumer import consumer_task, net_uses
 from coupon_core.db import Connection
-from coupon_core.events import Event, relay_outbox
-from coupon_core.keys import METRICS, PG_POOL, REDIS
+from coupon_core.events import Event, relay_task
 
 from issuance_service.db import coupons as coupons_db
-from issuance_service.keys import SETTINGS
 from issuance_service.usecases.issue import EVENT_STREAM_SERVICE
 
 _DELTAS = {"coupon.redeemed": 1, "coupon.redemption_reversed": -1}
@@ -24,21 +21,7 @@ async def on_redemption_events(conn: Connection, batch: list[Event]) -> None:
     await coupons_db.add_redemptions(conn, {key: n for key, n in uses.items() if key[0].isdigit()})
 
 
-async def relay(app: web.Application) -> None:
-    await relay_outbox(
-        app[PG_POOL],
-        app[REDIS],
-        service=EVENT_STREAM_SERVICE,
-        max_entries=app[SETTINGS].stream_max_entries,
-        metrics=app[METRICS],
-    )
-
-
-async def consume_redemptions(app: web.Application) -> None:
-    await consume(
-        app[PG_POOL],
-        app[REDIS],
-        stream_service="redemption",
-        consumer="issuance",
-        handler=on_redemption_events,
-    )
+relay = relay_task(EVENT_STREAM_SERVICE)
+consume_redemptions = consumer_task(
+    stream_service="redemption", consumer="issuance", handler=on_redemption_events
+)

@@ -3,21 +3,20 @@
 Each pass (every ``RECONCILE_INTERVAL_S``) checks the series that issued coupons since the
 pass before (``RECONCILE_MARGIN_S`` earlier), and in them the total and the counters of the
 customers issued to; plus a slice of every series, so that each is compared in full once per
-``RECONCILE_FULL_SWEEP_H`` (usecases/reconcile.py does the checks; docs/issuance.md,
-"Reconciler").
+``RECONCILE_FULL_SWEEP_H`` (coupon_core.reconcile runs the passes, usecases/reconcile.py
+does the checks; docs/issuance.md, "Reconciler").
 """
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 
 import asyncpg
 from aiohttp import web
+from coupon_core.db import Connection
 from coupon_core.keys import PG_POOL, REDIS
-from coupon_core.lifecycle import every
-from coupon_core.reconcile import ReconcileMetrics, report
-from coupon_core.sweep import Sweep
+from coupon_core.reconcile import Checked, PeriodicReconciler, ReconcileMetrics, timing
 from redis.asyncio import Redis
 
 from issuance_service.db import coupons as coupons_db
@@ -27,9 +26,15 @@ from issuance_service.keys import RECONCILE_METRICS, SCRIPTS, SETTINGS
 from issuance_service.usecases.reconcile import ISSUED_AT_RESOLUTION, UNITS, check_series
 
 
-class Reconciler:
-    """The periodic reconciler of one replica: the series issued from since its last pass,
-    plus a slice of the full sweep."""
+class Reconciler(PeriodicReconciler[int, Collection[int]]):
+    """The periodic reconciler of one replica: the series issued from since its last pass
+    (their totals and the counters of the customers issued to), plus a slice of the full
+    sweep."""
+
+    units = UNITS
+    # issued_at is the issuing replica's clock, in whole seconds: the margin also covers
+    # its skew, and the window reaches back one more second.
+    resolution = ISSUED_AT_RESOLUTION
 
     def __init__(
         self,
@@ -37,48 +42,28 @@ class Reconciler:
         redis: Redis,
         scripts: Scripts,
         metrics: ReconcileMetrics | None,
-        *,
-        interval_s: float,
-        full_sweep_h: float,
-        margin_s: float,
+        **timing: float,
     ) -> None:
-        self.pool, self.redis, self.scripts, self.metrics = pool, redis, scripts, metrics
-        self.interval = timedelta(seconds=interval_s)
-        self.margin = timedelta(seconds=margin_s)
-        self.since: datetime | None = None
-        self.sweep: Sweep[int] = Sweep(interval_s=interval_s, period_s=full_sweep_h * 3600)
+        super().__init__(pool, metrics, **timing)
+        self.redis, self.scripts = redis, scripts
 
-    async def run_pass(self) -> int:
-        """One pass; the drift it repaired."""
-        started = time.perf_counter()
-        async with self.pool.acquire() as conn:
-            now: datetime = await conn.fetchval("SELECT clock_timestamp()")
-            # issued_at is the issuing replica's clock: the margin also covers its skew.
-            since = self.since or now - self.margin - ISSUED_AT_RESOLUTION - self.interval
-            changed = await coupons_db.issued_since(conn, since)
-            if self.sweep.exhausted:
-                self.sweep.restart(await series_db.all_ids(conn))
-        swept = self.sweep.take()
-        results = [
-            await check_series(self.pool, self.redis, self.scripts, s, customers=customers)
-            for s, customers in changed.items()
-        ]
-        results += [await check_series(self.pool, self.redis, self.scripts, s) for s in swept]
-        self.since = now - self.margin - ISSUED_AT_RESOLUTION
-        checked = {"changed": len(changed), "sweep": len(swept)}
-        return report(self.metrics, results, checked, started=started, units=UNITS)
+    async def changed_since(
+        self, conn: Connection, since: datetime
+    ) -> Mapping[int, Collection[int]]:
+        return await coupons_db.issued_since(conn, since)
+
+    async def everything(self, conn: Connection) -> Iterable[int]:
+        return await series_db.all_ids(conn)
+
+    async def check_changed(self, item: int, changes: Collection[int]) -> Checked:
+        return await check_series(self.pool, self.redis, self.scripts, item, customers=changes)
+
+    async def check(self, item: int) -> Checked:
+        return await check_series(self.pool, self.redis, self.scripts, item)
 
 
 async def reconcile_periodically(app: web.Application) -> None:
     """The reconciler's background task: a pass every ``RECONCILE_INTERVAL_S``."""
-    settings = app[SETTINGS]
-    reconciler = Reconciler(
-        app[PG_POOL],
-        app[REDIS],
-        app[SCRIPTS],
-        app[RECONCILE_METRICS],
-        interval_s=settings.reconcile_interval_s,
-        full_sweep_h=settings.reconcile_full_sweep_h,
-        margin_s=settings.reconcile_margin_s,
-    )
-    await every(settings.reconcile_interval_s, "reconcile", reconciler.run_pass)
+    scripts, metrics = app[SCRIPTS], app[RECONCILE_METRICS]
+    reconciler = Reconciler(app[PG_POOL], app[REDIS], scripts, metrics, **timing(app[SETTINGS]))
+    await reconciler.run()

@@ -37,7 +37,7 @@ async def get(conn: Connection, code: str, *, for_update: bool = False) -> Promo
 
 
 async def unretired(conn: Connection) -> list[Promotion]:
-    """Every promotion whose Redis keys were not retired (usecases/retire.py)."""
+    """Every promotion whose Redis keys were not retired (coupon_core.retirement)."""
     rows = await conn.fetch(
         f"SELECT {COLUMNS} FROM promotions WHERE retired_at IS NULL ORDER BY id"
     )

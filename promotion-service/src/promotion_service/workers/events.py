@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from aiohttp import web
 from coupon_core import events, redis_keys
-from coupon_core.consumer import consume, net_uses
+from coupon_core.consumer import consumer_task, net_uses
 from coupon_core.db import Connection
-from coupon_core.keys import CORE_SETTINGS, METRICS, PG_POOL, REDIS
 
 from promotion_service.db import coupons as coupon_db
 
@@ -25,17 +23,7 @@ async def count_uses(conn: Connection, batch: list[events.Event]) -> None:
     await coupon_db.add_used(conn, net_uses(batch, redis_keys.PROMOTION, USED_DELTA))
 
 
-async def relay(app: web.Application) -> None:
-    await events.relay_outbox(
-        app[PG_POOL],
-        app[REDIS],
-        service=SERVICE,
-        max_entries=app[CORE_SETTINGS].stream_max_entries,
-        metrics=app[METRICS],
-    )
-
-
-async def consume_redemptions(app: web.Application) -> None:
-    await consume(
-        app[PG_POOL], app[REDIS], stream_service="redemption", consumer=SERVICE, handler=count_uses
-    )
+relay = events.relay_task(SERVICE)
+consume_redemptions = consumer_task(
+    stream_service="redemption", consumer=SERVICE, handler=count_uses
+)
