@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -19,8 +19,9 @@ from coupon_core.lifecycle import redis_from_url
 from coupon_core.scripts import load_scripts
 from coupon_core.settings import ServiceSettings
 from coupon_core.web import build_app
-from coupon_dev.embedded_cluster import EmbeddedRedisCluster
+from coupon_dev.embedded_cluster import EmbeddedRedisCluster, port_of
 from coupon_dev.testing.poll import until
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
@@ -47,7 +48,7 @@ async def cluster(redis_cluster_url: str) -> AsyncIterator[RedisCluster]:
 
 
 def _nodes_of(client: RedisCluster, keys: list[str]) -> set[int]:
-    return {client.get_node_from_key(key).port for key in keys}
+    return {port_of(client, key) for key in keys}
 
 
 async def test_scripts_take_hash_tagged_keys_on_every_node(
@@ -143,7 +144,7 @@ async def test_get_many_reads_keys_of_any_slots_in_order(
     for client in (cluster, redis_client):
         for n, key in enumerate(spread[::2] + one_slot[:2]):
             await client.set(key, str(n))
-        pipe = AutoPipeline(client)
+        pipe = AutoPipeline(cast(Redis, client))
         assert await pipe.get_many(spread + one_slot) == [
             *(str(n // 2).encode() if n % 2 == 0 else None for n in range(12)),
             b"6",
@@ -183,10 +184,14 @@ async def test_outbox_relay_and_consumer_run_on_the_cluster(
                 payload={"code": f"C{n}", "group": "P:SPRING", "couponId": n},
             )
 
-    relay = asyncio.create_task(events.relay_outbox(pool, redis, service="promotion"))
+    relay = asyncio.create_task(events.relay_outbox(pool, cast(Redis, redis), service="promotion"))
     consumer = asyncio.create_task(
         consume(
-            pool, redis, stream_service="promotion", consumer="redemption", handler=each(handler)
+            pool,
+            cast(Redis, redis),
+            stream_service="promotion",
+            consumer="redemption",
+            handler=each(handler),
         )
     )
     try:
