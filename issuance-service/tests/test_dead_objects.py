@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -24,7 +24,7 @@ RETIREMENT = Retirement(SCHEMA, grace=timedelta(days=30), batch=2)
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = redis_from_url(redis_url)
+    client = cast(Redis, redis_from_url(redis_url))
     yield client
     await client.aclose()
 

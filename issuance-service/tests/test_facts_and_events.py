@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import orjson
@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = redis_from_url(redis_url)
+    client = cast(Redis, redis_from_url(redis_url))
     yield client
     await client.aclose()
 
@@ -80,7 +80,8 @@ async def test_facts_index_and_registry_are_published(
     assert coupon_facts.per_customer_limit is None  # sameUserMultipleRedeem
 
     async def issued_event() -> bool:
-        entries = await redis.xrange(redis_keys.event_stream("issuance"))
+        stream = redis_keys.event_stream("issuance")
+        entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", await redis.xrange(stream))
         types = [orjson.loads(f[b"payload"]).get("code") for _, f in entries]
         return coupon["code"] in types
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import asyncpg
@@ -47,7 +47,7 @@ async def test_a_failed_insert_gives_back_counters_and_codes(
     assert ok.status == 200
     victim = await (await api.post("/v2/customers", json={"mobile": "2"})).json()
     db = await asyncpg.connect(database_url)
-    redis: Redis = redis_from_url(redis_url)
+    redis = cast(Redis, redis_from_url(redis_url))
     try:
         await db.execute(FAIL_FOR_CUSTOMER.format(customer_id=int(victim["id"])))
         body = {"seriesId": series["id"], "customer": {"id": victim["id"]}}
@@ -82,7 +82,7 @@ async def test_counters_lost_repeatedly_during_a_storm(
     limit, requests = 150, 600
     servers = [await aiohttp_server(create_app(replica_settings)) for _ in range(2)]
     bases = [str(s.make_url("")).rstrip("/") for s in servers]
-    redis: Redis = redis_from_url(redis_url)
+    redis = cast(Redis, redis_from_url(redis_url))
     path = "/v2/coupon/issue"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
@@ -151,7 +151,7 @@ async def test_a_refused_commit_keeps_the_take_until_a_rebuild(
     body = {"seriesId": series["id"], "customer": {"mobile": "1"}}
     assert (await api.post("/v2/coupon/issue", json=body)).status == 200
     db = await asyncpg.connect(database_url)
-    redis: Redis = redis_from_url(redis_url)
+    redis = cast(Redis, redis_from_url(redis_url))
     try:
         await db.execute(REFUSE_AT_COMMIT)
         failed = await api.post("/v2/coupon/issue", json=body)

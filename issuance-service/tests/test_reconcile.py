@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -35,7 +35,7 @@ class Stores:
         return await reconcile.reconcile(self.pool, self.redis, self.scripts, metrics)
 
     async def get(self, key: str) -> str | None:
-        value = await self.redis.get(key)
+        value = cast(bytes | None, await self.redis.get(key))
         return None if value is None else value.decode()
 
     async def issued(self, series_id: int) -> int:
@@ -50,7 +50,7 @@ class Stores:
 async def stores(database_url: str, redis_url: str) -> AsyncIterator[Stores]:
     """The reconciler's own connections, next to the service's (as the command's)."""
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    redis: Redis = redis_from_url(redis_url)
+    redis = cast(Redis, redis_from_url(redis_url))
     try:
         yield Stores(pool, redis, load_scripts(redis, LUA_DIR))
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 from coupon_core import redis_keys
@@ -56,7 +57,7 @@ def _series(**limits: int) -> Series:
 async def scripts(
     request: pytest.FixtureRequest, redis_url: str
 ) -> AsyncIterator[counters.Scripts]:
-    client: Redis = redis_from_url(redis_url)
+    client = cast(Redis, redis_from_url(redis_url))
     loaded = load_scripts(client, LUA_DIR)
     if request.param == "after SCRIPT FLUSH":
         await client.script_flush()
@@ -91,7 +92,7 @@ async def test_take_checks_every_limit_and_release_gives_back(scripts: counters.
 
 
 async def test_cold_series_takes_nothing(scripts: counters.Scripts, redis_url: str) -> None:
-    client: Redis = redis_from_url(redis_url)
+    client = cast(Redis, redis_from_url(redis_url))
     try:
         await client.delete(redis_keys.issuance_warm("S:7"))
         taken = await counters.take(scripts, series=_series(), customer_id=1, count=1, now=NOW)
@@ -104,7 +105,7 @@ async def test_cold_series_takes_nothing(scripts: counters.Scripts, redis_url: s
 async def test_a_total_lost_on_its_own_reads_cold(
     scripts: counters.Scripts, redis_url: str
 ) -> None:
-    client: Redis = redis_from_url(redis_url)
+    client = cast(Redis, redis_from_url(redis_url))
     try:
         series = _series(max_create=1)
         assert await counters.take(scripts, series=series, customer_id=1, count=1, now=NOW)
@@ -119,7 +120,7 @@ async def test_a_give_back_never_lands_on_counters_rebuilt_since_the_take(
 ) -> None:
     """A take whose transaction is lost with its connection (and its lock) gives back after a
     rebuild has counted the ledger: the rebuilt counters keep what the ledger says."""
-    client: Redis = redis_from_url(redis_url)
+    client = cast(Redis, redis_from_url(redis_url))
     try:
         series = _series(max_create=10)
         taken = await counters.take(scripts, series=series, customer_id=1, count=1, now=NOW)
