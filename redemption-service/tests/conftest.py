@@ -4,7 +4,7 @@ owning services publish them."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import asyncpg
@@ -32,7 +32,7 @@ def app(settings: Settings) -> web.Application:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client: Redis = redis_from_url(redis_url)
+    client = cast(Redis, redis_from_url(redis_url))
     yield client
     await client.aclose()
 

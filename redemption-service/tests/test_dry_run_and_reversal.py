@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -98,11 +98,11 @@ async def test_reversal_gives_back_every_counter_once(client: Any, redis: Redis)
         redis_keys.redeemed_total("S:22"),
         redis_keys.redeemed_by_customer("S:22", "c-1"),
     ]
-    assert [int(v) for v in await redis.mget(keys)] == [0, 0, 0, 0]
+    assert [int(v) for v in cast("list[bytes]", await redis.mget(keys))] == [0, 0, 0, 0]
     again = await client.post(f"/v2/coupon/redemptions/{rid}/reverse")
     assert again.status == 200
     assert await again.json() == first
-    assert [int(v) for v in await redis.mget(keys)] == [0, 0, 0, 0]
+    assert [int(v) for v in cast("list[bytes]", await redis.mget(keys))] == [0, 0, 0, 0]
     assert (await _redeem(client, "J1", "222"))["item_status"]["code"] == 700
 
 

@@ -3,7 +3,7 @@ the transactional outbox."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import orjson
@@ -24,7 +24,7 @@ async def _events(redis: Redis, count: int) -> list[tuple[str, dict[str, Any]]]:
 
 
 async def _at_least(redis: Redis, count: int) -> list[Any] | None:
-    entries: list[Any] = await redis.xrange(STREAM)
+    entries = cast("list[Any]", await redis.xrange(STREAM))
     return entries if len(entries) >= count else None
 
 
