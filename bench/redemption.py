@@ -21,7 +21,6 @@ import cProfile
 import os
 import pstats
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -233,4 +232,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
