@@ -217,7 +217,8 @@ async def relay_outbox(
     work again. The relay marker (missing: Redis lost its data, replay the retained outbox)
     is checked at most every ``MARKER_CHECK_S``. The stream is maintained
     (:func:`maintain_stream`) every ``MAINTAIN_EVERY_S`` and after each batch's worth of
-    published events, so it holds at most ``max_entries`` plus one batch."""
+    published events, so it holds less than ``max_entries`` plus two batches (the publish
+    that completes a batch's worth can itself be a whole batch)."""
     declared = tuple(streams.CONSUMER_GROUPS.get(service, ()) if groups is None else groups)
     stream_metrics = streams.StreamMetrics.of(metrics or Metrics(service))
     stream = redis_keys.event_stream(service)
