@@ -102,8 +102,6 @@ def request_head(
     identity = sign_identity(
         principal, method=request.method, path=path, query=query, body=body, secret=secret
     )
-    # The client and the trusted proxies after it, as the per-address limits saw them; what a
-    # client wrote about itself is not passed on.
     parts = [
         request.method,
         " ",
@@ -117,7 +115,9 @@ def request_head(
         if name.lower() not in drop:
             parts += (name, ": ", value, "\r\n")
             lines += 1
-    parts += (
+    # X-Forwarded-For: the client and the trusted proxies after it, as the per-address limits
+    # saw them; what a client wrote about itself is not passed on.
+    parts.append(
         f"{IDENTITY_HEADER}: {identity}\r\n"
         f"X-Request-ID: {request[REQUEST_ID]}\r\n"
         f"X-Forwarded-For: {', '.join(forwarded_chain(request))}\r\n"
