@@ -169,17 +169,29 @@ class Gatekeeper:
                 f"This API token is not whitelisted for {endpoint}.", code="not_whitelisted"
             )
 
-    async def admit(self, caller: Caller) -> Window:
+    def _budget(self, caller: Caller) -> tuple[str, int]:
         principal = caller.principal
         if principal.kind == "user":
             limit = self.settings.user_rate_limit_per_minute
         else:
             limit = caller.rate_limit or self.settings.rate_limit_per_minute
-        key = redis_keys.rate_limit_window(principal.kind, principal.id)
-        admitted, window = await self._limiter().admit(key, limit)
+        return redis_keys.rate_limit_window(principal.kind, principal.id), limit
+
+    @staticmethod
+    def _within(taken: tuple[bool, Window]) -> Window:
+        admitted, window = taken
         if not admitted:
             raise too_many(window, "Rate limit exceeded; retry after the window resets.")
         return window
+
+    def admit_leased(self, caller: Caller) -> Window | None:
+        """:meth:`admit` from this replica's lease alone (no await), or None when Redis must
+        be asked."""
+        taken = self._limiter().leased(*self._budget(caller))
+        return None if taken is None else self._within(taken)
+
+    async def admit(self, caller: Caller) -> Window:
+        return self._within(await self._limiter().admit(*self._budget(caller)))
 
     def _account(self, email: str) -> str:
         # Keyed, so Redis holds no email addresses.

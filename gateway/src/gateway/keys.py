@@ -26,3 +26,5 @@ CALLER = web.RequestKey("caller", Caller)
 CREDENTIAL = web.RequestKey("credential", Credential)
 RATE_WINDOW = web.RequestKey("rate_window", Window)
 ROUTE_MATCH = web.RequestKey("route_match", RouteMatch)
+# The client address and the trusted proxies it came through (api/middleware.py).
+FORWARDED_CHAIN = web.RequestKey("forwarded_chain", list[str])

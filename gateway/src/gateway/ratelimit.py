@@ -88,18 +88,29 @@ class RateLimiter:
         count, ttl, granted = await self._script(keys=[key], args=[WINDOW_MS, wanted, cap])
         return int(count), int(ttl), int(granted)
 
+    def leased(self, key: str, limit: int) -> tuple[bool, Window] | None:
+        """:meth:`admit` answered from this replica's lease, without Redis and without an
+        await (the hot path), or None when Redis must be asked."""
+        lease = self._leases.get(key)
+        if lease is None or lease.limit != limit:
+            return None
+        now = time.monotonic()
+        if lease.until <= now:
+            return None
+        reset_ms = int((lease.until - now) * 1000)
+        if lease.units:
+            lease.units -= 1
+            return True, Window(limit, lease.count - lease.units, reset_ms)
+        if lease.count >= limit:
+            return False, Window(limit, limit, reset_ms)
+        return None
+
     async def admit(self, key: str, limit: int) -> tuple[bool, Window]:
         """Takes one unit of ``key``'s budget: (admitted?, the window for the headers)."""
         while True:
-            now = time.monotonic()
-            lease = self._leases.get(key)
-            if lease is not None and lease.until > now and lease.limit == limit:
-                reset_ms = int((lease.until - now) * 1000)
-                if lease.units:
-                    lease.units -= 1
-                    return True, Window(limit, lease.count - lease.units, reset_ms)
-                if lease.count >= limit:
-                    return False, Window(limit, limit, reset_ms)
+            found = self.leased(key, limit)
+            if found is not None:
+                return found
             fetching = self._fetching.get(key)
             if fetching is None:
                 break

@@ -12,14 +12,30 @@ from coupon_core.routes import PUBLIC_PATHS, PUBLIC_PREFIXES, UNMETERED_IN_OUTAG
 from redis.exceptions import RedisError
 
 from gateway.domain.addresses import UNKNOWN
-from gateway.keys import CALLER, CREDENTIAL, GATEKEEPER, RATE_WINDOW, ROUTE_MATCH, SETTINGS
+from gateway.keys import (
+    CALLER,
+    CREDENTIAL,
+    FORWARDED_CHAIN,
+    GATEKEEPER,
+    RATE_WINDOW,
+    ROUTE_MATCH,
+    SETTINGS,
+)
 
 log = logging.getLogger(__name__)
 
 
 def forwarded_chain(request: web.Request) -> list[str]:
     """The client address and the trusted proxies it came through, as far as the gateway can
-    vouch for them: client first, the TCP peer last (domain/addresses.py)."""
+    vouch for them: client first, the TCP peer last (domain/addresses.py). Worked out once a
+    request: the edge checks and the proxy's X-Forwarded-For both read it."""
+    chain = request.get(FORWARDED_CHAIN)
+    if chain is None:
+        chain = request[FORWARDED_CHAIN] = _chain(request)
+    return chain
+
+
+def _chain(request: web.Request) -> list[str]:
     proxies = request.app[GATEKEEPER].proxies
     if not proxies:
         return [request.remote or UNKNOWN]
@@ -57,12 +73,16 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         request.app[PG_POOL], request.headers.get("Authorization"), address
     )
     gatekeeper.authorize(caller, request.method, request.path, template)
-    try:
-        request[RATE_WINDOW] = await gatekeeper.admit(caller)
-    except RedisError as exc:
-        if (request.method, template) not in UNMETERED_IN_OUTAGE:
-            raise
-        log.warning("rate limit not checked for %s %s: %r", request.method, template, exc)
+    window = gatekeeper.admit_leased(caller)
+    if window is None:
+        try:
+            window = await gatekeeper.admit(caller)
+        except RedisError as exc:
+            if (request.method, template) not in UNMETERED_IN_OUTAGE:
+                raise
+            log.warning("rate limit not checked for %s %s: %r", request.method, template, exc)
+    if window is not None:
+        request[RATE_WINDOW] = window
     request[CALLER] = caller
     request[CREDENTIAL] = credential
     request[PRINCIPAL] = caller.principal
