@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,7 +25,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from coupon_core.identity import IDENTITY_HEADER, IdentityError, verify_identity
-from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET, database_url_for, settings_env
+from coupon_dev.testing.plugin import (
+    TEST_IDENTITY_SECRET,
+    create_database,
+    database_url_for,
+    settings_env,
+)
 from coupon_dev.testing.provision import Infra
 from gateway.app import create_app
 from gateway.settings import Settings
@@ -64,12 +68,7 @@ async def through_gateway(
 
     async def start(app: web.Application, **gateway_settings: Any) -> TestClient[Any, Any]:
         upstream = await aiohttp_server(app)
-        name = f"test_gw_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(infra.postgres_url)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
+        name = await create_database(infra.postgres_url, "test_gw_")
         databases.append(name)
         settings = settings_in_front_of(
             upstream_url(upstream),

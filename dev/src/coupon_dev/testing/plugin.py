@@ -59,6 +59,17 @@ async def _drop(admin_url: str, names: list[str]) -> None:
         await admin.close()
 
 
+async def create_database(admin_url: str, prefix: str) -> str:
+    """A new, empty database named ``prefix`` and a random suffix; its name."""
+    name = f"{prefix}{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return name
+
+
 @pytest.fixture
 async def database_url(infra: Infra, _finished_databases: list[str]) -> AsyncIterator[str]:
     """A new, empty database for this test.
@@ -68,12 +79,7 @@ async def database_url(infra: Infra, _finished_databases: list[str]) -> AsyncIte
     database vanish underneath it.
     """
     await _drop(infra.postgres_url, _finished_databases)
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(infra.postgres_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    name = await create_database(infra.postgres_url, "test_")
     yield database_url_for(infra.postgres_url, name)
     _finished_databases.append(name)
 
