@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := shared gateway promotion-service issuance-service redemption-service cli dev
+PACKAGES := shared gateway promotion-service issuance-service redemption-service webhook-service cli dev
 TEST_DIRS = $(wildcard $(addsuffix /tests,$(PACKAGES)))
 PYTEST_ARGS ?=
 

@@ -1,0 +1,1 @@
+"""The webhook-service: endpoints, signed deliveries of the platform's events, retries."""
