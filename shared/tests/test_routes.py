@@ -17,6 +17,7 @@ from coupon_core.routes import (
     PLATFORM,
     PROMOTION,
     REDEMPTION,
+    WEBHOOK,
     Access,
     Endpoint,
     Mount,
@@ -27,7 +28,7 @@ from coupon_core.routes import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("promotion-service", "issuance-service", "redemption-service")
+SERVICES = ("promotion-service", "issuance-service", "redemption-service", "webhook-service")
 
 
 def sample(template: str) -> str:
@@ -39,9 +40,9 @@ def test_every_endpoint_has_one_upstream_and_one_access() -> None:
     seen = [(e.method, shape(e.template)) for e in ENDPOINTS]
     assert len(seen) == len(set(seen))
     for endpoint in ENDPOINTS:
-        assert endpoint.service in (GATEWAY, PROMOTION, ISSUANCE, REDEMPTION)
+        assert endpoint.service in (GATEWAY, PROMOTION, ISSUANCE, REDEMPTION, WEBHOOK)
         assert isinstance(endpoint.access, Access)
-    assert {e.service for e in ENDPOINTS} == {GATEWAY, PROMOTION, ISSUANCE, REDEMPTION}
+    assert {e.service for e in ENDPOINTS} == {GATEWAY, PROMOTION, ISSUANCE, REDEMPTION, WEBHOOK}
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.template}")

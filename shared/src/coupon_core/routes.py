@@ -29,6 +29,7 @@ GATEWAY = "gateway"
 PROMOTION = "promotion"
 ISSUANCE = "issuance"
 REDEMPTION = "redemption"
+WEBHOOK = "webhook"
 
 
 class Access(StrEnum):
@@ -103,6 +104,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/v2/coupon/redemptions/reconcile", REDEMPTION),
     Endpoint("POST", "/api/v1/coupon/activate", REDEMPTION, Access.USER),
     Endpoint("GET", "/api/v1/users/subscriptions", REDEMPTION, Access.USER),
+    # webhook-service (CRM)
+    Endpoint("GET", "/api/v1/webhooks", WEBHOOK),
+    Endpoint("POST", "/api/v1/webhooks", WEBHOOK),
+    Endpoint("GET", "/api/v1/webhooks/event-types", WEBHOOK),
+    Endpoint("GET", "/api/v1/webhooks/{id}", WEBHOOK),
+    Endpoint("PATCH", "/api/v1/webhooks/{id}", WEBHOOK),
+    Endpoint("DELETE", "/api/v1/webhooks/{id}", WEBHOOK),
+    Endpoint("POST", "/api/v1/webhooks/{id}/rotate-secret", WEBHOOK),
+    Endpoint("POST", "/api/v1/webhooks/{id}/test", WEBHOOK),
+    Endpoint("GET", "/api/v1/webhooks/{id}/deliveries", WEBHOOK),
+    Endpoint("GET", "/api/v1/webhooks/{id}/attempts", WEBHOOK),
+    Endpoint("POST", "/api/v1/webhooks/{id}/redeliver", WEBHOOK),
 )
 
 # What the gateway forwards to each service, also where no endpoint matches (the service
@@ -117,6 +130,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(REDEMPTION, "/v2/coupon/redemptions*"),
     Mount(REDEMPTION, "/api/v1/coupon/activate"),
     Mount(REDEMPTION, "/api/v1/users/subscriptions"),
+    Mount(WEBHOOK, "/api/v1/webhooks*"),
 )
 
 PLATFORM_ROUTES: tuple[tuple[str, str], ...] = tuple((e.method, e.template) for e in ENDPOINTS)
