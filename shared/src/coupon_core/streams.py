@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 # Which consumer groups read which service's stream (``consume(stream_service=key,
 # consumer=group)``). A consumer of a new stream is declared here first.
 CONSUMER_GROUPS: Mapping[str, tuple[str, ...]] = {
-    "redemption": ("issuance", "promotion"),
+    "redemption": ("issuance", "promotion", "webhook"),
+    "issuance": ("webhook",),
+    "promotion": ("webhook",),
 }
 # Entries kept whatever the groups have consumed, so a stream is never emptied needlessly.
 STREAM_TAIL = 100
