@@ -37,6 +37,7 @@ from couponctl.demo import add_demo
 from couponctl.doctor import add_doctor, add_reconcile
 from couponctl.render import plain
 from couponctl.resources import add_customers, add_promotions, add_series, add_users
+from couponctl.webhooks import add_webhooks
 
 
 def _common(suppress: bool) -> argparse.ArgumentParser:
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_coupons(subparsers, common)
     add_series(subparsers, common)
     add_customers(subparsers, common)
+    add_webhooks(subparsers, common)
     add_doctor(subparsers, common)
     add_reconcile(subparsers, common)
     add_demo(subparsers, common)

@@ -19,6 +19,10 @@ from coupon_dev.stack import Stack, StackConfig
 from couponctl.__main__ import main
 
 STACK_TOKEN = "cli-bootstrap-admin-token-0123456789"  # noqa: S105
+WEBHOOK_TO_LOOPBACK = {
+    "WEBHOOK_ALLOW_HTTP_LOOPBACK": "true",
+    "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+}
 
 
 def unique(prefix: str) -> str:
@@ -63,6 +67,8 @@ def platform() -> Iterator[Stack]:
             durable=False,
             # Small generation requests run as background jobs, so the job path is tested.
             extra_env={"GENERATION_SYNC_LIMIT": "10"},
+            # The webhook tests' receiver listens on loopback over plain http.
+            service_env={"webhook": WEBHOOK_TO_LOOPBACK},
         )
         with Stack(config) as running:
             yield running
