@@ -1,5 +1,5 @@
-"""coupon.redeemed, coupon.redemption_reversed and coupon.activated reach the stream through
-the transactional outbox."""
+"""coupon.redeemed, coupon.redemption_reversed, coupon.activated and limit.reached reach the
+stream through the transactional outbox."""
 
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ async def test_outbox_events(
     grant = SubscriptionGrant(subscription_type_id=1, subscription_type_name="m", length_days=7)
     await publish_group(redis, "P:EV", ["EV1", "EV2"], grant=grant)
     await publish_customer(redis, "ev-1", mobile="321")
+    paid = [{"number": "T-77", "amount": 80}]
     status, body = await post_signed(
-        http, base, "/v1.1/coupon/redeem", redeem_body(coupon_in("EV1", "321", amount=80))
+        http, base, "/v1.1/coupon/redeem", redeem_body(coupon_in("EV1", "321", transaction=paid))
     )
     assert status == 200
     rid = body["response"]["coupons"]["coupon"]["redemption_id"]
@@ -50,13 +51,16 @@ async def test_outbox_events(
         principal=Principal("user", "u-9", "u@example.com"),
     )
     assert status == 200
-    (t1, redeemed), (t2, reversed_), (t3, activation) = await _events(redis, 3)
+    (t1, redeemed), (t2, reversed_), (t3, activation), (t4, used_up) = await _events(redis, 4)
     assert (t1, t2, t3) == ("coupon.redeemed", "coupon.redemption_reversed", "coupon.activated")
+    # An activation uses its coupon up: the limit.reached event written with it.
+    assert (t4, used_up["scope"], used_up["code"]) == ("limit.reached", "coupon", "EV2")
     assert redeemed["redemptionId"] == rid
     assert redeemed["code"] == "EV1"
     assert redeemed["group"] == "P:EV"
     assert redeemed["customerId"] == "ev-1"
     assert redeemed["couponValue"] == 80
+    assert redeemed["transactionNumber"] == "T-77"
     assert "redeemedAt" in redeemed
     assert reversed_["redemptionId"] == rid
     assert reversed_["customerId"] == "ev-1"

@@ -167,22 +167,22 @@ async def test_a_give_back_never_lands_on_rebuilt_counters(
     assert (status, _item(body)) == (200, 700)
     counters = app[COUNTERS]
     key = redis_keys.redeemed_coupon("S:5", "E1")
-    statuses, epoch = await counters.guard(
+    guarded = await counters.guard(
         "all", "S:5", total_limit=None, per_customer_limit=None, uses=[Use("E1", "c-1", 2)]
     )
-    assert statuses == [700]
+    assert guarded.statuses == [700]
     assert await redis.get(key) == b"2"
     # The take never reached the ledger; a rebuild set the counters from it meanwhile.
     await rebuild_group(app[PG_POOL], counters, "S:5", force=True)
     assert await redis.get(key) == b"1"
-    await counters.release("S:5", [("E1", "c-1")], epoch=epoch)
+    await counters.release("S:5", [("E1", "c-1")], epoch=guarded.epoch)
     assert await redis.get(key) == b"1"
     # Without a rebuild in between, the same give-back applies.
-    statuses, epoch = await counters.guard(
+    guarded = await counters.guard(
         "all", "S:5", total_limit=None, per_customer_limit=None, uses=[Use("E1", "c-1", 2)]
     )
     assert await redis.get(key) == b"2"
-    await counters.release("S:5", [("E1", "c-1")], epoch=epoch)
+    await counters.release("S:5", [("E1", "c-1")], epoch=guarded.epoch)
     assert await redis.get(key) == b"1"
 
 

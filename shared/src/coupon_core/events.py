@@ -33,11 +33,17 @@ Event types and payloads (camelCase JSON; ``group`` is a group ref (redis_keys.g
 type                            stream (producer)   payload
 ==============================  ==================  =============================================
 coupon.created                  promotion           code, group, couponId
-promotion.updated               promotion           group, promotionCode
+promotion.updated               promotion           group, promotionCode (a generated batch:
+                                                    couponsGenerated, jobId of a job's batch)
+generation.completed            promotion           jobId, promotionCode, requested, generated,
+                                                    status ("done" | "failed"), completedAt
 coupon.issued                   issuance            code, group, couponId, customerId, issuedAt
 series.updated                  issuance            group, seriesId
+limit.reached                   issuance,           scope, group, code, counter, limit, used,
+                                redemption          reachedAt (:func:`limit_reached`)
 coupon.redeemed                 redemption          redemptionId, code, group, customerId,
-                                                    amount, couponValue, redeemedAt
+                                                    amount, couponValue, transactionNumber,
+                                                    redeemedAt
 coupon.redemption_reversed      redemption          redemptionId, code, group, customerId,
                                                     reversedAt
 coupon.activated                redemption          activationId, code, group, userId,
@@ -45,6 +51,19 @@ coupon.activated                redemption          activationId, code, group, u
 ==============================  ==================  =============================================
 
 An activation uses the coupon once, like a redemption: ``used`` counts both.
+``transactionNumber`` is null when the redeem named no transaction.
+
+``generation.completed`` is written once per generation job, in the transaction that
+finishes it: its last batch (``done``), or its failure (``failed``, the promotion deleted
+included). A generation within the request has no job and no such event.
+
+``limit.reached`` is written in the same statement or transaction as the use that made a
+counter go from limit - 1 to its limit, so exactly once per reaching (a use given back
+takes its event with it; a reversal and a new use reach it again): ``scope`` "coupon" (a
+coupon's usage limit; ``code`` names it), "promotion" or "series" (the group's total limit,
+``code`` null); ``counter`` "redemptions" (redeems; an activation, which uses its coupon
+once, reaches a coupon limit of 1) or "issues" (a series' ``maxCreate``); ``used`` is the
+counter's value after the use, the limit.
 """
 
 from __future__ import annotations
@@ -55,7 +74,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from aiohttp import web
@@ -86,6 +105,29 @@ class Event:
     type: str
     payload: dict[str, Any]
     occurred_at: str
+
+
+LIMIT_REACHED = "limit.reached"
+LimitCounter = Literal["redemptions", "issues"]
+_SCOPES: dict[str, str] = {redis_keys.PROMOTION: "promotion", redis_keys.SERIES: "series"}
+
+
+def limit_reached(
+    *, group: str, code: str | None, counter: LimitCounter, limit: int, reached_at: str | None
+) -> dict[str, Any]:
+    """The payload of a ``limit.reached`` event: a use took the last unit of ``limit``.
+    With ``code`` the coupon's own counter, without it the total of ``group`` (a group
+    ref: its kind names the scope). A statement that stamps the time itself replaces
+    ``reachedAt`` (None here)."""
+    return {
+        "scope": "coupon" if code is not None else _SCOPES[group.partition(":")[0]],
+        "group": group,
+        "code": code,
+        "counter": counter,
+        "limit": limit,
+        "used": limit,
+        "reachedAt": reached_at,
+    }
 
 
 async def enqueue(

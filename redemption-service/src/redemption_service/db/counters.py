@@ -22,6 +22,9 @@ from redis.commands.core import AsyncScript
 Mode = Literal["all", "partial", "check"]
 COLD = -1
 UNLIMITED = -1
+# What the guard reports per item taken: the counters its use made reach their limit.
+REACHED_COUPON = 1  # the coupon's usage counter
+REACHED_TOTAL = 2  # the group's total
 # Counters read per MGET.
 READ_CHUNK = 1000
 # Counters written per rebuild_chunk.lua call (or deleted per UNLINK) by a rebuild too
@@ -71,6 +74,17 @@ def expected_counters(group: str, live: Iterable[tuple[str, str, int]]) -> dict[
     return dict(totals)
 
 
+@dataclass(frozen=True, slots=True)
+class Guarded:
+    """What one guard call judged: an item status per use (700 ok, 711, 714, 723), the
+    epoch of the counters (to give back with :meth:`Counters.release`) and, per use taken,
+    the counters it made reach their limit (``REACHED_*`` flags; 0 for a use not taken)."""
+
+    statuses: list[int]
+    epoch: str
+    reached: list[int]
+
+
 class Counters:
     def __init__(self, redis: Redis, scripts: dict[str, AsyncScript]) -> None:
         self.redis = redis
@@ -89,10 +103,10 @@ class Counters:
         total_limit: int | None,
         per_customer_limit: int | None,
         uses: Sequence[Use],
-    ) -> tuple[list[int], str]:
-        """Item statuses (700 ok, 711, 714, 723) and the epoch of the counters (to give back
-        with :meth:`release`); in "all" mode nothing is taken unless every use passes.
-        Raises :class:`Cold` when the group must be rebuilt first."""
+    ) -> Guarded:
+        """Judge and take ``uses`` in one script; in "all" mode nothing is taken unless
+        every use passes, in "check" mode nothing at all. Raises :class:`Cold` when the
+        group must be rebuilt first."""
         keys = [redis_keys.redemption_warm(group), redis_keys.redeemed_total(group)]
         args: list[str | int] = [mode, _limit(total_limit), _limit(per_customer_limit)]
         for use in uses:
@@ -103,9 +117,12 @@ class Counters:
         result = await self.pipe.script(self._guard, keys, args)
         if result[0] == COLD:
             raise Cold(group)
-        epoch = result[-1]
-        return [int(x) for x in result[:-1]], (
-            epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+        n = len(uses)
+        epoch = result[n]
+        return Guarded(
+            statuses=[int(x) for x in result[:n]],
+            epoch=epoch.decode() if isinstance(epoch, bytes) else str(epoch),
+            reached=[int(x) for x in result[n + 1 : 2 * n + 1]],
         )
 
     async def release(

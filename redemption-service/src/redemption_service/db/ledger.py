@@ -30,6 +30,8 @@ class NewRedemption:
     coupon_value: Decimal
     transaction_number: str
     custom_fields: list[dict[str, str]]
+    # The limit.reached payloads of this use (events.limit_reached), written with the row.
+    limits_reached: Sequence[dict[str, object]] = ()
 
 
 # The session-level shared locks of the groups ($1, keys in sorted order: the scan of the
@@ -43,12 +45,14 @@ SELECT ids.id FROM (
 ) AS ids ON true
 """
 
-# One statement that writes redemptions, their coupon.redeemed outbox events and the
-# Idempotency-Key answers that go with them ("done": coupon_core.idempotency.store for a
-# batch), committed together. Given the groups' session-level shared locks ($13, keys), it
-# takes them over: "held" takes them at transaction level (kept until this statement's
-# commit) before any row is written, and "released" drops the session-level ones only once
-# every row is (it reads all of "ins", which reads "held"). With no keys it only writes.
+# One statement that writes redemptions, their coupon.redeemed outbox events, the
+# limit.reached events their uses make ($14, payloads stamped with the statement's time,
+# after the coupon.redeemed ones) and the Idempotency-Key answers that go with them
+# ("done": coupon_core.idempotency.store for a batch), committed together. Given the groups'
+# session-level shared locks ($13, keys), it takes them over: "held" takes them at
+# transaction level (kept until this statement's commit) before any row is written, and
+# "released" drops the session-level ones only once every row is (it reads all of "ins",
+# which reads "held"). With no keys it only writes.
 _WRITE = f"""
 WITH held AS (
     SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest($13::bigint[]) AS k
@@ -60,13 +64,21 @@ WITH held AS (
     INSERT INTO redemptions (id, code, group_ref, customer_id, amount, coupon_value,
                              transaction_number, custom_fields)
     SELECT id, c, g, cu, a, v, t, f::jsonb FROM src
-    RETURNING id, code, group_ref, customer_id, amount, coupon_value, redeemed_at
+    RETURNING id, code, group_ref, customer_id, amount, coupon_value, transaction_number,
+              redeemed_at
 ), events AS (
     INSERT INTO outbox (stream, event_type, payload)
-    SELECT '{STREAM}', 'coupon.redeemed', jsonb_build_object(
-        'redemptionId', id::text, 'code', code, 'group', group_ref, 'customerId', customer_id,
-        'amount', amount, 'couponValue', coupon_value, 'redeemedAt', redeemed_at)
-    FROM ins
+    SELECT '{STREAM}', e.event_type, e.payload FROM (
+        SELECT 0 AS part, id AS n, 'coupon.redeemed' AS event_type, jsonb_build_object(
+            'redemptionId', id::text, 'code', code, 'group', group_ref,
+            'customerId', customer_id, 'amount', amount, 'couponValue', coupon_value,
+            'transactionNumber', nullif(transaction_number, ''), 'redeemedAt', redeemed_at
+        ) AS payload FROM ins
+        UNION ALL
+        SELECT 1, r.n, '{events.LIMIT_REACHED}',
+               r.p::jsonb || jsonb_build_object('reachedAt', now())
+        FROM unnest($14::text[]) WITH ORDINALITY AS r(p, n)
+    ) AS e ORDER BY e.part, e.n
 ), done AS (
     UPDATE idempotency_keys k
     SET status = d.status, body = d.body::jsonb, completed_at = now()
@@ -119,6 +131,7 @@ async def write(
         [a.status for a in answers],
         [orjson.dumps(a.body).decode() for a in answers],
         list(lock_keys),
+        [orjson.dumps(p).decode() for r in rows for p in r.limits_reached],
     )
     return bool(released == len(lock_keys))
 

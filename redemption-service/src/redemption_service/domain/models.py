@@ -44,6 +44,7 @@ class Judged:
     value: Decimal = Decimal(0)
     redemption_id: int | None = None
     taken: bool = False
+    reached: int = 0  # the counters its use made reach their limit (db.counters.REACHED_*)
 
 
 @dataclass(frozen=True, slots=True)

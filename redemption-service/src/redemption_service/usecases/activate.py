@@ -17,6 +17,8 @@ from redemption_service.db import activations
 from redemption_service.db.activations import Subscription
 from redemption_service.usecases.judge import OWNERS, FactsUnavailable
 
+ACTIVATIONS_PER_COUPON = 1
+
 
 class Activated(idempotency.Uncommitted):
     """The activation and the subscription it grants, written in a transaction still open:
@@ -95,7 +97,8 @@ async def _write(
     now: datetime,
     notify_user: bool,
 ) -> Activated:
-    """The activation, its subscription and its event, in the caller's transaction."""
+    """The activation, its subscription and its events (coupon.activated, and the
+    limit.reached of the coupon it uses up), in the caller's transaction."""
     grant = group.grant
     assert grant is not None
     activation_id = await activations.insert_activation(
@@ -126,6 +129,19 @@ async def _write(
             "notifyUser": notify_user,
             "activatedAt": now.isoformat(),
         },
+    )
+    # A grant coupon activates once, whatever its usage limit: this use is its last.
+    await events.enqueue(
+        conn,
+        service="redemption",
+        event_type=events.LIMIT_REACHED,
+        payload=events.limit_reached(
+            group=group.group,
+            code=code,
+            counter="redemptions",
+            limit=ACTIVATIONS_PER_COUPON,
+            reached_at=now.isoformat(),
+        ),
     )
     return Activated(
         conn,

@@ -13,14 +13,21 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
-from coupon_core import idempotency
+from coupon_core import events, idempotency
 from coupon_core.db import rolled_back
 from coupon_core.errors import ServiceUnavailable
 from coupon_core.reconcile import ReconcileMetrics
 from redis.exceptions import RedisError
 
 from redemption_service.db import ledger
-from redemption_service.db.counters import Cold, Counters, Mode, Use
+from redemption_service.db.counters import (
+    REACHED_COUPON,
+    REACHED_TOTAL,
+    Cold,
+    Counters,
+    Mode,
+    Use,
+)
 from redemption_service.db.group_commit import GroupCommit, Seat
 from redemption_service.domain.models import Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
@@ -61,16 +68,17 @@ async def _guard_groups(
     for group, entries in by_group.items():
         facts = entries[0].group
         assert facts is not None
-        statuses, epochs[group] = await counters.guard(
+        guarded = await counters.guard(
             mode,
             group,
             total_limit=facts.total_limit,
             per_customer_limit=facts.per_customer_limit,
             uses=_uses(entries),
         )
-        for entry, status in zip(entries, statuses, strict=True):
-            entry.status = ItemStatus(status)
-        if mode == "all" and any(s != ItemStatus.OK for s in statuses):
+        epochs[group] = guarded.epoch
+        for entry, status, reached in zip(entries, guarded.statuses, guarded.reached, strict=True):
+            entry.status, entry.reached = ItemStatus(status), reached
+        if mode == "all" and any(s != ItemStatus.OK for s in guarded.statuses):
             return False
         for entry in entries:
             if entry.status is ItemStatus.OK and mode != "check":
@@ -94,9 +102,38 @@ async def _release(counters: Counters, taken: list[Judged], epochs: dict[str, st
             await counters.release(group, uses, epoch=epochs.get(group))
 
 
+def _limits_reached(e: Judged) -> list[dict[str, object]]:
+    """The limit.reached payloads of one use taken (its ledger statement stamps the time)."""
+    assert e.group is not None
+    assert e.coupon is not None
+    found: list[dict[str, object]] = []
+    if e.reached & REACHED_COUPON and e.coupon.usage_limit is not None:
+        found.append(
+            events.limit_reached(
+                group=e.group.group,
+                code=e.item.code,
+                counter="redemptions",
+                limit=e.coupon.usage_limit,
+                reached_at=None,
+            )
+        )
+    if e.reached & REACHED_TOTAL and e.group.total_limit is not None:
+        found.append(
+            events.limit_reached(
+                group=e.group.group,
+                code=None,
+                counter="redemptions",
+                limit=e.group.total_limit,
+                reached_at=None,
+            )
+        )
+    return found
+
+
 def _new_rows(taken: Sequence[Judged], ids: Sequence[int]) -> list[ledger.NewRedemption]:
-    """The ledger rows of what was taken, each with one of the reserved ``ids``; the ids are
-    set on the entries too (the response names them)."""
+    """The ledger rows of what was taken, each with one of the reserved ``ids`` and the
+    limit.reached events its use makes; the ids are set on the entries too (the response
+    names them)."""
     rows = []
     for e, redemption_id in zip(taken, ids[: len(taken)], strict=True):
         e.redemption_id = redemption_id
@@ -110,6 +147,7 @@ def _new_rows(taken: Sequence[Judged], ids: Sequence[int]) -> list[ledger.NewRed
                 coupon_value=e.value,
                 transaction_number=e.item.transaction_number,
                 custom_fields=[{"name": n, "value": v} for n, v in e.item.custom_fields],
+                limits_reached=_limits_reached(e),
             )
         )
     return rows
