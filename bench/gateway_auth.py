@@ -101,6 +101,7 @@ async def bench(requests: int, rounds: int, concurrency: int) -> None:
                 "promotion_upstreams": upstream,
                 "issuance_upstreams": upstream,
                 "redemption_upstreams": upstream,
+                "webhook_upstreams": upstream,
                 "bootstrap_admin_token": ADMIN_TOKEN,
                 "rate_limit_per_minute": 10_000_000,
             }

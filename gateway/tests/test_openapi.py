@@ -27,6 +27,8 @@ from promotion_service.settings import Settings as PromotionSettings
 from pydantic import BaseModel
 from redemption_service.app import create_app as redemption_app
 from redemption_service.settings import Settings as RedemptionSettings
+from webhook_service.app import create_app as webhook_app
+from webhook_service.settings import Settings as WebhookSettings
 
 STORES: dict[str, Any] = {
     "database_url": "postgresql://unused@127.0.0.1:1/unused",
@@ -120,12 +122,14 @@ def platform() -> dict[str, Any]:
             promotion_upstreams="http://127.0.0.1:1",
             issuance_upstreams="http://127.0.0.1:1",
             redemption_upstreams="http://127.0.0.1:1",
+            webhook_upstreams="http://127.0.0.1:1",
         )
     )
     services = [
         promotion_app(PromotionSettings(**STORES)),
         issuance_app(IssuanceSettings(**STORES)),
         redemption_app(RedemptionSettings(**STORES)),
+        webhook_app(WebhookSettings(**STORES)),
     ]
     parts = [build_document(app, title=str(index)) for index, app in enumerate(services)]
     return platform_document(build_document(gateway, title="gateway"), parts, [])

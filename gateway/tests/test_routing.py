@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from coupon_core.routes import ISSUANCE, PLATFORM, PROMOTION, REDEMPTION
+from coupon_core.routes import ISSUANCE, PLATFORM, PROMOTION, REDEMPTION, WEBHOOK
 
 
 @pytest.mark.parametrize(
@@ -29,6 +29,9 @@ from coupon_core.routes import ISSUANCE, PLATFORM, PROMOTION, REDEMPTION
         ("/api/v1/users/subscriptions/", REDEMPTION),
         ("/api/v1/users/subscriptions/1", None),
         ("/api/v1/users/login", None),
+        ("/api/v1/webhooks", WEBHOOK),
+        ("/api/v1/webhooks/7/attempts", WEBHOOK),
+        ("/api/v1/webhooksx", None),
         ("/v2/coupon", None),
         ("/", None),
         ("", None),

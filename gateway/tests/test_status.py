@@ -46,6 +46,7 @@ async def test_status_reports_every_replica_and_why_one_is_not_ready(
             "promotion_upstreams": ready,
             "issuance_upstreams": behind,
             "redemption_upstreams": f"{ready},{dead}",
+            "webhook_upstreams": ready,
             "bootstrap_admin_token": TEST_ADMIN_TOKEN,
         }
     )
@@ -65,7 +66,8 @@ async def test_status_reports_every_replica_and_why_one_is_not_ready(
     assert by_replica[("redemption", dead)]["ready"] is False
     assert by_replica[("redemption", dead)]["checks"]["reachable"].startswith("error")
     assert by_replica[("redemption", dead)]["stores"] == {}
-    assert len(body["processes"]) == 5
+    assert by_replica[("webhook", ready)]["ready"] is True
+    assert len(body["processes"]) == 6
 
 
 async def test_status_needs_a_whitelisted_token(
@@ -78,6 +80,7 @@ async def test_status_needs_a_whitelisted_token(
             "promotion_upstreams": url,
             "issuance_upstreams": url,
             "redemption_upstreams": url,
+            "webhook_upstreams": url,
             "bootstrap_admin_token": TEST_ADMIN_TOKEN,
         }
     )

@@ -63,6 +63,7 @@ async def test_a_redis_outage_is_answered_per_request_and_heals(
         promotion_upstreams=url,
         issuance_upstreams=url,
         redemption_upstreams=url,
+        webhook_upstreams=url,
         bootstrap_admin_token=TEST_ADMIN_TOKEN,
     )
     gateway = await aiohttp_client(create_app(settings), headers=ADMIN)
@@ -88,7 +89,7 @@ async def test_a_redis_outage_is_answered_per_request_and_heals(
     assert status.status == 200, await status.text()
     report = await status.json()
     assert report["status"] == "degraded"
-    assert [p["ready"] for p in report["processes"]] == [True, True, True, True]
+    assert [p["ready"] for p in report["processes"]] == [True] * 5  # gateway + 4 services
     for process in report["processes"]:
         assert process["stores"]["postgres"] == "ok"
         assert process["stores"]["redis"].startswith("error"), process

@@ -149,6 +149,7 @@ STORES: dict[str, Any] = {
     "promotion_upstreams": "http://127.0.0.1:1",
     "issuance_upstreams": "http://127.0.0.1:1",
     "redemption_upstreams": "http://127.0.0.1:1",
+    "webhook_upstreams": "http://127.0.0.1:1",
 }
 
 

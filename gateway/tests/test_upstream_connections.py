@@ -82,6 +82,7 @@ def _settings(service_env: dict[str, Any], upstreams: str, **extra: Any) -> Sett
             "promotion_upstreams": upstreams,
             "issuance_upstreams": upstreams,
             "redemption_upstreams": upstreams,
+            "webhook_upstreams": upstreams,
             "bootstrap_admin_token": TEST_ADMIN_TOKEN,
             "rate_limit_per_minute": 10_000_000,
             **extra,

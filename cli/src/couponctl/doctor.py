@@ -29,6 +29,7 @@ FAMILIES = (
     ("promotion-service", "GET", "/api/v1/promotions", {"limit": 1}),
     ("issuance-service", "GET", "/v2/coupon/series", None),
     ("redemption-service", "GET", "/v2/coupon/is_redeemable", {"code": "DOCTOR", "id": 0}),
+    ("webhook-service", "GET", "/api/v1/webhooks", None),
 )
 
 

@@ -47,13 +47,14 @@ def upstream_url(server: TestServer) -> str:
 
 
 def settings_in_front_of(url: str, **values: Any) -> Settings:
-    """Gateway settings whose upstreams (all three families) are ``url``, with the test
+    """Gateway settings whose upstreams (every service) are ``url``, with the test
     bootstrap admin token; ``values`` (a test's stores, say) add to or override them."""
     return Settings(
         **{
             "promotion_upstreams": url,
             "issuance_upstreams": url,
             "redemption_upstreams": url,
+            "webhook_upstreams": url,
             "bootstrap_admin_token": TEST_ADMIN_TOKEN,
             **values,
         }

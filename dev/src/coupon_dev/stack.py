@@ -1,4 +1,4 @@
-"""The whole platform on one machine: PostgreSQL, Redis, the gateway and the three services.
+"""The whole platform on one machine: PostgreSQL, Redis, the gateway and the four services.
 
 ``make run`` calls ``python -m coupon_dev.stack``; the end-to-end tests use :class:`Stack`
 directly, so both start the platform the same way. PostgreSQL and Redis are embedded
@@ -33,8 +33,16 @@ SERVICES: dict[str, tuple[str, str]] = {
     "promotion": ("promotion_service", "coupon_promotion"),
     "issuance": ("issuance_service", "coupon_issuance"),
     "redemption": ("redemption_service", "coupon_redemption"),
+    "webhook": ("webhook_service", "coupon_webhook"),
 }
 GATEWAY = ("gateway", "coupon_gateway")
+# `make run` only: the webhook-service may deliver to a receiver on this machine (plain
+# http on loopback), unless the environment says otherwise. Deployments keep the defaults,
+# which refuse loopback and private addresses.
+LOCAL_WEBHOOK_ENV = {
+    "WEBHOOK_ALLOW_HTTP_LOOPBACK": "true",
+    "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
+}
 
 
 def with_database(url: str, database: str) -> str:
@@ -322,6 +330,7 @@ def _run(argv: list[str] | None = None) -> int:
         redis_url=os.environ.get("REDIS_URL"),
         identity_secret=os.environ.get("IDENTITY_SECRET") or secrets.token_urlsafe(32),
         bootstrap_admin_token=token,
+        service_env={"webhook": {k: os.environ.get(k, v) for k, v in LOCAL_WEBHOOK_ENV.items()}},
     )
     stack = Stack(config)
     stopping = threading.Event()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core.keys import METRICS
-from coupon_core.routes import ISSUANCE, PROMOTION, REDEMPTION
+from coupon_core.routes import ISSUANCE, PROMOTION, REDEMPTION, WEBHOOK
 from coupon_core.web import build_app, bundled_dir
 from prometheus_client import Gauge
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
             PROMOTION: settings.promotion_upstreams.split(","),
             ISSUANCE: settings.issuance_upstreams.split(","),
             REDEMPTION: settings.redemption_upstreams.split(","),
+            WEBHOOK: settings.webhook_upstreams.split(","),
         },
         pool_size=settings.upstream_pool_size,
         pool_wait_s=settings.pool_timeout_s,

@@ -31,6 +31,7 @@ class Settings(ServiceSettings):
     promotion_upstreams: str
     issuance_upstreams: str
     redemption_upstreams: str
+    webhook_upstreams: str
     upstream_connect_timeout_s: float = Field(default=1.0, gt=0, le=30)
     upstream_timeout_s: float = Field(default=30.0, gt=0, le=600)
     # Requests in flight to one service at once; the next waits up to POOL_TIMEOUT_S, then
@@ -113,3 +114,4 @@ class Settings(ServiceSettings):
     _check_promotion = field_validator("promotion_upstreams")(_split_urls)
     _check_issuance = field_validator("issuance_upstreams")(_split_urls)
     _check_redemption = field_validator("redemption_upstreams")(_split_urls)
+    _check_webhook = field_validator("webhook_upstreams")(_split_urls)
