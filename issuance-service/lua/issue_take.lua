@@ -2,10 +2,12 @@
 -- KEYS: 1 warm marker, 2 issued total, 3 issued to this customer, 4 last issue to this customer
 -- ARGV: 1 count, 2 maxCreate, 3 maxVouchersPerUser, 4 minimum seconds between issues to one
 --       customer (<= 0: none), 5 now (Unix seconds); limits < 0 mean unlimited.
--- Returns {status, previous last-issue time or "", epoch of the counters or ""}:
+-- Returns {status, previous last-issue time or "", epoch of the counters or "", reached}:
 --   0 taken, 1 cold (counters must be rebuilt first), 2 maxCreate, 3 maxVouchersPerUser,
 --   4 minDaysBetweenVouchers. The epoch (the warm marker's value, new at every rebuild) goes
---   with a give-back, so that it never lands on counters rebuilt since the take.
+--   with a give-back, so that it never lands on counters rebuilt since the take. reached
+--   (only when taken) is 1 when this take made the total reach maxCreate (the issue writes
+--   limit.reached with its coupons), else 0; it changes nothing the script admits.
 -- A missing total is as cold as a missing marker (a key lost on its own must not read as 0).
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then
   return {1, ''}
@@ -32,7 +34,12 @@ if min_gap > 0 then
     return {4, ''}
   end
 end
+-- Admitted: total + count <= max_create, so "==" is the take of its last units.
+local reached = 0
+if max_create >= 0 and total + count == max_create then
+  reached = 1
+end
 redis.call('INCRBY', KEYS[2], count)
 redis.call('INCRBY', KEYS[3], count)
 redis.call('SET', KEYS[4], ARGV[5])
-return {0, last or '', redis.call('GET', KEYS[1])}
+return {0, last or '', redis.call('GET', KEYS[1]), reached}

@@ -89,6 +89,15 @@ async def test_max_create_holds_across_replicas(
     assert statuses == {200: LIMIT, 400: REQUESTS - LIMIT}
     assert codes == {722: REQUESTS - LIMIT}
     await _assert_issued(bases, database_url, series_id)
+    # Of the issues racing for the last unit, only the one that took it wrote limit.reached.
+    conn = await asyncpg.connect(database_url)
+    try:
+        reached = await conn.fetch(
+            "SELECT payload->>'used' AS used FROM outbox WHERE event_type = 'limit.reached'"
+        )
+    finally:
+        await conn.close()
+    assert [r["used"] for r in reached] == [str(LIMIT)]
 
 
 async def test_max_vouchers_per_user_holds_across_replicas(

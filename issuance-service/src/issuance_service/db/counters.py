@@ -38,6 +38,7 @@ class Taken:
     stamp: str
     previous_last: str
     epoch: str  # of the counters taken from: a give-back lands on those only
+    reached: bool = False  # this take made the series' total reach maxCreate
 
 
 def _keys(group: str, customer_id: int) -> list[str]:
@@ -68,15 +69,17 @@ async def take(
         rules.min_seconds_between_issues(series),
         stamp,
     ]
-    status, previous, *epoch = await scripts["issue_take"](keys=keys, args=args)
+    status, previous, *rest = await scripts["issue_take"](keys=keys, args=args)
     status = int(status)
     if status == TAKEN:
+        epoch, reached = rest
         return Taken(
             keys=keys,
             count=count,
             stamp=stamp,
             previous_last=_text(previous),
-            epoch=_text(epoch[0]) if epoch else "",
+            epoch=_text(epoch),
+            reached=int(reached) == 1,
         )
     if status == COLD:
         return None

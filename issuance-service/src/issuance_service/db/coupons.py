@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
+from coupon_core import events
 from coupon_core.db import Connection, delta_columns
 
 from issuance_service.domain.models import CustomerCounter, IssuedCoupon
@@ -22,14 +24,19 @@ def _coupon(row: asyncpg.Record) -> IssuedCoupon:
 
 
 # The coupons and their ``coupon.issued`` outbox events in one statement (one round trip);
-# the events' payload is built from the inserted rows, in coupon order.
+# the events' payload is built from the inserted rows, in coupon order, followed by the
+# issue's limit.reached event when it has one ($10, else NULL).
 _INSERT_WITH_EVENTS = (
     "WITH c AS (INSERT INTO issued_coupons (series_id, customer_id, code, valid_till, issued_at) "
     "SELECT $1, $2, code, $4, $5 FROM unnest($3::text[]) WITH ORDINALITY AS c(code, n) "
     f"ORDER BY n RETURNING {_COLUMNS}), "
     "e AS (INSERT INTO outbox (stream, event_type, payload) "
-    "SELECT $6, $7, jsonb_build_object('code', code, 'group', $8::text, 'couponId', id, "
-    "'customerId', customer_id::text, 'issuedAt', $9::text) FROM c ORDER BY id) "
+    "SELECT $6, e.event_type, e.payload FROM ("
+    "SELECT 0 AS part, id AS n, $7::text AS event_type, jsonb_build_object('code', code, "
+    "'group', $8::text, 'couponId', id, 'customerId', customer_id::text, "
+    "'issuedAt', $9::text) AS payload FROM c "
+    f"UNION ALL SELECT 1, 0, '{events.LIMIT_REACHED}', $10::jsonb WHERE $10::jsonb IS NOT NULL"
+    ") AS e ORDER BY e.part, e.n) "
     "SELECT * FROM c"
 )
 
@@ -45,9 +52,11 @@ async def insert_with_events(
     issued_at: datetime,
     stream: str,
     event_type: str,
+    limit_reached: dict[str, Any] | None = None,
 ) -> list[IssuedCoupon]:
     """Insert the coupons and record an event per coupon (``code``, ``group``, ``couponId``,
-    ``customerId``, ``issuedAt``) in the same statement."""
+    ``customerId``, ``issuedAt``) and the ``limit_reached`` payload (the issue took the
+    series' last units) in the same statement."""
     try:
         rows = await conn.fetch(
             _INSERT_WITH_EVENTS,
@@ -60,6 +69,7 @@ async def insert_with_events(
             event_type,
             group,
             issued_at.isoformat(),
+            limit_reached,
         )
     except asyncpg.UniqueViolationError:
         raise CodeTaken from None

@@ -13,8 +13,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from coupon_core import code_registry, idempotency, redis_keys
+from coupon_core import code_registry, events, idempotency, redis_keys
 from coupon_core.db import Connection, rollback_if_open
 from coupon_core.redis_keys import CustomerIdentifier
 from redis.exceptions import RedisError
@@ -133,6 +134,19 @@ async def _give_back(
     await rollback_if_open(conn)
 
 
+def _limit_reached(series: Series, taken: counters.Taken, now: datetime) -> dict[str, Any] | None:
+    """The limit.reached payload of a take that issued the series' last units, if it did."""
+    if not taken.reached:
+        return None
+    return events.limit_reached(
+        group=series.group,
+        code=None,
+        counter="issues",
+        limit=series.max_create,
+        reached_at=now.isoformat(),
+    )
+
+
 async def _insert(
     stores: Stores,
     conn: Connection,
@@ -167,6 +181,7 @@ async def _insert(
             issued_at=now,
             stream=redis_keys.event_stream(EVENT_STREAM_SERVICE),
             event_type="coupon.issued",
+            limit_reached=_limit_reached(series, taken, now),
         )
     except BaseException:
         if taken is None:
