@@ -143,6 +143,12 @@ async def test_job_of_200k_survives_a_restart(
         )
         assert rows is not None
         assert (rows["n"], rows["distinct_codes"]) == (200_000, 200_000)
+        # Resumed by another service, finished once: one generation.completed.
+        completed = await conn.fetch(
+            "SELECT payload->>'generated' AS n FROM outbox "
+            "WHERE event_type = 'generation.completed'"
+        )
+        assert [r["n"] for r in completed] == ["200000"]
     finally:
         await conn.close()
 

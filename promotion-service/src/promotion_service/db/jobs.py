@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import asyncpg
+from coupon_core import redis_keys
 from coupon_core.db import Connection
 
 from promotion_service.domain.models import CouponLimits, GenerationJob
+
+STREAM = redis_keys.event_stream("promotion")
+# The generation.completed event of every row of ``finished`` (a CTE of job columns: id,
+# promotion_id, state, total, done), written by the statement that ends those jobs: a job
+# ends once, so its event is written once, whichever replica ends it.
+_COMPLETED = f"""
+completed AS (
+    INSERT INTO outbox (stream, event_type, payload)
+    SELECT '{STREAM}', 'generation.completed', jsonb_build_object(
+        'jobId', f.id::text, 'promotionCode', p.code, 'requested', f.total,
+        'generated', f.done, 'status', f.state, 'completedAt', now())
+    FROM finished f JOIN promotions p ON p.id = f.promotion_id ORDER BY f.id
+)"""
+_ENDED = "RETURNING id, promotion_id, state, total, done"
 
 COLUMNS = (
     "j.id, j.promotion_id, p.code AS promotion_code, j.state, j.total, j.done, j.code_length, "
@@ -89,25 +104,34 @@ async def renew(conn: Connection, job_id: int, *, owner: str, lease_s: float) ->
 
 
 async def add_done(conn: Connection, job_id: int, count: int) -> int:
+    """Count a batch stored (inside its transaction, the job renewed); the batch that
+    completes the job marks it done and writes its generation.completed event."""
     done = await conn.fetchval(
-        "UPDATE generation_jobs SET done = done + $2, "
+        "WITH updated AS (UPDATE generation_jobs SET done = done + $2, "
         "state = CASE WHEN done + $2 >= total THEN 'done' ELSE state END, "
         "lease_owner = CASE WHEN done + $2 >= total THEN NULL ELSE lease_owner END, "
         "lease_until = CASE WHEN done + $2 >= total THEN NULL ELSE lease_until END "
-        "WHERE id = $1 RETURNING done",
+        f"WHERE id = $1 {_ENDED}, done - $2 < total AS was_open), "
+        "finished AS (SELECT * FROM updated WHERE state = 'done' AND was_open), "
+        f"{_COMPLETED} SELECT done FROM updated",
         job_id,
         count,
     )
     return int(done)
 
 
-async def fail(conn: Connection, job_id: int, error: str) -> None:
-    await conn.execute(
-        "UPDATE generation_jobs SET state = 'failed', error = $2, lease_owner = NULL, "
-        "lease_until = NULL, updated_at = now() WHERE id = $1",
+async def fail(conn: Connection, job_id: int, error: str) -> bool:
+    """End an unfinished job as failed, with its generation.completed event; False when it
+    had ended already (done, or failed by another replica or a deletion)."""
+    ended = await conn.fetchval(
+        "WITH finished AS (UPDATE generation_jobs SET state = 'failed', error = $2, "
+        "lease_owner = NULL, lease_until = NULL, updated_at = now() "
+        f"WHERE id = $1 AND state IN ('pending', 'running') {_ENDED}), "
+        f"{_COMPLETED} SELECT count(*) FROM finished",
         job_id,
         error,
     )
+    return bool(ended)
 
 
 async def release(conn: Connection, job_id: int, *, owner: str) -> None:
@@ -123,10 +147,13 @@ async def release(conn: Connection, job_id: int, *, owner: str) -> None:
 async def stop_for_promotion(conn: Connection, promotion_id: int) -> None:
     """Fail the promotion's unfinished jobs (it is being deleted); waits for a batch in
     flight, whose transaction holds the job row. A runner keeps its lease until it has
-    finished with the batch it committed last."""
+    finished with the batch it committed last. Each job stopped writes its
+    generation.completed event (failed) while its promotion still exists."""
     await conn.execute(
-        "UPDATE generation_jobs SET state = 'failed', error = 'promotion deleted', "
-        "updated_at = now() WHERE promotion_id = $1 AND state IN ('pending', 'running')",
+        "WITH finished AS (UPDATE generation_jobs SET state = 'failed', "
+        "error = 'promotion deleted', updated_at = now() "
+        f"WHERE promotion_id = $1 AND state IN ('pending', 'running') {_ENDED}), "
+        f"{_COMPLETED} SELECT count(*) FROM finished",
         promotion_id,
     )
 

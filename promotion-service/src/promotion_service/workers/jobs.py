@@ -114,8 +114,9 @@ async def run_jobs(app: web.Application) -> None:
             else:
                 log.exception("generation job %d failed", job.id)
                 async with pool.acquire() as conn:
-                    await job_db.fail(conn, job.id, f"{type(exc).__name__}: {exc}"[:500])
-                metrics.counter(GENERATION_JOBS).labels(state="failed").inc()
+                    ended = await job_db.fail(conn, job.id, f"{type(exc).__name__}: {exc}"[:500])
+                if ended:
+                    metrics.counter(GENERATION_JOBS).labels(state="failed").inc()
             await asyncio.sleep(settings.job_poll_s)
 
 
