@@ -44,7 +44,8 @@ CREATE TABLE webhook_deliveries (
     created_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (endpoint_id, event_id)
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+-- A claim serves the enabled endpoints in turn, each from its deliveries due first.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at)
     WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, status, created_at);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
