@@ -22,7 +22,7 @@ help:
 	@echo "make soak          one minute of steady load; RSS of every process before and after"
 	@echo "make test-cluster  the Redis-facing suites again, on a Redis Cluster"
 	@echo "make deploy-check  render and validate the Kubernetes manifests"
-	@echo "make images        build the four images (Docker if its daemon answers, else Podman)"
+	@echo "make images        build the five images (Docker if its daemon answers, else Podman)"
 	@echo "make image-smoke   build them, run them hardened, migrate, /readyz, a redeem"
 	@echo "make lock          re-resolve dependencies into requirements.lock"
 

@@ -3,3 +3,4 @@ CREATE DATABASE coupon_gateway;
 CREATE DATABASE coupon_promotion;
 CREATE DATABASE coupon_issuance;
 CREATE DATABASE coupon_redemption;
+CREATE DATABASE coupon_webhook;

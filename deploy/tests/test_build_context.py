@@ -17,7 +17,13 @@ from dockerignore import copy_context, ignored, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-PROCESSES = ["gateway", "promotion-service", "issuance-service", "redemption-service"]
+PROCESSES = [
+    "gateway",
+    "promotion-service",
+    "issuance-service",
+    "redemption-service",
+    "webhook-service",
+]
 # The PEP 517 hook pip calls for `pip wheel --no-build-isolation`, with the backend the
 # package's pyproject names.
 BUILD_WHEEL = """

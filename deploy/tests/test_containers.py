@@ -20,6 +20,7 @@ PROCESSES = {
     "promotion-service": "promotion_service",
     "issuance-service": "issuance_service",
     "redemption-service": "redemption_service",
+    "webhook-service": "webhook_service",
 }
 DEV_ONLY = {
     "pytest",

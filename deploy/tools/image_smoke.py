@@ -1,4 +1,4 @@
-"""``make image-smoke``: the four images, run as Kubernetes runs them, answer and redeem.
+"""``make image-smoke``: the five images, run as Kubernetes runs them, answer and redeem.
 
     python deploy/tools/image_smoke.py
 
@@ -6,7 +6,7 @@ Against a PostgreSQL and a Redis started here on loopback (the embedded servers 
 ``coupon_dev.embedded``), every image runs hardened: user 10001, read-only root with a
 ``/tmp`` tmpfs, every capability dropped, no privilege escalation, host network. First each
 image's migration runs with the command of its migration Job (deploy/k8s/base/migrations),
-then the four processes start; once each answers ``/readyz``, a seed is loaded through the
+then the five processes start; once each answers ``/readyz``, a seed is loaded through the
 gateway's API with the bootstrap token (``couponctl demo``) and one of its coupons is
 redeemed (Capillary v1.1). Every container is removed at the end, whatever happened; a
 failure prints the containers' logs. Each step is bounded and timed.
@@ -243,7 +243,7 @@ def run(engine: str) -> None:
                 for process in PROCESSES:
                     with step(f"{process}: migrate (its Job's command)"):
                         smoke.migrate(process)
-                with step("four processes started and ready"):
+                with step("every process started and ready"):
                     for process in PROCESSES:
                         smoke.start(process)
                     for process in PROCESSES:

@@ -1,4 +1,4 @@
-"""``make images``: the four process images, built with Docker or Podman.
+"""``make images``: the five process images, built with Docker or Podman.
 
     python deploy/tools/images.py [PROCESS ...]
 
@@ -29,7 +29,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSES = ("gateway", "promotion-service", "issuance-service", "redemption-service")
+PROCESSES = (
+    "gateway",
+    "promotion-service",
+    "issuance-service",
+    "redemption-service",
+    "webhook-service",
+)
 ENGINES = ("docker", "podman")
 BUILD_TIMEOUT_S = 900
 DOCKER_INFO_TIMEOUT_S = 10

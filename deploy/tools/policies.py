@@ -2,9 +2,11 @@
 (docs/operations.md, "Network policies"), checked with :mod:`netpol` on the rendered pods.
 
 Each expectation names a source group, a destination group, a port (a number, or ``"http"``
-for the destination's HTTP port) and a protocol; groups are the rendered pods (the four
+for the destination's HTTP port) and a protocol; groups are the rendered pods (the five
 processes, their migration Jobs, dev's data stores) and the peers outside the namespace
-listed below.
+listed below. Only the webhook-service reaches the internet, on 443 alone, and never a
+private, link-local or shared address there (its receivers are outside the cluster; the
+cluster's own addresses, the data stores' among them, and the cloud's metadata are not).
 """
 
 from __future__ import annotations
@@ -26,15 +28,40 @@ OUTSIDE = {
     "dns": Peer(namespace="kube-system", labels={"k8s-app": "kube-dns"}),
     "stranger": Peer(namespace="default", labels={"app": "curl"}),
     "internet": Peer(ip="203.0.113.9"),
+    "internet-v6": Peer(ip="2001:db8::9"),
+    # Addresses the webhook-service must not reach on 443: the cluster's pod, service and
+    # node ranges, link-local (the cloud's metadata service), shared address space, and the
+    # IPv6 unique-local and link-local ranges.
+    "private-10": Peer(ip="10.96.0.1"),
+    "private-172": Peer(ip="172.16.5.4"),
+    "private-192": Peer(ip="192.168.1.10"),
+    "metadata": Peer(ip="169.254.169.254"),
+    "shared-100": Peer(ip="100.64.0.10"),
+    "unique-local-v6": Peer(ip="fd00:ec2::254"),
+    "link-local-v6": Peer(ip="fe80::1"),
 }
 PROD_STORES = {"postgres": Peer(ip="10.20.0.5"), "redis": Peer(ip="10.20.1.5")}
 SERVICES = [p for p in PROCESSES if p != "gateway"]
+# The one process that talks to the world outside the cluster (its webhook receivers).
+OUTBOUND = "webhook-service"
+JOBS = [f"{p}-migrate" for p in PROCESSES]
 GROUPS = {
     "gateway": ["gateway"],
     "services": SERVICES,
     "processes": list(PROCESSES),
-    "jobs": [f"{p}-migrate" for p in PROCESSES],
-    "processes+jobs": [*PROCESSES, *(f"{p}-migrate" for p in PROCESSES)],
+    "jobs": JOBS,
+    "processes+jobs": [*PROCESSES, *JOBS],
+    "inbound-only+jobs": [*(p for p in PROCESSES if p != OUTBOUND), *JOBS],
+    "internet": ["internet", "internet-v6"],
+    "private": [
+        "private-10",
+        "private-172",
+        "private-192",
+        "metadata",
+        "shared-100",
+        "unique-local-v6",
+        "link-local-v6",
+    ],
 }
 ALLOW, DENY = True, False
 # (from, to, port, protocol, allowed)
@@ -57,7 +84,14 @@ EXPECTED: list[tuple[str, str, int | str, str, bool]] = [
     ("processes+jobs", "postgres", 6379, "TCP", DENY),
     ("processes+jobs", "internet", 5432, "TCP", DENY),
     ("processes+jobs", "internet", 6379, "TCP", DENY),
-    ("processes+jobs", "internet", 443, "TCP", DENY),
+    ("inbound-only+jobs", "internet", 443, "TCP", DENY),
+    ("webhook-service", "internet", 443, "TCP", ALLOW),
+    ("webhook-service", "internet", 80, "TCP", DENY),
+    ("webhook-service", "internet", 443, "UDP", DENY),
+    ("webhook-service", "private", 443, "TCP", DENY),
+    ("webhook-service", "postgres", 443, "TCP", DENY),
+    ("webhook-service", "redis", 443, "TCP", DENY),
+    ("internet", "webhook-service", "http", "TCP", DENY),
     ("stranger", "postgres", 5432, "TCP", DENY),
     ("stranger", "redis", 6379, "TCP", DENY),
     ("ingress-controller", "redis", 6379, "TCP", DENY),

@@ -1,4 +1,4 @@
-"""The four processes as the deployment checks know them (docs/operations.md, "At a glance")."""
+"""The five processes as the deployment checks know them (docs/operations.md, "At a glance")."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ PROCESSES = {
     "promotion-service": Process("promotion_service", "service", "coupon_promotion", 8000),
     "issuance-service": Process("issuance_service", "service", "coupon_issuance", 8000, 2),
     "redemption-service": Process("redemption_service", "service", "coupon_redemption", 8000, 2),
+    "webhook-service": Process("webhook_service", "service", "coupon_webhook", 8000),
 }
 # A migration Job holds one connection (coupon_core.migrations: one session, advisory-locked).
 MIGRATION_CONNECTIONS = 1
