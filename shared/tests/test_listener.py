@@ -1,4 +1,5 @@
-"""Every listener bounds how long it waits for a request's headers and for its body (SPEC
+"""Every listener bounds how long it waits for a request's headers and for its body, and
+refuses a request line or headers it cannot parse in the URL family's envelope (SPEC
 section 7): a real application served the way every process serves it
 (``coupon_core.web.app_runner``), driven over raw sockets."""
 
@@ -160,3 +161,86 @@ async def test_a_kept_alive_connection_idles_but_its_next_head_is_bounded(
     # ...and the head of a later request is bounded like the first one.
     writer.write(b"POST /v2/coupon/issue HTTP/1.1\r\n")
     assert await _closed(reader)
+
+
+# A 400 in each family's envelope, as the error middleware writes one for bad input.
+REFUSED = {
+    "crm": {"status": "error", "code": "invalid_input"},
+    "sylius": {"code": 400},
+    "v11": {"response": {"status": {"success": "false", "code": 400}}},
+    "v2": {"errors": [{"code": 400}], "warnings": []},
+    "plain": {"error": "invalid_input"},
+}
+LONG = "x" * 9000  # past aiohttp's 8190-byte limit on a request line or header line
+
+
+@pytest.mark.parametrize(
+    ("head", "family"),
+    [
+        ("POST /api/v1/promotions/ HTTP/1.1\r\nTransfer-Encoding: 5!\r\n", "sylius"),
+        ("POST /v2/coupon/issue HTTP/1.1\r\nTransfer-Encoding: 5!\r\n", "v2"),
+        ("POST /v1.1/coupon/redeem HTTP/1.1\r\nTransfer-Encoding: 5!\r\n", "v11"),
+        ("GET /api/v1/users/me HTTP/1.1\r\nTransfer-Encoding: 5!\r\n", "crm"),
+        ("GET /v2/coupon/issue HTTP/1.1\r\nBad Name: value\r\n", "v2"),
+        (f"GET /api/v1/users/me HTTP/1.1\r\nX-Long: {LONG}\r\n", "crm"),
+        (f"GET /v1.1/coupon/redeem?q={LONG} HTTP/1.1\r\n", "v11"),
+        ("get /api/v1/promotions/ HTTP/1.1\r\n", "sylius"),
+        (
+            "POST /v2/coupon/issue HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n",
+            "v2",
+        ),
+        ("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n", "plain"),
+    ],
+    ids=[
+        "bad-transfer-encoding-sylius",
+        "bad-transfer-encoding-v2",
+        "bad-transfer-encoding-v11",
+        "bad-transfer-encoding-crm",
+        "invalid-header-name",
+        "over-long-header-line",
+        "over-long-request-line",
+        "lower-case-method",
+        "length-and-chunked",
+        "tls-on-the-plain-port",
+    ],
+)
+async def test_an_unparsable_head_is_a_400_in_the_family_envelope_then_closed(
+    connect: Connect, head: str, family: str
+) -> None:
+    reader, writer = await connect()
+    writer.write(head.encode("latin-1") + b"Host: test\r\n\r\n")
+    await _refused_in(reader, family)
+
+
+async def test_a_bad_chunk_size_in_the_packet_of_its_head_is_refused_the_same_way(
+    connect: Connect,
+) -> None:
+    reader, writer = await connect()
+    writer.write(
+        b"POST /v1.1/coupon/redeem HTTP/1.1\r\nHost: test\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+    )
+    await _refused_in(reader, "v11")
+
+
+async def _refused_in(reader: asyncio.StreamReader, family: str) -> None:
+    """The answer is a 400 in ``family``'s envelope saying the request could not be parsed,
+    and the connection is closed after it."""
+    status, headers, body = await _response(reader)
+    assert status == 400
+    assert headers["content-type"].startswith("application/json"), headers
+    assert _contains(orjson.loads(body), REFUSED[family]), body
+    assert "could not be parsed" in body.decode(), body
+    assert await _closed(reader)
+
+
+async def test_a_refused_head_after_a_served_request_gets_its_own_family(
+    connect: Connect,
+) -> None:
+    reader, writer = await connect()
+    body = b'{"code": "A"}'
+    writer.write(_head("/v2/coupon/issue", len(body)) + body)
+    status, _, _ = await _response(reader)
+    assert status == 200
+    writer.write(b"POST /api/v1/promotions/ HTTP/1.1\r\nTransfer-Encoding: 5!\r\n\r\n")
+    await _refused_in(reader, "sylius")
