@@ -11,7 +11,7 @@ itself (:func:`webhook_disabled_data`, :func:`webhook_test_data`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -156,6 +156,20 @@ SUBSCRIBABLE: tuple[str, ...] = tuple(entry.type for entry in CATALOGUE if entry
 # An example delivered body's envelope (docs, the API's event-types, the OpenAPI document).
 EXAMPLE_ID = "evt_redemption_1042"
 EXAMPLE_TIMESTAMP = "2026-12-06T10:15:00.123456Z"
+
+
+def subscription(events: Sequence[str]) -> list[str]:
+    """The event types an endpoint subscribes to, each once: ``["*"]`` alone, or types of
+    the catalogue that can be subscribed to. ValueError names what is not one."""
+    unknown = [kind for kind in events if kind != ALL and kind not in SUBSCRIBABLE]
+    if unknown:
+        raise ValueError(
+            f"unknown event type {', '.join(map(repr, unknown))}; the types are "
+            f"{', '.join(SUBSCRIBABLE)}, or {ALL!r} for all"
+        )
+    if ALL in events and len(set(events)) > 1:
+        raise ValueError(f"{ALL!r} already means every type: give it alone")
+    return list(dict.fromkeys(events))
 
 
 def example_body(event_type: EventType) -> dict[str, Any]:
