@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from coupon_core.events import Event
+from webhook_service.api.event_models import DATA_MODELS
 from webhook_service.domain.catalogue import (
     BY_TYPE,
     CATALOGUE,
     SUBSCRIBABLE,
     example_body,
+    subscription,
     to_webhook,
     webhook_disabled_data,
     webhook_test_data,
@@ -237,3 +239,27 @@ def test_an_example_body_is_the_example_data_in_its_envelope() -> None:
     assert body["id"].startswith("evt_")
     assert body["timestamp"].endswith("Z")
     assert body["data"] == dict(BY_TYPE["coupon.issued"].example)
+
+
+def test_every_example_and_every_mapping_fits_the_documented_schema() -> None:
+    assert set(DATA_MODELS) == set(BY_TYPE)
+    for entry in CATALOGUE:
+        DATA_MODELS[entry.type].model_validate(entry.example)
+    for event in (_redeemed("S:1", transactionNumber=None), _activation(notify=False)):
+        mapped = to_webhook(event)
+        assert mapped is not None
+        DATA_MODELS[mapped[0]].model_validate(mapped[1])
+
+
+def test_a_subscription_names_known_types_once_or_the_star_alone() -> None:
+    assert subscription(["*"]) == ["*"]
+    assert subscription(["limit.reached", "coupon.issued", "limit.reached"]) == [
+        "limit.reached",
+        "coupon.issued",
+    ]
+    with pytest.raises(ValueError, match=r"'coupon\.nope'"):
+        subscription(["coupon.issued", "coupon.nope"])
+    with pytest.raises(ValueError, match=r"webhook\.test"):
+        subscription(["webhook.test"])
+    with pytest.raises(ValueError, match="alone"):
+        subscription(["*", "coupon.issued"])
