@@ -243,7 +243,9 @@ def _queued(answer: Any) -> str:
 
 
 def _paging(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--limit", type=int, help=f"{what} to show at most (newest first)")
+    parser.add_argument(
+        "--limit", type=int, help=f"{what} to show at most, newest first (default 100)"
+    )
     parser.add_argument(
         "--before", type=int, metavar="ID", help=f"only {what} older than this id (the next page)"
     )
@@ -287,11 +289,15 @@ def add_webhooks(subparsers: Subparsers, common: argparse.ArgumentParser) -> Non
         "--disabled", action="store_true", help="create it disabled (enable it later)"
     )
 
-    command(
-        commands, common, "list", "list the endpoints",
-        lambda c, a: c.request("GET", BASE),
+    listing = command(
+        commands, common, "list", "list the endpoints, by id (one page)",
+        lambda c, a: c.request("GET", BASE, query={"after": a.after, "limit": a.limit}),
         _listed("webhooks", ["id", "enabled", "events", "url", "description"], _endpoint_row),
     )  # fmt: skip
+    listing.add_argument(
+        "--after", type=int, metavar="ID", help="only endpoints after this id (the next page)"
+    )
+    listing.add_argument("--limit", type=int, help="endpoints to show at most (default 100)")
     command(
         commands, common, "event-types", "the event types an endpoint can subscribe to",
         lambda c, a: c.request("GET", f"{BASE}/event-types"),
@@ -376,5 +382,6 @@ def add_webhooks(subparsers: Subparsers, common: argparse.ArgumentParser) -> Non
         help="every delivery since: ISO 8601, or a duration ago (30m, 2h, 3d)",
     )  # fmt: skip
     redeliver.add_argument(
-        "--status", choices=STATUSES, help="with --since: only deliveries in this status"
-    )
+        "--status", choices=STATUSES,
+        help="with --since: the deliveries in this status (default: failed, the given-up ones)",
+    )  # fmt: skip
