@@ -30,6 +30,8 @@ class Family:
     name: str
     help: str
     labels: tuple[str, ...] = ()
+    # A histogram's buckets (seconds); counters and gauges have none.
+    buckets: tuple[float, ...] = ()
 
 
 # issuance-service
@@ -114,6 +116,34 @@ STREAM_GAPS = Family(
     "event_stream_gaps_open",
     "Consumer groups of the stream with trimmed events still to replay.",
     ("stream",),
+)
+# webhook-service
+WEBHOOK_DELIVERIES = Family(
+    "webhook_deliveries_total",
+    "Delivery attempts by outcome (delivered, http_error, timeout, refused, network_error), "
+    "and deliveries given up once their retry window passed (failed).",
+    ("outcome",),
+)
+WEBHOOK_PENDING = Family(
+    "webhook_pending", "Deliveries neither delivered nor given up yet (at scrape time)."
+)
+WEBHOOK_RETRY_QUEUE = Family(
+    "webhook_retry_queue",
+    "Pending deliveries that failed at least once: waiting for a retry (at scrape time).",
+)
+WEBHOOK_ENDPOINTS_DISABLED = Family(
+    "webhook_endpoints_disabled",
+    "Webhook endpoints disabled, after failing too long or by request (at scrape time).",
+)
+WEBHOOK_LAG = Family(
+    "webhook_lag_seconds",
+    "From an event's occurrence (its outbox row) to the 2xx of its delivery, per delivery.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0, 21_600.0),
+)
+WEBHOOK_ATTEMPT = Family(
+    "webhook_attempt_seconds",
+    "Time of one delivery attempt, from the request to the answer read (or the failure).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 
 
@@ -204,6 +234,20 @@ class Metrics:
             found = Gauge(family.name, family.help, family.labels, registry=self.registry)
             self._families[family.name] = found
         assert isinstance(found, Gauge)
+        return found
+
+    def histogram(self, family: Family) -> Histogram:
+        found = self._families.get(family.name)
+        if found is None:
+            found = Histogram(
+                family.name,
+                family.help,
+                family.labels,
+                buckets=family.buckets or LATENCY_BUCKETS,
+                registry=self.registry,
+            )
+            self._families[family.name] = found
+        assert isinstance(found, Histogram)
         return found
 
     def render(self) -> bytes:
