@@ -37,6 +37,7 @@ class EventType:
     type: str
     description: str
     example: Mapping[str, Any]  # an example of the event's ``data``
+    example_id: str  # and of its id: evt_<service>_<outbox id>, or evt_webhook_<uuid hex>
     # webhook.test is sent only by the test endpoint, to that endpoint: nobody subscribes.
     subscribable: bool = True
 
@@ -57,6 +58,7 @@ CATALOGUE: tuple[EventType, ...] = (
             "transactionNumber": "bill-8812",
             "redeemedAt": "2026-12-06T10:15:00.123456+00:00",
         },
+        "evt_redemption_1042",
     ),
     EventType(
         REDEMPTION_REVERSED,
@@ -69,6 +71,7 @@ CATALOGUE: tuple[EventType, ...] = (
             "customerId": "3301",
             "reversedAt": "2026-12-06T11:00:00.654321+00:00",
         },
+        "evt_redemption_1043",
     ),
     EventType(
         COUPON_ISSUED,
@@ -80,6 +83,7 @@ CATALOGUE: tuple[EventType, ...] = (
             "customerId": "3301",
             "issuedAt": "2026-12-06T09:00:00.000001+00:00",
         },
+        "evt_issuance_88",
     ),
     EventType(
         COUPON_ACTIVATED,
@@ -101,6 +105,7 @@ CATALOGUE: tuple[EventType, ...] = (
                 "subscriptionId": "981",
             },
         },
+        "evt_redemption_1077",
     ),
     EventType(
         GENERATION_COMPLETED,
@@ -114,6 +119,7 @@ CATALOGUE: tuple[EventType, ...] = (
             "status": "done",
             "completedAt": "2026-12-06T08:00:04.2+00:00",
         },
+        "evt_promotion_310",
     ),
     EventType(
         LIMIT_REACHED,
@@ -129,6 +135,7 @@ CATALOGUE: tuple[EventType, ...] = (
             "used": 10000,
             "reachedAt": "2026-12-06T18:42:10.25+00:00",
         },
+        "evt_redemption_1098",
     ),
     EventType(
         WEBHOOK_DISABLED,
@@ -141,11 +148,13 @@ CATALOGUE: tuple[EventType, ...] = (
             "failingSince": "2026-12-01T00:00:00+00:00",
             "disabledAt": "2026-12-06T00:00:01+00:00",
         },
+        "evt_webhook_5b0c1f6e2d7a4c39a8e1f0b2c3d4e5f6",
     ),
     EventType(
         WEBHOOK_TEST,
         "A test event, sent only by POST /api/v1/webhooks/{id}/test to that endpoint.",
         {"webhookId": 3, "message": TEST_MESSAGE},
+        "evt_webhook_9e8d7c6b5a4f43e2b1c0d9e8f7a6b5c4",
         subscribable=False,
     ),
 )
@@ -153,8 +162,7 @@ CATALOGUE: tuple[EventType, ...] = (
 BY_TYPE: Mapping[str, EventType] = {entry.type: entry for entry in CATALOGUE}
 SUBSCRIBABLE: tuple[str, ...] = tuple(entry.type for entry in CATALOGUE if entry.subscribable)
 
-# An example delivered body's envelope (docs, the API's event-types, the OpenAPI document).
-EXAMPLE_ID = "evt_redemption_1042"
+# An example delivered body's time (docs, the API's event-types, the OpenAPI document).
 EXAMPLE_TIMESTAMP = "2026-12-06T10:15:00.123456Z"
 
 
@@ -176,7 +184,7 @@ def example_body(event_type: EventType) -> dict[str, Any]:
     """What an endpoint receives for an event of this type (the example data in its
     envelope)."""
     return {
-        "id": EXAMPLE_ID,
+        "id": event_type.example_id,
         "type": event_type.type,
         "timestamp": EXAMPLE_TIMESTAMP,
         "data": dict(event_type.example),
