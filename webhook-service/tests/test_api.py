@@ -324,3 +324,10 @@ async def test_a_token_not_whitelisted_for_webhooks_is_forbidden(api: Client) ->
     pos = await create_token(api, "pos", ["POST /v1.1/coupon/redeem"])
     assert (await api.get(BASE, headers=bearer(pos["token"]))).status == 403
     assert (await (await api.get(f"{BASE}/{created['id']}")).json())["url"] == PUBLIC
+
+
+async def test_an_oversized_event_type_is_refused_without_echoing_it(api: Client) -> None:
+    response = await api.post(BASE, json={"url": PUBLIC, "events": ["coupon." + "x" * 100_000]})
+    message = await _crm_error(response, 400, "invalid_input")
+    assert "events" in message
+    assert len(message) < 1000

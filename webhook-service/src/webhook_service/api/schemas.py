@@ -44,8 +44,9 @@ def _events(value: list[str]) -> list[str]:
 
 Url = Annotated[str, Field(min_length=1, max_length=URL_MAX_CHARS), AfterValidator(_url)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX_CHARS), AfterValidator(_description)]
+EVENT_TYPE_MAX_CHARS = 100
 Events = Annotated[
-    list[str],
+    list[Annotated[str, Field(max_length=EVENT_TYPE_MAX_CHARS)]],
     Field(
         min_length=1,
         max_length=50,
