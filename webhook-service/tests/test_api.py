@@ -141,7 +141,7 @@ async def test_disabling_records_when_and_enabling_clears_the_failure_record(
 async def test_delete_removes_the_endpoint_and_its_deliveries(
     api: Client, db: asyncpg.Connection
 ) -> None:
-    created = await _create(api)
+    created = await _create(api, enabled=False)  # the delivery is never attempted
     await db.execute(
         "INSERT INTO webhook_events (id, type, body, occurred_at) "
         "VALUES ('evt_test_1', 'coupon.redeemed', '{}', now())"
