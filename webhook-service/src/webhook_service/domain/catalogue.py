@@ -144,7 +144,7 @@ CATALOGUE: tuple[EventType, ...] = (
         {
             "webhookId": 3,
             "url": "https://crm.example.com/hooks/coupons",
-            "reason": "every attempt failed since 2026-12-01T00:00:00+00:00",
+            "reason": "every delivery attempt failed for 120 hours",
             "failingSince": "2026-12-01T00:00:00+00:00",
             "disabledAt": "2026-12-06T00:00:01+00:00",
         },
