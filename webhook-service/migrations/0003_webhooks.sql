@@ -47,7 +47,10 @@ CREATE TABLE webhook_deliveries (
 -- A claim serves the enabled endpoints in turn, each from its deliveries due first.
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at)
     WHERE status = 'pending';
-CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, status, created_at);
+-- The API's pages of an endpoint's deliveries (newest first, by id), and redelivery by
+-- status since a time.
+CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
+CREATE INDEX webhook_deliveries_endpoint_status ON webhook_deliveries (endpoint_id, status, created_at);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
 
 CREATE TABLE webhook_attempts (
@@ -64,6 +67,7 @@ CREATE TABLE webhook_attempts (
     response_head text NOT NULL DEFAULT '',
     error text
 );
-CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, attempted_at DESC);
+-- The attempt log's pages (newest first, by id).
+CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id);
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id);
 CREATE INDEX webhook_attempts_time ON webhook_attempts (attempted_at);
