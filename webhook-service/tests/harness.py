@@ -4,13 +4,12 @@ streams the way the services do (the outbox, relayed), reading what was delivere
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-from coupon_core import events
+from coupon_core import events, redis_keys
 from coupon_core.keys import PG_POOL, REDIS
+from coupon_dev.testing.poll import until
 from standardwebhooks.webhooks import Webhook
 from webhook_service.db.endpoints import Endpoint
 from webhook_service.settings import Settings
@@ -39,28 +38,29 @@ async def subscribe(
     )
 
 
-async def publish(pool: asyncpg.Pool, service: str, *items: tuple[str, dict[str, Any]]) -> None:
-    """Record events on ``service``'s stream as that service does: in its outbox, in one
-    transaction (this database has an outbox table too; :func:`relaying` relays it)."""
+async def publish(client: Any, service: str, *items: tuple[str, dict[str, Any]]) -> None:
+    """Put events on ``service``'s stream as that service does: recorded in its outbox in
+    one transaction, then relayed (this database has an outbox table of its own; one
+    relay at a time takes it, so that each event goes out as ``service``'s)."""
+    pool, redis = client.app[PG_POOL], client.app[REDIS]
     async with pool.acquire() as conn, conn.transaction():
         for event_type, payload in items:
             await events.enqueue(conn, service=service, event_type=event_type, payload=payload)
-
-
-@contextlib.asynccontextmanager
-async def relaying(client: Any, *services: str) -> AsyncIterator[None]:
-    """The outbox relay of each of ``services`` running, on the app's database and Redis."""
-    pool, redis = client.app[PG_POOL], client.app[REDIS]
-    tasks = [
-        asyncio.create_task(events.relay_outbox(pool, redis, service=service))
-        for service in services
-    ]
+    # The relay marker says Redis has the outbox already: no replay of the other services'
+    # rows into this stream.
+    await redis.set(redis_keys.relay_alive(service), "set by the test")
+    relay = asyncio.create_task(events.relay_outbox(pool, redis, service=service))
     try:
-        yield
+
+        async def relayed() -> bool:
+            return not await pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)"
+            )
+
+        await until(relayed, f"the events relayed to the {service} stream")
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
 
 
 def verified(received: Received, secret: str) -> dict[str, Any]:
