@@ -7,7 +7,7 @@ import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
-from webhook_service.domain.schedule import lease, next_attempt, retry_delay
+from webhook_service.domain.schedule import lease, may_start, next_attempt, retry_delay
 
 BASE, MAX = 5.0, 21_600.0
 WINDOW = timedelta(hours=72)
@@ -63,5 +63,8 @@ def test_given_up_once_the_window_has_passed() -> None:
 
 
 def test_a_claim_outlasts_a_wait_for_its_turn_and_an_attempt() -> None:
-    assert lease(10.0) > timedelta(seconds=20)
-    assert lease(0.5) > timedelta(seconds=1)
+    assert lease(10.0) == timedelta(seconds=25)
+    assert lease(0.5) == timedelta(seconds=1.5)
+    # An attempt starts only with a whole timeout (and time to record it) left.
+    assert may_start(12.5, 10.0)
+    assert not may_start(12.4, 10.0)

@@ -47,10 +47,22 @@ def next_attempt(
     return now + timedelta(seconds=delay)
 
 
-def lease(timeout_s: float) -> timedelta:
-    """How long a claim holds a delivery: an attempt may wait for its endpoint's turn about
-    one timeout, then take one, and its outcome must be recorded before the claim lapses."""
-    return timedelta(seconds=2 * timeout_s + LEASE_MARGIN_S)
-
-
+# Time for recording an outcome, in a claim's lease: at most this much, and at most a timeout.
 LEASE_MARGIN_S = 5.0
+
+
+def lease_margin(timeout_s: float) -> float:
+    return min(LEASE_MARGIN_S, timeout_s)
+
+
+def lease(timeout_s: float) -> timedelta:
+    """How long a claim holds a delivery: its attempt may wait about one timeout for its
+    endpoint's turn, then take one, and its outcome is recorded in the margin."""
+    return timedelta(seconds=2 * timeout_s + lease_margin(timeout_s))
+
+
+def may_start(lease_left_s: float, timeout_s: float) -> bool:
+    """Whether an attempt may start with this much of its claim's lease left: a whole
+    timeout, and half the margin to record its outcome in. Otherwise the claim could lapse
+    mid-attempt and another deliverer attempt the delivery at the same time."""
+    return lease_left_s >= timeout_s + lease_margin(timeout_s) / 2

@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 SETTLE_S = 0.02
 # Outcomes written by one statement at most.
 FLUSH_MAX = 1000
-# Kept between an attempt's end and its claim's lease end: the outcome is recorded in it.
-LEASE_SAFETY_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +196,7 @@ class Deliverer:
         try:
             started = time.monotonic()
             lease_left = held.since + self.lease.total_seconds() - started
-            if lease_left < settings.webhook_timeout_s + LEASE_SAFETY_S:
+            if not schedule.may_start(lease_left, settings.webhook_timeout_s):
                 self.released.append(claim)  # the lease could lapse mid-attempt
                 self.to_record.set()
                 return
