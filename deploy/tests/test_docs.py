@@ -15,6 +15,7 @@ from issuance_service.settings import Settings as IssuanceSettings
 from promotion_service.settings import Settings as PromotionSettings
 from redemption_service.settings import Settings as RedemptionSettings
 from render import containers, find
+from webhook_service.settings import Settings as WebhookSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS: dict[str, type[ServiceSettings]] = {
@@ -22,6 +23,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "promotion-service": PromotionSettings,
     "issuance-service": IssuanceSettings,
     "redemption-service": RedemptionSettings,
+    "webhook-service": WebhookSettings,
 }
 
 
