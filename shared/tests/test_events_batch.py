@@ -111,7 +111,7 @@ async def test_a_backlog_is_handled_once_per_event_in_batches_and_acknowledged(
                 "AND pid = pg_backend_pid() AND classid = $1 AND objid::int = hashtext($2) "
                 "AND objsubid = 2 AND granted)",
                 consumer.CONSUMER_LOCK_NAMESPACE,
-                GROUP,
+                f"{STREAM} {GROUP}",
             )
         )
 
@@ -125,6 +125,54 @@ async def test_a_backlog_is_handled_once_per_event_in_batches_and_acknowledged(
     assert len(transactions) == 3  # one per batch of up to CONSUME_BATCH
     assert locked == {True}
     assert len(await _processed(stores.pool)) == count
+
+
+async def test_one_consumer_of_two_streams_handles_them_side_by_side(stores: Stores) -> None:
+    """The lock serialises one group's batches of one stream, not everything a consumer
+    reads: a batch of one stream held open does not stop the other stream's."""
+    other = redis_keys.event_stream("issuance")
+    for stream in (STREAM, other):
+        await stores.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    await _add(stores.redis, "redemption:1")
+    other_done = asyncio.Event()
+
+    async def hold_until_other_is_done(conn: Connection, event: events.Event) -> None:
+        await asyncio.wait_for(other_done.wait(), timeout=30)
+
+    async def mark_done(conn: Connection, event: events.Event) -> None:
+        other_done.set()
+
+    tasks = [
+        asyncio.create_task(
+            consume(
+                stores.pool,
+                stores.redis,
+                stream_service=service,
+                consumer=GROUP,
+                handler=each(handler),
+                block_ms=50,
+            )
+        )
+        for service, handler in (
+            ("redemption", hold_until_other_is_done),
+            ("issuance", mark_done),
+        )
+    ]
+    try:
+        await until(lambda: _pending(stores.redis), "the held batch read", equals=1)
+        await stores.redis.xadd(
+            other,
+            {"id": "issuance:1", "type": "coupon.issued", "payload": b"{}", "occurred_at": ""},
+        )
+        await until(
+            lambda: _processed(stores.pool),
+            "both streams' events handled while the first batch was held",
+            equals={"redemption:1", "issuance:1"},
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_an_event_delivered_twice_is_applied_once(

@@ -43,11 +43,12 @@ CONSUME_BATCH = 100
 # Entries a dead replica left unacknowledged: claimed after this idle time, looked for this often.
 CLAIM_IDLE_MS = 5_000
 CLAIM_EVERY_S = 1.0
-# Batches of one consumer serialise on (namespace, hashtext(consumer)) across replicas.
+# Batches of one consumer group of one stream serialise on (namespace, hashtext of both)
+# across replicas; a consumer reading several streams handles them side by side.
 CONSUMER_LOCK_NAMESPACE = 72_416
 # The lock is taken before any row is inserted: every row of the join needs the CTE's row.
 _RECORD_FRESH = (
-    "WITH consumer_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1, hashtext($2))) "
+    "WITH consumer_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1, hashtext($4))) "
     "INSERT INTO processed_events (consumer, event_id) "
     "SELECT $2, event_id FROM consumer_lock, unnest($3::text[]) AS event_id "
     "ON CONFLICT DO NOTHING RETURNING event_id"
@@ -102,7 +103,7 @@ def net_uses(
 
 
 async def _apply(
-    pool: asyncpg.Pool, consumer: str, batch: list[Event], handler: BatchHandler
+    pool: asyncpg.Pool, stream: str, consumer: str, batch: list[Event], handler: BatchHandler
 ) -> None:
     """One transaction: record the batch in ``processed_events``, handle the events that
     were not recorded before, in stream order, each once."""
@@ -110,7 +111,9 @@ async def _apply(
         ids = list(dict.fromkeys(event.id for event in batch))
         fresh = {
             row["event_id"]
-            for row in await conn.fetch(_RECORD_FRESH, CONSUMER_LOCK_NAMESPACE, consumer, ids)
+            for row in await conn.fetch(
+                _RECORD_FRESH, CONSUMER_LOCK_NAMESPACE, consumer, ids, f"{stream} {consumer}"
+            )
         }
         todo = []
         for event in batch:
@@ -165,7 +168,7 @@ async def _process(
     try:
         if batch:
             try:
-                await _apply(pool, consumer, [event for _, event in batch], handler)
+                await _apply(pool, stream, consumer, [event for _, event in batch], handler)
                 done.extend(entry_id for entry_id, _ in batch)
             except _UNAVAILABLE:
                 raise
@@ -177,7 +180,7 @@ async def _process(
                     len(batch),
                     exc,
                 )
-                await _one_by_one(pool, consumer, handler, batch, done)
+                await _one_by_one(pool, stream, consumer, handler, batch, done)
     finally:
         if done:
             await redis.xack(stream, consumer, *done)
@@ -185,6 +188,7 @@ async def _process(
 
 async def _one_by_one(
     pool: asyncpg.Pool,
+    stream: str,
     consumer: str,
     handler: BatchHandler,
     batch: list[tuple[bytes, Event]],
@@ -192,7 +196,7 @@ async def _one_by_one(
 ) -> None:
     for entry_id, event in batch:
         try:
-            await _apply(pool, consumer, [event], handler)
+            await _apply(pool, stream, consumer, [event], handler)
         except _UNAVAILABLE:
             raise
         except Exception:
