@@ -49,7 +49,8 @@ async def send_test(request: web.Request) -> web.Response:
         description=(
             '{"eventId": "evt_..."} queues that event\'s delivery to this endpoint again; '
             '{"since": "<ISO 8601>", "status": "failed"} every delivery to it created since '
-            "then (in that status, when given). Each is attempted afresh with a new retry "
+            "then in that status (failed when not given; pending brings retries forward). "
+            "Each is attempted afresh with a new retry "
             "window and the same event id, so receivers de-duplicate by it."
         ),
         tags=TAGS,
