@@ -20,6 +20,17 @@ GENEROUS_LIMITS = {
     "AUTH_FAILURES_PER_MINUTE": "10000",
 }
 
+# The webhook-service may deliver to the suites' receivers on loopback over http, retries
+# within a second instead of the production backoff, and a claim of a replica killed
+# mid-attempt lapses in 15 s, not 25 (its lease: twice the timeout and 5 s; docs/webhooks.md).
+WEBHOOK_ENV = {
+    "WEBHOOK_ALLOW_HTTP_LOOPBACK": "true",
+    "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
+    "WEBHOOK_RETRY_BASE_S": "0.2",
+    "WEBHOOK_RETRY_MAX_DELAY_S": "1",
+    "WEBHOOK_TIMEOUT_S": "5",
+}
+
 
 @contextlib.contextmanager
 def running_stack(
@@ -41,7 +52,10 @@ def running_stack(
             bootstrap_admin_token=ADMIN_TOKEN,
             durable=durable,
             extra_env={**GENEROUS_LIMITS, **(extra_env or {})},
-            service_env=service_env or {},
+            service_env={
+                **(service_env or {}),
+                "webhook": {**WEBHOOK_ENV, **(service_env or {}).get("webhook", {})},
+            },
             postgres_port=postgres_port,
             redis_port=redis_port,
         )
