@@ -3,6 +3,7 @@ loopback, the table printed and written to bench/RESULTS.md. No benchmark passes
 
     python -m bench [--seconds 4] [--rounds 2] [--soak-seconds 60] [--no-soak]
     python -m bench soak [--soak-seconds 60]
+    python -m bench webhooks [--seconds 4] [--rounds 2]   (bench/webhooks.py alone)
 
 Rows whose service is not on this branch yet are reported as not measured, with the reason.
 The standalone benches (`python -m bench.gateway_auth`, ...) keep their own command lines.
@@ -36,6 +37,8 @@ from bench.looplag import snapshot, summary
 from bench.profile import profile_load, py_spy_profile
 from bench.references import reference_cases, start_references
 from bench.results_analysis import ANALYSIS
+from bench.webhooks import STACK_ENV as WEBHOOK_ENV
+from bench.webhooks import bench_webhooks
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -72,7 +75,7 @@ def soak(stack: Stack, extra: list[Process], wrk: str | None, seconds: float) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", choices=["all", "soak"], default="all")
+    parser.add_argument("what", nargs="?", choices=["all", "soak", "webhooks"], default="all")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--soak-seconds", type=float, default=60.0)
@@ -87,7 +90,7 @@ def main() -> None:
     print("\n".join(facts), flush=True)
     with tempfile.TemporaryDirectory(prefix="coupon-bench-") as tmp:
         print("... starting the stack", flush=True)
-        stack = start_stack(Path(tmp))
+        stack = start_stack(Path(tmp), extra_env=WEBHOOK_ENV)
         extra: list[Process] = []
         try:
             hello, gw_hello = start_hello(stack)
@@ -99,7 +102,9 @@ def main() -> None:
                 bare = start_bare_proxy(stack, hello)
                 extra.append(bare)
                 report += bench_all(stack, hello, gw_hello, references, bare, wrk, args, notes)
-            if args.what == "soak" or not args.no_soak:
+            if args.what == "webhooks":
+                report += webhooks_alone(stack, wrk, args)
+            if args.what == "soak" or (args.what == "all" and not args.no_soak):
                 print(f"... soak {args.soak_seconds:.0f} s", flush=True)
                 report += ["", "## Soak", "", *soak(stack, extra, wrk, args.soak_seconds)]
         finally:
@@ -112,7 +117,7 @@ def main() -> None:
         report += ["", "## Generation vs raw COPY", "", *generation(args.generation_amount)]
         print("... signed identity per request (bench/identity.py)", flush=True)
         report += ["", "## Signed identity per request", "", *identity_costs()]
-    command = "make bench" if args.what == "all" else "python -m bench soak"
+    command = "make bench" if args.what == "all" else f"python -m bench {args.what}"
     text = "\n".join(
         [
             "# Benchmark results",
@@ -130,6 +135,26 @@ def main() -> None:
     if args.what == "all":
         RESULTS.write_text(text.rstrip() + "\n" + ANALYSIS)
         print(f"written to {RESULTS}")
+
+
+def webhooks_alone(stack: Stack, wrk: str | None, args: argparse.Namespace) -> list[str]:
+    """bench/webhooks.py against the redeem peak of this run (spread coupons, as in
+    ``bench_all``)."""
+    spread = service_cases(stack)["redeem, spread coupons"]
+    run_load(
+        wrk,
+        spread.url,
+        seconds=1,
+        connections=8,
+        headers=spread.headers,
+        method=spread.method,
+        body=spread.body,
+        lua=spread.lua,
+    )
+    for round_ in range(args.rounds):
+        result = spread.measure(wrk, args.seconds)
+        print(f"  round {round_ + 1} {spread.name}: {result.rps:.0f} req/s", flush=True)
+    return ["## Webhooks", "", *bench_webhooks(stack, wrk, spread, args.seconds)]
 
 
 def generation(amount: int) -> list[str]:
@@ -321,6 +346,10 @@ def bench_all(
         "```",
         *gw_profile,
         "```",
+        "",
+        "## Webhooks",
+        "",
+        *bench_webhooks(stack, wrk, spread, args.seconds),
     ]
     return lines
 
