@@ -72,10 +72,11 @@ test: lint kubectl redis-tls
 # Suites that must also pass on a three-master Redis Cluster (COUPON_TEST_REDIS_CLUSTER=1):
 # the shared library, issuance and redemption whole (their concurrency and fault suites run
 # two replicas), and the Redis-facing promotion suites (bulk registry claims, facts, events,
-# retiring the keys of dead objects).
+# retiring the keys of dead objects), and the webhook-service's stream consumers.
 CLUSTER_TEST_DIRS ?= shared/tests issuance-service/tests redemption-service/tests \
 	promotion-service/tests/test_generation.py promotion-service/tests/test_facts_and_events.py \
 	promotion-service/tests/test_dead_objects.py \
+	webhook-service/tests/test_fanout.py webhook-service/tests/test_delivery.py \
 	gateway/tests/test_replicas.py
 
 test-cluster: bootstrap redis-tls
