@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-import orjson
-import pytest
+from coupon_dev.testing.plugin import outbox_payloads
 
 REFUSE_EVERY_ISSUE = """
 CREATE FUNCTION refuse_issue() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -19,20 +18,6 @@ CREATE TRIGGER refuse_issue BEFORE INSERT ON issued_coupons
 """
 
 
-@pytest.fixture
-async def conn(database_url: str) -> Any:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
-
-
-async def _events(conn: asyncpg.Connection, event_type: str) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT payload::text AS p FROM outbox WHERE event_type = $1 ORDER BY id", event_type
-    )
-    return [orjson.loads(r["p"]) for r in rows]
-
-
 async def test_the_issue_that_reaches_max_create_writes_one_limit_reached(
     api: Any, new_series: Any, conn: asyncpg.Connection
 ) -> None:
@@ -40,13 +25,13 @@ async def test_the_issue_that_reaches_max_create_writes_one_limit_reached(
     target = {"seriesId": series["id"], "customer": {"mobile": "61"}}
     two = await api.post("/v2/coupon/issue/multiple", json={**target, "count": 2})
     assert two.status == 200, await two.text()
-    assert await _events(conn, "limit.reached") == []  # below the limit: none
+    assert await outbox_payloads(conn, "limit.reached") == []  # below the limit: none
     last = await api.post("/v2/coupon/issue", json=target)
     assert last.status == 200, await last.text()
     refused = await api.post("/v2/coupon/issue", json=target)
     assert refused.status == 400
-    [reached] = await _events(conn, "limit.reached")
-    issued = (await _events(conn, "coupon.issued"))[-1]
+    [reached] = await outbox_payloads(conn, "limit.reached")
+    issued = (await outbox_payloads(conn, "coupon.issued"))[-1]
     assert reached == {
         "scope": "series",
         "group": f"S:{series['id']}",
@@ -65,7 +50,9 @@ async def test_a_batch_reaching_max_create_at_once_writes_one(
     body = {"seriesId": series["id"], "customer": {"mobile": "62"}, "count": 4}
     resp = await api.post("/v2/coupon/issue/multiple", json=body)
     assert resp.status == 200, await resp.text()
-    assert [(e["limit"], e["used"]) for e in await _events(conn, "limit.reached")] == [(4, 4)]
+    assert [(e["limit"], e["used"]) for e in await outbox_payloads(conn, "limit.reached")] == [
+        (4, 4)
+    ]
 
 
 async def test_an_issue_given_back_writes_no_limit_reached(
@@ -76,11 +63,11 @@ async def test_an_issue_given_back_writes_no_limit_reached(
     await conn.execute(REFUSE_EVERY_ISSUE)
     failed = await api.post("/v2/coupon/issue", json=target)
     assert failed.status == 500
-    assert await _events(conn, "limit.reached") == []
+    assert await outbox_payloads(conn, "limit.reached") == []
     await conn.execute("DROP TRIGGER refuse_issue ON issued_coupons")
     again = await api.post("/v2/coupon/issue", json=target)  # the take was given back
     assert again.status == 200, await again.text()
-    assert len(await _events(conn, "limit.reached")) == 1
+    assert len(await outbox_payloads(conn, "limit.reached")) == 1
 
 
 async def test_a_series_without_max_create_writes_none(
@@ -89,4 +76,4 @@ async def test_a_series_without_max_create_writes_none(
     series = await (await api.post("/v2/coupon/series", json=new_series())).json()
     body = {"seriesId": series["id"], "customer": {"mobile": "64"}, "count": 3}
     assert (await api.post("/v2/coupon/issue/multiple", json=body)).status == 200
-    assert await _events(conn, "limit.reached") == []
+    assert await outbox_payloads(conn, "limit.reached") == []

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-import orjson
 import pytest
+from coupon_dev.testing.plugin import outbox_payloads
 from coupon_dev.testing.poll import until
 from promotion_service.app import create_app
 from promotion_service.settings import Settings
@@ -33,19 +33,8 @@ def small_batches(service_env: dict[str, Any]) -> Callable[..., Settings]:
     return make
 
 
-@pytest.fixture
-async def conn(database_url: str) -> Any:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
-
-
 async def _completed(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT payload::text AS p FROM outbox WHERE event_type = 'generation.completed' "
-        "ORDER BY id"
-    )
-    return [orjson.loads(r["p"]) for r in rows]
+    return await outbox_payloads(conn, "generation.completed")
 
 
 async def _job_ended(conn: asyncpg.Connection, job_id: int) -> str | None:

@@ -23,13 +23,6 @@ ADVISORY_LOCKS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
 
 
 @pytest.fixture
-async def conn(database_url: str) -> Any:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
 async def started(aiohttp_client: Any, app: web.Application) -> None:
     """The app started: migrations applied, the pool open."""
     await aiohttp_client(app)

@@ -9,12 +9,12 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import orjson
 import pytest
 from coupon_core import redis_keys
 from coupon_core.facts import SubscriptionGrant
 from coupon_core.identity import Principal
 from coupon_core.scripts import load_scripts
+from coupon_dev.testing.plugin import outbox_payloads
 from redemption_service.app import LUA_DIR
 from redemption_service.db.counters import REACHED_COUPON, REACHED_TOTAL, Counters, Use
 from redis.asyncio import Redis
@@ -22,20 +22,6 @@ from redis.asyncio import Redis
 from .conftest import coupon_in, post_signed, publish_customer, publish_group, redeem_body
 
 REDEEM = "/v1.1/coupon/redeem"
-
-
-@pytest.fixture
-async def conn(database_url: str) -> Any:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
-
-
-async def _events(conn: asyncpg.Connection, event_type: str) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT payload::text AS p FROM outbox WHERE event_type = $1 ORDER BY id", event_type
-    )
-    return [orjson.loads(r["p"]) for r in rows]
 
 
 async def _redeem(
@@ -54,11 +40,11 @@ async def test_the_last_use_of_a_coupon_writes_one_limit_reached(
     await publish_group(redis, "P:LR", ["LR1"], coupon={"usage_limit": 2})
     await publish_customer(redis, "lr-1", mobile="401")
     assert await _redeem(http, replicas[0], coupon_in("LR1", "401")) == [700]
-    assert await _events(conn, "limit.reached") == []  # below the limit: none
+    assert await outbox_payloads(conn, "limit.reached") == []  # below the limit: none
     assert await _redeem(http, replicas[1], coupon_in("LR1", "401")) == [700]
     assert await _redeem(http, replicas[0], coupon_in("LR1", "401")) == [711]
-    [reached] = await _events(conn, "limit.reached")
-    last = (await _events(conn, "coupon.redeemed"))[-1]
+    [reached] = await outbox_payloads(conn, "limit.reached")
+    last = (await outbox_payloads(conn, "coupon.redeemed"))[-1]
     assert last["transactionNumber"] is None  # the request named no transaction
     assert reached == {
         "scope": "coupon",
@@ -83,10 +69,10 @@ async def test_the_last_total_use_of_a_group_writes_one_limit_reached(
     await publish_group(redis, group, ["TL1", "TL2", "TL3"], total_limit=2)
     await publish_customer(redis, "tl-1", mobile="402")
     assert await _redeem(http, replicas[0], coupon_in("TL1", "402")) == [700]
-    assert await _events(conn, "limit.reached") == []
+    assert await outbox_payloads(conn, "limit.reached") == []
     assert await _redeem(http, replicas[1], coupon_in("TL2", "402")) == [700]
     assert await _redeem(http, replicas[0], coupon_in("TL3", "402")) == [714]
-    [reached] = await _events(conn, "limit.reached")
+    [reached] = await outbox_payloads(conn, "limit.reached")
     assert reached["reachedAt"]
     del reached["reachedAt"]
     assert reached == {
@@ -110,7 +96,7 @@ async def test_one_use_reaching_both_limits_writes_both(
         700,
         700,
     ]
-    found = await _events(conn, "limit.reached")
+    found = await outbox_payloads(conn, "limit.reached")
     assert sorted((e["scope"], e["code"], e["limit"]) for e in found) == [
         ("coupon", "B1", 2),
         ("series", None, 3),
@@ -138,7 +124,7 @@ async def test_racing_redeems_for_the_last_use_write_exactly_one(
     statuses = await asyncio.gather(*hot, *spread)
     assert Counter(statuses[:60]) == Counter({700: 3, 711: 57})
     assert Counter(statuses[60:]) == Counter({700: 5, 714: 55})
-    found = await _events(conn, "limit.reached")
+    found = await outbox_payloads(conn, "limit.reached")
     assert sorted((e["scope"], e["group"], e["used"]) for e in found) == [
         ("coupon", "S:79", 3),
         ("promotion", "P:RACE", 5),
@@ -152,16 +138,16 @@ async def test_a_use_given_back_leaves_no_limit_reached(
     await publish_group(redis, "S:80", ["G2"], coupon={"usage_limit": 1})
     await publish_customer(redis, "g-1", mobile="404")
     assert await _redeem(http, replicas[0], coupon_in("G2", "404")) == [700]
-    assert [e["group"] for e in await _events(conn, "limit.reached")] == ["S:80"]
+    assert [e["group"] for e in await outbox_payloads(conn, "limit.reached")] == ["S:80"]
     # P:AAA is guarded first and reaches its total; S:80 then refuses: all or nothing gives
     # P:AAA's use back, and its limit.reached with it.
     assert await _redeem(http, replicas[0], coupon_in("G1", "404"), coupon_in("G2", "404")) == [
         700,
         711,
     ]
-    assert [e["group"] for e in await _events(conn, "limit.reached")] == ["S:80"]
+    assert [e["group"] for e in await outbox_payloads(conn, "limit.reached")] == ["S:80"]
     assert await _redeem(http, replicas[1], coupon_in("G1", "404")) == [700]
-    assert [e["group"] for e in await _events(conn, "limit.reached")] == ["S:80", "P:AAA"]
+    assert [e["group"] for e in await outbox_payloads(conn, "limit.reached")] == ["S:80", "P:AAA"]
 
 
 async def test_a_refused_ledger_statement_writes_no_limit_reached(
@@ -178,11 +164,11 @@ async def test_a_refused_ledger_statement_writes_no_limit_reached(
     )
     status, _ = await post_signed(http, replicas[0], REDEEM, redeem_body(coupon_in("F1", "405")))
     assert status >= 500
-    assert await _events(conn, "limit.reached") == []
+    assert await outbox_payloads(conn, "limit.reached") == []
     assert int(await redis.get(redis_keys.redeemed_coupon("S:81", "F1")) or 0) == 0
     await conn.execute("DROP TRIGGER refuse_commit ON redemptions")
     assert await _redeem(http, replicas[0], coupon_in("F1", "405")) == [700]
-    assert [e["code"] for e in await _events(conn, "limit.reached")] == ["F1"]
+    assert [e["code"] for e in await outbox_payloads(conn, "limit.reached")] == ["F1"]
 
 
 async def test_an_activation_uses_up_its_coupon(
@@ -199,8 +185,8 @@ async def test_an_activation_uses_up_its_coupon(
         http, replicas[1], "/api/v1/coupon/activate", {"code": "A1"}, principal=user
     )
     assert status == 400
-    [reached] = await _events(conn, "limit.reached")
-    [activated] = await _events(conn, "coupon.activated")
+    [reached] = await outbox_payloads(conn, "limit.reached")
+    [activated] = await outbox_payloads(conn, "coupon.activated")
     assert reached == {
         "scope": "coupon",
         "group": "P:ACT",

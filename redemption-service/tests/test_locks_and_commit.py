@@ -27,13 +27,6 @@ WAITING = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT gra
 WAIT_S = 10.0
 
 
-@pytest.fixture
-async def conn(database_url: str) -> Any:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
-
-
 async def test_group_key_is_hashtextextended(conn: asyncpg.Connection) -> None:
     rnd = random.Random(7)
     texts = ["", "S:1", "P:SUMMER", "S:844312", "é", "グループ", "x" * 11, "x" * 12, "x" * 13]

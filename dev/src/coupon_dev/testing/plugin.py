@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 from aiohttp.client_middlewares import ClientMiddlewareType
@@ -82,6 +83,22 @@ async def database_url(infra: Infra, _finished_databases: list[str]) -> AsyncIte
     name = await create_database(infra.postgres_url, "test_")
     yield database_url_for(infra.postgres_url, name)
     _finished_databases.append(name)
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to this test's database, for what a test reads or sets up directly."""
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+async def outbox_payloads(conn: asyncpg.Connection, event_type: str) -> list[dict[str, Any]]:
+    """The payloads of the ``event_type`` events in a service's outbox, oldest first."""
+    rows = await conn.fetch(
+        "SELECT payload::text AS p FROM outbox WHERE event_type = $1 ORDER BY id", event_type
+    )
+    return [orjson.loads(row["p"]) for row in rows]
 
 
 async def _flush(url: str) -> None:
