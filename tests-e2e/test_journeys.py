@@ -9,7 +9,19 @@ from typing import Any
 import aiohttp
 from coupon_dev.stack import Stack
 from coupon_dev.testing.poll import until
-from support.api import PROPAGATION_DEADLINE_S, call, item, mobile, redeem_body, unique
+from support.api import (
+    PROPAGATION_DEADLINE_S,
+    call,
+    create_coupon,
+    create_customer,
+    create_discount_promotion,
+    create_grant_promotion,
+    item,
+    mobile,
+    redeem_body,
+    register_and_login,
+    unique,
+)
 
 
 async def _token(session: aiohttp.ClientSession, gw: str, whitelist: list[str]) -> dict[str, str]:
@@ -71,13 +83,7 @@ async def test_crm_issues_and_checkout_redeems_retries_and_reverses(
         )
         series_id = series["id"]
         ann_mobile = mobile()
-        _, ann, _ = await call(
-            session,
-            "POST",
-            f"{gw}/v2/customers",
-            json={"firstName": "Ann", "mobile": ann_mobile},
-            expect=201,
-        )
+        ann = await create_customer(session, gw, firstName="Ann", mobile=ann_mobile)
         _, issued, _ = await call(
             session,
             "POST",
@@ -189,20 +195,7 @@ async def test_reader_registers_logs_in_and_reaches_only_user_endpoints(
     gw = stack.gateway_url
     email = f"{unique('reader')}@example.com"
     async with aiohttp.ClientSession() as anonymous:
-        _, registered, _ = await call(
-            anonymous,
-            "POST",
-            f"{gw}/api/v1/users/register",
-            json={"email": email, "password": "correct horse battery staple"},
-            expect=201,
-        )
-        _, login, _ = await call(
-            anonymous,
-            "POST",
-            f"{gw}/api/v1/users/login",
-            json={"email": email, "password": "correct horse battery staple"},
-            expect=200,
-        )
+        registered, login = await register_and_login(anonymous, gw, email)
         assert login["user"]["id"] == registered["user"]["id"]
         status, _, _ = await call(anonymous, "GET", f"{gw}/api/v1/users/subscriptions")
         assert status == 401
@@ -231,54 +224,11 @@ async def test_marketer_generates_checkout_redeems_reader_activates(
     gw = stack.gateway_url
     sale, grant = unique("SALE-").upper(), unique("GRANT-").upper()
     async with aiohttp.ClientSession(headers=auth) as admin:
-        await call(
-            admin,
-            "POST",
-            f"{gw}/api/v1/promotions/",
-            json={
-                "code": sale,
-                "name": "Sale",
-                "couponBased": True,
-                "actions": [{"type": "order_fixed_discount", "configuration": {"amount": 500}}],
-            },
-            expect=201,
-        )
-        await call(
-            admin,
-            "POST",
-            f"{gw}/api/v1/promotions/",
-            json={
-                "code": grant,
-                "name": "One month free",
-                "couponBased": True,
-                "actions": [
-                    {
-                        "type": "grant_subscription",
-                        "configuration": {
-                            "subscriptionTypeId": 7,
-                            "subscriptionTypeName": "1 month",
-                            "lengthDays": 30,
-                        },
-                    }
-                ],
-            },
-            expect=201,
-        )
+        await create_discount_promotion(admin, gw, sale, "Sale", 500)
+        await create_grant_promotion(admin, gw, grant)
         sale_code, grant_code = unique("S").upper(), unique("G").upper()
-        await call(
-            admin,
-            "POST",
-            f"{gw}/api/v1/promotions/{sale}/coupons/",
-            json={"code": sale_code, "usageLimit": 2},
-            expect=201,
-        )
-        await call(
-            admin,
-            "POST",
-            f"{gw}/api/v1/promotions/{grant}/coupons/",
-            json={"code": grant_code},
-            expect=201,
-        )
+        await create_coupon(admin, gw, sale, sale_code, usageLimit=2)
+        await create_coupon(admin, gw, grant, grant_code)
         _, generated, _ = await call(
             admin,
             "POST",
@@ -292,9 +242,7 @@ async def test_marketer_generates_checkout_redeems_reader_activates(
         )
         assert len(listed["_embedded"]["items"]) == 21, listed
         customer_mobile = mobile()
-        await call(
-            admin, "POST", f"{gw}/v2/customers", json={"mobile": customer_mobile}, expect=201
-        )
+        await create_customer(admin, gw, mobile=customer_mobile)
         _, first, _ = await call(
             admin,
             "POST",
@@ -306,20 +254,7 @@ async def test_marketer_generates_checkout_redeems_reader_activates(
 
     email = f"{unique('reader')}@example.com"
     async with aiohttp.ClientSession() as anonymous:
-        await call(
-            anonymous,
-            "POST",
-            f"{gw}/api/v1/users/register",
-            json={"email": email, "password": "correct horse battery staple"},
-            expect=201,
-        )
-        _, login, _ = await call(
-            anonymous,
-            "POST",
-            f"{gw}/api/v1/users/login",
-            json={"email": email, "password": "correct horse battery staple"},
-            expect=200,
-        )
+        _, login = await register_and_login(anonymous, gw, email)
     user = {"Authorization": f"Bearer {login['access']['token']}"}
     async with aiohttp.ClientSession(headers=user) as reader:
         _, activated, _ = await call(

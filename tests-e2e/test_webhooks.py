@@ -30,14 +30,23 @@ from coupon_dev.stack import Stack
 from coupon_dev.testing import prometheus
 from coupon_dev.testing.poll import until
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-from support.api import call, item, mobile, redeem_body, unique
+from support.api import (
+    call,
+    create_coupon,
+    create_customer,
+    create_discount_promotion,
+    create_grant_promotion,
+    item,
+    redeem_body,
+    register_and_login,
+    unique,
+)
 from support.receiver import CLIENT_GONE, Behaviour, Inbox, Receiver, verify
 
 TIMEOUT = aiohttp.ClientTimeout(total=60)
 ARRIVAL_S = 30.0  # an event reaches a receiver that answers well within this
 BURST = 1_000
 CONCURRENCY = 16
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -87,10 +96,7 @@ async def _series(admin: aiohttp.ClientSession, gw: str, **fields: Any) -> int:
 
 
 async def _customer(admin: aiohttp.ClientSession, gw: str) -> int:
-    _, customer, _ = await call(
-        admin, "POST", f"{gw}/v2/customers", json={"mobile": mobile()}, expect=201
-    )
-    return int(customer["id"])
+    return int((await create_customer(admin, gw))["id"])
 
 
 async def _issue(
@@ -255,26 +261,8 @@ async def test_every_event_type_arrives_signed(
 
         # A promotion that may be used once, with a coupon that may be used once.
         limited, limited_code = unique("LIM-").upper(), unique("L").upper()
-        await call(
-            admin,
-            "POST",
-            f"{gw}/api/v1/promotions/",
-            json={
-                "code": limited,
-                "name": "Once",
-                "couponBased": True,
-                "usageLimit": 1,
-                "actions": [{"type": "order_fixed_discount", "configuration": {"amount": 100}}],
-            },
-            expect=201,
-        )
-        await call(
-            admin,
-            "POST",
-            f"{gw}/api/v1/promotions/{limited}/coupons/",
-            json={"code": limited_code, "usageLimit": 1},
-            expect=201,
-        )
+        await create_discount_promotion(admin, gw, limited, "Once", 100, usageLimit=1)
+        await create_coupon(admin, gw, limited, limited_code, usageLimit=1)
         _, once, _ = await call(
             admin,
             "POST",
@@ -295,43 +283,11 @@ async def test_every_event_type_arrives_signed(
 
         # A reader activates a subscription coupon and asks to be notified.
         grant, grant_code = unique("GRANT-").upper(), unique("G").upper()
-        await call(
-            admin,
-            "POST",
-            f"{gw}/api/v1/promotions/",
-            json={
-                "code": grant,
-                "name": "One month free",
-                "couponBased": True,
-                "actions": [
-                    {
-                        "type": "grant_subscription",
-                        "configuration": {
-                            "subscriptionTypeId": 7,
-                            "subscriptionTypeName": "1 month",
-                            "lengthDays": 30,
-                        },
-                    }
-                ],
-            },
-            expect=201,
-        )
-        await call(
-            admin,
-            "POST",
-            f"{gw}/api/v1/promotions/{grant}/coupons/",
-            json={"code": grant_code},
-            expect=201,
-        )
+        await create_grant_promotion(admin, gw, grant)
+        await create_coupon(admin, gw, grant, grant_code)
         email = f"{unique('hook')}@example.com"
-        credentials = {"email": email, "password": PASSWORD}
         async with aiohttp.ClientSession(timeout=TIMEOUT) as anonymous:
-            _, registered, _ = await call(
-                anonymous, "POST", f"{gw}/api/v1/users/register", json=credentials, expect=201
-            )
-            _, login, _ = await call(
-                anonymous, "POST", f"{gw}/api/v1/users/login", json=credentials, expect=200
-            )
+            registered, login = await register_and_login(anonymous, gw, email)
             _, activated, _ = await call(
                 anonymous,
                 "POST",

@@ -50,3 +50,77 @@ def redeem_body(code: str, customer: dict[str, Any], amount: str = "5000", numbe
 def item(redeem_response: Any) -> Any:
     coupons = redeem_response["response"]["coupons"]["coupon"]
     return coupons[0] if isinstance(coupons, list) else coupons
+
+
+PASSWORD = "correct horse battery staple"
+
+
+async def create_customer(session: aiohttp.ClientSession, gw: str, **fields: Any) -> Any:
+    """A customer with ``fields`` (a fresh mobile unless one is given); its body."""
+    _, customer, _ = await call(
+        session, "POST", f"{gw}/v2/customers", json={"mobile": mobile(), **fields}, expect=201
+    )
+    return customer
+
+
+async def _create_promotion(
+    session: aiohttp.ClientSession,
+    gw: str,
+    code: str,
+    name: str,
+    action: dict[str, Any],
+    **fields: Any,
+) -> None:
+    body = {"code": code, "name": name, "couponBased": True, **fields, "actions": [action]}
+    await call(session, "POST", f"{gw}/api/v1/promotions/", json=body, expect=201)
+
+
+async def create_discount_promotion(
+    session: aiohttp.ClientSession, gw: str, code: str, name: str, amount: int, **fields: Any
+) -> None:
+    """A coupon-based promotion taking ``amount`` off an order (``fields``: e.g. its
+    ``usageLimit``)."""
+    action = {"type": "order_fixed_discount", "configuration": {"amount": amount}}
+    await _create_promotion(session, gw, code, name, action, **fields)
+
+
+async def create_grant_promotion(session: aiohttp.ClientSession, gw: str, code: str) -> None:
+    """The coupon-based "One month free" promotion: activating one of its coupons grants
+    subscription type 7 ("1 month") for 30 days."""
+    action = {
+        "type": "grant_subscription",
+        "configuration": {
+            "subscriptionTypeId": 7,
+            "subscriptionTypeName": "1 month",
+            "lengthDays": 30,
+        },
+    }
+    await _create_promotion(session, gw, code, "One month free", action)
+
+
+async def create_coupon(
+    session: aiohttp.ClientSession, gw: str, promotion: str, code: str, **fields: Any
+) -> None:
+    """The coupon ``code`` of ``promotion`` (``fields``: e.g. its ``usageLimit``)."""
+    await call(
+        session,
+        "POST",
+        f"{gw}/api/v1/promotions/{promotion}/coupons/",
+        json={"code": code, **fields},
+        expect=201,
+    )
+
+
+async def register_and_login(
+    session: aiohttp.ClientSession, gw: str, email: str
+) -> tuple[Any, Any]:
+    """A reader registered with ``email`` and ``PASSWORD``, then logged in: the bodies of
+    both answers (the login's ``access.token`` is the reader's bearer token)."""
+    credentials = {"email": email, "password": PASSWORD}
+    _, registered, _ = await call(
+        session, "POST", f"{gw}/api/v1/users/register", json=credentials, expect=201
+    )
+    _, login, _ = await call(
+        session, "POST", f"{gw}/api/v1/users/login", json=credentials, expect=200
+    )
+    return registered, login
