@@ -18,3 +18,8 @@ def in_utc_range(value: datetime) -> datetime:
     if not FIRST_YEAR <= utc.year <= LAST_YEAR:
         raise ValueError(f"{value.isoformat()} is out of range")
     return utc
+
+
+def iso_or_none(value: datetime | None) -> str | None:
+    """``value`` as the APIs write a time (ISO 8601), or None for no time."""
+    return value.isoformat() if value is not None else None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
+from coupon_core.dates import iso_or_none
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.db.api_tokens import ApiToken
@@ -55,10 +55,6 @@ class Login(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 class ApiTokenOut(BaseModel):
     id: int
     name: str
@@ -75,7 +71,7 @@ class ApiTokenOut(BaseModel):
             whitelist=token.whitelist,
             rateLimit=token.rate_limit,
             createdAt=token.created_at.isoformat(),
-            revokedAt=_iso(token.revoked_at),
+            revokedAt=iso_or_none(token.revoked_at),
         )
 
 

@@ -3,8 +3,7 @@ secret is in a body only where it is made: on create and on rotation."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from coupon_core.dates import iso_or_none
 from coupon_core.responses import ResponseModel
 from pydantic import Field, TypeAdapter
 
@@ -12,10 +11,6 @@ from webhook_service.api.event_models import AnyEvent
 from webhook_service.db.endpoints import Endpoint
 from webhook_service.db.log import Attempt, Delivery
 from webhook_service.domain import catalogue
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 class WebhookOut(ResponseModel):
@@ -47,10 +42,10 @@ class WebhookOut(ResponseModel):
             enabled=endpoint.enabled,
             createdAt=endpoint.created_at.isoformat(),
             updatedAt=endpoint.updated_at.isoformat(),
-            disabledAt=_iso(endpoint.disabled_at),
+            disabledAt=iso_or_none(endpoint.disabled_at),
             disabledReason=endpoint.disabled_reason,
-            failingSince=_iso(endpoint.failing_since),
-            previousSecretExpiresAt=_iso(endpoint.previous_secret_expires_at),
+            failingSince=iso_or_none(endpoint.failing_since),
+            previousSecretExpiresAt=iso_or_none(endpoint.previous_secret_expires_at),
         )
 
 
@@ -121,8 +116,8 @@ class DeliveryOut(ResponseModel):
             status=delivery.status,
             attempts=delivery.attempts,
             nextAttemptAt=delivery.next_attempt_at.isoformat() if pending else None,
-            firstAttemptAt=_iso(delivery.first_attempt_at),
-            lastAttemptAt=_iso(delivery.last_attempt_at),
+            firstAttemptAt=iso_or_none(delivery.first_attempt_at),
+            lastAttemptAt=iso_or_none(delivery.last_attempt_at),
             createdAt=delivery.created_at.isoformat(),
         )
 
