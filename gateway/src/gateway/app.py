@@ -8,12 +8,15 @@ from coupon_core.routes import ISSUANCE, PROMOTION, REDEMPTION, WEBHOOK
 from coupon_core.web import build_app, bundled_dir
 from prometheus_client import Gauge
 
+from gateway.api.audit import add_audit_routes
 from gateway.api.docs import add_docs_routes
 from gateway.api.middleware import auth_middleware, rate_limit_headers
+from gateway.api.staff import add_staff_routes
 from gateway.api.status import add_status_routes
 from gateway.api.tokens import add_token_routes
 from gateway.api.users import add_user_routes
 from gateway.bootstrap import auth_ctx
+from gateway.console import add_console_routes
 from gateway.domain.passwords import Passwords
 from gateway.gatekeeper import Gatekeeper
 from gateway.keys import GATEKEEPER, PASSWORDS, PROXY_CONFIG, ROUTER, SETTINGS
@@ -70,5 +73,8 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
     add_user_routes(app)
     add_docs_routes(app)
     add_status_routes(app)
+    add_staff_routes(app)
+    add_audit_routes(app)
+    add_console_routes(app)
     app.router.add_route("*", "/{tail:.*}", proxy_handler)
     return app

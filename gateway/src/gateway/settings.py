@@ -72,6 +72,19 @@ class Settings(ServiceSettings):
     # that gets no turn within PASSWORD_HASH_WAIT_S answers 503 (docs/authentication.md).
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)
     password_hash_wait_s: float = Field(default=10.0, gt=0, le=60)
+    # Staff sessions of the console (docs/console.md): a session unused for the idle time,
+    # or older than the absolute time, is over.
+    staff_session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    staff_session_absolute_hours: int = Field(default=12, ge=1, le=30 * 24)
+    # The gateway URL the console calls the API through (its own listener); default
+    # http://127.0.0.1:PORT.
+    console_api_url: str | None = None
+    # The session cookie's Secure attribute: auto sets it unless the console is reached on a
+    # loopback address over http (make run).
+    console_cookie_secure: Literal["auto", "always", "never"] = "auto"
+    # Audit records (every change through the console or the admin API) older than this are
+    # removed, in bounded batches.
+    audit_retention_days: int = Field(default=365, ge=1, le=3650)
 
     @field_validator("bootstrap_admin_token")
     @classmethod

@@ -69,6 +69,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("PATCH", "/api/v1/api-tokens/{id}", GATEWAY),
     Endpoint("DELETE", "/api/v1/api-tokens/{id}", GATEWAY),
     Endpoint("GET", "/api/v1/status", GATEWAY),
+    Endpoint("GET", "/api/v1/staff", GATEWAY),
+    Endpoint("POST", "/api/v1/staff", GATEWAY),
+    Endpoint("GET", "/api/v1/staff/{id}", GATEWAY),
+    Endpoint("PATCH", "/api/v1/staff/{id}", GATEWAY),
+    Endpoint("DELETE", "/api/v1/staff/{id}", GATEWAY),
+    Endpoint("GET", "/api/v1/staff-roles", GATEWAY),
+    Endpoint("GET", "/api/v1/audit-log", GATEWAY),
+    Endpoint("GET", "/api/v1/audit-log/{id}", GATEWAY),
     # promotion-service (Sylius family)
     Endpoint("GET", "/api/v1/promotions", PROMOTION),
     Endpoint("POST", "/api/v1/promotions", PROMOTION),
@@ -85,6 +93,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("PUT", "/api/v1/promotions/{promotionCode}/coupons/{code}", PROMOTION),
     Endpoint("PATCH", "/api/v1/promotions/{promotionCode}/coupons/{code}", PROMOTION),
     Endpoint("DELETE", "/api/v1/promotions/{promotionCode}/coupons/{code}", PROMOTION),
+    Endpoint("GET", "/api/v1/promotion-stats", PROMOTION),
     # issuance-service (Capillary v2)
     Endpoint("POST", "/v2/customers", ISSUANCE),
     Endpoint("GET", "/v2/customers/lookup", ISSUANCE),
@@ -96,14 +105,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("PUT", "/v2/coupon/series/{id}", ISSUANCE),
     Endpoint("POST", "/v2/coupon/issue", ISSUANCE),
     Endpoint("POST", "/v2/coupon/issue/multiple", ISSUANCE),
+    Endpoint("GET", "/v2/coupon/issue/stats", ISSUANCE),
     # redemption-service (Capillary v1.1 and v2, CRM)
     Endpoint("POST", "/v1.1/coupon/redeem", REDEMPTION),
     Endpoint("GET", "/v1.1/coupon/isredeemable", REDEMPTION),
     Endpoint("GET", "/v2/coupon/is_redeemable", REDEMPTION),
+    Endpoint("GET", "/v2/coupon/redemptions", REDEMPTION),
+    Endpoint("GET", "/v2/coupon/redemptions/stats", REDEMPTION),
+    Endpoint("GET", "/v2/coupon/redemptions/{redemptionId}", REDEMPTION),
     Endpoint("POST", "/v2/coupon/redemptions/{redemptionId}/reverse", REDEMPTION),
     Endpoint("POST", "/v2/coupon/redemptions/reconcile", REDEMPTION),
     Endpoint("POST", "/api/v1/coupon/activate", REDEMPTION, Access.USER),
     Endpoint("GET", "/api/v1/users/subscriptions", REDEMPTION, Access.USER),
+    Endpoint("GET", "/api/v1/subscriptions", REDEMPTION),
     # webhook-service (CRM)
     Endpoint("GET", "/api/v1/webhooks", WEBHOOK),
     Endpoint("POST", "/api/v1/webhooks", WEBHOOK),
@@ -122,6 +136,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 # answers its own 404 or 405).
 MOUNTS: tuple[Mount, ...] = (
     Mount(PROMOTION, "/api/v1/promotions*"),
+    Mount(PROMOTION, "/api/v1/promotion-stats"),
     Mount(ISSUANCE, "/v2/coupon/issue*"),
     Mount(ISSUANCE, "/v2/coupon/series*"),
     Mount(ISSUANCE, "/v2/customers*"),
@@ -130,6 +145,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(REDEMPTION, "/v2/coupon/redemptions*"),
     Mount(REDEMPTION, "/api/v1/coupon/activate"),
     Mount(REDEMPTION, "/api/v1/users/subscriptions"),
+    Mount(REDEMPTION, "/api/v1/subscriptions"),
     Mount(WEBHOOK, "/api/v1/webhooks*"),
 )
 
@@ -140,10 +156,12 @@ USER_TEMPLATES = frozenset(e.template for e in ENDPOINTS if e.access is Access.U
 
 # The gateway's own paths outside the API, reached without credentials.
 PUBLIC_PATHS = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/favicon.ico"}
+    {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/favicon.ico", "/console"}
 )
 # Static assets of the interactive documentation at /docs.
-PUBLIC_PREFIXES = ("/docs/assets/",)
+# The console (/console) authenticates its own session cookie and reaches the API through
+# the gateway's authorization like any client (gateway/console).
+PUBLIC_PREFIXES = ("/docs/assets/", "/console/")
 # Served without a rate-limit window when Redis, which keeps the windows, does not answer:
 # the report that tells operators Redis is down (its callers are still authenticated and
 # whitelisted, which needs only PostgreSQL).
