@@ -65,7 +65,7 @@ unit: bootstrap redis-tls
 e2e: bootstrap
 	$(BIN)/pytest tests-e2e $(PYTEST_ARGS)
 
-test: lint kubectl redis-tls
+test: lint kubectl redis-tls browser
 	$(BIN)/pytest $(TEST_DIRS) deploy/tests tests-e2e $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-cluster
 
@@ -95,6 +95,14 @@ kubectl:
 .PHONY: redis-tls
 redis-tls:
 	@deploy/tools/ensure-redis-tls
+
+# The console's browser tests (tests-e2e/test_console.py): Debian's chromium and
+# chromium-driver, and axe-core from npm pinned by tests-e2e/browser/package-lock.json:
+# installed where missing.
+.PHONY: browser
+browser:
+	@deploy/tools/ensure-chromium
+	@deploy/tools/ensure-axe-core
 
 # Settings from the environment: CONTAINER_ENGINE, IMAGE_REPOSITORY, IMAGE_TAG, PYTHON_IMAGE,
 # EXTRA_CA_CERTS_FILE, IMAGE_BUILD_FLAGS (deploy/tools/images.py, docs/operations.md).
