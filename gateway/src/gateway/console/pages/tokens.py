@@ -1,0 +1,9 @@
+"""Console pages: tokens (docs/console.md)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    pass

@@ -1,0 +1,66 @@
+// The console's one script (progressive enhancement; every page works without it).
+//
+// Live progress: an element with data-progress-url polls that URL (JSON) every second and
+// updates its <progress> and text; when "state" is finished or failed it stops and reveals
+// the element's .progress-done link. The JSON may give generated/requested or done/total.
+// Without the script a page refreshes itself: <noscript><meta http-equiv="refresh"></noscript>.
+(function () {
+  "use strict";
+
+  function numbers(data) {
+    var done = data.generated, total = data.requested;
+    if (done === undefined) { done = data.done; total = data.total; }
+    return { done: Number(done) || 0, total: Number(total) || 0 };
+  }
+
+  function track(box) {
+    var url = box.getAttribute("data-progress-url");
+    var bar = box.querySelector("progress");
+    var text = box.querySelector(".progress-text");
+    var done = box.querySelector(".progress-done");
+    var timer = null;
+
+    function finish(data) {
+      window.clearInterval(timer);
+      if (done) { done.hidden = false; }
+      var link = data && data.doneUrl;
+      if (link && done) {
+        var a = done.querySelector("a");
+        if (a && link.charAt(0) === "/" && link.charAt(1) !== "/") { a.href = link; }
+      }
+    }
+
+    function poll() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) { throw new Error("HTTP " + response.status); }
+          return response.json();
+        })
+        .then(function (data) {
+          var n = numbers(data);
+          if (bar && n.total > 0) { bar.max = n.total; bar.value = n.done; }
+          if (text) {
+            text.textContent = data.text || (n.done + " of " + n.total + " (" + data.state + ")");
+          }
+          if (data.state === "finished" || data.state === "failed") { finish(data); }
+        })
+        .catch(function () {
+          window.clearInterval(timer);
+          if (text) { text.textContent += " (live updates stopped; reload the page)"; }
+        });
+    }
+
+    timer = window.setInterval(poll, 1000);
+    poll();
+  }
+
+  function start() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-progress-url]"), track);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
