@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 from coupon_core.errors import DomainError, NotFound, Unauthorized, ValidationFailed
-from coupon_core.families import Family, error_body, error_models
+from coupon_core.families import Family, error_body, error_models, family_for_path
 from pydantic import ValidationError
 
 CASES = [
@@ -59,3 +59,20 @@ def test_the_declared_envelopes_accept_what_is_sent(
         except ValidationError:
             continue
     assert wire in rewritten
+
+
+@pytest.mark.parametrize(
+    ("path", "family"),
+    [
+        ("/api/v1/promotions", Family.SYLIUS),
+        ("/api/v1/promotions/X/coupons", Family.SYLIUS),
+        # The promotion-service's statistics answer as its other paths do.
+        ("/api/v1/promotion-stats", Family.SYLIUS),
+        ("/api/v1/promotion-stats/", Family.SYLIUS),
+        ("/api/v1/promotion-statsx", Family.CRM),
+        ("/api/v1/api-tokens", Family.CRM),
+        ("/v2/coupon/issue/stats", Family.CAPILLARY_V2),
+    ],
+)
+def test_each_path_answers_in_its_family(path: str, family: Family) -> None:
+    assert family_for_path(path) is family

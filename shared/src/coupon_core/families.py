@@ -23,7 +23,7 @@ class Family(StrEnum):
 def family_for_path(path: str) -> Family:
     if "//" in path:  # refused with 404, in the envelope of the path it resembles
         path = _SLASHES.sub("/", path)
-    if path.startswith("/api/v1/promotions"):
+    if path.startswith("/api/v1/promotions") or path.rstrip("/") == "/api/v1/promotion-stats":
         return Family.SYLIUS
     if path.startswith("/api/v1/"):
         return Family.CRM
