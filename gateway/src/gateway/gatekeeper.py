@@ -21,6 +21,7 @@ from coupon_core.errors import Forbidden, Unauthorized
 from coupon_core.routes import PLATFORM, PUBLIC_ROUTES, USER_TEMPLATES, RouteTable
 from prometheus_client import CollectorRegistry
 
+from gateway.db.staff import SessionPolicy
 from gateway.domain.addresses import TrustedProxies
 from gateway.domain.credentials import Credential, CredentialError, parse_authorization
 from gateway.domain.secrets import TokenHasher, legacy_shaped
@@ -51,6 +52,7 @@ class Gatekeeper:
     hasher: TokenHasher = field(init=False)
     proxies: TrustedProxies = field(init=False)
     resolver: Resolver = field(init=False)
+    staff_sessions: SessionPolicy = field(init=False)
     # Set once Redis is up (a cleanup context): no I/O in the factory.
     limiter: RateLimiter | None = None
 
@@ -58,7 +60,13 @@ class Gatekeeper:
         self.hasher = TokenHasher(self.settings.token_key())
         self.proxies = TrustedProxies(self.settings.trusted_proxies)
         cache = CallerCache(self.settings.auth_cache_ttl_s)
-        self.resolver = Resolver(cache, self.hasher, self.registry)
+        self.staff_sessions = SessionPolicy(
+            idle_minutes=self.settings.staff_session_idle_minutes,
+            absolute_hours=self.settings.staff_session_absolute_hours,
+        )
+        self.resolver = Resolver(
+            cache, self.hasher, self.registry, staff_sessions=self.staff_sessions
+        )
         bootstrap = self.settings.bootstrap_admin_token
         self._bootstrap = self.hasher.digest(bootstrap.get_secret_value()) if bootstrap else None
 
@@ -150,6 +158,9 @@ class Gatekeeper:
         return credential, caller
 
     def authorize(self, caller: Caller, method: str, path: str, template: str | None) -> None:
+        """A user token reaches the user endpoints only; an API token and a staff session
+        (whose whitelist is its role's) reach what their whitelist names, and no user
+        endpoint."""
         user_endpoint = template in USER_TEMPLATES
         if caller.principal.kind == "user":
             if not user_endpoint:
@@ -165,15 +176,20 @@ class Gatekeeper:
             )
         if not allows(caller.whitelist, method, template):
             endpoint = f"{method} {template}" if template else f"{method} {path}"
-            raise Forbidden(
-                f"This API token is not whitelisted for {endpoint}.", code="not_whitelisted"
+            message = (
+                f"This API token is not whitelisted for {endpoint}."
+                if caller.role is None
+                else f"The role {caller.role!r} does not allow {endpoint}."
             )
+            raise Forbidden(message, code="not_whitelisted")
 
     def _budget(self, caller: Caller) -> tuple[str, int]:
         principal = caller.principal
         if principal.kind == "user":
             limit = self.settings.user_rate_limit_per_minute
         else:
+            # An API token's own limit, else the default; a staff session (no limit of its
+            # own) the default, counted per staff account across its sessions.
             limit = caller.rate_limit or self.settings.rate_limit_per_minute
         return redis_keys.rate_limit_window(principal.kind, principal.id), limit
 

@@ -17,10 +17,13 @@ from coupon_core.identity import Principal
 from prometheus_client import CollectorRegistry, Counter
 
 from gateway.db import api_tokens, users
+from gateway.db import staff as staff_db
 from gateway.domain.credentials import Credential
+from gateway.domain.roles import whitelist_of
 from gateway.domain.secrets import (
     KEYED_SCHEME,
     LEGACY_SCHEME,
+    STAFF_SESSION_PREFIX,
     USER_TOKEN_PREFIX,
     TokenHasher,
     legacy_digest,
@@ -32,8 +35,11 @@ class Caller:
     principal: Principal
     whitelist: tuple[str, ...] = ()
     rate_limit: int | None = None
-    # Unix time a user token expires at; None for API tokens.
+    # Unix time a user token expires at; None for API tokens and staff sessions (whose
+    # lookup itself refuses one that is over).
     expires_at: float | None = None
+    # A staff session's role (its whitelist is the role's); None for tokens.
+    role: str | None = None
 
     def expired(self, now: float | None = None) -> bool:
         current = time.time() if now is None else now
@@ -86,15 +92,30 @@ def _user_caller(found: users.UserToken) -> Caller:
     )
 
 
+def _staff_caller(account: staff_db.Staff) -> Caller:
+    return Caller(
+        principal=Principal(kind="staff", id=str(account.id), name=account.email),
+        whitelist=whitelist_of(account.role),
+        role=account.role,
+    )
+
+
 class Resolver:
     """Credentials to callers. ``cached`` is the hot path; ``load`` asks the database (and
-    rewrites a legacy hash it finds keyed)."""
+    rewrites a legacy hash it finds keyed). A staff session's lookup also counts as its use:
+    with the cache, at most one write a second per session and replica."""
 
     def __init__(
-        self, cache: CallerCache, hasher: TokenHasher, registry: CollectorRegistry | None = None
+        self,
+        cache: CallerCache,
+        hasher: TokenHasher,
+        registry: CollectorRegistry | None = None,
+        *,
+        staff_sessions: staff_db.SessionPolicy,
     ) -> None:
         self.cache = cache
         self.hasher = hasher
+        self.staff_sessions = staff_sessions
         self._in_flight: dict[str, asyncio.Task[Caller | None]] = {}
         self._lookups = Counter(
             "gateway_credential_lookups",
@@ -130,7 +151,7 @@ class Resolver:
             if credential.name is not None:
                 caller = await _basic(conn, self.hasher, credential.name, credential.secret)
             else:
-                caller = await _bearer(conn, self.hasher, credential.secret)
+                caller = await self._bearer(conn, credential.secret)
         self._lookups.labels(result="unknown" if caller is None else "found").inc()
         self.cache.put(self._key(credential), caller)
         return caller
@@ -138,15 +159,19 @@ class Resolver:
     def forget(self, credential: Credential) -> None:
         self.cache.drop(self._key(credential))
 
-
-async def _bearer(conn: Connection, hasher: TokenHasher, secret: str) -> Caller | None:
-    # Either lookup rehashes a token it finds under its legacy hash (its first use).
-    keyed, legacy = hasher.digest(secret), legacy_digest(secret)
-    if secret.startswith(USER_TOKEN_PREFIX):
-        user_token = await users.active_token(conn, keyed, legacy)
-        return None if user_token is None else _user_caller(user_token)
-    api_token = await api_tokens.active_by_hash(conn, keyed, legacy)
-    return None if api_token is None else _api_caller(api_token)
+    async def _bearer(self, conn: Connection, secret: str) -> Caller | None:
+        keyed = self.hasher.digest(secret)
+        if secret.startswith(STAFF_SESSION_PREFIX):
+            # Never stored under a legacy hash: sessions came after keyed hashes.
+            account = await staff_db.session_staff(conn, keyed, self.staff_sessions)
+            return None if account is None else _staff_caller(account)
+        # Either lookup rehashes a token it finds under its legacy hash (its first use).
+        legacy = legacy_digest(secret)
+        if secret.startswith(USER_TOKEN_PREFIX):
+            user_token = await users.active_token(conn, keyed, legacy)
+            return None if user_token is None else _user_caller(user_token)
+        api_token = await api_tokens.active_by_hash(conn, keyed, legacy)
+        return None if api_token is None else _api_caller(api_token)
 
 
 async def _basic(conn: Connection, hasher: TokenHasher, name: str, secret: str) -> Caller | None:

@@ -28,7 +28,8 @@ import orjson
 
 IDENTITY_HEADER = "X-Gateway-Identity"
 
-PrincipalKind = Literal["api_token", "user", "anonymous"]
+# A staff session (the console's) is served like an API token: its whitelist is its role's.
+PrincipalKind = Literal["api_token", "staff", "user", "anonymous"]
 
 NONCE_BYTES = 16
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -140,7 +141,7 @@ def verify_identity(
         padded = principal_b64 + "=" * (-len(principal_b64) % 4)
         data = orjson.loads(base64.urlsafe_b64decode(padded))
         kind = data["kind"]
-        if kind not in ("api_token", "user", "anonymous"):
+        if kind not in ("api_token", "staff", "user", "anonymous"):
             raise ValueError(kind)
         principal = Principal(kind=kind, id=str(data.get("id", "")), name=str(data.get("name", "")))
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):

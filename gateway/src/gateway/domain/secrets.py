@@ -19,6 +19,10 @@ import secrets
 
 API_TOKEN_PREFIX = "cpt_"  # noqa: S105 (a prefix, not a secret)
 USER_TOKEN_PREFIX = "cpu_"  # noqa: S105 (a prefix, not a secret)
+# A console sign-in (gateway.sessions): a bearer secret like the others, held in a cookie.
+STAFF_SESSION_PREFIX = "gst_"
+# The prefixes of minted secrets: all four characters, so all minted secrets are one length.
+_MINTED_PREFIXES = (API_TOKEN_PREFIX, USER_TOKEN_PREFIX, STAFF_SESSION_PREFIX)
 KEYED_SCHEME = "hmac-sha256"
 LEGACY_SCHEME = "sha256"
 
@@ -57,7 +61,7 @@ class TokenHasher:
         and the configured bootstrap secret, are worth a lookup from a throttled address."""
         if len(secret) != len(API_TOKEN_PREFIX) + _RANDOM_CHARS + _TAG_CHARS:
             return False
-        if not secret.startswith((API_TOKEN_PREFIX, USER_TOKEN_PREFIX)):
+        if not secret.startswith(_MINTED_PREFIXES):
             return False
         body, tag = secret[:-_TAG_CHARS], secret[-_TAG_CHARS:]
         return hmac.compare_digest(tag.encode(), self._tag(body).encode())

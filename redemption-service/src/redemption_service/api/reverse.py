@@ -88,7 +88,7 @@ async def reverse_handler(request: web.Request) -> web.Response:
     )
 )
 async def reconcile_handler(request: web.Request) -> web.Response:
-    if request[PRINCIPAL].kind != "api_token":
+    if request[PRINCIPAL].kind not in ("api_token", "staff"):
         raise Forbidden("An API token is required.")
     drift = await reconcile(
         request.app[PG_POOL], request.app[COUNTERS], request.app[RECONCILE_METRICS]
