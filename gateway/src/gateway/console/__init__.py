@@ -44,6 +44,7 @@ from gateway.console.pages import (
     promotions,
     redemptions,
     series,
+    sign_in,
     staff,
     tokens,
     webhooks,
@@ -66,6 +67,7 @@ SECURITY_HEADERS = {
 }
 
 _PAGES = (
+    sign_in,
     dashboard,
     promotions,
     series,

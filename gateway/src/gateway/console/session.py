@@ -18,12 +18,13 @@ import secrets
 from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 from coupon_core.keys import PG_POOL
 
 from gateway.domain.credentials import Credential
+from gateway.domain.secrets import STAFF_SESSION_PREFIX
 from gateway.domain.whitelist import allows
 from gateway.keys import GATEKEEPER, SETTINGS
 from gateway.principals import Caller
@@ -34,7 +35,6 @@ COOKIE_PATH = "/console"
 CSRF_FIELD = "csrf_token"
 SIGN_IN = "/console/sign-in"
 HOME = "/console"
-STAFF_TOKEN_PREFIX = "gst_"  # noqa: S105 (a prefix, not a secret)
 _MAX_TOKEN = 256
 
 
@@ -52,7 +52,7 @@ class StaffContext:
 
     @property
     def role(self) -> str:
-        return getattr(self.caller, "role", None) or ""
+        return self.caller.role or ""
 
     def may(self, method: str, template: str) -> bool:
         """Whether the role's whitelist lets it call ``method template`` (the route table's
@@ -102,16 +102,17 @@ def csrf_for(request: web.Request, token: str) -> str:
     return request.app[GATEKEEPER].hasher.digest("csrf:" + token)[:32]
 
 
-def sign_in_csrf(request: web.Request, response: web.StreamResponse | None = None) -> str:
-    """The sign-in form's double-submit token: the ``console_csrf`` cookie's value (a fresh
-    one set on ``response`` when the browser has none)."""
+def sign_in_csrf(request: web.Request) -> tuple[str, bool]:
+    """The sign-in form's double-submit token: the ``console_csrf`` cookie's value, or a
+    fresh one (True: to be set with :func:`set_sign_in_csrf`)."""
     current = request.cookies.get(CSRF_COOKIE, "")
     if 16 <= len(current) <= 64 and current.isascii() and current.isalnum():
-        return current
-    value = secrets.token_hex(16)
-    if response is not None:
-        response.set_cookie(CSRF_COOKIE, value, **_cookie_options(request))
-    return value
+        return current, False
+    return secrets.token_hex(16), True
+
+
+def set_sign_in_csrf(request: web.Request, response: web.StreamResponse, value: str) -> None:
+    response.set_cookie(CSRF_COOKIE, value, **_cookie_options(request))
 
 
 def sign_in_url(next_path: str | None = None) -> str:
@@ -130,6 +131,10 @@ def safe_next(value: str | None) -> str:
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         return HOME
+    # Dot segments (plain or percent-encoded) would climb out of /console in the browser.
+    segments = unquote(parts.path).split("/")
+    if "." in segments or ".." in segments or "%" in unquote(parts.path):
+        return HOME
     if parts.path != HOME and not parts.path.startswith(HOME + "/"):
         return HOME
     if parts.path == SIGN_IN or parts.path.startswith("/console/sign-out"):
@@ -139,7 +144,7 @@ def safe_next(value: str | None) -> str:
 
 def session_token(request: web.Request) -> str | None:
     token = request.cookies.get(SESSION_COOKIE)
-    if not token or len(token) > _MAX_TOKEN or not token.startswith(STAFF_TOKEN_PREFIX):
+    if not token or len(token) > _MAX_TOKEN or not token.startswith(STAFF_SESSION_PREFIX):
         return None
     return token if token.isascii() else None
 
@@ -148,9 +153,11 @@ async def current_staff(request: web.Request) -> StaffContext | None:
     """The signed-in staff member, or None: no cookie, or a session that is over (signed
     out, idle or too old, the account disabled or its role changed)."""
     token = session_token(request)
-    if token is None:
+    gatekeeper = request.app[GATEKEEPER]
+    # A cookie this gateway did not mint (its tag proves it) is not worth a lookup.
+    if token is None or not gatekeeper.hasher.minted(token):
         return None
-    resolver = request.app[GATEKEEPER].resolver
+    resolver = gatekeeper.resolver
     credential = Credential(secret=token)
     hit, caller = resolver.cached(credential)
     if not hit:

@@ -1,11 +1,13 @@
 // The console's one script (progressive enhancement; every page works without it).
 //
 // Live progress: an element with data-progress-url polls that URL (JSON) every second and
-// updates its <progress> and text; when "state" is finished or failed it stops and reveals
+// updates its <progress> and text; when "state" is done (or finished) or failed it stops and reveals
 // the element's .progress-done link. The JSON may give generated/requested or done/total.
 // Without the script a page refreshes itself: <noscript><meta http-equiv="refresh"></noscript>.
 (function () {
   "use strict";
+
+  var FINISHED = ["done", "finished", "failed"];
 
   function numbers(data) {
     var done = data.generated, total = data.requested;
@@ -42,7 +44,7 @@
           if (text) {
             text.textContent = data.text || (n.done + " of " + n.total + " (" + data.state + ")");
           }
-          if (data.state === "finished" || data.state === "failed") { finish(data); }
+          if (FINISHED.indexOf(data.state) >= 0) { finish(data); }
         })
         .catch(function () {
           window.clearInterval(timer);
