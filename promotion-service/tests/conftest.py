@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
+import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from coupon_core import redis_keys
 from coupon_core.identity import Principal
 from coupon_core.lifecycle import redis_from_url
 from coupon_dev.testing.plugin import signed_as
@@ -75,3 +79,30 @@ def new_promotion() -> Callable[..., Awaitable[dict[str, Any]]]:
         return created
 
     return create
+
+
+Uses = list[tuple[str, str]]  # (event type, coupon code)
+
+
+@pytest.fixture
+def redemption_events(redis: Redis) -> Callable[[str, Uses], Awaitable[None]]:
+    """Adds redemption events of a promotion's coupons to the redemption stream at once, each
+    as the redemption service's outbox relay writes it."""
+
+    async def add(promotion_code: str, uses: Uses) -> None:
+        async with redis.pipeline(transaction=True) as pipe:
+            for event_type, code in uses:
+                event_id = f"redemption:{uuid.uuid4().int % 10**9}"
+                payload = {"code": code, "group": f"P:{promotion_code}", "redemptionId": 1}
+                pipe.xadd(
+                    redis_keys.event_stream("redemption"),
+                    {
+                        "id": event_id,
+                        "type": event_type,
+                        "payload": orjson.dumps(payload),
+                        "occurred_at": datetime.now(UTC).isoformat(),
+                    },
+                )
+            await pipe.execute()
+
+    return add

@@ -130,3 +130,61 @@ class GenerationJobOut(ResponseModel):
     createdAt: str
     updatedAt: str
     links: JobLinks = Field(alias="_links")
+
+
+class LimitedPromotionOut(ResponseModel):
+    code: str
+    name: str
+    used: int
+    usageLimit: int
+    ratio: float = Field(description="used / usageLimit, to 4 decimal places")
+    links: SelfLink = Field(alias="_links")
+
+
+class TopPromotionOut(ResponseModel):
+    code: str
+    name: str
+    used: int
+    usageLimit: Omitted[int] = None
+    links: SelfLink = Field(alias="_links")
+
+
+class LimitedCouponOut(ResponseModel):
+    promotionCode: str
+    code: str
+    used: int
+    usageLimit: int
+    ratio: float = Field(description="used / usageLimit, to 4 decimal places")
+    links: SelfLink = Field(alias="_links")
+
+
+class JobSummaryOut(ResponseModel):
+    promotionCode: str
+    jobId: int
+    state: Literal["pending", "running", "done", "failed"]
+    requested: int
+    generated: int
+    error: Omitted[str] = None
+    createdAt: str
+    updatedAt: str
+    links: SelfLink = Field(alias="_links")
+
+
+class PromotionStatsOut(ResponseModel):
+    """Budget burn of limited promotions and coupons, the most used promotions, and the
+    generation jobs"""
+
+    limitedPromotions: list[LimitedPromotionOut] = Field(
+        description="Promotions with a usage limit, most of it used first (at most 20)"
+    )
+    limitedCoupons: list[LimitedCouponOut] = Field(
+        description="Coupons with a usage limit used at least once, most of it used first "
+        "(at most 20)"
+    )
+    topPromotions: list[TopPromotionOut] = Field(
+        description="Promotions used at least once, most used first (at most 10)"
+    )
+    generationJobs: list[JobSummaryOut] = Field(
+        description="Unfinished jobs of every promotion, oldest first (at most 100), then "
+        "the 10 finished last, newest first"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from promotion_service.api import coupons, export, generation, promotions
+from promotion_service.api import coupons, export, generation, promotions, stats
 
 PROMOTION = "/api/v1/promotions/{promotion:[^/]+}"
 COUPONS = PROMOTION + "/coupons"
@@ -31,3 +31,5 @@ def add_routes(app: web.Application) -> None:
     r.add_put(COUPON, coupons.replace_coupon)
     r.add_patch(COUPON, coupons.patch_coupon)
     r.add_delete(COUPON, coupons.delete_coupon)
+    for path in ("/api/v1/promotion-stats", "/api/v1/promotion-stats/"):
+        r.add_get(path, stats.promotion_stats, allow_head=False)

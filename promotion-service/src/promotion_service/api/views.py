@@ -11,12 +11,18 @@ from promotion_service.api.responses import (
     GenerationJobOut,
     Href,
     JobLinks,
+    JobSummaryOut,
+    LimitedCouponOut,
+    LimitedPromotionOut,
     PromotionCouponItemOut,
     PromotionCouponOut,
     PromotionLinks,
     PromotionOut,
+    PromotionStatsOut,
     SelfLink,
+    TopPromotionOut,
 )
+from promotion_service.db.stats import PromotionStats
 from promotion_service.domain.models import Coupon, GenerationJob, Promotion
 from promotion_service.domain.times import format_date
 
@@ -91,8 +97,12 @@ def promotion(p: Promotion, zone: tzinfo) -> PromotionOut:
     )
 
 
+def job_href(j: GenerationJob) -> str:
+    return f"{promotion_href(j.promotion_code)}/coupons/generate/{j.id}"
+
+
 def job(j: GenerationJob, zone: tzinfo) -> GenerationJobOut:
-    href = f"{promotion_href(j.promotion_code)}/coupons/generate/{j.id}"
+    href = job_href(j)
     return GenerationJobOut.model_validate(
         {
             "id": j.id,
@@ -107,4 +117,66 @@ def job(j: GenerationJob, zone: tzinfo) -> GenerationJobOut:
                 coupons=Href(href=f"{promotion_href(j.promotion_code)}/coupons/"),
             ),
         }
+    )
+
+
+def _self(href: str) -> SelfLink:
+    return SelfLink(self_=Href(href=href))
+
+
+def _ratio(used: int, limit: int) -> float:
+    return round(used / limit, 4)
+
+
+def stats(found: PromotionStats, zone: tzinfo) -> PromotionStatsOut:
+    return PromotionStatsOut(
+        limitedPromotions=[
+            LimitedPromotionOut(
+                code=p.code,
+                name=p.name,
+                used=p.used,
+                usageLimit=p.usage_limit,
+                ratio=_ratio(p.used, p.usage_limit),
+                links=_self(promotion_href(p.code)),
+            )
+            for p in found.limited_promotions
+            if p.usage_limit is not None
+        ],
+        limitedCoupons=[
+            LimitedCouponOut(
+                promotionCode=c.promotion_code,
+                code=c.code,
+                used=c.used,
+                usageLimit=c.usage_limit,
+                ratio=_ratio(c.used, c.usage_limit),
+                links=_self(coupon_href(c.promotion_code, c.code)),
+            )
+            for c in found.limited_coupons
+        ],
+        topPromotions=[
+            TopPromotionOut(
+                code=p.code,
+                name=p.name,
+                used=p.used,
+                usageLimit=p.usage_limit,
+                links=_self(promotion_href(p.code)),
+            )
+            for p in found.top_promotions
+        ],
+        generationJobs=[
+            JobSummaryOut.model_validate(
+                {
+                    "promotionCode": j.promotion_code,
+                    "jobId": j.id,
+                    "state": j.state,
+                    "requested": j.total,
+                    "generated": j.done,
+                    "error": j.error,
+                    "createdAt": format_date(j.created_at, zone),
+                    "updatedAt": format_date(j.updated_at, zone),
+                    "_links": _self(job_href(j)),
+                }
+            )
+            for j in found.jobs
+        ],
     )

@@ -66,3 +66,23 @@ class GenerationJob:
     error: str | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionUsage:
+    """A promotion's uses against its limit (None: unlimited)."""
+
+    code: str
+    name: str
+    used: int
+    usage_limit: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CouponUsage:
+    """A coupon's uses against its limit."""
+
+    promotion_code: str
+    code: str
+    used: int
+    usage_limit: int
