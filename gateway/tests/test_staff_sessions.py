@@ -21,6 +21,7 @@ from coupon_dev.gateway_fixtures import (
 )
 from coupon_dev.testing.poll import until
 from gateway.db import staff as staff_db
+from gateway.domain.roles import RoleName
 from gateway.domain.secrets import TokenHasher
 from gateway.keys import PASSWORDS
 from gateway.sessions import SignedIn, sign_in, sign_out
@@ -32,7 +33,7 @@ REVERSE = "/v2/coupon/redemptions/1/reverse"
 
 
 async def add_staff(
-    app: web.Application, email: str, role: str, password: str = TEST_PASSWORD
+    app: web.Application, email: str, role: RoleName, password: str = TEST_PASSWORD
 ) -> staff_db.Staff:
     """A staff account written straight to the database (the API has tests of its own)."""
     password_hash = await app[PASSWORDS].hash(password)
@@ -49,7 +50,7 @@ def app_of(client: TestClient[Any, Any]) -> web.Application:
 
 
 async def signed_in(
-    client: TestClient[Any, Any], email: str, role: str, *, address: str = ADDRESS
+    client: TestClient[Any, Any], email: str, role: RoleName, *, address: str = ADDRESS
 ) -> SignedIn:
     await add_staff(app_of(client), email, role)
     return await sign_in(app_of(client), email, TEST_PASSWORD, address, "pytest")

@@ -8,10 +8,15 @@ from coupon_core.dates import iso_or_none
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.db.api_tokens import ApiToken
+from gateway.db.staff import Staff
 from gateway.db.users import User
+from gateway.domain.roles import RoleName
 
 TOKEN_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # noqa: S105 (a pattern)
 EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+# The password policy of users and staff alike (hashed with Argon2).
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1024
 
 
 def _printable(value: Any) -> Any:
@@ -41,7 +46,7 @@ class UpdateToken(_Body):
 
 class Register(_Body):
     email: str = Field(pattern=EMAIL, max_length=254)
-    password: str = Field(min_length=8, max_length=1024)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     firstName: str | None = Field(default=None, max_length=100)
     lastName: str | None = Field(default=None, max_length=100)
 
@@ -141,6 +146,87 @@ class ProcessStatusOut(BaseModel):
 class PlatformStatusOut(BaseModel):
     status: Literal["ready", "degraded"]
     processes: list[ProcessStatusOut]
+
+
+class CreateStaff(_Body):
+    email: str = Field(pattern=EMAIL, max_length=254)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    role: RoleName
+
+
+class UpdateStaff(_Body):
+    """Fields left out stay as they are; ``name: null`` clears the name."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    role: RoleName | None = None
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+
+    @field_validator("role", "active", "password", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null; leave the field out to keep it")
+        return value
+
+
+class StaffQuery(BaseModel):
+    # Query values are text: numbers are read from it, nothing else is coerced.
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(
+        default=None, min_length=1, max_length=254, description="Emails containing this (any case)."
+    )
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class StaffOut(BaseModel):
+    id: int
+    email: str
+    name: str | None
+    role: RoleName
+    active: bool
+    createdAt: str
+    lastSignInAt: str | None
+
+    @classmethod
+    def of(cls, staff: Staff) -> StaffOut:
+        return cls(
+            id=staff.id,
+            email=staff.email,
+            name=staff.name,
+            role=staff.role,
+            active=staff.active,
+            createdAt=staff.created_at.isoformat(),
+            lastSignInAt=iso_or_none(staff.last_sign_in_at),
+        )
+
+
+class PaginationOut(BaseModel):
+    page: int
+    limit: int
+    total: int = Field(description="Items the filters keep, on every page.")
+    pages: int
+
+    @classmethod
+    def of(cls, *, page: int, limit: int, total: int) -> PaginationOut:
+        return cls(page=page, limit=limit, total=total, pages=max(1, -(-total // limit)))
+
+
+class StaffListOut(BaseModel):
+    items: list[StaffOut]
+    pagination: PaginationOut
+
+
+class RoleOut(BaseModel):
+    name: RoleName
+    whitelist: list[str] = Field(description="Endpoints the role reaches ('*': all).")
+
+
+class RolesOut(BaseModel):
+    items: list[RoleOut]
 
 
 def dump(model: BaseModel) -> dict[str, Any]:

@@ -10,6 +10,8 @@ import asyncpg
 from coupon_core.db import Connection
 from coupon_core.errors import Conflict
 
+from gateway.domain.roles import RoleName
+
 _COLUMNS = "id, email, name, role, active, password_hash, created_at, updated_at, last_sign_in_at"
 _STAFF_COLUMNS = ", ".join(f"st.{column.strip()}" for column in _COLUMNS.split(","))
 # A session is live while unrevoked, used within the idle time and younger than the
@@ -26,7 +28,7 @@ class Staff:
     id: int
     email: str
     name: str | None
-    role: str
+    role: RoleName  # the table checks it
     active: bool
     password_hash: str
     created_at: datetime
@@ -57,7 +59,7 @@ def _staff(row: asyncpg.Record) -> Staff:
 
 
 async def create(
-    conn: Connection, *, email: str, name: str | None, role: str, password_hash: str
+    conn: Connection, *, email: str, name: str | None, role: RoleName, password_hash: str
 ) -> Staff:
     try:
         row = await conn.fetchrow(
@@ -120,7 +122,7 @@ async def update(
     *,
     name: str | None,
     clear_name: bool,
-    role: str | None,
+    role: RoleName | None,
     active: bool | None,
     password_hash: str | None,
 ) -> Staff | None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Literal
 
 from gateway.domain.whitelist import WILDCARD
 
-ADMIN = "admin"
-MARKETER = "marketer"
-SUPPORT = "support"
+# The names as a type, for the API's schemas (a test checks it names exactly ROLES).
+RoleName = Literal["admin", "marketer", "support"]
+ADMIN: RoleName = "admin"
+MARKETER: RoleName = "marketer"
+SUPPORT: RoleName = "support"
 
 _STATUS = "GET /api/v1/status"
 _STATS = (
@@ -80,7 +83,7 @@ _SUPPORT = (
 )
 
 # Role name -> its whitelist, most powerful first.
-ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+ROLES: Mapping[RoleName, tuple[str, ...]] = MappingProxyType(
     {ADMIN: (WILDCARD,), MARKETER: _MARKETER, SUPPORT: _SUPPORT}
 )
 
@@ -88,4 +91,4 @@ ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 def whitelist_of(role: str) -> tuple[str, ...]:
     """The whitelist of ``role``; an unknown role (none is stored: the table checks) reaches
     nothing."""
-    return ROLES.get(role, ())
+    return next((whitelist for name, whitelist in ROLES.items() if name == role), ())
