@@ -1,0 +1,60 @@
+"""What the series, customer and redemption pages share: page sizes and numbers from the
+query, previous/next links, and times shown in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+def when(value: Any) -> str:
+    """An API time (ISO 8601) as the console shows it: UTC, to the second."""
+    if not isinstance(value, str) or not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def page_size(request: web.Request) -> int:
+    """``?limit=`` (1 to 100), else 20."""
+    text = request.query.get("limit", "")
+    return min(int(text), MAX_PAGE_SIZE) if text.isdigit() and int(text) > 0 else PAGE_SIZE
+
+
+def page_number(request: web.Request, name: str = "page") -> int:
+    """A page number from the query (1 when absent or not one)."""
+    text = request.query.get(name, "")
+    return int(text) if text.isdigit() and 0 < int(text) <= 100_000 else 1
+
+
+def page_url(request: web.Request, name: str, page: int) -> str:
+    """This page's address with page ``page`` of ``name`` (the other parameters kept)."""
+    query = {k: v for k, v in request.query.items() if k != name}
+    if page > 1:
+        query[name] = str(page)
+    return request.path + (f"?{urlencode(query)}" if query else "")
+
+
+def has_more(found: dict[str, Any], page: int, size: int, items: list[Any]) -> bool:
+    """Whether a page follows, from the answer's pagination block (its page count, total
+    or next link) or, failing those, from a full page."""
+    paging = found.get("pagination")
+    if isinstance(paging, dict):
+        if isinstance(paging.get("pages"), int):
+            return page < int(paging["pages"])
+        if isinstance(paging.get("total"), int):
+            return page * size < int(paging["total"])
+        if "next" in paging:
+            return bool(paging["next"])
+    return len(items) >= size
