@@ -1,5 +1,6 @@
 """What the series, customer and redemption pages share: page sizes and numbers from the
-query, previous/next links, and times shown in UTC."""
+query, previous/next links, times shown in UTC, and a form page refused to a role that may
+not take its action."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+
+from gateway.console.session import StaffContext
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -58,3 +61,10 @@ def has_more(found: dict[str, Any], page: int, size: int, items: list[Any]) -> b
         if "next" in paging:
             return bool(paging["next"])
     return len(items) >= size
+
+
+def require_action(staff: StaffContext, method: str, template: str, action: str) -> None:
+    """A form page whose action the role may not take says so (403) instead of showing a
+    form the API would refuse; posting it anyway gets the API's own refusal."""
+    if not staff.may(method, template):
+        raise web.HTTPForbidden(text=f"The role '{staff.role}' may not {action}.")
