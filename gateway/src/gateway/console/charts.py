@@ -43,7 +43,7 @@ def nice_scale(maximum: float, *, ticks: int = 4, integer: bool = True) -> Scale
     if integer:
         step = max(1.0, float(round(step)))
     count = math.ceil(maximum / step - 1e-9)
-    return Scale(step * count, tuple(step * i for i in range(count + 1)))
+    return Scale(round(step * count, 10), tuple(round(step * i, 10) for i in range(count + 1)))
 
 
 def _number(value: float) -> str:

@@ -161,12 +161,7 @@ class ConsoleApi:
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ApiError(502, f"The API did not answer: {exc.__class__.__name__}.") from None
-        body: Any = None
-        if raw.strip():
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                body = None
+        body = _json_or_none(raw)
         if status >= 300:
             raise error_from_body(status, body)
         return body
@@ -195,7 +190,9 @@ class ConsoleApi:
         filename: str | None = None,
     ) -> web.StreamResponse:
         """The API's answer streamed to the browser as it comes (a CSV export), as a
-        download named ``filename``. An error before the first byte raises ApiError."""
+        download named ``filename``. An error before the first byte raises ApiError; one
+        after it cuts the download short (the browser sees it incomplete)."""
+        response: web.StreamResponse | None = None
         try:
             async with self._http.get(
                 self._base + path,
@@ -205,12 +202,7 @@ class ConsoleApi:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=60),
             ) as upstream:
                 if upstream.status >= 300:
-                    raw = await upstream.read()
-                    try:
-                        body = orjson.loads(raw) if raw.strip() else None
-                    except orjson.JSONDecodeError:
-                        body = None
-                    raise error_from_body(upstream.status, body)
+                    raise error_from_body(upstream.status, _json_or_none(await upstream.read()))
                 response = web.StreamResponse(status=200)
                 response.content_type = upstream.content_type
                 if upstream.charset:
@@ -226,7 +218,18 @@ class ConsoleApi:
                 await response.write_eof()
                 return response
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if response is not None and response.prepared:
+                raise  # too late for an error page: the connection is closed mid-download
             raise ApiError(502, f"The API did not answer: {exc.__class__.__name__}.") from None
+
+
+def _json_or_none(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _header_safe(name: str) -> str:
