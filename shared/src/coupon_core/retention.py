@@ -36,7 +36,7 @@ from coupon_core.metrics import (
     RETENTION_REMOVED,
     Metrics,
 )
-from coupon_core.settings import RetentionSettings
+from coupon_core.settings import RetentionPassSettings, RetentionSettings
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ async def run_pass(
 
 def install(
     app: web.Application,
-    settings: RetentionSettings,
+    settings: RetentionPassSettings,
     jobs: Callable[[web.Application], list[Job]],
     *,
     service: str,
@@ -162,7 +162,7 @@ def install(
 
 # Standard jobs. ``$1``: the batch size; ``$2``: the retention, as an interval. Each query
 # is composed here, once, from constant parts; nothing from outside goes into SQL text.
-def _delete_sql(table: str, past: str, order: str) -> str:
+def delete_sql(table: str, past: str, order: str) -> str:
     """One batch: the addresses of up to ``$1`` rows past retention, read in index order,
     then a TID scan deletes them. The statement's snapshot keeps those addresses from
     being reused; a row updated meanwhile (an idempotency key taken over) has a new
@@ -173,7 +173,7 @@ def _delete_sql(table: str, past: str, order: str) -> str:
     )
 
 
-def _lag_sql(table: str, column: str, where: str = "") -> str:
+def lag_sql(table: str, column: str, where: str = "") -> str:
     """Seconds the oldest row is past retention (``$1``), 0 when none is; the ``min``
     is one step down the same btree the delete uses."""
     return (
@@ -183,17 +183,17 @@ def _lag_sql(table: str, column: str, where: str = "") -> str:
 
 
 _OUTBOX_PAST = "published_at IS NOT NULL AND created_at < now() - $2::interval"
-_DELETE_OUTBOX = _delete_sql("outbox", _OUTBOX_PAST, "created_at")
-_OUTBOX_LAG = _lag_sql("outbox", "created_at", " WHERE published_at IS NOT NULL")
-_DELETE_PROCESSED = _delete_sql(
+_DELETE_OUTBOX = delete_sql("outbox", _OUTBOX_PAST, "created_at")
+_OUTBOX_LAG = lag_sql("outbox", "created_at", " WHERE published_at IS NOT NULL")
+_DELETE_PROCESSED = delete_sql(
     "processed_events", "processed_at < now() - $2::interval", "processed_at"
 )
-_PROCESSED_LAG = _lag_sql("processed_events", "processed_at")
+_PROCESSED_LAG = lag_sql("processed_events", "processed_at")
 # Completed keys and in-flight ones alike: a request in flight that long has crashed.
-_DELETE_IDEMPOTENCY = _delete_sql(
+_DELETE_IDEMPOTENCY = delete_sql(
     "idempotency_keys", "created_at < now() - $2::interval", "created_at"
 )
-_IDEMPOTENCY_LAG = _lag_sql("idempotency_keys", "created_at")
+_IDEMPOTENCY_LAG = lag_sql("idempotency_keys", "created_at")
 
 
 def _deleted(status: str) -> int:

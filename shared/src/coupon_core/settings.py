@@ -109,12 +109,26 @@ class ServiceSettings(BaseSettings):
         return value
 
 
-class RetentionSettings(ServiceSettings):
-    """What a service with an outbox needs to run its retention jobs (coupon_core.retention)."""
+class RetentionPassSettings(ServiceSettings):
+    """How a process runs its retention passes (coupon_core.retention): every service, and
+    the gateway for its audit log."""
 
     retention_interval_s: float = Field(default=60.0, gt=0, le=86_400)
     retention_batch: int = Field(default=1000, ge=1, le=100_000)
     retention_pause_s: float = Field(default=0.1, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _pool_holds_a_pass(self) -> RetentionPassSettings:
+        # A retention pass holds one connection for its lock while its statements take
+        # another from the same pool.
+        if self.db_pool_max_size < 2:
+            raise ValueError("DB_POOL_MAX_SIZE must be at least 2 in a service (retention)")
+        return self
+
+
+class RetentionSettings(RetentionPassSettings):
+    """What a service with an outbox needs to run its retention jobs (coupon_core.retention)."""
+
     outbox_retention_h: int = Field(default=72, ge=OUTBOX_RETENTION_FLOOR_H, le=24 * 366)
     processed_events_retention_h: int = Field(default=72, ge=OUTBOX_RETENTION_FLOOR_H, le=24 * 366)
     idempotency_retention_h: int = Field(default=24, ge=IDEMPOTENCY_RETENTION_FLOOR_H, le=24 * 366)
@@ -127,10 +141,6 @@ class RetentionSettings(ServiceSettings):
                 "PROCESSED_EVENTS_RETENTION_H must be at least OUTBOX_RETENTION_H "
                 "(a replayed event must still be recognised as processed)"
             )
-        # A retention pass holds one connection for its lock while its statements take
-        # another from the same pool.
-        if self.db_pool_max_size < 2:
-            raise ValueError("DB_POOL_MAX_SIZE must be at least 2 in a service (retention)")
         return self
 
     @property
