@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from coupon_core import retention
 from coupon_core.keys import METRICS
 from coupon_core.routes import ISSUANCE, PROMOTION, REDEMPTION, WEBHOOK
 from coupon_core.web import build_app, bundled_dir
@@ -15,6 +16,7 @@ from gateway.api.staff import add_staff_routes
 from gateway.api.status import add_status_routes
 from gateway.api.tokens import add_token_routes
 from gateway.api.users import add_user_routes
+from gateway.audit import audit_middleware
 from gateway.bootstrap import auth_ctx
 from gateway.console import add_console_routes
 from gateway.domain.passwords import Passwords
@@ -26,6 +28,7 @@ from gateway.routing import Router
 from gateway.settings import Settings
 from gateway.targets import target_middleware
 from gateway.upstreams import upstream_session_ctx
+from gateway.workers.retention import jobs as audit_retention_jobs
 
 SERVICE = "gateway"
 MIGRATIONS_DIR = bundled_dir(__file__, "migrations")
@@ -39,7 +42,7 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
         service=SERVICE,
         migrations_dir=MIGRATIONS_DIR,
         verify_identity=False,
-        extra_middlewares=[target_middleware, auth_middleware]
+        extra_middlewares=[target_middleware, auth_middleware, audit_middleware]
         if authenticate
         else [target_middleware],
         serve_document=False,
@@ -68,6 +71,7 @@ def create_app(settings: Settings, *, authenticate: bool = True) -> web.Applicat
     ).set_function(lambda: passwords.running)
     app.cleanup_ctx.append(upstream_session_ctx)
     app.cleanup_ctx.append(auth_ctx)
+    retention.install(app, settings, audit_retention_jobs, service=SERVICE)
     app.on_response_prepare.append(rate_limit_headers)
     add_token_routes(app)
     add_user_routes(app)

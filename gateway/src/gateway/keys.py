@@ -28,3 +28,6 @@ RATE_WINDOW = web.RequestKey("rate_window", Window)
 ROUTE_MATCH = web.RequestKey("route_match", RouteMatch)
 # The client address and the trusted proxies it came through (api/middleware.py).
 FORWARDED_CHAIN = web.RequestKey("forwarded_chain", list[str])
+# Set on a request the audit log records (gateway.audit): the proxy hands over the
+# upstream's whole answer (up to MAX_BODY_BYTES) instead of streaming it.
+WHOLE_ANSWER = web.RequestKey("whole_answer", bool)

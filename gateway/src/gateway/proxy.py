@@ -4,7 +4,8 @@ A request body (at most ``MAX_BODY_BYTES``, chunked or not; more is a 413 in the
 envelope) is read before anything is sent: the signed identity covers its digest, and a
 request whose replica refuses the connection (or does not accept it in time) can go to the
 next one. Responses stream back as they arrive (small ones of known length go out in one
-write). At most ``UPSTREAM_POOL_SIZE`` requests are in flight to one service; the next waits
+write, and so do those the audit log records, up to ``MAX_BODY_BYTES``: gateway.audit).
+At most ``UPSTREAM_POOL_SIZE`` requests are in flight to one service; the next waits
 up to ``POOL_TIMEOUT_S`` for one to finish, then is a 503. Connections are renewed as
 :mod:`gateway.upstreams` says.
 """
@@ -33,7 +34,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.api.middleware import forwarded_chain
 from gateway.connections import NotTaken, Replica, exchange
-from gateway.keys import PROXY_CONFIG, ROUTE_MATCH, ROUTER, UPSTREAM_CONNECTIONS
+from gateway.keys import PROXY_CONFIG, ROUTE_MATCH, ROUTER, UPSTREAM_CONNECTIONS, WHOLE_ANSWER
 from gateway.routing import Upstream
 
 log = logging.getLogger(__name__)
@@ -215,9 +216,13 @@ async def _relay(
     headers["X-Request-ID"] = request[REQUEST_ID]
     length_text = upstream_headers.get("Content-Length")
     length = int(length_text) if length_text is not None and length_text.isdigit() else None
-    if payload.is_eof() or (length is not None and length <= BUFFER_LIMIT):
+    if payload.is_eof() or (
+        length is not None
+        and (length <= BUFFER_LIMIT or (length <= MAX_BODY_BYTES and WHOLE_ANSWER in request))
+    ):
         # Small bodies of known length go out in one write with the headers: on a busy
-        # gateway the system calls of a chunk-by-chunk relay cost more than the copy.
+        # gateway the system calls of a chunk-by-chunk relay cost more than the copy. An
+        # answer the audit log records is read whole too (checked only past the small ones).
         return web.Response(
             status=message.code, reason=message.reason, headers=headers, body=await payload.read()
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, Literal
 
-from coupon_core.settings import MIN_SECRET_LENGTH, ServiceSettings
+from coupon_core.settings import MIN_SECRET_LENGTH, RetentionPassSettings
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
@@ -24,7 +24,7 @@ def _split_urls(value: str) -> str:
     return ",".join(url.rstrip("/") for url in urls)
 
 
-class Settings(ServiceSettings):
+class Settings(RetentionPassSettings):
     service_name: str = "gateway"
     port: int = Field(default=8080, ge=0, le=65535)
     # Comma-separated base URLs of each service's replicas (a Kubernetes Service is one URL).

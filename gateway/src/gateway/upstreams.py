@@ -1,6 +1,7 @@
 """The gateway's HTTP clients to the services, made and closed with the application: the
 proxy's connections (:mod:`gateway.connections`) and a client session for
-``/api/v1/status`` and ``/openapi.json``."""
+``/api/v1/status``, ``/openapi.json`` and the audit log's reads before a change
+(:mod:`gateway.audit`), none of them on the proxy's path."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from gateway.keys import SETTINGS, UPSTREAM_CONNECTIONS
 
 
 async def upstream_session_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The proxy's connections, and the client session ``/api/v1/status`` and
-    ``/openapi.json`` use."""
+    """The proxy's connections, and the client session ``/api/v1/status``,
+    ``/openapi.json`` and the audit log use."""
     settings = app[SETTINGS]
     connections = UpstreamConnections(
         max_requests=settings.upstream_connection_max_requests,
