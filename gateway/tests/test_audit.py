@@ -27,7 +27,11 @@ from coupon_dev.gateway_fixtures import (
 )
 from coupon_dev.testing.plugin import TEST_IDENTITY_SECRET
 from coupon_dev.testing.prometheus import samples
+from gateway.db import staff as staff_db
 from gateway.domain.audit import AUDITED, CHECKOUT, REDACTED, redact, target_of
+from gateway.domain.roles import RoleName
+from gateway.keys import PASSWORDS
+from gateway.sessions import sign_in
 from gateway.workers.retention import jobs as retention_jobs
 
 Client = TestClient[Any, Any]
@@ -473,3 +477,56 @@ def test_redaction_reaches_any_depth() -> None:
         depth += 1
     assert depth == 5000
     assert redacted == {"token": REDACTED}
+
+
+async def _staff_session(client: Client, email: str, role: RoleName) -> str:
+    app = client.app
+    password_hash = await app[PASSWORDS].hash(TEST_PASSWORD)
+    async with app[PG_POOL].acquire() as conn:
+        await staff_db.create(conn, email=email, name=None, role=role, password_hash=password_hash)
+    signed = await sign_in(app, email, TEST_PASSWORD, "192.0.2.20", "pytest")
+    return signed.token
+
+
+async def test_a_staff_members_changes_are_recorded_as_made_through_the_console(
+    through_gateway: ThroughGateway,
+) -> None:
+    client, _ = await _gateway(through_gateway)
+    marketer = bearer(await _staff_session(client, "mia@example.com", "marketer"))
+    changed = await client.patch(
+        "/api/v1/promotions/SUMMER", json={"name": "Staff sale"}, headers=marketer
+    )
+    assert changed.status == 200
+    # Checkout calls of a staff member are changes made by hand: recorded.
+    issued = await client.post("/v2/coupon/issue", json={"seriesId": 1}, headers=marketer)
+    assert issued.status == 200
+
+    issue, patch = await _items(client, actorKind="staff")
+    staff_id = patch["actorId"]
+    seen = {"kind": "staff", "id": staff_id, "name": "mia@example.com"}
+    assert {k: patch[k] for k in ("actorKind", "actorName", "via", "action", "target")} == {
+        "actorKind": "staff",
+        "actorName": "mia@example.com",
+        "via": "console",
+        "action": PROMOTION,
+        "target": {"code": "SUMMER"},
+    }
+    assert patch["before"] == {"code": "SUMMER", "name": "Summer", "seenBy": seen}
+    assert patch["after"] == {"code": "SUMMER", "name": "Staff sale", "seenBy": seen}
+    assert issue["action"] == "POST /v2/coupon/issue"
+    assert issue["requestBody"] == {"seriesId": 1}
+    assert [r["id"] for r in await _items(client, actor="mia@example.com")] == [
+        issue["id"],
+        patch["id"],
+    ]
+
+    # Only admins read the log: not a marketer, nor support; an admin does.
+    support = bearer(await _staff_session(client, "sam@example.com", "support"))
+    for headers in (marketer, support):
+        refused = await client.get(LOG, headers=headers)
+        assert refused.status == 403
+        assert (await refused.json())["code"] == "not_whitelisted"
+    admin = bearer(await _staff_session(client, "ada@example.com", "admin"))
+    listed = await client.get(LOG, params={"actorKind": "staff"}, headers=admin)
+    assert listed.status == 200
+    assert [r["id"] for r in (await listed.json())["items"]] == [issue["id"], patch["id"]]
