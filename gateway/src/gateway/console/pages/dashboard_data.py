@@ -102,54 +102,58 @@ def redemptions(body: Mapping[str, Any]) -> dict[str, Any]:
     charts = time_charts(
         prefix="redemptions",
         noun="Redemptions and reversals",
-        hourly=body["perHour"],
-        daily=body["perDay"],
+        hourly=body["hourly"],
+        daily=body["daily"],
         hour_key="hour",
         day_key="day",
         series=(("redemptions", "Redemptions"), ("reversals", "Reversals")),
     )
-    outcomes: dict[str, int] = {}
-    for day in body.get("outcomes", []):
-        for status, count in (day.get("counts") or {}).items():
-            outcomes[status] = outcomes.get(status, 0) + int(count)
+    outcomes = [
+        {
+            "status": int(o["status"]),
+            "success": bool(o["success"]),
+            "message": str(o["message"]),
+            "count": int(o["count"]),
+        }
+        for o in body["outcomes"]
+    ]
     return {
         **charts,
-        "outcomes": sorted(outcomes.items(), key=lambda item: (-item[1], item[0])),
+        "outcomes": outcomes,
         "top_promotions": [
             _top(p["promotionCode"], p["redemptions"], promotion_href(p["promotionCode"]))
-            for p in body.get("topPromotions", [])
+            for p in body["topPromotions"]
         ],
         "top_series": [
-            _top(
-                s.get("description") or s["seriesId"], s["redemptions"], series_href(s["seriesId"])
-            )
-            for s in body.get("topSeries", [])
+            _top(f"Series {s['seriesId']}", s["redemptions"], series_href(s["seriesId"]))
+            for s in body["topSeries"]
         ],
     }
+
+
+def _series_name(series: Mapping[str, Any]) -> str:
+    return f"{series.get('description') or 'Series'} ({series['id']})"
 
 
 def issues(body: Mapping[str, Any]) -> dict[str, Any]:
     charts = time_charts(
         prefix="issues",
         noun="Coupons issued",
-        hourly=body["perHour"],
-        daily=body["perDay"],
+        hourly=body["issuesPerHour"],
+        daily=body["issuesPerDay"],
         hour_key="hour",
         day_key="day",
         series=(("issued", "Issued"),),
     )
     limited = [
         {
-            "name": s.get("description") or str(s["id"]),
+            "name": _series_name(s),
             "href": series_href(s["id"]),
-            **_burn(s["issued"], s["limit"]),
+            **_burn(s["numIssued"], s["maxCreate"]),
         }
-        for s in body.get("limitedSeries", [])
+        for s in body["limitedSeries"]
     ]
-    top = [
-        _top(s.get("description") or s["id"], s["issued"], series_href(s["id"]))
-        for s in body.get("topSeries", [])
-    ]
+    top = [_top(_series_name(s), s["numIssued"], series_href(s["id"])) for s in body["topSeries"]]
     return {**charts, "limited": limited, "top_series": top}
 
 
