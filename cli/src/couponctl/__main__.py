@@ -30,6 +30,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from typing import Any, TextIO
 
 from couponctl import tokens
+from couponctl.audit import add_audit
 from couponctl.client import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
 from couponctl.connection import connect
 from couponctl.coupons import add_coupons
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_series(subparsers, common)
     add_customers(subparsers, common)
     add_webhooks(subparsers, common)
+    add_audit(subparsers, common)
     add_doctor(subparsers, common)
     add_reconcile(subparsers, common)
     add_demo(subparsers, common)
