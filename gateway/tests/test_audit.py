@@ -530,3 +530,36 @@ async def test_a_staff_members_changes_are_recorded_as_made_through_the_console(
     listed = await client.get(LOG, params={"actorKind": "staff"}, headers=admin)
     assert listed.status == 200
     assert [r["id"] for r in (await listed.json())["items"]] == [issue["id"], patch["id"]]
+
+
+async def test_staff_accounts_changed_by_an_admin_are_recorded_without_passwords(
+    through_gateway: ThroughGateway,
+) -> None:
+    client, _ = await _gateway(through_gateway)
+    created = await client.post(
+        "/api/v1/staff",
+        json={"email": "nia@example.com", "password": TEST_PASSWORD, "role": "support"},
+    )
+    assert created.status == 201, await created.text()
+    account = await created.json()
+    promoted = await client.patch(
+        f"/api/v1/staff/{account['id']}",
+        json={"role": "marketer", "password": "another long password"},
+    )
+    assert promoted.status == 200, await promoted.text()
+
+    promote, create = await _items(client)
+    assert create["requestBody"] == {
+        "email": "nia@example.com",
+        "password": "[redacted]",
+        "role": "support",
+    }
+    assert create["after"] == account
+    # The gateway's own GET of the account, just before the change.
+    assert promote["target"] == {"id": str(account["id"])}
+    assert promote["before"] == account
+    assert promote["requestBody"] == {"role": "marketer", "password": "[redacted]"}
+    assert promote["after"]["role"] == "marketer"
+    stored = await _table_text(client)
+    assert TEST_PASSWORD not in stored
+    assert "another long password" not in stored
