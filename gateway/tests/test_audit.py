@@ -60,7 +60,8 @@ def _caller(request: web.Request, body: bytes) -> dict[str, str] | None:
 
 def stub_service(promotions: dict[str, dict[str, Any]]) -> web.Application:
     """Promotions at /api/v1/promotions/{code} (GET, PATCH, DELETE); any other GET answers
-    STORED; anything else answers 200 with the body it was sent."""
+    STORED (a 500 for a path ending in /broken); anything else answers 200 with the body it
+    was sent."""
 
     async def handle(request: web.Request) -> web.Response:
         raw = await request.read()
@@ -77,6 +78,8 @@ def stub_service(promotions: dict[str, dict[str, Any]]) -> web.Application:
             if request.method == "PATCH":
                 promotions[code] = {**promotions[code], **(body or {})}
             return web.json_response({**promotions[code], "seenBy": seen})
+        if request.method == "GET" and request.path.endswith("/broken"):
+            return web.json_response({"errors": [{"code": 500, "message": "down"}]}, status=500)
         if request.method == "GET":
             return web.json_response(STORED)
         return web.json_response(body if body is not None else {"ok": True})
@@ -229,6 +232,18 @@ async def test_secrets_are_redacted_at_any_depth_in_body_before_and_after(
     stored = await _table_text(client)
     for value in ("s-new", "s-old", "pw-1", "whsec_stored", "tok_stored"):
         assert value not in stored
+
+
+async def test_a_read_before_that_fails_leaves_before_empty_and_the_change_goes_ahead(
+    through_gateway: ThroughGateway,
+) -> None:
+    client, _ = await _gateway(through_gateway)
+    changed = await client.put("/v2/coupon/series/broken", json={"description": "d"})
+    assert changed.status == 200
+    [record] = await _items(client)
+    assert record["action"] == "PUT /v2/coupon/series/{id}"
+    assert record["before"] is None
+    assert record["after"] == {"description": "d"}
 
 
 async def test_refused_and_failed_changes_record_nothing(through_gateway: ThroughGateway) -> None:

@@ -112,7 +112,10 @@ async def _read_local(request: web.Request) -> Any:
         return None
     try:
         return _answer(await found.handler(reading))
-    except (DomainError, web.HTTPException):  # not found, most likely: nothing before
+    except (DomainError, web.HTTPException) as exc:
+        status = exc.status if isinstance(exc, DomainError) else exc.status_code
+        if status != 404:  # a 404 is nothing before the change (which then fails too)
+            log.warning("audit: reading %s before the change failed: %r", request.path, exc)
         return None
 
 
@@ -148,7 +151,11 @@ async def _read_upstream(request: web.Request, principal: Principal) -> Any:
                     timeout=timeout,
                     allow_redirects=False,
                 ) as answer:
-                    return _json(await answer.read()) if answer.status == 200 else None
+                    if answer.status == 200:
+                        return _json(await answer.read())
+                    if answer.status >= 500:
+                        log.warning("audit: reading %s before the change: %d", path, answer.status)
+                    return None
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # Not taken (refused, or not in time): the next replica.
                 log.warning("audit: %s did not take the read of %s: %r", base, path, exc)
