@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from coupon_core import redis_keys
 from coupon_dev.stack import SERVICES, with_database
+from issuance_service.db import tally as tally_db
 from redis.asyncio import Redis
 
 from bench.copying import YEAR_S, Clock, copy_rows, finish_tables
@@ -227,6 +228,8 @@ async def seed_issuance(url: str, v: Volume, clock: Clock, rows: dict[str, int])
             issued,
             rows,
         )
+        # The statistics' tally would not count coupons issued before its line.
+        await tally_db.recount(conn)
         await finish_tables(conn, ["customers", "series", "issued_coupons"])
     finally:
         await conn.close()

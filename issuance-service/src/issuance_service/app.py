@@ -19,6 +19,7 @@ from issuance_service.workers.events import consume_redemptions, relay
 from issuance_service.workers.facts import republish_when_lost
 from issuance_service.workers.reconciler import reconcile_periodically
 from issuance_service.workers.retention import jobs as retention_jobs
+from issuance_service.workers.tally import tally_periodically
 
 SERVICE = "issuance-service"
 MIGRATIONS_DIR = bundled_dir(__file__, "migrations")
@@ -44,6 +45,8 @@ def create_app(settings: Settings) -> web.Application:
     app[RECONCILE_METRICS] = reconcile_metrics(app[METRICS].registry)
     if settings.reconcile_interval_s > 0:
         app.cleanup_ctx.append(background_task_ctx("reconciler", reconcile_periodically))
+    if settings.issue_tally_interval_s > 0:
+        app.cleanup_ctx.append(background_task_ctx("issue-tally", tally_periodically))
     retention.install(app, settings, retention_jobs, service=SERVICE)
     add_routes(app)
     return app

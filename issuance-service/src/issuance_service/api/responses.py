@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from coupon_core.responses import ResponseModel
+from pydantic import Field
 
 
 class IdentifierOut(ResponseModel):
@@ -120,4 +121,45 @@ class CustomerCouponsOut(ResponseModel):
 
     customerId: int
     coupons: list[CustomerCouponOut]
+    warnings: list[str]
+
+
+class HourIssuesOut(ResponseModel):
+    hour: str = Field(description="The hour's start, UTC (2026-05-09T13:00:00Z)")
+    issued: int
+
+
+class DayIssuesOut(ResponseModel):
+    day: str = Field(description="The UTC day (2026-05-09)")
+    issued: int
+
+
+class SeriesIssuedOut(ResponseModel):
+    id: int
+    description: str
+    numIssued: int
+    maxCreate: int
+
+
+class LimitedSeriesOut(SeriesIssuedOut):
+    ratio: float = Field(description="numIssued / maxCreate, to 4 decimal places (1 for 0)")
+
+
+class IssueStatsOut(ResponseModel):
+    """Coupons issued per hour and per day, and per series against their limits"""
+
+    hours: int
+    days: int
+    issuesPerHour: list[HourIssuesOut] = Field(
+        description="The last `hours` UTC hours, oldest first, the current one included"
+    )
+    issuesPerDay: list[DayIssuesOut] = Field(
+        description="The last `days` UTC days, oldest first, today included"
+    )
+    limitedSeries: list[LimitedSeriesOut] = Field(
+        description="Series with a maxCreate, most of it issued first (at most 20)"
+    )
+    topSeries: list[SeriesIssuedOut] = Field(
+        description="Series with coupons issued, most issued first (at most 10)"
+    )
     warnings: list[str]

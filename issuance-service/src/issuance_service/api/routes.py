@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from issuance_service.api import customers, issue, series
+from issuance_service.api import customers, issue, series, stats
 
 
 def add_routes(app: web.Application) -> None:
@@ -20,5 +20,6 @@ def add_routes(app: web.Application) -> None:
             web.put("/v2/coupon/series/{id}", series.update),
             web.post("/v2/coupon/issue", issue.issue_one),
             web.post("/v2/coupon/issue/multiple", issue.issue_multiple),
+            web.get("/v2/coupon/issue/stats", stats.issue_stats),
         ]
     )

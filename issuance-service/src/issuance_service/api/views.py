@@ -5,18 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from coupon_core.timeseries import Window, filled, per_day
+
 from issuance_service.api.responses import (
     CustomerCouponOut,
     CustomerOut,
+    DayIssuesOut,
+    HourIssuesOut,
     IdentifierOut,
     IssuedCodeOut,
     IssuedCouponOut,
     IssuedCouponsOut,
+    IssueStatsOut,
+    LimitedSeriesOut,
     ProfileOut,
+    SeriesIssuedOut,
     SeriesOut,
 )
 from issuance_service.api.schemas import SERIES_FIELDS
-from issuance_service.domain.models import Customer, IssuedCoupon, Series
+from issuance_service.domain.models import Customer, IssuedCoupon, Series, SeriesIssued
+from issuance_service.usecases.tally import IssueStats
 
 
 def timestamp(value: datetime) -> str:
@@ -98,4 +106,37 @@ def customer_coupon(c: IssuedCoupon, *, now: datetime) -> CustomerCouponOut:
         redemptionCount=c.redemption_count,
         redeemed=c.redemption_count > 0,
         expired=c.valid_till <= now,
+    )
+
+
+def _series_issued(s: SeriesIssued) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "description": s.description,
+        "numIssued": s.issued,
+        "maxCreate": s.max_create,
+    }
+
+
+def issue_stats(found: IssueStats, window: Window) -> IssueStatsOut:
+    days = per_day(found.per_hour.items())
+    return IssueStatsOut(
+        hours=len(window.hours),
+        days=len(window.days),
+        issuesPerHour=[
+            HourIssuesOut(hour=timestamp(hour), issued=n)
+            for hour, n in filled(window.hours, found.per_hour)
+        ],
+        issuesPerDay=[
+            DayIssuesOut(day=day.isoformat(), issued=n) for day, n in filled(window.days, days)
+        ],
+        limitedSeries=[
+            LimitedSeriesOut(
+                **_series_issued(s),
+                ratio=round(s.issued / s.max_create, 4) if s.max_create else 1.0,
+            )
+            for s in found.limited
+        ],
+        topSeries=[SeriesIssuedOut(**_series_issued(s)) for s in found.top],
+        warnings=[],
     )

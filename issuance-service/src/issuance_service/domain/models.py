@@ -105,3 +105,13 @@ class CustomerCounter:
     customer_id: int
     issued: int
     last_issued_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesIssued:
+    """A series' coupons issued, against its maxCreate (-1: unlimited)."""
+
+    id: int
+    description: str
+    max_create: int
+    issued: int
