@@ -34,14 +34,16 @@ async def test_burn_and_top_promotions_follow_uses(
     await new_promotion(api, "ALPHA", usageLimit=10)
     await new_promotion(api, "BRAVO", usageLimit=4)
     await new_promotion(api, "CHARLIE")
-    coupons = {
+    coupons: dict[str, dict[str, int | None]] = {
         "ALPHA": {"A1": 2, "A2": 5, "A3": None, "A4": 3},
         "BRAVO": {"B1": None},
         "CHARLIE": {"C1": 9},
     }
     for promotion, limits in coupons.items():
         for code, limit in limits.items():
-            body = {"code": code} if limit is None else {"code": code, "usageLimit": limit}
+            body: dict[str, Any] = {"code": code}
+            if limit is not None:
+                body["usageLimit"] = limit
             created = await api.post(f"{PROMOTIONS}/{promotion}/coupons/", json=body)
             assert created.status == 201, await created.text()
 
