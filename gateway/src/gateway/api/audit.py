@@ -17,7 +17,7 @@ from coupon_core.keys import PG_POOL
 from coupon_core.openapi import Doc, documented
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from gateway.api.schemas import dump
+from gateway.api.schemas import PaginationOut, dump
 from gateway.audit import install_audit
 from gateway.db import audit as audit_db
 from gateway.domain.audit import parameter_names
@@ -105,13 +105,6 @@ class AuditRecordOut(BaseModel):
         )
 
 
-class PaginationOut(BaseModel):
-    page: int
-    limit: int
-    total: int = Field(description="Records the filters keep, on every page.")
-    pages: int
-
-
 class AuditLogOut(BaseModel):
     items: list[AuditRecordOut]
     pagination: PaginationOut
@@ -156,10 +149,9 @@ async def list_audit_log(request: web.Request) -> web.Response:
         records, total = await audit_db.page(
             conn, filters, offset=(query.page - 1) * query.limit, limit=query.limit
         )
-    pages = max(1, -(-total // query.limit))
     listing = AuditLogOut(
         items=[AuditRecordOut.of(r) for r in records],
-        pagination=PaginationOut(page=query.page, limit=query.limit, total=total, pages=pages),
+        pagination=PaginationOut.of(page=query.page, limit=query.limit, total=total),
     )
     return json_response(dump(listing))
 
