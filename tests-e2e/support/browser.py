@@ -24,6 +24,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,7 @@ WINDOW = (1280, 900)
 # A screenshot shows the whole page up to this height (long lists are cut there).
 SHOT_MAX_HEIGHT = 2400
 WAIT_S = 15.0
+DOWNLOAD_S = 60.0
 MISSING = "run `make browser` (deploy/tools/ensure-chromium, ensure-axe-core; docs/console.md)"
 
 # The machine's network is closed: without the background-networking flags Chromium keeps
@@ -128,14 +130,29 @@ def open_page(driver: WebDriver, url: str) -> None:
 
 
 def fill(driver: WebDriver, fields: dict[str, str]) -> None:
-    """Type each value into the form control with that name (select: the option's value)."""
+    """Each value put into the form control with that name: typed into a text control,
+    chosen in a select (by value), set on a date control (which takes no typing the same way
+    in every locale), and a checkbox ticked for "true", cleared for anything else."""
     for name, value in fields.items():
         element = driver.find_element(By.NAME, name)
+        kind = element.get_attribute("type")
         if element.tag_name == "select":
-            element.find_element(By.CSS_SELECTOR, f"option[value='{value}']").click()
+            Select(element).select_by_value(value)
+        elif kind in ("date", "datetime-local", "time"):
+            driver.execute_script("arguments[0].value = arguments[1]", element, value)
+        elif kind in ("checkbox", "radio"):
+            if element.is_selected() != (value == "true"):
+                element.click()
         else:
             element.clear()
             element.send_keys(value)
+
+
+def _next_page(driver: WebDriver, act: Callable[[], None], what: str) -> None:
+    old = driver.find_element(By.TAG_NAME, "html")
+    act()
+    wait_for(driver, lambda d: _stale(old), f"the page after {what}")
+    wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete", what)
 
 
 def submit(driver: WebDriver, label: str) -> None:
@@ -144,10 +161,28 @@ def submit(driver: WebDriver, label: str) -> None:
         By.XPATH,
         f"//button[normalize-space()='{label}'] | //input[@type='submit'][@value='{label}']",
     )
-    old = driver.find_element(By.TAG_NAME, "html")
-    button.click()
-    wait_for(driver, lambda d: _stale(old), f"the page after '{label}'")
-    wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete", label)
+    _next_page(driver, button.click, f"'{label}'")
+
+
+def follow(driver: WebDriver, text: str) -> None:
+    """Follow the link whose text is ``text`` (in the page's main content) and wait for the
+    page it leads to."""
+    link = driver.find_element(By.XPATH, f"//main//a[normalize-space()='{text}']")
+    _next_page(driver, link.click, f"the link '{text}'")
+
+
+def download(driver: WebDriver, text: str, downloads: Path, name: str) -> Path:
+    """Follow the download link whose text is ``text``: the file ``name`` once Chromium has
+    saved it whole into ``downloads`` (it writes ``name.crdownload`` first, then renames)."""
+    driver.find_element(By.XPATH, f"//main//a[normalize-space()='{text}']").click()
+    target = downloads / name
+    until_sync(target.is_file, f"the download {name} in {downloads}", DOWNLOAD_S)
+    return target
+
+
+def flash(driver: WebDriver) -> str:
+    """The message the previous action left (a created code, a done change)."""
+    return str(driver.find_element(By.CSS_SELECTOR, ".flash-area").text)
 
 
 def _stale(element: Any) -> bool:
@@ -212,14 +247,3 @@ def checked(driver: WebDriver, name: str | None = None) -> None:
         shot(driver, name)
     violations = axe(driver)
     assert not violations, f"{driver.current_url}: axe-core violations:\n{describe(violations)}"
-
-
-def downloaded(downloads: Path, suffix: str, timeout_s: float = 60.0) -> Path:
-    """The one finished file ending in ``suffix`` in ``downloads`` (Chromium writes a
-    .crdownload first and renames it when done)."""
-
-    def finished() -> list[Path]:
-        return [p for p in downloads.iterdir() if p.name.endswith(suffix)]
-
-    (path,) = until_sync(finished, f"a finished *{suffix} in {downloads}", timeout_s)
-    return path
