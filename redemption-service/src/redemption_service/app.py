@@ -28,6 +28,7 @@ from redemption_service.workers.events import relay
 from redemption_service.workers.ledger_upkeep import LedgerMetrics
 from redemption_service.workers.reconciler import reconcile_periodically
 from redemption_service.workers.retention import jobs as retention_jobs
+from redemption_service.workers.stats import stats_ctx
 
 SERVICE = "redemption-service"
 MIGRATIONS_DIR = bundled_dir(__file__, "migrations")
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> web.Application:
     app[RECONCILE_METRICS] = reconcile_metrics(app[METRICS].registry)
     app[LEDGER_METRICS] = LedgerMetrics(app[METRICS].registry)
     app.cleanup_ctx.append(counters_ctx)
+    app.cleanup_ctx.append(stats_ctx)
     if settings.relay_outbox:
         app.cleanup_ctx.append(background_task_ctx("outbox-relay", relay))
     if settings.reconcile_interval_s > 0:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from coupon_core.settings import RetentionSettings
 from pydantic import Field
+
+# The longest window the statistics answer (GET /v2/coupon/redemptions/stats?days=).
+STATS_MAX_DAYS = 90
 
 
 class Settings(RetentionSettings):
@@ -26,3 +31,12 @@ class Settings(RetentionSettings):
     ledger_partitions_ahead: int = Field(default=3, ge=1, le=24)
     ledger_online_months: int = Field(default=0, ge=0, le=1200)
     ledger_lock_timeout_ms: int = Field(default=200, ge=10, le=60_000)
+    # The statistics' outcome tallies (docs/redemption.md, "Statistics"): how often each
+    # replica adds what it counted to PostgreSQL (a crash loses at most this much of its
+    # counts), and how many days of them are kept.
+    stats_flush_s: float = Field(default=5.0, gt=0, le=300)
+    stats_retention_days: int = Field(default=400, ge=STATS_MAX_DAYS, le=3660)
+
+    @property
+    def stats_retention(self) -> timedelta:
+        return timedelta(days=self.stats_retention_days)

@@ -9,6 +9,7 @@ from aiohttp import web
 from coupon_core import idempotency
 from coupon_core.errors import DomainError, Forbidden
 from coupon_core.http import json_response, parse_model, read_json
+from coupon_core.identity import Principal
 from coupon_core.keys import METRICS, PG_POOL, PRINCIPAL, REDIS
 from coupon_core.metrics import ACTIVATIONS
 from coupon_core.openapi import Doc, documented
@@ -22,15 +23,16 @@ from redemption_service.keys import SETTINGS
 from redemption_service.usecases.activate import Activated, activate
 
 
-def _rfc3339(moment: datetime) -> str:
+def rfc3339(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def _user_id(request: web.Request) -> str:
+def _user(request: web.Request) -> Principal:
+    """The calling user (its id, and its email as the principal's name)."""
     principal = request[PRINCIPAL]
     if principal.kind != "user" or not principal.id:
         raise Forbidden("A user token is required.", code="cannot_authorize_user")
-    return principal.id
+    return principal
 
 
 def activation_body(result: Activated) -> dict[str, Any]:
@@ -41,8 +43,8 @@ def activation_body(result: Activated) -> dict[str, Any]:
         subscription_id=sub.id,
         subscription_type_id=sub.subscription_type_id,
         subscription_type_name=sub.subscription_type_name,
-        subscription_start_time=_rfc3339(sub.start_time),
-        subscription_end_time=_rfc3339(sub.end_time),
+        subscription_start_time=rfc3339(sub.start_time),
+        subscription_end_time=rfc3339(sub.end_time),
     ).body()
 
 
@@ -63,7 +65,7 @@ def activation_body(result: Activated) -> dict[str, Any]:
     )
 )
 async def activate_handler(request: web.Request) -> web.Response:
-    user_id = _user_id(request)
+    user = _user(request)
     body = parse_model(ActivateIn, await read_json(request))
     app = request.app
     retention = app[SETTINGS].idempotency_retention
@@ -74,7 +76,8 @@ async def activate_handler(request: web.Request) -> web.Response:
             async with activate(
                 app[PG_POOL],
                 app[REDIS],
-                user_id=user_id,
+                user_id=user.id,
+                user_email=user.name or None,
                 code=body.code,
                 notify_user=body.notifyUser,
             ) as activated:
@@ -92,8 +95,8 @@ def _subscription(sub: Subscription) -> SubscriptionOut:
         id=sub.id,
         subscription_type_id=sub.subscription_type_id,
         subscription_type_name=sub.subscription_type_name,
-        start_time=_rfc3339(sub.start_time),
-        end_time=_rfc3339(sub.end_time),
+        start_time=rfc3339(sub.start_time),
+        end_time=rfc3339(sub.end_time),
     )
 
 
@@ -105,8 +108,8 @@ def _subscription(sub: Subscription) -> SubscriptionOut:
     )
 )
 async def subscriptions_handler(request: web.Request) -> web.Response:
-    user_id = _user_id(request)
+    user = _user(request)
     async with request.app[PG_POOL].acquire() as conn:
-        found = await activations.of_user(conn, user_id)
+        found = await activations.of_user(conn, user.id)
     listing = SubscriptionsOut(status="ok", subscriptions=[_subscription(s) for s in found])
     return json_response(listing.body())

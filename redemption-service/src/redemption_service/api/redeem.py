@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal, InvalidOperation
 
 from aiohttp import web
@@ -18,7 +19,7 @@ from redemption_service.api.responses import IsRedeemableOut, IsRedeemableV2Out,
 from redemption_service.api.schemas import CustomerIn, RedeemIn
 from redemption_service.domain.models import Judged, RedeemItem
 from redemption_service.domain.status import ItemStatus
-from redemption_service.keys import COUNTERS, GROUP_COMMIT, RECONCILE_METRICS, SETTINGS
+from redemption_service.keys import COUNTERS, GROUP_COMMIT, OUTCOMES, RECONCILE_METRICS, SETTINGS
 from redemption_service.usecases.redeem import dry_run, redeem
 
 MAX_CODES = 50
@@ -89,6 +90,7 @@ async def redeem_handler(request: web.Request) -> web.Response:
             answer = views.redeem_body(redeemed.judged)
             await redeemed.commit(held.answer(200, answer))
     count_items(app[METRICS], redeemed.judged)
+    app[OUTCOMES].count(redeemed.judged, now=time.time())
     return json_response(answer)
 
 

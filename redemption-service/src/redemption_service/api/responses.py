@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from coupon_core.families import CapillaryStatus
 from coupon_core.responses import Omitted, ResponseModel
+from pydantic import Field
 
 Flag = Literal["true", "false"]  # Capillary v1.1 writes booleans as strings
 
@@ -174,3 +175,122 @@ class SubscriptionsOut(ResponseModel):
 
     status: Literal["ok"]
     subscriptions: list[SubscriptionOut]
+
+
+class RedemptionItem(ResponseModel):
+    """A redemption as the ledger records it (amounts as decimal text, times ISO 8601)."""
+
+    id: str
+    code: str
+    group: str = Field(description="The limit group: S:<seriesId> or P:<promotionCode>.")
+    promotionCode: str | None
+    seriesId: int | None
+    customerId: str = Field(description="The platform customer the redeem resolved.")
+    transactionNumber: str | None
+    amount: str = Field(description="The transaction amount.")
+    couponValue: str = Field(description="The discount granted.")
+    redeemedAt: str
+    reversed: bool
+    reversedAt: str | None
+    reversalReason: str | None
+
+
+class CustomFieldOut(ResponseModel):
+    name: str
+    value: str
+
+
+class RedemptionDetail(RedemptionItem):
+    customFields: list[CustomFieldOut]
+
+
+class SearchPage(ResponseModel):
+    page: int
+    limit: int
+    hasMore: bool = Field(description="Whether a next page has items.")
+
+
+class RedemptionsOut(ResponseModel):
+    """The redemptions found, newest first"""
+
+    redemptions: list[RedemptionItem]
+    pagination: SearchPage
+    warnings: list[str]
+
+
+class RedemptionOut(ResponseModel):
+    """One redemption, with its reversal"""
+
+    redemption: RedemptionDetail
+    warnings: list[str]
+
+
+class OutcomeOut(ResponseModel):
+    status: int = Field(description="The item status redeem answered (700 success, 7xx).")
+    success: bool = Field(description="Whether the item was redeemed.")
+    message: str
+    count: int
+
+
+class HourOut(ResponseModel):
+    hour: str = Field(description="The hour's start (UTC).")
+    redemptions: int
+    reversals: int
+
+
+class DayOut(ResponseModel):
+    day: str = Field(description="The UTC day (YYYY-MM-DD).")
+    redemptions: int
+    reversals: int
+    outcomes: list[OutcomeOut]
+
+
+class TopPromotionOut(ResponseModel):
+    promotionCode: str
+    redemptions: int
+
+
+class TopSeriesOut(ResponseModel):
+    seriesId: int
+    redemptions: int
+
+
+class RedemptionStatsOut(ResponseModel):
+    """Per UTC hour and day, oldest first and zero-filled; outcomes and tops over the days"""
+
+    hours: int
+    days: int
+    hourly: list[HourOut]
+    daily: list[DayOut]
+    outcomes: list[OutcomeOut]
+    topPromotions: list[TopPromotionOut]
+    topSeries: list[TopSeriesOut]
+    warnings: list[str]
+
+
+class GrantedSubscriptionOut(ResponseModel):
+    id: int
+    user_id: str
+    email: str | None = Field(description="The user's email at activation (null before kept).")
+    coupon_code: str
+    coupon_type: str = Field(description="The promotion code of the coupon.")
+    subscription_type_id: int
+    subscription_type_name: str
+    start_time: str
+    end_time: str
+    activated_at: str
+
+
+class SubscriptionsPage(ResponseModel):
+    page: int
+    limit: int
+    total: int
+    hasMore: bool
+
+
+class GrantedSubscriptionsOut(ResponseModel):
+    """Subscriptions granted by activations, the latest first"""
+
+    status: Literal["ok"]
+    subscriptions: list[GrantedSubscriptionOut]
+    pagination: SubscriptionsPage

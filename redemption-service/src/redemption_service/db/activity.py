@@ -10,8 +10,8 @@ from datetime import datetime
 from coupon_core import redis_keys
 from coupon_core.db import Connection
 
-# The (group, code, customer) pairs redeemed (BRIN on redeemed_at, current partitions only)
-# or reversed (partial index on reversed_at) at or after $1.
+# The (group, code, customer) pairs redeemed (redemptions_by_time on redeemed_at, current
+# partitions only) or reversed (partial index on reversed_at) at or after $1.
 CHANGED = """
 SELECT group_ref, code, customer_id FROM redemptions WHERE redeemed_at >= $1
 UNION

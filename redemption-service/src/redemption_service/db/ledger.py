@@ -187,18 +187,18 @@ async def groups(conn: Connection) -> list[str]:
     return [r["group_ref"] for r in rows]
 
 
-_COLUMNS = (
-    "id, code, group_ref, customer_id, amount, coupon_value, redeemed_at, reversed_at, "
-    "reversal_reason"
+COLUMNS = (
+    "id, code, group_ref, customer_id, amount, coupon_value, transaction_number, "
+    "custom_fields, redeemed_at, reversed_at, reversal_reason"
 )
 
 
-GET_BY_ID = f"SELECT {_COLUMNS} FROM redemptions WHERE id = $1"
+GET_BY_ID = f"SELECT {COLUMNS} FROM redemptions WHERE id = $1"
 # With redeemed_at known, the partition is known: one index probe, one partition locked.
 _GET_IN_MONTH = GET_BY_ID + " AND redeemed_at = $2"
 REVERSE = (
     "UPDATE redemptions SET reversed_at = now(), reversal_reason = $2 "
-    f"WHERE id = $1 AND redeemed_at = $3 RETURNING {_COLUMNS}"
+    f"WHERE id = $1 AND redeemed_at = $3 RETURNING {COLUMNS}"
 )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from coupon_core import redis_keys
 from coupon_core.facts import CouponFacts, GroupFacts
 from coupon_core.redis_keys import CustomerIdentifier
 
@@ -49,12 +51,39 @@ class Judged:
 
 @dataclass(frozen=True, slots=True)
 class Redemption:
+    """One row of the ledger."""
+
     id: int
     code: str
     group_ref: str
     customer_id: str
     amount: Decimal
     coupon_value: Decimal
+    transaction_number: str  # "" when the request named none
+    custom_fields: list[dict[str, str]]
     redeemed_at: Any
     reversed_at: Any
     reversal_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """What a ledger search asks for: every filter given must hold (None: not given)."""
+
+    redemption_id: int | None = None
+    code: str | None = None
+    customer_id: str | None = None
+    transaction_number: str | None = None
+    group: str | None = None  # "S:<seriesId>" or "P:<promotionCode>"
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+def group_parts(group: str) -> tuple[str | None, int | None]:
+    """The promotion code or the series id a limit group (``P:<code>``, ``S:<id>``) names."""
+    kind, _, ref = group.partition(":")
+    if kind == redis_keys.PROMOTION:
+        return ref, None
+    if kind == redis_keys.SERIES and ref.isascii() and ref.isdigit():
+        return None, int(ref)
+    return None, None

@@ -47,9 +47,16 @@ async def _facts_ready(redis: Redis) -> bool:
 
 @contextlib.asynccontextmanager
 async def activate(
-    pool: asyncpg.Pool, redis: Redis, *, user_id: str, code: str, notify_user: bool
+    pool: asyncpg.Pool,
+    redis: Redis,
+    *,
+    user_id: str,
+    user_email: str | None,
+    code: str,
+    notify_user: bool,
 ) -> AsyncIterator[Activated]:
-    """Activate ``code`` for ``user_id``. The block renders the answer from the
+    """Activate ``code`` for ``user_id`` (whose email, recorded with the subscription, is
+    ``user_email``). The block renders the answer from the
     :class:`Activated` it gets and calls :meth:`Activated.commit`; leaving it any other way
     rolls back. A coupon used already is a refusal (``coupon_already_used``)."""
     owner = await code_registry.owner_of(redis, code)
@@ -74,6 +81,7 @@ async def activate(
             activated = await _write(
                 conn,
                 user_id=user_id,
+                user_email=user_email,
                 code=code,
                 group=group,
                 coupon=coupon,
@@ -91,6 +99,7 @@ async def _write(
     conn: Connection,
     *,
     user_id: str,
+    user_email: str | None,
     code: str,
     group: GroupFacts,
     coupon: CouponFacts,
@@ -110,6 +119,7 @@ async def _write(
     subscription = await activations.insert_subscription(
         conn,
         user_id=user_id,
+        user_email=user_email,
         type_id=grant.subscription_type_id,
         type_name=grant.subscription_type_name,
         start=start,
