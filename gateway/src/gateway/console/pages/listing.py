@@ -50,10 +50,12 @@ def page_url(request: web.Request, name: str, page: int) -> str:
 
 
 def has_more(found: dict[str, Any], page: int, size: int, items: list[Any]) -> bool:
-    """Whether a page follows, from the answer's pagination block (its page count, total
-    or next link) or, failing those, from a full page."""
+    """Whether a page follows, from the answer's pagination block (``hasMore``, its page
+    count, total or next link) or, failing those, from a full page."""
     paging = found.get("pagination")
     if isinstance(paging, dict):
+        if isinstance(paging.get("hasMore"), bool):
+            return bool(paging["hasMore"])
         if isinstance(paging.get("pages"), int):
             return page < int(paging["pages"])
         if isinstance(paging.get("total"), int):

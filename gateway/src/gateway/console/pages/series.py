@@ -26,6 +26,7 @@ LIST = "/v2/coupon/series"
 ONE = "/v2/coupon/series/{id}"
 ISSUE = "/v2/coupon/issue"
 ISSUE_MANY = "/v2/coupon/issue/multiple"
+REDEMPTIONS = "/v2/coupon/redemptions"
 CUSTOMER_KEYS = (("mobile", "Mobile"), ("email", "Email"), ("externalId", "External id"))
 
 
@@ -152,6 +153,7 @@ async def detail(request: web.Request) -> web.Response:
         when=when,
         may_edit=staff.may("PUT", ONE),
         may_issue=staff.may("POST", ISSUE),
+        may_redemptions=staff.may("GET", REDEMPTIONS),
     )
 
 
