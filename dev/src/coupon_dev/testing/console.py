@@ -67,10 +67,18 @@ def _promotion(env: dict[str, Any]) -> web.Application:
     return create_app(Settings(**env))
 
 
+def _webhook(env: dict[str, Any]) -> web.Application:
+    from webhook_service.app import create_app
+    from webhook_service.settings import Settings
+
+    return create_app(Settings(**env))
+
+
 SERVICES: dict[str, ServiceFactory] = {
     "issuance": _issuance,
     "redemption": _redemption,
     "promotion": _promotion,
+    "webhook": _webhook,
 }
 
 
@@ -269,9 +277,18 @@ class ConsoleStack:
     api: ClientSession  # the admin API client (bootstrap admin token)
     browsers: list[StaffBrowser] = field(default_factory=list)
 
-    async def call(self, method: str, path: str, *, expect: int = 200, json: Any = None) -> Any:
-        """An admin API call that must answer ``expect``; its JSON body."""
-        async with self.api.request(method, path, json=json) as response:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        expect: int = 200,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """An API call (the admin's, unless ``headers`` name other credentials) that must
+        answer ``expect``; its JSON body."""
+        async with self.api.request(method, path, json=json, headers=headers) as response:
             body = await response.json(content_type=None)
             assert response.status == expect, f"{method} {path}: {response.status} {body}"
             return body
@@ -312,7 +329,7 @@ class ConsoleStack:
 
 @contextlib.asynccontextmanager
 async def console_stack(
-    infra: Infra, *, services: tuple[str, ...] = ("issuance", "redemption")
+    infra: Infra, *, services: tuple[str, ...] = ("issuance", "redemption", "promotion")
 ) -> AsyncIterator[ConsoleStack]:
     """The gateway with its console in front of ``services``, each on a database of its own
     (dropped on the way out) and the session's Redis (emptied first)."""
