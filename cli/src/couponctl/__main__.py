@@ -38,6 +38,7 @@ from couponctl.demo import add_demo
 from couponctl.doctor import add_doctor, add_reconcile
 from couponctl.render import plain
 from couponctl.resources import add_customers, add_promotions, add_series, add_users
+from couponctl.staff import add_staff
 from couponctl.webhooks import add_webhooks
 
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_customers(subparsers, common)
     add_webhooks(subparsers, common)
     add_audit(subparsers, common)
+    add_staff(subparsers, common)
     add_doctor(subparsers, common)
     add_reconcile(subparsers, common)
     add_demo(subparsers, common)
@@ -85,11 +87,12 @@ def main(
     env: Mapping[str, str] | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    stdin: TextIO | None = None,
 ) -> int:
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     try:
-        return _run(argv, os.environ if env is None else env, out, err)
+        return _run(argv, os.environ if env is None else env, out, err, stdin or sys.stdin)
     except BrokenPipeError:
         # The reader has what it wanted ('| head'): nothing more to say, and nothing to
         # say it to. What is still buffered goes to /dev/null when the interpreter exits.
@@ -100,7 +103,9 @@ def main(
         return EXIT_INTERRUPTED
 
 
-def _run(argv: list[str] | None, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+def _run(
+    argv: list[str] | None, env: Mapping[str, str], out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
     parser = build_parser()
     try:
         with redirect_stdout(out), redirect_stderr(err):
@@ -112,6 +117,7 @@ def _run(argv: list[str] | None, env: Mapping[str, str], out: TextIO, err: TextI
         parser.print_help(err)
         return EXIT_USAGE
     args.stderr = err  # progress bars
+    args.stdin = stdin  # passwords (couponctl staff)
     try:
         client = connect(args.url, args.token, env)
         result: Any = args.run(client, args)
