@@ -276,6 +276,8 @@ class ConsoleStack:
     gateway: web.Application
     api: ClientSession  # the admin API client (bootstrap admin token)
     browsers: list[StaffBrowser] = field(default_factory=list)
+    # Each service's database URL, for what a test sets up or reads directly.
+    databases: dict[str, str] = field(default_factory=dict)
 
     async def call(
         self,
@@ -329,10 +331,14 @@ class ConsoleStack:
 
 @contextlib.asynccontextmanager
 async def console_stack(
-    infra: Infra, *, services: tuple[str, ...] = ("issuance", "redemption", "promotion")
+    infra: Infra,
+    *,
+    services: tuple[str, ...] = ("issuance", "redemption", "promotion"),
+    service_settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AsyncIterator[ConsoleStack]:
     """The gateway with its console in front of ``services``, each on a database of its own
-    (dropped on the way out) and the session's Redis (emptied first)."""
+    (dropped on the way out) and the session's Redis (emptied first); ``service_settings``
+    adds to a service's settings by its name (``{"promotion": {"job_poll_s": 0.05}}``)."""
     redis = redis_from_url(infra.redis_url)
     try:
         await redis.flushall()
@@ -348,8 +354,11 @@ async def console_stack(
 
     try:
         upstreams: dict[str, str] = {}
+        service_databases: dict[str, str] = {}
         for name in services:
-            app = SERVICES[name](settings_env(await database(), infra.redis_url))
+            service_databases[name] = await database()
+            env = settings_env(service_databases[name], infra.redis_url)
+            app = SERVICES[name]({**env, **(service_settings or {}).get(name, {})})
             server = TestServer(app)
             await server.start_server()
             servers.append(server)
@@ -370,7 +379,7 @@ async def console_stack(
         await gateway.start_server()
         servers.append(gateway)
         async with ClientSession(base_url=url, headers=ADMIN) as api:
-            stack = ConsoleStack(url=url, gateway=app, api=api)
+            stack = ConsoleStack(url=url, gateway=app, api=api, databases=service_databases)
             try:
                 yield stack
             finally:

@@ -217,8 +217,12 @@ async def generate(request: web.Request) -> web.Response:
             generate_errors=errors,
             generate_message=message,
         )
-    if "id" in answer:
+    if "id" in answer and allowed(staff).follow_job:
         return redirect(request, console_path(code, "jobs", str(answer["id"])))
+    if "id" in answer:
+        return redirect(
+            request, console_path(code), flash=f"Generation job {answer['id']} started."
+        )
     return redirect(request, console_path(code), flash=f"{answer['amount']} coupons generated.")
 
 
