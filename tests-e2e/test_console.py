@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,10 @@ from typing import Any
 import aiohttp
 import pytest
 from coupon_dev.stack import Stack
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from support.api import call, mobile, unique
+from support.api import call, item, mobile, redeem_body, unique
 from support.browser import (
     checked,
     chromium,
@@ -42,6 +43,8 @@ from support.stacks import ADMIN_TOKEN
 ROLES = ("admin", "marketer", "support")
 GENERATED = 20_000
 GENERATION_DEADLINE_S = 90.0
+# The dashboard's and the customer page's numbers follow a redemption within moments.
+FOLLOW_DEADLINE_S = 30.0
 PASSWORD = "console-e2e-password-1"
 # What each role's navigation offers (gateway/console/render.py: the pages its whitelist
 # lists from).
@@ -130,7 +133,7 @@ def test_each_role_signs_in_to_its_dashboard(console: Console, role: str) -> Non
     whoami = console.driver.find_element(By.CSS_SELECTOR, ".whoami").text
     assert console.emails[role] in whoami
     assert f"({role})" in whoami
-    checked(console.driver, "dashboard" if role == "admin" else None)
+    checked(console.driver)
 
 
 def test_marketer_creates_a_promotion_generates_and_exports_its_coupons(
@@ -218,3 +221,164 @@ def test_marketer_creates_a_series_and_issues_a_coupon_to_a_customer(console: Co
         mobile=customer_mobile,
         customer_id=int(console.driver.current_url.rsplit("/", 1)[-1]),
     )
+
+
+def _hourly_redemptions(driver: WebDriver) -> int:
+    """The total of the dashboard's redemptions-per-hour chart, read from its table (the
+    same numbers the SVG draws, for screen readers)."""
+    table = driver.find_element(
+        By.XPATH,
+        "//section[@aria-labelledby='panel-redemptions']"
+        "//table[caption[contains(., 'per hour')]]",
+    )
+    heads = [
+        th.get_attribute("textContent") for th in table.find_elements(By.XPATH, ".//thead//th")
+    ]
+    column = heads.index("Redemptions")
+    total = 0
+    for row in table.find_elements(By.XPATH, ".//tbody/tr"):
+        cells = row.find_elements(By.XPATH, "./th|./td")
+        total += int(str(cells[column].get_attribute("textContent")).replace(",", ""))
+    return total
+
+
+def _reloaded_until(console: Console, path: str, check: Callable[[], Any], what: str) -> Any:
+    """``check()`` on ``path``, reloaded until it is true: the numbers behind the console's
+    pages follow a redemption within moments (events, tallies), not at once."""
+
+    def reloaded(_: WebDriver) -> Any:
+        open_page(console.driver, console.base + path)
+        return check()
+
+    try:
+        return wait_for(console.driver, reloaded, what, timeout_s=FOLLOW_DEADLINE_S)
+    except TimeoutException:
+        main = console.driver.find_element(By.TAG_NAME, "main").text
+        raise AssertionError(
+            f"{what}: not within {FOLLOW_DEADLINE_S} s; the page:\n{main}"
+        ) from None
+
+
+async def test_a_checkout_redemption_shows_on_the_dashboard_and_the_customer_page(
+    console: Console,
+) -> None:
+    made = console.made
+    transaction = unique("T-console-")
+    body = redeem_body(made["code"], {"mobile": made["mobile"]}, "5000", transaction)
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as s:
+        _, answer, _ = await call(
+            s, "POST", f"{console.base}/v1.1/coupon/redeem", json=body, expect=200
+        )
+    redeemed = item(answer)
+    assert redeemed["item_status"]["code"] == 700, answer
+    made.update(redemption_id=int(redeemed["redemption_id"]), transaction=transaction)
+
+    console.as_role("marketer")
+    _reloaded_until(
+        console,
+        "/console",
+        lambda: _hourly_redemptions(console.driver) >= 1,
+        "the redemption in the dashboard's redemptions-per-hour chart",
+    )
+    checked(console.driver, "dashboard")
+
+    def coupon_row() -> str:
+        main = console.driver.find_element(By.TAG_NAME, "main")
+        rows = main.find_elements(By.XPATH, f"//tr[td[normalize-space()='{made['code']}']]")
+        return str(rows[0].text) if rows else ""
+
+    customer = f"/console/customers/{made['customer_id']}"
+    row = _reloaded_until(
+        console, customer, lambda: "Redeemed" in coupon_row() and coupon_row(), "redeemed coupon"
+    )
+    assert " 1 " in f" {row} ", row  # its redemption count
+    checked(console.driver, "customer")
+
+
+def test_support_finds_and_reverses_the_redemption(console: Console) -> None:
+    driver, made = console.driver, console.made
+    console.as_role("support")
+    console.visit("/console/redemptions", "redemptions-search")
+    fill(driver, {"code": made["code"]})
+    submit(driver, "Search")
+    follow(driver, str(made["redemption_id"]))
+    assert made["transaction"] in driver.find_element(By.TAG_NAME, "main").text
+    checked(driver, "redemption-detail")
+
+    follow(driver, "Reverse this redemption")
+    checked(driver, "redemption-reverse")
+    submit(driver, "Reverse redemption")  # no reason, no confirmation: refused, in words
+    assert driver.find_element(By.CSS_SELECTOR, "[role=alert]").is_displayed()
+    assert driver.find_elements(By.CSS_SELECTOR, "[aria-invalid=true]")
+    checked(driver)
+    fill(driver, {"reason": "Customer returned the order", "confirm": "true"})
+    submit(driver, "Reverse redemption")
+    assert f"Redemption {made['redemption_id']} reversed." in flash(driver)
+    page = driver.find_element(By.TAG_NAME, "main").text
+    assert "Reversed" in page or "reversed" in page
+    assert "Customer returned the order" in page
+    checked(driver)
+
+    # The customer's page lists the redemption, reversed.
+    _reloaded_until(
+        console,
+        f"/console/customers/{made['customer_id']}",
+        lambda: (
+            "Reversed"
+            in driver.find_element(By.ID, "redemptions-heading").find_element(By.XPATH, "./..").text
+        ),
+        "the reversal on the customer's page",
+    )
+    checked(driver)
+
+
+def _session_token(driver: WebDriver) -> str:
+    """The staff session's bearer token, as the browser holds it (an HttpOnly cookie that a
+    page's script cannot read, but the test's driver can)."""
+    cookie = driver.get_cookie("console_session")
+    assert cookie is not None
+    assert cookie["httpOnly"], cookie
+    return str(cookie["value"])
+
+
+async def test_what_a_marketer_may_not_do_is_refused_by_the_ui_and_the_api(
+    console: Console,
+) -> None:
+    driver, made = console.driver, console.made
+    console.as_role("marketer")
+    redemption = f"/console/redemptions/{made['redemption_id']}"
+    console.visit(redemption)
+    assert not driver.find_elements(By.PARTIAL_LINK_TEXT, "Reverse")
+    console.visit(redemption + "/reverse")
+    assert not driver.find_elements(By.XPATH, "//button[normalize-space()='Reverse redemption']")
+    assert "marketer" in driver.find_element(By.TAG_NAME, "main").text
+    token = _session_token(driver)
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+        _, refused, _ = await call(
+            s,
+            "POST",
+            f"{console.base}/v2/coupon/redemptions/{made['redemption_id']}/reverse",
+            json={"reason": "not mine to reverse"},
+            expect=403,
+        )
+    assert "The role 'marketer' does not allow POST" in str(refused), refused
+
+
+async def test_what_support_may_not_do_is_refused_by_the_ui_and_the_api(console: Console) -> None:
+    driver = console.driver
+    console.as_role("support")
+    console.visit("/console/promotions")
+    assert not driver.find_elements(By.LINK_TEXT, "New promotion")
+    console.visit(f"/console/promotions/{console.made['promotion']}")
+    assert not driver.find_elements(By.XPATH, "//button[normalize-space()='Generate']")
+    assert not driver.find_elements(By.LINK_TEXT, "Edit")
+    console.visit("/console/promotions/new")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Forbidden"
+    assert not driver.find_elements(By.XPATH, "//button[normalize-space()='Create promotion']")
+    token = _session_token(driver)
+    body = {"code": unique("NOPE-"), "name": "Not for support", "couponBased": True}
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+        _, refused, _ = await call(
+            s, "POST", f"{console.base}/api/v1/promotions/", json=body, expect=403
+        )
+    assert "The role 'support' does not allow POST /api/v1/promotions" in str(refused), refused
