@@ -111,6 +111,11 @@ def test_run_prints_ready_urls_and_stops_cleanly(data_dir: Path) -> None:
         # The demo data is loaded before "ready" (cli/tests/test_demo.py runs its commands).
         assert "demo data created: promotion HOLIDAY-SALE" in output
         assert f"curl -sS http://127.0.0.1:{port}/api/v1/promotions/HOLIDAY-SALE" in output
+        # After the demo token: the console and its demo staff sign-ins.
+        console = f"console: http://127.0.0.1:{port}/console (password demo-password-change-me)"
+        assert output.index(console) > output.index(f"demo token: {TOKEN}")
+        for email in ("admin@example.com", "marketer@example.com", "support@example.com"):
+            assert f"  {email}" in output
         # Printed only once everything is ready: the gateway answers at once.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
             assert response.status == 200

@@ -20,6 +20,15 @@ def test_demo_loads_once_and_its_curl_commands_work(ctl: Couponctl) -> None:
     assert ctl.ok("coupons", "show", "HOLIDAY-SALE", "A8BAB")["perCustomerUsageLimit"] == 1
     activation = ctl.ok("coupons", "show", "new-user-promo", "123456-789ABC-DEFG")
     assert (activation["code"], activation["usageLimit"]) == ("123456-789ABC-DEFG", 1)
+    staff = {s["email"]: s["role"] for s in ctl.ok("staff", "list")["items"]}
+    assert staff == {
+        "admin@example.com": "admin",
+        "marketer@example.com": "marketer",
+        "support@example.com": "support",
+    }
+    assert [c for c in first["created"] if c.startswith("staff ")] == [
+        f"staff {email}" for email in staff
+    ]
 
     printed = ctl("demo")
     assert printed.code == 0

@@ -9,7 +9,9 @@ the demo token and three curl commands that work as printed.
 - customer Abijith Guptha (mobile 11223569865, externalId 000003873472) and the series
   "Festival coupon" (``erg123``, ABS 500, "Evil coupon") of the Capillary issue seed;
 - promotion ``new-user-promo`` granting the "1 month promo subscription" and its coupon
-  ``123456-789ABC-DEFG`` for ``POST /api/v1/coupon/activate`` (CRM seed).
+  ``123456-789ABC-DEFG`` for ``POST /api/v1/coupon/activate`` (CRM seed);
+- the console's staff accounts ``admin@example.com``, ``marketer@example.com`` and
+  ``support@example.com`` (one per role), password ``demo-password-change-me``.
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ SERIES_BODY: dict[str, Any] = {
     "validTillDate": "2030-12-31T00:00:00Z",
 }
 SERIES_PAGE = 500
+STAFF = "/api/v1/staff"
+STAFF_PASSWORD = "demo-password-change-me"  # noqa: S105 (the demo's, printed by make run)
+# email -> (role, what it may do in the console)
+DEMO_STAFF: dict[str, tuple[str, str]] = {
+    "admin@example.com": ("admin", "everything"),
+    "marketer@example.com": ("marketer", "promotions, coupons, series, issue, customers"),
+    "support@example.com": ("support", "look-ups, redemptions and reversals"),
+}
 
 
 @dataclass
@@ -117,6 +127,23 @@ def _series(client: GatewayClient) -> tuple[int, bool]:
     return int(client.request("POST", SERIES, SERIES_BODY)["id"]), True
 
 
+def _staff(client: GatewayClient, email: str, role: str) -> bool:
+    """Creates the demo staff account ``email`` unless it exists; True when created."""
+    found = client.request("GET", STAFF, query={"email": email})
+    if any(account["email"] == email for account in found["items"]):
+        return False
+    client.request("POST", STAFF, {"email": email, "role": role, "password": STAFF_PASSWORD})
+    return True
+
+
+def console_lines(url: str) -> list[str]:
+    """How to sign in to the console as each demo staff account (printed by make run)."""
+    lines = [f"console: {url}/console (password {STAFF_PASSWORD}):"]
+    width = max(len(email) for email in DEMO_STAFF)
+    lines += [f"  {email:<{width}}  {role}: {may}" for email, (role, may) in DEMO_STAFF.items()]
+    return lines
+
+
 def load(client: GatewayClient) -> Loaded:
     created: list[str] = []
     for promotion, coupons in (
@@ -136,6 +163,9 @@ def load(client: GatewayClient) -> Loaded:
     series_id, new_series = _series(client)
     if new_series:
         created.append(f"series {series_id}")
+    for email, (role, _) in DEMO_STAFF.items():
+        if _staff(client, email, role):
+            created.append(f"staff {email}")
     return Loaded(series_id=series_id, customer_id=customer_id, created=created)
 
 

@@ -26,7 +26,7 @@ from coupon_dev.embedded import EmbeddedPostgres, EmbeddedRedis, run
 from coupon_dev.ports import port_is_free, reserve_port
 from coupon_dev.processes import Process, StackError
 from coupon_dev.stack_lock import DataDirLock
-from couponctl import env_file
+from couponctl import demo, env_file
 
 # process name -> (python module, database name)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -310,8 +310,13 @@ def _announce(stack: Stack, token: str) -> None:
     written = env_file.write(stack.data_dir, stack.gateway_url, token)
     print(f"couponctl settings: {written} (read by default), or paste:")
     print(f"  {env_file.export_line(stack.gateway_url, token)}")
-    if not load_demo(stack.gateway_url, token):  # on success the demo output names it
+    if load_demo(stack.gateway_url, token):  # its output names the demo token
+        # The demo made the staff accounts these lines name.
+        for line in demo.console_lines(stack.gateway_url):
+            print(line)
+    else:
         print(f"demo token: {token}")
+        print(f"console: {stack.gateway_url}/console")
     print("ready; Ctrl-C stops everything", flush=True)
 
 
