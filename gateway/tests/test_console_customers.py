@@ -312,3 +312,24 @@ async def test_the_customer_page_shows_the_subscriptions_of_their_email(
     without = await stack.call("POST", "/v2/customers", json={"mobile": new_mobile()}, expect=201)
     page = await support.get(f"/console/customers/{without['id']}")
     assert "Subscriptions belong to users, found by email." in page.text
+
+
+async def test_an_issue_the_api_refuses_is_said_on_the_form(
+    stack: ConsoleStack, marketer: StaffBrowser
+) -> None:
+    series_id = await _create_series(marketer, maxCreate="1")
+    action = f"/console/series/{series_id}/issue"
+    form = await marketer.get(action)
+    first = await marketer.submit(form, action, mobile=new_mobile())
+    assert first.status == 200
+    limited = await marketer.submit(form, action, mobile=new_mobile())
+    assert limited.status == 400
+    assert "Issual limit exceeded: maxCreate" in limited.text
+    assert 'role="alert"' in limited.html
+    unknown = await marketer.submit(form, action, id="999999")
+    assert unknown.status == 404
+    assert unknown.form(action).values["id"] == "999999"  # kept for a correction
+    nobody = await marketer.submit(form, action)
+    assert nobody.status == 400
+    assert nobody.by_id("f-mobile")[0].get("aria-invalid") == "true"
+    assert (await _series(stack, series_id))["numIssued"] == 1
