@@ -1,8 +1,9 @@
 """docs/configuration.md lists every setting, and the deployment files set only settings
-that exist."""
+that exist; docs/console.md lists every role's whitelist and shows the console's pages."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import check
 import pytest
 import yaml
 from coupon_core.settings import ServiceSettings
+from gateway.domain.roles import ROLES
 from gateway.settings import Settings as GatewaySettings
 from issuance_service.settings import Settings as IssuanceSettings
 from promotion_service.settings import Settings as PromotionSettings
@@ -69,3 +71,23 @@ def test_compose_sets_only_real_settings() -> None:
         assert names <= _env_names(SETTINGS[process]), (name, names - _env_names(SETTINGS[process]))
         missing = {"DATABASE_URL", "REDIS_URL", "IDENTITY_SECRET"} - names
         assert not missing, (name, missing)
+
+
+def test_the_console_guide_lists_every_role_and_its_whitelist() -> None:
+    text = (ROOT / "docs" / "console.md").read_text()
+    for role, whitelist in ROLES.items():
+        assert f"`{role}`" in text, role
+        for entry in whitelist:
+            assert f"`{entry}`" in text, f"{role}: {entry} missing from docs/console.md"
+
+
+def test_the_console_guide_shows_the_screenshots_the_browser_tests_take() -> None:
+    text = (ROOT / "docs" / "console.md").read_text()
+    shown = set(re.findall(r"!\[[^\]]+\]\(console/([a-z-]+)\.png\)", text))
+    # checked(driver, "name") and console.visit(path, "name") take them.
+    tests = (ROOT / "tests-e2e" / "test_console.py").read_text()
+    taken = set(re.findall(r', "([a-z-]+)"\)', tests))
+    assert shown, "docs/console.md shows no screenshot"
+    assert shown <= taken, f"not taken by tests-e2e/test_console.py: {shown - taken}"
+    for name in shown:
+        assert (ROOT / "docs" / "console" / f"{name}.png").is_file(), name
