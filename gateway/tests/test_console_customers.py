@@ -333,3 +333,17 @@ async def test_an_issue_the_api_refuses_is_said_on_the_form(
     assert nobody.status == 400
     assert nobody.by_id("f-mobile")[0].get("aria-invalid") == "true"
     assert (await _series(stack, series_id))["numIssued"] == 1
+
+
+async def test_several_coupons_are_issued_at_once(
+    stack: ConsoleStack, marketer: StaffBrowser
+) -> None:
+    series_id = await _create_series(marketer, maxVouchersPerUser="-1")
+    action = f"/console/series/{series_id}/issue"
+    form = await marketer.get(action)
+    issued = await marketer.submit(form, action, externalId=unique("ext-"), count="7")
+    assert issued.status == 200, issued.text
+    assert f"Issued 7 coupons of series {series_id}" in issued.text
+    coupons = await stack.call("GET", f"/v2/customers/{_customer_id(issued)}/coupons")
+    assert len(coupons["coupons"]) == 7
+    assert all(coupon["code"] in issued.text for coupon in coupons["coupons"])

@@ -248,7 +248,9 @@ async def issue(request: web.Request) -> web.Response:
             status=exc.status,
         )
     customer_id = issued["customer"]["id"]
-    flash = f"Issued {', '.join(codes)} of series {series_id} to customer {customer_id}."
+    # A flash holds a few hundred characters: many codes are on the customer's page.
+    issued_text = ", ".join(codes) if len(codes) <= 5 else f"{len(codes)} coupons"
+    flash = f"Issued {issued_text} of series {series_id} to customer {customer_id}."
     if staff.may("GET", "/v2/customers/{id}"):
         return redirect(request, f"/console/customers/{customer_id}", flash=flash)
     return redirect(request, f"/console/series/{series_id}", flash=flash)
