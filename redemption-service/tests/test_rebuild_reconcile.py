@@ -84,6 +84,15 @@ async def test_reconcile_repairs_drift_and_exports_it(
         principal=Principal("user", "1", "u@example.com"),
     )
     assert forbidden == 403
+    # An admin's console session is served like an API token.
+    by_staff, _ = await post_signed(
+        http,
+        base,
+        "/v2/coupon/redemptions/reconcile",
+        {},
+        principal=Principal("staff", "1", "admin@example.com"),
+    )
+    assert by_staff == 200
     # The command line does the same.
     await redis.set(redis_keys.redeemed_total("S:50"), 5)
     out = await run_command(
