@@ -4,13 +4,22 @@ the server-rendered SVG charts it draws them with."""
 
 from __future__ import annotations
 
+import html
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
+import pytest_asyncio
 from coupon_core.identity import Principal
+from coupon_dev.testing.console import ConsoleStack, Page, console_stack, new_mobile, unique
+from coupon_dev.testing.poll import until
+from coupon_dev.testing.provision import Infra
 from gateway.console.charts import Series, chart, nice_scale
 from gateway.console.pages.dashboard import SOURCES, visible
 from gateway.console.session import StaffContext
+from gateway.domain.roles import RoleName
 from gateway.principals import Caller
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -156,3 +165,158 @@ def test_a_panel_is_shown_only_to_a_role_that_may_read_its_endpoint() -> None:
         "/v2/coupon/issue/stats",
         "/api/v1/promotion-stats",
     }
+
+
+# The dashboard against a real gateway, issuance-, redemption- and promotion-service.
+
+MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
+STACK_SERVICES = ("issuance", "redemption", "promotion")
+SERIES = {
+    "description": "Dashboard welcome",
+    "discountCode": "dw10",
+    "discountType": "ABS",
+    "discountValue": 500,
+    "detailedInfo": "Five off",
+    "validTillDate": "2031-06-30T12:00:00Z",
+    "maxCreate": 10,
+}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(infra: Infra) -> AsyncIterator[ConsoleStack]:
+    async with console_stack(infra, services=STACK_SERVICES) as running:
+        yield running
+
+
+@dataclass
+class Seeded:
+    series_id: int
+    coupons: list[str]
+    promotion: str
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def seeded(stack: ConsoleStack) -> Seeded:
+    """A limited series with three coupons issued and one of them redeemed, and a promotion
+    with a usage limit."""
+    series = await stack.call("POST", "/v2/coupon/series", json=SERIES, expect=201)
+    mobile = new_mobile()
+    issued = await stack.call(
+        "POST",
+        "/v2/coupon/issue/multiple",
+        json={"seriesId": series["id"], "customer": {"mobile": mobile}, "count": 3},
+    )
+    codes = [c["code"] for c in issued["coupons"]]
+    await stack.redeem(codes[0], {"mobile": mobile}, amount="1000", number=unique("T-"))
+    promotion = unique("DASH-").upper()
+    await stack.call(
+        "POST",
+        "/api/v1/promotions/",
+        json={"code": promotion, "name": "Dashboard <sale>", "usageLimit": 40},
+        expect=201,
+    )
+    return Seeded(series_id=int(series["id"]), coupons=codes, promotion=promotion)
+
+
+def panel(page: Page, key: str) -> str:
+    """The words of the dashboard's panel ``key``, as a reader gets them."""
+    found = re.search(
+        rf'<section[^>]*aria-labelledby="panel-{key}"[^>]*>(.*?)</section>', page.html, re.S
+    )
+    assert found, f"no panel {key!r}"
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+
+
+PANELS = ("Platform health", "Redemptions", "Coupons issued", "Promotions")
+
+
+@MODULE_LOOP
+async def test_an_admin_sees_every_panel_from_real_data(
+    stack: ConsoleStack, seeded: Seeded
+) -> None:
+    admin = await stack.staff("admin")
+
+    async def redeemed() -> bool:
+        body = await stack.call("GET", "/v2/coupon/redemptions/stats")
+        counted: int = sum(hour["redemptions"] for hour in body["hourly"])
+        return counted == 1
+
+    await until(redeemed, "the redemption counted by the stats", 30)
+    page = await admin.get("/console")
+    assert page.status == 200
+    assert "Could not load" not in page.text
+    headings = [text for tag, _, text in page.elements if tag == "h2"]
+    assert headings == list(PANELS)
+
+    health = panel(page, "health")
+    for process in ("gateway", "issuance", "redemption", "promotion"):
+        assert process in health
+    # The webhook-service is not started: the platform says so, in words.
+    assert "The platform is degraded" in health
+
+    redemptions = panel(page, "redemptions")
+    assert "Redemptions: 1 in all" in page.html  # the hourly chart's label
+    assert "redeemed" in redemptions
+    assert f"/console/series/{seeded.series_id}" in page.hrefs()
+
+    issues = panel(page, "issues")
+    assert "Dashboard welcome" in issues
+    charts = [attrs for tag, attrs, _ in page.elements if tag == "svg"]
+    assert len(charts) == 4
+    assert all(svg["role"] == "img" and svg["aria-label"] for svg in charts)
+    issued_label = next(
+        s["aria-label"] for s in charts if "Coupons issued per hour" in s["aria-label"]
+    )
+    assert "Issued: 3 in all" in issued_label
+    meters = {
+        attrs.get("aria-labelledby"): attrs for tag, attrs, _ in page.elements if tag == "meter"
+    }
+    series_meter = next(m for m in meters.values() if m["max"] == "10")
+    assert series_meter["value"] == "3"
+
+    promotions = panel(page, "promotions")
+    assert f"Dashboard <sale> ({seeded.promotion})" in promotions  # escaped in the HTML
+    assert "Dashboard &lt;sale&gt;" in page.html
+    assert f"/console/promotions/{seeded.promotion}" in page.hrefs()
+
+
+@MODULE_LOOP
+async def test_each_role_sees_the_navigation_it_may_use(stack: ConsoleStack) -> None:
+    expected: dict[RoleName, set[str]] = {
+        "admin": {"Promotions", "Series", "Customers", "Redemptions", "API tokens", "Webhooks",
+                  "Staff", "Audit log"},
+        "marketer": {"Promotions", "Series", "Customers"},
+        "support": {"Promotions", "Series", "Customers", "Redemptions"},
+    }  # fmt: skip
+    for role, pages in expected.items():
+        browser = await stack.staff(role)
+        page = await browser.get("/console")
+        assert page.status == 200
+        nav = page.links()
+        shown = {label for label in ALL_PAGES if label in nav}
+        assert shown == pages, role
+        # Every role here may read the four stats endpoints: all panels show.
+        headings = [text for tag, _, text in page.elements if tag == "h2"]
+        assert headings == list(PANELS), role
+        assert browser.email in page.text
+        assert f"({role})" in page.text
+
+
+ALL_PAGES = ("Promotions", "Series", "Customers", "Redemptions", "API tokens", "Webhooks",
+             "Staff", "Audit log")  # fmt: skip
+
+
+@MODULE_LOOP
+async def test_a_failing_endpoint_fails_only_its_panel(infra: Infra) -> None:
+    # Only the issuance-service runs: the other stats endpoints' services do not answer.
+    async with console_stack(infra, services=("issuance",)) as lonely:
+        admin = await lonely.staff("admin")
+        page = await admin.get("/console")
+    assert page.status == 200
+    issues = panel(page, "issues")
+    assert "Could not load" not in issues
+    assert "Issued: none" in page.html
+    for key in ("redemptions", "promotions"):
+        text = panel(page, key)
+        assert "Could not load this panel" in text, text
+        assert "(HTTP 502)" in text, text

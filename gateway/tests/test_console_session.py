@@ -24,6 +24,7 @@ from coupon_dev.gateway_fixtures import (
 from gateway.app import create_app
 from gateway.console.session import safe_next
 from gateway.db import staff as staff_db
+from gateway.domain.roles import RoleName
 from gateway.keys import PASSWORDS
 from yarl import URL
 
@@ -51,11 +52,11 @@ async def gateways(
 
 def app_of(client: TestClient[Any, Any]) -> web.Application:
     app = client.app
-    assert app is not None
+    assert isinstance(app, web.Application)
     return app
 
 
-async def add_staff(client: TestClient[Any, Any], email: str, role: str = "support") -> None:
+async def add_staff(client: TestClient[Any, Any], email: str, role: RoleName = "support") -> None:
     app = app_of(client)
     password_hash = await app[PASSWORDS].hash(TEST_PASSWORD)
     async with app[PG_POOL].acquire() as conn:
@@ -119,7 +120,7 @@ async def post_sign_in(
     )
 
 
-async def signed_in(client: TestClient[Any, Any], email: str, role: str = "support") -> str:
+async def signed_in(client: TestClient[Any, Any], email: str, role: RoleName = "support") -> str:
     """A staff account of ``role`` signed in through the form: its session token."""
     await add_staff(client, email, role)
     response = await post_sign_in(client, email)

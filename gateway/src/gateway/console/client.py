@@ -27,7 +27,8 @@ _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 _FIELD_PART = re.compile(r"^([A-Za-z_][\w.\[\]-]*): (.+)$", re.DOTALL)
 _TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=5)
 
-Params = Mapping[str, str | int | float | bool | None]
+# Query values: None and "" are left out, booleans sent as true/false, the rest as str().
+Params = Mapping[str, object]
 
 
 @dataclass
