@@ -148,8 +148,8 @@ def stream_gaps(service: str) -> str:
 
 # -- gateway rate limits and throttling (one-minute windows, gateway/lua/fixed_window.lua) --
 def rate_limit_window(kind: str, ident: str) -> str:
-    """Requests in the current window of one principal (``kind`` ``api_token`` or ``user``)
-    or of one client address (``anonymous``)."""
+    """Requests in the current window of one principal (``kind`` ``api_token``, ``staff``
+    or ``user``) or of one client address (``anonymous``)."""
     return f"gw:rl:{{{kind}:{ident}}}"
 
 
