@@ -7,9 +7,9 @@
   its connection may have committed, so its counts are dropped rather than risk counting
   them twice. A replica that dies without stopping loses what it counted since its last
   flush.
-- the roll-up counts the ledger rows redeemed since the last step into redemptions per
-  hour and per day and group, a step (at most an hour of the ledger) at a time; a replica
-  finding another one stepping leaves it to it.
+- the roll-up counts the ledger rows redeemed since its mark into redemptions per hour and
+  per day and group, a step (at most an hour of the ledger, each its own transaction) at a
+  time until it is caught up; a replica finding another one stepping leaves it to it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import asyncpg
@@ -30,10 +30,6 @@ from redemption_service.domain.outcomes import OutcomeTally
 from redemption_service.keys import OUTCOMES, SETTINGS
 
 log = logging.getLogger(__name__)
-
-# Steps of the roll-up per round at most (a day of the ledger when catching up after an
-# upgrade or an outage), so that the round's flush is never long behind.
-MAX_STEPS = 24
 
 _STORE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -64,34 +60,41 @@ async def flush(app: web.Application) -> bool:
 
 
 async def roll_up(app: web.Application) -> int:
-    """Steps of the roll-up until it is caught up, :data:`MAX_STEPS` at most; how many."""
+    """Steps of the roll-up until it is caught up (or another replica is stepping); how
+    many were tried."""
     margin = timedelta(seconds=app[SETTINGS].reconcile_margin_s)
+    steps = 1
     async with app[PG_POOL].acquire() as conn:
-        for step in range(1, MAX_STEPS + 1):
-            if not await stats.roll_up_step(conn, margin=margin):
-                return step
-    return MAX_STEPS
+        while await stats.roll_up_step(conn, margin=margin):
+            steps += 1
+    return steps
 
 
-async def _every_round(app: web.Application, interval_s: float) -> None:
+async def _every(
+    app: web.Application, work: Callable[[web.Application], Awaitable[object]]
+) -> None:
     while True:
-        await asyncio.sleep(interval_s)
-        for work in (flush, roll_up):
-            try:
-                await work(app)
-            except _STORE_ERRORS as exc:
-                log.warning("statistics %s failed: %r; next round", work.__name__, exc)
-            except Exception:
-                log.exception("statistics %s failed; next round", work.__name__)
+        await asyncio.sleep(app[SETTINGS].stats_flush_s)
+        try:
+            await work(app)
+        except _STORE_ERRORS as exc:
+            log.warning("statistics: %s failed: %r; next round", work.__name__, exc)
+        except Exception:
+            log.exception("statistics: %s failed; next round", work.__name__)
 
 
 async def stats_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The tallies for the app's lifetime, and the rounds; a last flush when stopping
-    (cleanup contexts run once the server has drained its requests)."""
+    """The tallies for the app's lifetime, their flushes and the roll-up's rounds; a last
+    flush when stopping (cleanup contexts run once the server has drained its requests)."""
     app[OUTCOMES] = OutcomeTally()
-    task = asyncio.create_task(_every_round(app, app[SETTINGS].stats_flush_s), name="stats")
+    tasks = [
+        asyncio.create_task(_every(app, work), name=f"stats-{work.__name__}")
+        for work in (flush, roll_up)
+    ]
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await flush(app)
