@@ -282,10 +282,12 @@ class GrantedSubscriptionOut(ResponseModel):
 
 
 class SubscriptionsPage(ResponseModel):
+    """As the gateway's CRM listings page."""
+
     page: int
     limit: int
-    total: int
-    hasMore: bool
+    total: int = Field(description="Subscriptions the filters keep, on every page.")
+    pages: int
 
 
 class GrantedSubscriptionsOut(ResponseModel):

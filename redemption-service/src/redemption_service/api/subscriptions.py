@@ -71,7 +71,7 @@ async def list_handler(request: web.Request) -> web.Response:
         page=query.page,
         limit=query.limit,
         total=total,
-        hasMore=query.page * query.limit < total,
+        pages=max(1, -(-total // query.limit)),
     )
     listing = GrantedSubscriptionsOut(
         status="ok", subscriptions=[_granted(g) for g in found], pagination=page
