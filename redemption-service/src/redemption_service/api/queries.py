@@ -54,7 +54,7 @@ class _AdminQuery(BaseModel):
 
 Page = Annotated[int, Field(ge=1, description="The page, from 1.")]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Items per page (at most 100).")]
-Since = Annotated[IsoDatetime, AfterValidator(in_utc_range)]
+When = Annotated[IsoDatetime, AfterValidator(in_utc_range)]
 Text = Annotated[str, Field(max_length=255)]
 
 
@@ -70,8 +70,8 @@ class RedemptionSearchQuery(_AdminQuery):
     transactionNumber: Text | None = None
     promotionCode: Text | None = None
     seriesId: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    since: Since | None = Field(default=None, description="Redeemed at or after (ISO 8601).")
-    until: Since | None = Field(default=None, description="Redeemed before (ISO 8601).")
+    since: When | None = Field(default=None, description="Redeemed at or after (ISO 8601).")
+    until: When | None = Field(default=None, description="Redeemed before (ISO 8601).")
     page: Page = 1
     limit: Limit = DEFAULT_LIMIT
 
@@ -94,7 +94,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def parse_query(model: type[M], request: web.Request) -> M:
-    """The request's query as ``model``: an empty value is left out (a value not given);
-    a bad one is a 400 naming its parameter."""
-    given = {name: value for name, value in request.query.items() if value.strip()}
+    """The request's query as ``model``, each value stripped: an empty one is left out (a
+    value not given); a bad one is a 400 naming its parameter."""
+    given = {name: value.strip() for name, value in request.query.items() if value.strip()}
     return parse_model(model, given)
