@@ -93,10 +93,13 @@ def new_mobile() -> str:
 class Page:
     """An HTML page as a test reads it: its text, forms, links and elements' attributes."""
 
-    def __init__(self, status: int, url: str, html: str) -> None:
+    def __init__(
+        self, status: int, url: str, html: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.status = status
         self.url = url
         self.html = html
+        self.headers = dict(headers or {})
         parser = _Reader()
         parser.feed(html)
         parser.close()
@@ -261,7 +264,7 @@ class StaffBrowser:
 
     async def _page(self, response: ClientResponse) -> Page:
         text = await response.text()
-        page = Page(response.status, str(response.url), text)
+        page = Page(response.status, str(response.url), text, response.headers)
         if response.content_type == "text/html":
             assert_accessible(page)
         return page

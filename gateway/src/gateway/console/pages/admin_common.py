@@ -1,6 +1,6 @@
 """What the admin pages (API tokens, webhooks, staff, audit log) share: numbered pages, a
-group of checkboxes read from a form, JSON shown as text, and the API's refusal put on the
-form's fields."""
+group of checkboxes read from a form, JSON shown as text, the API's refusal put on the
+form's fields, and a secret the API shows once."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from multidict import MultiDictProxy
 
 from gateway.console.client import ApiError
 from gateway.console.pages.series_form import split_errors
+from gateway.console.render import render
+from gateway.console.session import StaffContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +76,30 @@ def refusal(
     if field is not None and not exc.fields:
         return {field: exc.message}, None
     return split_errors(exc, names)
+
+
+def secret_page(
+    request: web.Request,
+    staff: StaffContext,
+    *,
+    title: str,
+    what: str,
+    use: str,
+    secret: str,
+    done_url: str,
+) -> web.Response:
+    """The answer to the POST that made ``secret`` (which the API shows once): the page that
+    shows it, not kept by the browser, with a "Done" link to ``done_url``. Never a redirect:
+    the secret goes nowhere but this one answer, and no later page shows it."""
+    response = render(
+        request,
+        "secret.html",
+        staff=staff,
+        title=title,
+        what=what,
+        use=use,
+        secret=secret,
+        done_url=done_url,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

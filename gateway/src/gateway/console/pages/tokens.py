@@ -20,10 +20,10 @@ from gateway.console.pages.admin_common import (
     numbered_url,
     page_count,
     refusal,
+    secret_page,
     text_of,
 )
 from gateway.console.pages.listing import PAGE_SIZE, page_number, require_action, when
-from gateway.console.pages.reveal import forget_revealed, reveal_on, revealed
 from gateway.console.render import redirect, render
 from gateway.console.session import StaffContext, checked_form, require_staff
 from gateway.domain.whitelist import WILDCARD
@@ -172,10 +172,15 @@ async def create(request: web.Request) -> web.Response:
             message=message,
             status=exc.status,
         )
-    path = f"/console/tokens/{token['id']}"
-    response = redirect(request, path, flash=f"API token {token['name']} created.")
-    reveal_on(request, response, staff, path, token["token"])
-    return response
+    return secret_page(
+        request,
+        staff,
+        title=f"API token {token['name']} created",
+        what="The token's secret",
+        use="Callers send it as Authorization: Bearer; the platform keeps only a hash of it.",
+        secret=token["token"],
+        done_url=f"/console/tokens/{token['id']}",
+    )
 
 
 def _detail_page(
@@ -188,7 +193,6 @@ def _detail_page(
     errors: dict[str, str] | None = None,
     message: str | None = None,
     status: int = 200,
-    secret: str | None = None,
 ) -> web.Response:
     rate = token.get("rateLimit")
     return render(
@@ -198,7 +202,6 @@ def _detail_page(
         status=status,
         title=f"API token {token['name']}",
         token=token,
-        secret=secret,
         values=values or {"rateLimit": "" if rate is None else str(rate)},
         groups=picker(request, staff),
         picked=token["whitelist"] if picked is None else picked,
@@ -214,9 +217,7 @@ async def detail(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     token_id = _token_id(request)
     token = await ConsoleApi(request, staff).get(f"{LIST}/{token_id}")
-    response = _detail_page(request, staff, token, secret=revealed(request, staff))
-    forget_revealed(request, response)
-    return response
+    return _detail_page(request, staff, token)
 
 
 async def save(request: web.Request) -> web.Response:

@@ -15,9 +15,15 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from gateway.console.client import ApiError, ConsoleApi
-from gateway.console.pages.admin_common import Choice, Group, checked, refusal, text_of
+from gateway.console.pages.admin_common import (
+    Choice,
+    Group,
+    checked,
+    refusal,
+    secret_page,
+    text_of,
+)
 from gateway.console.pages.listing import page_size, require_action, when
-from gateway.console.pages.reveal import forget_revealed, reveal_on, revealed
 from gateway.console.render import redirect, render
 from gateway.console.session import StaffContext, checked_form, require_staff
 
@@ -28,6 +34,7 @@ PICK = "event:"
 FIELDS = {"url", "events", "description", "graceHours"}
 CODES = {"unsafe_url": "url"}
 LOG_PAGE = 20
+SIGNING = "The receiver verifies each delivery's signature with it (docs/webhooks.md, Signatures)."
 _DIGITS = re.compile(r"\d{1,18}")
 
 
@@ -156,9 +163,15 @@ async def save(request: web.Request) -> web.Response:
     path = f"/console/webhooks/{hook['id']}"
     if hook_id is not None:
         return redirect(request, path, flash=f"Webhook endpoint {hook_id} saved.")
-    response = redirect(request, path, flash=f"Webhook endpoint {hook['id']} created.")
-    reveal_on(request, response, staff, path, hook["secret"])
-    return response
+    return secret_page(
+        request,
+        staff,
+        title=f"Webhook endpoint {hook['id']} created",
+        what="The signing secret",
+        use=SIGNING,
+        secret=hook["secret"],
+        done_url=path,
+    )
 
 
 def _log_url(request: web.Request, name: str, before: int | None) -> str:
@@ -196,13 +209,12 @@ async def detail(request: web.Request) -> web.Response:
     )
     delivery_items = deliveries.get("deliveries", [])
     attempt_items = attempts.get("attempts", [])
-    response = render(
+    return render(
         request,
         "webhooks/detail.html",
         staff=staff,
         title=f"Webhook endpoint {hook_id}",
         hook=hook,
-        secret=revealed(request, staff),
         deliveries=delivery_items,
         delivery_pages=_log_pages(request, "deliveries_before", delivery_items),
         attempts=attempt_items,
@@ -213,8 +225,6 @@ async def detail(request: web.Request) -> web.Response:
         may_delete=staff.may("DELETE", ONE),
         when=when,
     )
-    forget_revealed(request, response)
-    return response
 
 
 async def set_enabled(request: web.Request) -> web.Response:
@@ -296,10 +306,15 @@ async def rotate(request: web.Request) -> web.Response:
                 raise
             errors, message = refusal(exc, FIELDS)
         else:
-            path = f"/console/webhooks/{hook_id}"
-            response = redirect(request, path, flash="The signing secret was rotated.")
-            reveal_on(request, response, staff, path, hook["secret"])
-            return response
+            return secret_page(
+                request,
+                staff,
+                title=f"The signing secret of webhook endpoint {hook_id} was rotated",
+                what="The new signing secret",
+                use=SIGNING,
+                secret=hook["secret"],
+                done_url=f"/console/webhooks/{hook_id}",
+            )
     return await _confirm_page(
         request,
         staff,
