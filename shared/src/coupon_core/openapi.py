@@ -35,6 +35,8 @@ H = TypeVar("H", bound=Callable[..., Any])
 OPENAPI_VERSION = "3.1.0"
 DOCUMENT_PATH = "/openapi.json"
 NOT_DOCUMENTED = frozenset({"/healthz", "/readyz", "/metrics", DOCUMENT_PATH})
+# The console's HTML pages (gateway/console): pages for people, not API operations.
+CONSOLE_PAGES = "/console"
 _ATTRIBUTE = "__openapi__"
 _PARAM_RE = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 JSON = "application/json"
@@ -84,7 +86,7 @@ def _routes(app: web.Application) -> Iterable[tuple[str, str, object]]:
         if isinstance(resource, web.StaticResource):
             continue  # files, not operations
         path = _PARAM_RE.sub(lambda m: "{" + m.group(1) + "}", resource.canonical)
-        if path in NOT_DOCUMENTED:
+        if path in NOT_DOCUMENTED or path == CONSOLE_PAGES or path.startswith(CONSOLE_PAGES + "/"):
             continue
         yield route.method, path, route.handler
 
