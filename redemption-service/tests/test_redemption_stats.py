@@ -11,6 +11,7 @@ import aiohttp
 import asyncpg
 import pytest
 from coupon_core.identity import Principal
+from coupon_core.keys import METRICS, PG_POOL
 from coupon_dev.testing.plugin import signed_as
 from coupon_dev.testing.poll import until
 from redemption_service.app import create_app
@@ -280,3 +281,36 @@ async def test_the_roll_up_counts_each_ledger_row_once(
     assert await read() == (4, 4, expected[2], [{"seriesId": 40, "redemptions": 3}])
     await roll_up(app)
     assert await read() == (4, 4, expected[2], [{"seriesId": 40, "redemptions": 3}])
+
+
+async def test_statistics_past_their_retention_are_removed(
+    aiohttp_client: Any, service_env: dict[str, Any]
+) -> None:
+    settings = Settings(
+        **service_env, reconcile_interval_s=0, retention_interval_s=0.05, stats_retention_days=90
+    )
+    app = (await aiohttp_client(create_app(settings))).app
+    pool = app[PG_POOL]
+    ages = "ARRAY[interval '91 days', interval '400 days', interval '2 days']"
+    await pool.execute(
+        "INSERT INTO redemption_hours (hour, redeemed) "
+        f"SELECT date_trunc('hour', now() - age), 1 FROM unnest({ages}) age"
+    )
+    await pool.execute(
+        "INSERT INTO redemption_group_days (day, group_ref, redeemed) "
+        f"SELECT (now() - age)::date, 'S:1', 1 FROM unnest({ages}) age"
+    )
+    await pool.execute(
+        "INSERT INTO redemption_outcomes (day, status, redeemed, n) "
+        f"SELECT (now() - age)::date, 711, false, 1 FROM unnest({ages}) age"
+    )
+    tables = ("redemption_hours", "redemption_group_days", "redemption_outcomes")
+
+    async def left() -> list[int]:
+        return [await pool.fetchval(f"SELECT count(*) FROM {t}") for t in tables]
+
+    await until(left, "the retention pass", equals=[1, 1, 1])
+    metrics = app[METRICS].render().decode()
+    for table in tables:
+        assert f'retention_removed_total{{task="{table}"}} 2.0' in metrics
+        assert f'retention_lag_seconds{{task="{table}"}} 0.0' in metrics
