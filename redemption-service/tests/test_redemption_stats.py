@@ -311,11 +311,11 @@ async def test_statistics_past_their_retention_are_removed(
 
     await until(left, "the retention pass", equals=[1, 1, 1])
 
-    def measured() -> str | None:
+    def measured() -> str:
         # The pass measures each job's lag once its jobs ran.
         text = app[METRICS].render().decode()
         lags = [f'retention_lag_seconds{{task="{t}"}} 0.0' in text for t in tables]
-        return text if all(lags) else None
+        return text if all(lags) else ""
 
     metrics = await until(measured, "the lags measured after the pass")
     for table in tables:

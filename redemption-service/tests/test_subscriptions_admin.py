@@ -41,7 +41,7 @@ async def activate(client: Any, code: str, user: Principal) -> dict[str, Any]:
 
 
 async def listing(
-    client: Any, principal: Principal = API_CLIENT, **query: str
+    client: Any, principal: Principal = API_CLIENT, /, **query: str
 ) -> tuple[int, dict[str, Any]]:
     resp = await client.get(f"{LIST}?{urlencode(query)}", middlewares=(signed_as(principal),))
     return resp.status, await resp.json()
