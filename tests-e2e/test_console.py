@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 from coupon_dev.stack import Stack
+from coupon_dev.testing.poll import until
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -228,8 +229,7 @@ def _hourly_redemptions(driver: WebDriver) -> int:
     same numbers the SVG draws, for screen readers)."""
     table = driver.find_element(
         By.XPATH,
-        "//section[@aria-labelledby='panel-redemptions']"
-        "//table[caption[contains(., 'per hour')]]",
+        "//section[@aria-labelledby='panel-redemptions']//table[caption[contains(., 'per hour')]]",
     )
     heads = [
         th.get_attribute("textContent") for th in table.find_elements(By.XPATH, ".//thead//th")
@@ -382,3 +382,130 @@ async def test_what_support_may_not_do_is_refused_by_the_ui_and_the_api(console:
             s, "POST", f"{console.base}/api/v1/promotions/", json=body, expect=403
         )
     assert "The role 'support' does not allow POST /api/v1/promotions" in str(refused), refused
+
+
+def test_admin_manages_staff(console: Console) -> None:
+    driver = console.driver
+    console.as_role("admin")
+    console.visit("/console/staff", "staff-list")
+    follow(driver, "New staff account")
+    checked(driver, "staff-new")
+    email = f"{unique('helpdesk-')}@example.com"
+    fill(
+        driver,
+        {
+            "email": email,
+            "name": "Help desk",
+            "role": "support",
+            "password": PASSWORD,
+            "passwordConfirmation": PASSWORD,
+        },
+    )
+    submit(driver, "Create staff account")
+    assert "/console/staff/" in driver.current_url, driver.current_url
+    assert email in driver.find_element(By.TAG_NAME, "main").text
+    checked(driver, "staff-detail")
+    follow(driver, "Disable this account")
+    checked(driver)
+    submit(driver, f"Disable {email}")
+    assert "/console/staff/" in driver.current_url
+    checked(driver)
+    console.made["disabled_staff"] = email
+
+    # The disabled account cannot sign in.
+    driver.delete_all_cookies()
+    open_page(driver, f"{console.base}/console/sign-in")
+    fill(driver, {"email": email, "password": PASSWORD})
+    submit(driver, "Sign in")
+    assert "/console/sign-in" in driver.current_url
+    assert "Wrong email or password." in driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
+
+
+async def test_admin_creates_a_token_whose_secret_is_shown_once_then_revokes_it(
+    console: Console,
+) -> None:
+    driver = console.driver
+    console.as_role("admin")
+    console.visit("/console/tokens", "tokens-list")
+    follow(driver, "New API token")
+    checked(driver, "token-new")
+    name = unique("crm-reader-")
+    fill(driver, {"name": name, "whitelist:GET /api/v1/promotions": "true"})
+    submit(driver, "Create API token")
+    secret = str(driver.find_element(By.ID, "revealed-secret").text)
+    assert secret
+    checked(driver, "token-secret")
+    follow(driver, "Done")
+    assert secret not in str(driver.page_source)
+    driver.refresh()
+    assert secret not in str(driver.page_source)
+    checked(driver, "token-detail")
+    console.made["token"] = name
+
+    url = f"{console.base}/api/v1/promotions"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {secret}"}) as s:
+        await call(s, "GET", url, expect=200)
+        await call(s, "GET", f"{console.base}/api/v1/staff", expect=403)  # not whitelisted
+        follow(driver, "Revoke this token")
+        checked(driver)
+        submit(driver, f"Revoke {name}")
+        assert "Revoked" in driver.find_element(By.TAG_NAME, "main").text
+
+        async def refused() -> int:
+            status, _, _ = await call(s, "GET", url)
+            return status
+
+        # Revoked: refused like an unknown credential (docs/authentication.md).
+        await until(refused, "the revoked token refused", FOLLOW_DEADLINE_S, equals=403)
+
+
+def test_admin_sees_the_webhook_pages(console: Console) -> None:
+    console.as_role("admin")
+    console.visit("/console/webhooks", "webhooks-list")
+    console.visit("/console/webhooks/new", "webhook-new")
+
+
+def test_admin_reads_the_audit_log_of_the_console_changes(console: Console) -> None:
+    driver, made = console.driver, console.made
+    console.as_role("admin")
+    console.visit("/console/audit", "audit-list")
+    changes = {
+        ("marketer@example.com", "POST /api/v1/promotions"),
+        ("marketer@example.com", "POST /api/v1/promotions/{promotionCode}/coupons/generate"),
+        ("marketer@example.com", "POST /v2/coupon/series"),
+        ("marketer@example.com", "POST /v2/coupon/issue"),
+        ("support@example.com", "POST /v2/coupon/redemptions/{redemptionId}/reverse"),
+        ("admin@example.com", "POST /api/v1/staff"),
+        ("admin@example.com", "DELETE /api/v1/staff/{id}"),
+        ("admin@example.com", "POST /api/v1/api-tokens"),
+        ("admin@example.com", "DELETE /api/v1/api-tokens/{id}"),
+    }
+
+    def listed() -> set[tuple[str, str]]:
+        rows = driver.find_elements(By.CSS_SELECTOR, "main table tbody tr")
+        found = set()
+        for row in rows:
+            cells = [str(cell.text) for cell in row.find_elements(By.TAG_NAME, "td")]
+            if cells[3] == "console":  # via
+                found.add((cells[2], cells[4]))  # actor, action
+        return found
+
+    assert changes <= listed(), changes - listed()
+
+    # The reversal, filtered by its actor, in full: the reason support gave.
+    fill(driver, {"actor": "support@example.com"})
+    submit(driver, "Filter")
+    follow(driver, f"Record {_audit_record_of(driver, 'reverse')}")
+    page = driver.find_element(By.TAG_NAME, "main").text
+    assert "support@example.com" in page
+    assert "Customer returned the order" in page
+    assert str(made["redemption_id"]) in page
+    checked(driver, "audit-detail")
+
+
+def _audit_record_of(driver: WebDriver, action_part: str) -> int:
+    for row in driver.find_elements(By.CSS_SELECTOR, "main table tbody tr"):
+        cells = row.find_elements(By.TAG_NAME, "td")
+        if action_part in cells[4].text:
+            return int(str(cells[0].get_attribute("textContent")).split()[-1])
+    raise AssertionError(f"no audit record of {action_part!r} listed")
