@@ -164,6 +164,28 @@ async def test_support_reverses_a_redemption_with_a_reason(
     assert "Reversed" in found.text
 
 
+async def test_a_redemption_reversed_meanwhile_is_said_so_not_reversed_again(
+    stack: ConsoleStack, support: StaffBrowser, series_id: int
+) -> None:
+    """Two agents on the same redemption: the API answers the second reversal like the
+    first (SPEC section 5); the console tells the second agent it was already reversed, and
+    with what reason, instead of "reversed"."""
+    redeemed = await _redeem(stack, series_id)
+    action = f"/console/redemptions/{redeemed.id}/reverse"
+    form = await support.get(action)
+    await stack.call(
+        "POST",
+        f"/v2/coupon/redemptions/{redeemed.id}/reverse",
+        json={"reason": "Refunded at the till"},
+    )
+    late = await support.submit(form, action, reason="Customer called", confirm="yes")
+    assert late.status == 200, late.text
+    flash = late.by_id("flash")[1]
+    assert f"Redemption {redeemed.id} was already reversed" in flash, flash
+    assert "Refunded at the till" in flash
+    assert f"Redemption {redeemed.id} reversed." not in late.text
+
+
 async def test_a_marketer_sees_no_reverse_and_the_api_refuses_a_posted_one(
     stack: ConsoleStack, marketer: StaffBrowser, series_id: int
 ) -> None:

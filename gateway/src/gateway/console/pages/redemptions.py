@@ -209,14 +209,30 @@ async def reverse(request: web.Request) -> web.Response:
         return _reverse_page(
             request, staff, redemption_id, item, reason=reason, errors=errors, status=400
         )
-    await ConsoleApi(request, staff).post(
+    answer = await ConsoleApi(request, staff).post(
         f"{SEARCH}/{redemption_id}/reverse", json={"reason": reason}
     )
     return redirect(
         request,
         f"/console/redemptions/{redemption_id}",
-        flash=f"Redemption {redemption_id} reversed.",
+        flash=_reversal_said(redemption_id, answer, reason),
     )
+
+
+def _reversal_said(redemption_id: str, answer: Any, reason: str) -> str:
+    """What the reversal did. Reversing twice answers like the first time (SPEC section 5),
+    so a reversal with another reason is someone else's, made before this one."""
+    reversal = answer.get("reversal") if isinstance(answer, dict) else None
+    if not isinstance(reversal, dict):
+        reversal = {}
+    earlier = reversal.get("reason")
+    if reversal and (earlier or "").strip() != reason:
+        because = f": {earlier}" if earlier else ""
+        return (
+            f"Redemption {redemption_id} was already reversed at "
+            f"{when(reversal.get('reversedAt'))}{because}. Nothing changed."
+        )
+    return f"Redemption {redemption_id} reversed."
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
