@@ -153,6 +153,7 @@ def test_marketer_creates_a_promotion_generates_and_exports_its_coupons(
     submit(driver, "Create promotion")
     assert driver.current_url.endswith(f"/console/promotions/{code}"), driver.current_url
     assert "10" in driver.find_element(By.XPATH, "//dt[.='Actions']/following-sibling::dd").text
+    checked(driver)
 
     fill(driver, {"amount": str(GENERATED), "codeLength": "12", "prefix": "SPR-"})
     submit(driver, "Generate")
@@ -216,6 +217,7 @@ def test_marketer_creates_a_series_and_issues_a_coupon_to_a_customer(console: Co
     issued = flash(console.driver)
     code = next(word for word in issued.split() if word.startswith("BDAY-"))
     assert code in console.driver.find_element(By.TAG_NAME, "main").text
+    checked(console.driver)
     console.made.update(
         series_id=int(series_id),
         code=code,
@@ -301,6 +303,7 @@ def test_support_finds_and_reverses_the_redemption(console: Console) -> None:
     console.visit("/console/redemptions", "redemptions-search")
     fill(driver, {"code": made["code"]})
     submit(driver, "Search")
+    checked(driver)
     follow(driver, str(made["redemption_id"]))
     assert made["transaction"] in driver.find_element(By.TAG_NAME, "main").text
     checked(driver, "redemption-detail")
@@ -450,6 +453,7 @@ async def test_admin_creates_a_token_whose_secret_is_shown_once_then_revokes_it(
         checked(driver)
         submit(driver, f"Revoke {name}")
         assert "Revoked" in driver.find_element(By.TAG_NAME, "main").text
+        checked(driver)
 
         async def refused() -> int:
             status, _, _ = await call(s, "GET", url)
@@ -495,6 +499,7 @@ def test_admin_reads_the_audit_log_of_the_console_changes(console: Console) -> N
     # The reversal, filtered by its actor, in full: the reason support gave.
     fill(driver, {"actor": "support@example.com"})
     submit(driver, "Filter")
+    checked(driver)
     follow(driver, f"Record {_audit_record_of(driver, 'reverse')}")
     page = driver.find_element(By.TAG_NAME, "main").text
     assert "support@example.com" in page
