@@ -22,6 +22,7 @@ help:
 	@echo "make soak          one minute of steady load; RSS of every process before and after"
 	@echo "make test-cluster  the Redis-facing suites again, on a Redis Cluster"
 	@echo "make deploy-check  render and validate the Kubernetes manifests"
+	@echo "make console-screenshots  the console's browser tests, refreshing docs/console/*.png"
 	@echo "make images        build the five images (Docker if its daemon answers, else Podman)"
 	@echo "make image-smoke   build them, run them hardened, migrate, /readyz, a redeem"
 	@echo "make lock          re-resolve dependencies into requirements.lock"
@@ -103,6 +104,11 @@ redis-tls:
 browser:
 	@deploy/tools/ensure-chromium
 	@deploy/tools/ensure-axe-core
+
+# The console's browser tests, saving their screenshots as docs/console.md's pictures.
+.PHONY: console-screenshots
+console-screenshots: bootstrap browser
+	CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest tests-e2e/test_console.py $(PYTEST_ARGS)
 
 # Settings from the environment: CONTAINER_ENGINE, IMAGE_REPOSITORY, IMAGE_TAG, PYTHON_IMAGE,
 # EXTRA_CA_CERTS_FILE, IMAGE_BUILD_FLAGS (deploy/tools/images.py, docs/operations.md).

@@ -4,7 +4,8 @@ Debian's ``chromium`` driven through its ``chromedriver`` (``make browser`` inst
 ``COUPON_CHROMIUM_BIN`` / ``COUPON_CHROMEDRIVER_BIN`` name others), never a downloaded one:
 both paths are given, so Selenium Manager is not consulted, and ``SE_OFFLINE`` forbids it
 to download anything should it be. Pages are checked with axe-core from
-tests-e2e/browser/node_modules (``make browser``: npm ci), screenshots go to docs/console/.
+tests-e2e/browser/node_modules (``make browser``: npm ci). Screenshots go to
+tests-e2e/screenshots/, or to docs/console/ with ``make console-screenshots``.
 Waits poll with a deadline (WebDriverWait); nothing sleeps.
 """
 
@@ -29,7 +30,9 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests-e2e" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
-SHOTS = ROOT / "docs" / "console"
+# Where screenshots go: tests-e2e/screenshots (not committed) unless CONSOLE_SCREENSHOTS names
+# a directory; `make console-screenshots` points it at docs/console, the guide's pictures.
+SHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS") or ROOT / "tests-e2e" / "screenshots")
 WINDOW = (1280, 900)
 # A screenshot shows the whole page up to this height (long lists are cut there).
 SHOT_MAX_HEIGHT = 2400
@@ -226,7 +229,7 @@ def describe(violations: list[dict[str, Any]]) -> str:
 
 
 def shot(driver: WebDriver, name: str) -> Path:
-    """A screenshot of the whole page (up to SHOT_MAX_HEIGHT) at docs/console/<name>.png."""
+    """A screenshot of the whole page (up to SHOT_MAX_HEIGHT) at SHOTS/<name>.png."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
     height = min(int(metrics["cssContentSize"]["height"]), SHOT_MAX_HEIGHT)
