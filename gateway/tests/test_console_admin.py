@@ -420,6 +420,33 @@ async def test_a_refused_webhook_url_is_shown_on_its_field(admin: StaffBrowser) 
     assert attrs.get("aria-invalid") == "true"
 
 
+async def test_the_apis_validation_errors_are_said_in_plain_words(admin: StaffBrowser) -> None:
+    """The API's own validation messages ("List should have at least 1 item after
+    validation, not 0", "String should match pattern '^[^@...'") are put in the words a
+    person filling the form reads, on their fields."""
+    form = await admin.get("/console/webhooks/new")
+    empty = await admin.submit(form, "/console/webhooks/new")
+    assert empty.status == 400, empty.text
+    assert empty.by_id("f-url-error")[1] == "Required: fill this in."
+    assert empty.by_id("f-events-error")[1] == "Choose at least one."
+    assert empty.links().get("URL: Required: fill this in.") == "#f-url"
+
+    form = await admin.get("/console/staff/new")
+    bad = await admin.submit(
+        form,
+        "/console/staff/new",
+        email="not-an-email",
+        role="support",
+        password="short",
+        passwordConfirmation="short",
+    )
+    assert bad.status == 400, bad.text
+    assert bad.by_id("f-email-error")[1] == "Enter an email address, such as name@example.com."
+    assert bad.by_id("f-password-error")[1] == "Use at least 8 characters."
+    for raw in ("String should", "pattern", "Value error"):
+        assert raw not in bad.text
+
+
 async def test_every_admin_page_lists(admin: StaffBrowser) -> None:
     """Each list renders (and passes the page checks) when it has something to show."""
     for path in ("/console/tokens", "/console/webhooks", "/console/staff", "/console/audit"):

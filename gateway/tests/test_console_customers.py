@@ -157,7 +157,9 @@ async def test_series_errors_are_shown_on_their_field_and_nothing_is_created(
     attrs, _ = typo.by_id("f-maxCreate")
     assert attrs.get("aria-invalid") == "true"
     assert "f-maxCreate-error" in attrs.get("aria-describedby", "")
-    assert typo.by_id("f-maxCreate-error")[1] == "maxCreate must be a whole number."
+    assert typo.by_id("f-maxCreate-error")[1] == "Enter a whole number."
+    # The summary names the field in words, and links to it.
+    assert typo.links().get("Max create: Enter a whole number.") == "#f-maxCreate"
     assert typo.form("/console/series/new").values["description"] == "Console welcome"
 
     refused = await marketer.submit(
@@ -167,6 +169,18 @@ async def test_series_errors_are_shown_on_their_field_and_nothing_is_created(
     attrs, _ = refused.by_id("f-couponPrefix")
     assert attrs.get("aria-invalid") == "true"  # the API's error, on the field it names
     assert 'role="alert"' in refused.html
+
+    # A refusal of the whole body that names a field is shown on that field, in words.
+    over = await marketer.submit(
+        form, "/console/series/new", **{**SERIES_FORM, "discountValue": "150"}
+    )
+    assert over.status == 400
+    attrs, _ = over.by_id("f-discountValue")
+    assert attrs.get("aria-invalid") == "true", over.text
+    error = over.by_id("f-discountValue-error")[1]
+    assert "percentage" in error
+    assert "Value error" not in over.text
+    assert "body:" not in over.text
     assert await _series_count(stack) == before
 
 

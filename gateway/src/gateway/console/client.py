@@ -3,7 +3,8 @@ listener, with the staff session as the bearer. So each console call is authenti
 whitelisted for the role, rate-limited and audited exactly like any API call.
 
 Errors come back in the envelope of the URL's family (SPEC section 7); :class:`ApiError`
-carries what a page shows: the status, a message, and field errors when the API named fields.
+carries what a page shows: the status, a message, and field errors when the API named fields
+(in plain words: wording.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiohttp import web
 from coupon_core.keys import REQUEST_ID
 
 from gateway.console.session import StaffContext
+from gateway.console.wording import plain
 from gateway.keys import SETTINGS
 
 CONSOLE_HTTP = web.AppKey("console_http", aiohttp.ClientSession)
@@ -112,6 +114,7 @@ def error_from_body(status: int, body: Any) -> ApiError:
         code = str(body.get("code") or body.get("error") or "")
     if not fields and status in (400, 422) and message:
         fields = _fields_from_message(message)
+    fields = {name: plain(text, name) for name, text in fields.items()}
     return ApiError(status, message or f"The API answered {status}.", fields, code)
 
 

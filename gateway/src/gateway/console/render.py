@@ -11,6 +11,7 @@ import jinja2
 from aiohttp import web
 
 from gateway.console.session import COOKIE_PATH, StaffContext, cookie_secure
+from gateway.console.wording import field_label
 
 TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
 FLASH_COOKIE = "console_flash"
@@ -47,6 +48,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["urlquote"] = lambda value: quote(str(value), safe="")
+    env.filters["field_label"] = field_label
     return env
 
 

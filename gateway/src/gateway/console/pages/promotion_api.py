@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from gateway.console.client import ApiError
+from gateway.console.pages.series_form import split_errors
 from gateway.console.session import StaffContext
 
 PROMOTIONS = "/api/v1/promotions"
@@ -80,9 +81,4 @@ def shown_on_form(exc: ApiError) -> bool:
 def form_errors(exc: ApiError, fields: Iterable[str]) -> tuple[dict[str, str], str | None]:
     """The API's field errors for the fields the form has (shown next to them), and a
     message with the rest (shown above the form)."""
-    names = set(fields)
-    errors = {name: text for name, text in exc.fields.items() if name in names}
-    others = [f"{name}: {text}" for name, text in exc.fields.items() if name not in names]
-    if errors and not others:
-        return errors, None
-    return errors, " ".join(others) if others else exc.message
+    return split_errors(exc, set(fields))

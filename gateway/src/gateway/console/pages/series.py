@@ -202,12 +202,12 @@ def _issue_body(
         if values["id"].isdigit():
             customer["id"] = int(values["id"])
         else:
-            errors["id"] = "id must be a customer's number."
+            errors["id"] = "Enter the customer's id: digits only."
     if not customer and not errors:
-        errors["mobile"] = "Give the customer's mobile, email, external id or id."
+        errors["mobile"] = "Enter the customer's mobile, email, external id or id."
     count = int(values["count"]) if values["count"].isdigit() else 0 if values["count"] else 1
     if not 1 <= count <= 500:
-        errors["count"] = "count must be a whole number from 1 to 500."
+        errors["count"] = "Enter a whole number from 1 to 500."
     return values, {"seriesId": series_id, "customer": customer}, count, errors
 
 

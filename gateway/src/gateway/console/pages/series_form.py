@@ -12,6 +12,7 @@ from multidict import MultiDictProxy
 
 from gateway.console.client import ApiError
 from gateway.console.pages.listing import when
+from gateway.console.wording import field_label, placed
 
 INT32 = 2**31 - 1
 
@@ -118,7 +119,7 @@ def parse_form(form: MultiDictProxy[Any]) -> tuple[dict[str, str], dict[str, Any
             if _INTEGER.fullmatch(text) and -1 <= int(text) <= INT32:
                 body[f.name] = int(text)
             else:
-                errors[f.name] = f"{f.name} must be a whole number."
+                errors[f.name] = "Enter a whole number."
         elif f.kind == "decimal":
             try:
                 number = float(text)
@@ -127,16 +128,22 @@ def parse_form(form: MultiDictProxy[Any]) -> tuple[dict[str, str], dict[str, Any
             if math.isfinite(number):
                 body[f.name] = int(number) if number.is_integer() else number
             else:
-                errors[f.name] = f"{f.name} must be a number."
+                errors[f.name] = "Enter a number."
         else:
             body[f.name] = raw if f.kind == "textarea" else text
     return values, body, errors
 
 
+def _about(name: str, text: str) -> str:
+    """An error on no field of the form, for the message above it."""
+    return text if name in ("body", "") else f"{field_label(name)}: {text}"
+
+
 def split_errors(exc: ApiError, names: set[str]) -> tuple[dict[str, str], str | None]:
     """The API's field errors on the form's fields, and the rest as one message."""
-    fields = {name: text for name, text in exc.fields.items() if name in names}
-    rest = [f"{name}: {text}" for name, text in exc.fields.items() if name not in names]
+    found = placed(exc.fields, names)
+    fields = {name: text for name, text in found.items() if name in names}
+    rest = [_about(name, text) for name, text in found.items() if name not in names]
     if not exc.fields:
         rest = [exc.message]
     return fields, "; ".join(rest) or None

@@ -89,7 +89,7 @@ def _parse(form: MultiDictProxy[Any]) -> tuple[dict[str, str], dict[str, Any], d
         if _DIGITS.fullmatch(values["rateLimit"]):
             body["rateLimit"] = int(values["rateLimit"])
         else:
-            errors["rateLimit"] = "rateLimit must be a whole number of requests a minute."
+            errors["rateLimit"] = "Enter a whole number of requests a minute."
     else:
         body["rateLimit"] = None
     return values, body, errors

@@ -294,7 +294,7 @@ async def rotate(request: web.Request) -> web.Response:
         if grace.isdigit() and len(grace) <= 4:
             body["graceHours"] = int(grace)
         else:
-            errors["graceHours"] = "graceHours must be a whole number of hours."
+            errors["graceHours"] = "Enter a whole number of hours."
     message = None
     if not errors:
         try:
