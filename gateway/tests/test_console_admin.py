@@ -420,6 +420,24 @@ async def test_a_refused_webhook_url_is_shown_on_its_field(admin: StaffBrowser) 
     assert attrs.get("aria-invalid") == "true"
 
 
+async def test_error_pages_are_titled_by_what_happened(
+    admin: StaffBrowser, marketer: StaffBrowser
+) -> None:
+    """The same kind of error has the same title, whether the console or the API said it
+    (not "The API refused" on one page and "Forbidden" on the next)."""
+    for browser, path, status, title in (
+        (marketer, "/console/tokens", 403, "Forbidden"),  # the API's refusal
+        (marketer, "/console/tokens/new", 403, "Forbidden"),  # the console's
+        (admin, "/console/tokens/999999", 404, "Not found"),  # the API has none
+        (admin, "/console/tokens/abc", 404, "Not found"),  # not an id at all
+        (admin, "/console/no-such-page", 404, "Not found"),
+    ):
+        page = await browser.get(path)
+        assert page.status == status, (path, page.text)
+        h1 = [text for tag, _, text in page.elements if tag == "h1"]
+        assert h1 == [title], (path, h1)
+
+
 async def test_the_apis_validation_errors_are_said_in_plain_words(admin: StaffBrowser) -> None:
     """The API's own validation messages ("List should have at least 1 item after
     validation, not 0", "String should match pattern '^[^@...'") are put in the words a

@@ -80,6 +80,26 @@ _PAGES = (
 )
 
 
+# An error page's title says what happened, the same whether the console or the API found
+# it; the message below it says why.
+_TITLES = {
+    400: "Not accepted",
+    401: "Not signed in",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Not allowed here",
+    409: "Conflict",
+    413: "Too large",
+    429: "Too many requests",
+}
+
+
+def _title(status: int) -> str:
+    if status >= 500:
+        return "The platform could not answer"
+    return _TITLES.get(status, "Not accepted")
+
+
 def _in_console(path: str) -> bool:
     return path == PREFIX or path.startswith(PREFIX + "/")
 
@@ -106,12 +126,13 @@ async def console_middleware(request: web.Request, handler: Handler) -> web.Stre
     except CsrfRefused as exc:
         response = await _error_page(request, 403, "Request refused", exc.reason)
     except ApiError as exc:
-        response = await _error_page(request, exc.status, "The API refused", exc.message)
+        response = await _error_page(request, exc.status, _title(exc.status), exc.message)
     except web.HTTPException as exc:
         if exc.status < 400:
             exc.headers.update(SECURITY_HEADERS)
             raise
-        response = await _error_page(request, exc.status, exc.reason, exc.text or exc.reason)
+        message = exc.text or exc.reason
+        response = await _error_page(request, exc.status, _title(exc.status), message)
     if not response.prepared:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
