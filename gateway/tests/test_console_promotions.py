@@ -288,6 +288,38 @@ async def test_coupons_are_added_edited_and_deleted(
     assert (await api_get(stack, "/api/v1/promotions/COUPONS/coupons/COUPON-ONE"))[0] == 404
 
 
+async def test_the_promotion_pages_say_times_and_limits_as_the_other_pages_do(
+    stack: ConsoleStack, marketer: StaffBrowser
+) -> None:
+    """Times in the console's UTC form (not the API's "+0000"), no "None" where there is no
+    limit, and a coupon's Edit and Delete links apart."""
+    await api_create(
+        stack, code="WORDED", name="Worded", couponBased=True, startsAt="2030-05-01 10:00:00"
+    )
+    form = await marketer.get("/console/promotions/WORDED/coupons/new")
+    await marketer.submit(form, "/console/promotions/WORDED/coupons/new", code="NO-LIMIT")
+    form = await marketer.get("/console/promotions/WORDED/coupons/new")
+    await marketer.submit(
+        form,
+        "/console/promotions/WORDED/coupons/new",
+        code="EXPIRING",
+        expiresAt="2031-01-01T00:00",
+    )
+    page = await marketer.get("/console/promotions/WORDED")
+    assert page.status == 200, page.text
+    assert "+0000" not in page.text
+    assert "2030-05-01 10:00:00 UTC" in page.text
+    assert "2031-01-01 00:00:00 UTC" in page.text
+    assert "None" not in page.text
+    assert "no limit" in page.text
+    # Each row's Edit and Delete links apart, not read as one word "EditDelete".
+    assert re.search(r"coupon NO-LIMIT</span></a>\s*·\s*<a", page.html), page.html
+    listing = await marketer.get("/console/promotions", q="WORDED")
+    assert "+0000" not in listing.text
+    assert "2030-05-01 10:00:00 UTC" in listing.text
+    assert "None" not in listing.text
+
+
 async def test_generating_50_codes_runs_a_job_and_the_export_holds_them(
     stack: ConsoleStack, marketer: StaffBrowser
 ) -> None:
@@ -309,9 +341,15 @@ async def test_generating_50_codes_runs_a_job_and_the_export_holds_them(
         async with marketer.session.get(f"{found.group(0)}.json") as response:
             assert response.status == 200
             state: dict[str, Any] = await response.json()
+            assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", state.pop("updated"))
             return state
 
-    done = {"state": "done", "generated": 50, "requested": 50}
+    done = {
+        "state": "done",
+        "generated": 50,
+        "requested": 50,
+        "text": "50 of 50 codes generated (done)",
+    }
     assert await until(job, "the generation job to finish", 30, equals=done) == done
     finished = await marketer.get(found.group(0))
     assert progress(finished) == ("50", "50")
@@ -350,7 +388,22 @@ async def test_a_job_page_refreshes_itself_until_the_job_ends(
     boxes = [attrs for _, attrs, _ in page.elements if "data-progress-url" in attrs]
     assert [b["data-progress-url"] for b in boxes] == [f"{url}.json"]
     async with marketer.session.get(f"{url}.json") as response:
-        assert await response.json() == {"state": "running", "generated": 20, "requested": 40}
+        body = await response.json()
+        assert body.pop("updated").endswith(" UTC")
+        assert body == {
+            "state": "running",
+            "generated": 20,
+            "requested": 40,
+            "text": "20 of 40 codes generated (running)",
+        }
+    # The script updates the job's state where the page shows it, in the page's words; the
+    # times are the console's UTC form.
+    attrs, state = page.by_id("job-state")
+    assert state == "running"
+    assert "data-progress-state" in attrs
+    assert page.by_id("progress-text")[1] == "20 of 40 codes generated (running)"
+    assert "+0000" not in page.text
+    assert re.search(r"Started \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", page.text), page.text
 
 
 async def test_support_sees_no_changes_and_the_gateway_refuses_them(

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.console.client import ApiError, ConsoleApi
-from gateway.console.pages.listing import page_number, require_action
+from gateway.console.pages.listing import page_number, require_action, when
 from gateway.console.pages.promotion_api import (
     COUPON,
     COUPONS,
@@ -73,6 +73,7 @@ async def _detail(
         generate={**GENERATE_DEFAULTS, **(generate or {})},
         generate_errors=generate_errors or {},
         generate_message=generate_message,
+        when=when,
     )
 
 
@@ -231,6 +232,11 @@ def _job_path(request: web.Request) -> str:
     return f"{promotion_path(code)}/coupons/generate/{job}"
 
 
+def _progress_text(job: dict[str, Any]) -> str:
+    """The job's progress in words, the same on the page and in console.js's updates."""
+    return f"{job['done']} of {job['total']} codes generated ({job['state']})"
+
+
 async def job_page(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     code, job_id = request.match_info["code"], request.match_info["job"]
@@ -242,20 +248,29 @@ async def job_page(request: web.Request) -> web.Response:
         title=f"Generating coupons for {code}",
         code=code,
         job=job,
+        progress_text=_progress_text(job),
         finished=job["state"] in FINISHED,
         json_url=console_path(code, "jobs", f"{job_id}.json"),
         promotion_url=console_path(code),
+        when=when,
     )
 
 
 async def job_json(request: web.Request) -> web.Response:
-    """The job's progress for console.js: its state, codes generated and requested."""
+    """The job's progress for console.js: its state, codes generated and requested, the
+    page's sentence about them and when it last moved."""
     staff = await require_staff(request)
     try:
         job = await ConsoleApi(request, staff).get(_job_path(request))
     except ApiError as exc:
         return web.json_response({"error": exc.message}, status=exc.status)
-    body = {"state": job["state"], "generated": job["done"], "requested": job["total"]}
+    body = {
+        "state": job["state"],
+        "generated": job["done"],
+        "requested": job["total"],
+        "text": _progress_text(job),
+        "updated": when(job.get("updatedAt")),
+    }
     if job.get("error"):
         body["error"] = job["error"]
     return web.json_response(body, headers={"Cache-Control": "no-store"})

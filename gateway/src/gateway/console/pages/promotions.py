@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway.console.client import ApiError, ConsoleApi
 from gateway.console.pages import promotion_detail as detail
-from gateway.console.pages.listing import page_number, require_action
+from gateway.console.pages.listing import page_number, require_action, when
 from gateway.console.pages.promotion_api import (
     PROMOTION,
     PROMOTIONS,
@@ -85,6 +85,7 @@ async def promotion_list(request: web.Request) -> web.Response:
         page_url=f"/console/promotions?{kept_query}&page={{page}}".replace("?&", "?"),
         describe_action=describe_action,
         allowed=allowed(staff),
+        when=when,
     )
 
 

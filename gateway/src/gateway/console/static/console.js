@@ -1,8 +1,10 @@
 // The console's one script (progressive enhancement; every page works without it).
 //
 // Live progress: an element with data-progress-url polls that URL (JSON) every second and
-// updates its <progress> and text; when "state" is done (or finished) or failed it stops and reveals
-// the element's .progress-done link. The JSON may give generated/requested or done/total.
+// updates its <progress> and text (the JSON's "text", in the page's words), and the page's
+// [data-progress-state] and [data-progress-updated] elements from its "state" and "updated";
+// when "state" is done (or finished) or failed it stops and reveals the element's
+// .progress-done link. The JSON may give generated/requested or done/total.
 // Without the script a page refreshes itself: <noscript><meta http-equiv="refresh"></noscript>.
 (function () {
   "use strict";
@@ -13,6 +15,13 @@
     var done = data.generated, total = data.requested;
     if (done === undefined) { done = data.done; total = data.total; }
     return { done: Number(done) || 0, total: Number(total) || 0 };
+  }
+
+  function show(selector, value) {
+    if (value === undefined || value === null || value === "") { return; }
+    Array.prototype.forEach.call(document.querySelectorAll(selector), function (el) {
+      el.textContent = String(value);
+    });
   }
 
   function track(box) {
@@ -44,6 +53,8 @@
           if (text) {
             text.textContent = data.text || (n.done + " of " + n.total + " (" + data.state + ")");
           }
+          show("[data-progress-state]", data.state);
+          show("[data-progress-updated]", data.updated);
           if (FINISHED.indexOf(data.state) >= 0) { finish(data); }
         })
         .catch(function () {
