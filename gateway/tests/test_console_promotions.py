@@ -240,8 +240,9 @@ async def test_the_list_searches_filters_sorts_and_pages(
     )
     assert listed(coupon_based) == ["LIST-00", "LIST-03", "LIST-06", "LIST-09"]
     past = await marketer.get("/console/promotions", q="list", limit="10", page="9")
-    assert past.status == 404
-    assert 'Page "9" does not exist' in past.text
+    assert past.status == 200  # the first page, saying there is no page 9
+    assert len(listed(past)) == 10  # the search and its page size are kept
+    assert "There is no page 9" in past.text
 
 
 async def test_coupons_are_added_edited_and_deleted(
@@ -318,6 +319,20 @@ async def test_the_promotion_pages_say_times_and_limits_as_the_other_pages_do(
     assert "+0000" not in listing.text
     assert "2030-05-01 10:00:00 UTC" in listing.text
     assert "None" not in listing.text
+
+
+async def test_a_page_past_the_last_shows_the_first_and_says_so(
+    stack: ConsoleStack, marketer: StaffBrowser
+) -> None:
+    """An old link to a page the list no longer has (coupons deleted, a search narrowed)
+    is not an error page quoting the API's pager ("The currentPage must be inferior to")."""
+    await api_create(stack, code="FEW-COUPONS", name="Few coupons", couponBased=True)
+    for path in ("/console/promotions", "/console/promotions/FEW-COUPONS"):
+        page = await marketer.get(path, page="999")
+        assert page.status == 200, (path, page.text)
+        assert "inferior" not in page.text
+        assert "There is no page 999" in page.by_id("flash")[1]
+        assert page.url.endswith(path), page.url
 
 
 async def test_generating_50_codes_runs_a_job_and_the_export_holds_them(
@@ -410,7 +425,7 @@ async def test_support_sees_no_changes_and_the_gateway_refuses_them(
     stack: ConsoleStack, support: StaffBrowser
 ) -> None:
     await api_create(stack, code="READ-ONLY", name="Read only", couponBased=True)
-    listing = await support.get("/console/promotions")
+    listing = await support.get("/console/promotions", q="READ-ONLY")
     assert "READ-ONLY" in listed(listing)
     assert "/console/promotions/new" not in listing.hrefs()
     detail = await support.get("/console/promotions/READ-ONLY")

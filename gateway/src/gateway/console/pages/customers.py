@@ -155,7 +155,11 @@ async def customer_page(request: web.Request) -> web.Response:
     async def subscriptions() -> Section:
         email = about["identifiers"].get("email")
         if not email:
-            return Section("subscriptions", note="Subscriptions belong to users, found by email.")
+            note = (
+                "This customer has no email, so no subscriptions can be shown: "
+                "subscriptions belong to user accounts, which are matched by email."
+            )
+            return Section("subscriptions", note=note)
         page = page_number(request, "subscriptions")
         params = {"email": email, "page": page, "limit": size}
         found = await api.get(SUBSCRIPTIONS, params=params)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from gateway.console.render import redirect
 from gateway.console.session import StaffContext
 
 PAGE_SIZE = 20
@@ -70,3 +71,13 @@ def require_action(staff: StaffContext, method: str, template: str, action: str)
     form the API would refuse; posting it anyway gets the API's own refusal."""
     if not staff.may(method, template):
         raise web.HTTPForbidden(text=f"The role '{staff.role}' may not {action}.")
+
+
+def first_page(request: web.Request, page: int) -> web.Response:
+    """Where a link to a page past the last (the list shrank since) leads: the first page,
+    saying so, rather than the API's refusal of that page number."""
+    return redirect(
+        request,
+        page_url(request, "page", 1),
+        flash=f"There is no page {page} (the list is shorter now): this is the first page.",
+    )

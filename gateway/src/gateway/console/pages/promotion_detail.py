@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.console.client import ApiError, ConsoleApi
-from gateway.console.pages.listing import page_number, require_action, when
+from gateway.console.pages.listing import first_page, page_number, require_action, when
 from gateway.console.pages.promotion_api import (
     COUPON,
     COUPONS,
@@ -55,9 +55,14 @@ async def _detail(
     coupons: dict[str, Any] | None = None
     if promotion.get("couponBased") and may.coupons:
         page = page_number(request)
-        coupons = await api.get(
-            coupons_path(code), params={"page": page, "limit": COUPONS_PER_PAGE}
-        )
+        try:
+            coupons = await api.get(
+                coupons_path(code), params={"page": page, "limit": COUPONS_PER_PAGE}
+            )
+        except ApiError as exc:
+            if exc.status == 404 and page > 1 and request.method == "GET":
+                return first_page(request, page)
+            raise
     return render(
         request,
         "promotions/detail.html",

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway.console.client import ApiError, ConsoleApi
 from gateway.console.pages import promotion_detail as detail
-from gateway.console.pages.listing import page_number, require_action, when
+from gateway.console.pages.listing import first_page, page_number, require_action, when
 from gateway.console.pages.promotion_api import (
     PROMOTION,
     PROMOTIONS,
@@ -61,7 +61,12 @@ async def promotion_list(request: web.Request) -> web.Response:
         params["criteria[couponBased]"] = COUPON_BASED[coupon_based]
     if sort:
         params[f"sorting[{sort}]"] = order
-    body = await ConsoleApi(request, staff).get(f"{PROMOTIONS}/", params=params)
+    try:
+        body = await ConsoleApi(request, staff).get(f"{PROMOTIONS}/", params=params)
+    except ApiError as exc:
+        if exc.status == 404 and page > 1:
+            return first_page(request, page)
+        raise
     kept = {"q": q, "coupon_based": coupon_based, "sort": sort, "order": order, "limit": limit}
     kept_query = urlencode({k: v for k, v in kept.items() if v})
 
