@@ -12,10 +12,11 @@ from __future__ import annotations
 from aiohttp import web
 from coupon_core.db import Connection
 from coupon_core.errors import Conflict, Forbidden, NotFound
-from coupon_core.http import bigint, json_response, parse_model, read_json
+from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import PG_POOL
 from coupon_core.openapi import Doc, documented
 
+from gateway.api.common import path_id
 from gateway.api.schemas import (
     CreateStaff,
     PaginationOut,
@@ -57,11 +58,7 @@ def _manageable(request: web.Request, account: staff_db.Staff) -> None:
 
 
 def _staff_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    staff_id = bigint(raw)
-    if staff_id is None:
-        raise NotFound(f"No staff account with id {raw!r}.", code="staff_not_found")
-    return staff_id
+    return path_id(request, "staff account", "staff_not_found")
 
 
 def _not_found(staff_id: int) -> NotFound:

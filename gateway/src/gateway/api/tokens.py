@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from aiohttp import web
 from coupon_core.errors import BadRequest, Forbidden, NotFound
-from coupon_core.http import bigint, json_response, parse_model, read_json
+from coupon_core.http import json_response, parse_model, read_json
 from coupon_core.keys import PG_POOL
 from coupon_core.openapi import Doc, documented
 
+from gateway.api.common import path_id
 from gateway.api.schemas import (
     ApiTokenCreatedOut,
     ApiTokenListOut,
@@ -57,11 +58,7 @@ def _manageable(request: web.Request, token: api_tokens.ApiToken) -> None:
 
 
 def _token_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    token_id = bigint(raw)
-    if token_id is None:
-        raise NotFound(f"No API token with id {raw!r}.", code="token_not_found")
-    return token_id
+    return path_id(request, "API token", "token_not_found")
 
 
 def _not_found(token_id: int) -> NotFound:

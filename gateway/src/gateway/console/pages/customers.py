@@ -11,7 +11,14 @@ from typing import Any
 from aiohttp import web
 
 from gateway.console.client import ApiError, ConsoleApi
-from gateway.console.pages.listing import has_more, page_number, page_size, page_url, when
+from gateway.console.pages.listing import (
+    form_page,
+    has_more,
+    page_number,
+    page_size,
+    page_url,
+    when,
+)
 from gateway.console.render import redirect, render
 from gateway.console.session import StaffContext, require_staff
 
@@ -54,16 +61,16 @@ def _lookup_page(
     message: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    return render(
+    return form_page(
         request,
+        staff,
         "customers/lookup.html",
-        staff=staff,
         status=status,
         title="Find a customer",
         by_options=BY,
         by=by,
         value=value,
-        errors=errors or {},
+        errors=errors,
         message=message,
     )
 

@@ -1,6 +1,6 @@
-"""What the series, customer and redemption pages share: page sizes and numbers from the
-query, previous/next links, times shown in UTC, and a form page refused to a role that may
-not take its action."""
+"""What the console's page modules share: page sizes and numbers from the query,
+previous/next links, times shown in UTC, a form page (with the API's refusal on its
+fields), and a form page refused to a role that may not take its action."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from gateway.console.render import redirect
+from gateway.console.render import redirect, render
 from gateway.console.session import StaffContext
 
 PAGE_SIZE = 20
@@ -64,6 +64,30 @@ def has_more(found: dict[str, Any], page: int, size: int, items: list[Any]) -> b
         if "next" in paging:
             return bool(paging["next"])
     return len(items) >= size
+
+
+def form_page(
+    request: web.Request,
+    staff: StaffContext,
+    template: str,
+    *,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+    status: int = 200,
+    **context: Any,
+) -> web.Response:
+    """A page with a form: ``errors`` (field -> words, none when absent) beside their
+    fields, ``message`` (a refusal no field owns) above them, ``status`` the API's when
+    it refused what was posted."""
+    return render(
+        request,
+        template,
+        staff=staff,
+        status=status,
+        errors=errors or {},
+        message=message,
+        **context,
+    )
 
 
 def require_action(staff: StaffContext, method: str, template: str, action: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.console.client import ApiError, ConsoleApi
-from gateway.console.pages.listing import first_page, page_number, require_action, when
+from gateway.console.pages.listing import first_page, form_page, page_number, require_action, when
 from gateway.console.pages.promotion_api import (
     COUPON,
     COUPONS,
@@ -98,10 +98,10 @@ def _coupon_form(
     message: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    return render(
+    return form_page(
         request,
+        staff,
         "promotions/coupon_form.html",
-        staff=staff,
         status=status,
         title=f"Edit coupon {coupon}" if coupon else f"New coupon for {code}",
         code=code,
@@ -111,7 +111,7 @@ def _coupon_form(
         else console_path(code, "coupons", "new"),
         cancel=console_path(code),
         fields=fields,
-        errors=errors or {},
+        errors=errors,
         message=message,
     )
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway.console.client import ApiError, ConsoleApi
 from gateway.console.pages import promotion_detail as detail
-from gateway.console.pages.listing import first_page, page_number, require_action, when
+from gateway.console.pages.listing import first_page, form_page, page_number, require_action, when
 from gateway.console.pages.promotion_api import (
     PROMOTION,
     PROMOTIONS,
@@ -104,17 +104,17 @@ def _form_page(
     message: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    return render(
+    return form_page(
         request,
+        staff,
         "promotions/form.html",
-        staff=staff,
         status=status,
         title=f"Edit promotion {code}" if code else "New promotion",
         code=code,
         action=console_path(code, "edit") if code else "/console/promotions/new",
         cancel=console_path(code) if code else "/console/promotions",
         fields=fields,
-        errors=errors or {},
+        errors=errors,
         message=message,
     )
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.console.client import ApiError, ConsoleApi
 from gateway.console.pages.listing import (
+    form_page,
     has_more,
     page_number,
     page_size,
@@ -163,16 +164,16 @@ def _reverse_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    return render(
+    return form_page(
         request,
+        staff,
         "redemptions/reverse.html",
-        staff=staff,
         status=status,
         title=f"Reverse redemption {redemption_id}",
         redemption_id=redemption_id,
         item=item,
         reason=reason,
-        errors=errors or {},
+        errors=errors,
         reason_max=REASON_MAX,
         when=when,
     )

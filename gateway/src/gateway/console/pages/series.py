@@ -10,7 +10,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from gateway.console.client import ApiError, ConsoleApi
-from gateway.console.pages.listing import page_size, require_action, when
+from gateway.console.pages.listing import form_page, page_size, require_action, when
 from gateway.console.pages.series_form import (
     DEFAULTS,
     FIELDS,
@@ -73,16 +73,16 @@ def _form_page(
     message: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    return render(
+    return form_page(
         request,
+        staff,
         "series/form.html",
-        staff=staff,
         status=status,
         title=f"Edit series {series_id}" if series_id else "New series",
         series_id=series_id,
         fields=FIELDS,
         values=values,
-        errors=errors or {},
+        errors=errors,
         message=message,
     )
 
@@ -168,17 +168,17 @@ def _issue_page(
     message: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    return render(
+    return form_page(
         request,
+        staff,
         "series/issue.html",
-        staff=staff,
         status=status,
         title=f"Issue a coupon of series {series_id}",
         series=series,
         series_id=series_id,
         keys=CUSTOMER_KEYS,
         values=values or {"count": "1"},
-        errors=errors or {},
+        errors=errors,
         message=message,
     )
 

@@ -14,7 +14,7 @@ from multidict import MultiDictProxy
 
 from gateway.console.client import ApiError, ConsoleApi
 from gateway.console.pages.admin_common import numbered_url, refusal, text_of
-from gateway.console.pages.listing import page_number, page_size, require_action, when
+from gateway.console.pages.listing import form_page, page_number, page_size, require_action, when
 from gateway.console.render import redirect, render
 from gateway.console.session import StaffContext, checked_form, require_staff
 from gateway.domain.whitelist import WILDCARD, beyond
@@ -101,16 +101,16 @@ def _new_page(
     message: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    return render(
+    return form_page(
         request,
+        staff,
         "staff/new.html",
-        staff=staff,
         status=status,
         title="New staff account",
         roles=roles,
         role_options=_role_options(roles),
         values=values,
-        errors=errors or {},
+        errors=errors,
         message=message,
     )
 
@@ -168,17 +168,17 @@ def _detail_page(
         "role": account["role"],
         "active": "true" if account["active"] else "",
     }
-    return render(
+    return form_page(
         request,
+        staff,
         "staff/detail.html",
-        staff=staff,
         status=status,
         title=f"Staff account {account['email']}",
         account=account,
         roles=roles,
         role_options=_role_options(roles, account["role"]),
         values=shown,
-        errors=errors or {},
+        errors=errors,
         message=message,
         may_edit=staff.may("PATCH", ONE),
         may_disable=staff.may("DELETE", ONE) and account["active"],

@@ -23,7 +23,7 @@ from gateway.console.pages.admin_common import (
     secret_page,
     text_of,
 )
-from gateway.console.pages.listing import PAGE_SIZE, page_number, require_action, when
+from gateway.console.pages.listing import PAGE_SIZE, form_page, page_number, require_action, when
 from gateway.console.render import redirect, render
 from gateway.console.session import StaffContext, checked_form, require_staff
 from gateway.domain.whitelist import WILDCARD
@@ -126,16 +126,16 @@ def _form_page(
     message: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    return render(
+    return form_page(
         request,
+        staff,
         "tokens/new.html",
-        staff=staff,
         status=status,
         title="New API token",
         values=values,
         groups=picker(request, staff),
         picked=picked,
-        errors=errors or {},
+        errors=errors,
         message=message,
     )
 
@@ -195,17 +195,17 @@ def _detail_page(
     status: int = 200,
 ) -> web.Response:
     rate = token.get("rateLimit")
-    return render(
+    return form_page(
         request,
+        staff,
         "tokens/detail.html",
-        staff=staff,
         status=status,
         title=f"API token {token['name']}",
         token=token,
         values=values or {"rateLimit": "" if rate is None else str(rate)},
         groups=picker(request, staff),
         picked=token["whitelist"] if picked is None else picked,
-        errors=errors or {},
+        errors=errors,
         message=message,
         may_edit=staff.may("PATCH", ONE) and not token.get("revokedAt"),
         may_revoke=staff.may("DELETE", ONE) and not token.get("revokedAt"),

@@ -23,7 +23,7 @@ from gateway.console.pages.admin_common import (
     secret_page,
     text_of,
 )
-from gateway.console.pages.listing import page_size, require_action, when
+from gateway.console.pages.listing import form_page, page_size, require_action, when
 from gateway.console.render import redirect, render
 from gateway.console.session import StaffContext, checked_form, require_staff
 
@@ -99,17 +99,17 @@ async def _form_page(
     message: str | None = None,
     status: int = 200,
 ) -> web.Response:
-    return render(
+    return form_page(
         request,
+        staff,
         "webhooks/form.html",
-        staff=staff,
         status=status,
         title=f"Change webhook endpoint {hook_id}" if hook_id else "New webhook endpoint",
         hook_id=hook_id,
         values=values,
         groups=await _event_groups(api),
         picked=events,
-        errors=errors or {},
+        errors=errors,
         message=message,
     )
 
@@ -262,15 +262,15 @@ async def _confirm_page(
     status: int = 200,
 ) -> web.Response:
     hook = await ConsoleApi(request, staff).get(f"{LIST}/{_hook_id(request)}")
-    return render(
+    return form_page(
         request,
+        staff,
         template,
-        staff=staff,
         status=status,
         title=title.format(id=hook["id"]),
         hook=hook,
         values=values or {},
-        errors=errors or {},
+        errors=errors,
         message=message,
     )
 
