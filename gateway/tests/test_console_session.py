@@ -332,6 +332,28 @@ async def test_a_wrong_password_is_told_in_words(gateways: StartGateway) -> None
         assert "console_session" not in cookies_of(response)
 
 
+@pytest.mark.parametrize(
+    ("email", "password", "missing", "words"),
+    [
+        ("", "a password", "email", "Enter your email."),
+        ("ada@example.com", "", "password", "Enter your password."),
+    ],
+)
+async def test_an_empty_field_is_named_next_to_it(
+    gateways: StartGateway, email: str, password: str, missing: str, words: str
+) -> None:
+    client = await gateways()
+    await add_staff(client, "ada@example.com")
+    response = await post_sign_in(client, email, password)
+    assert response.status == 400
+    text = await response.text()
+    assert "Wrong email or password." not in text
+    assert f'<p class="field-error" id="f-{missing}-error">{words}</p>' in text
+    assert f'aria-describedby="f-{missing}-error"' in text
+    assert f'href="#f-{missing}"' in text  # the alert summary links to the field
+    assert "console_session" not in cookies_of(response)
+
+
 async def test_a_throttled_sign_in_is_told_in_words(gateways: StartGateway) -> None:
     client = await gateways(login_failures_per_account_per_minute=2)
     await add_staff(client, "ada@example.com")

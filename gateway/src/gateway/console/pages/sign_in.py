@@ -34,6 +34,7 @@ def _form_page(
     *,
     next_path: str,
     email: str = "",
+    errors: dict[str, str] | None = None,
     message: str | None = None,
     status: int = 200,
     headers: dict[str, str] | None = None,
@@ -47,6 +48,7 @@ def _form_page(
         title="Sign in",
         email=email,
         next_path=next_path,
+        errors=errors or {},
         message=message,
         csrf=csrf,
     )
@@ -54,6 +56,16 @@ def _form_page(
         set_sign_in_csrf(request, response, csrf)
     response.headers.update(headers or {})
     return response
+
+
+def _missing(email: str, password: str) -> dict[str, str]:
+    """The fields left empty, each said beside its field (nothing is tried without both)."""
+    missing = {}
+    if not email.strip():
+        missing["email"] = "Enter your email."
+    if not password:
+        missing["password"] = "Enter your password."  # noqa: S105 (words, not a secret)
+    return missing
 
 
 def _throttled(err: TooManyRequests) -> str:
@@ -79,8 +91,8 @@ async def sign_in_submit(request: web.Request) -> web.Response:
     gatekeeper = request.app[GATEKEEPER]
     try:
         await gatekeeper.admit_anonymous(address)
-        if not email.strip() or not password:
-            raise Unauthorized(WRONG)
+        if missing := _missing(email, password):
+            return _form_page(request, next_path=next_path, email=email, errors=missing, status=400)
         signed_in = await sign_in(
             request.app, email, password, address, request.headers.get("User-Agent")
         )
