@@ -369,6 +369,12 @@ async def test_generating_50_codes_runs_a_job_and_the_export_holds_them(
     finished = await marketer.get(found.group(0))
     assert progress(finished) == ("50", "50")
     assert refresh(finished) is None
+    # A finished job is not followed any more, and the page has one way back.
+    assert "follows the job" not in finished.text
+    assert finished.hrefs().count("/console/promotions/GENERATED") == 1
+    onwards = [attrs for _, attrs, _ in finished.elements if attrs.get("class") == "progress-done"]
+    assert len(onwards) == 1
+    assert "hidden" not in onwards[0]
 
     async with marketer.session.get("/console/promotions/GENERATED/export.csv") as response:
         assert response.status == 200
@@ -400,6 +406,11 @@ async def test_a_job_page_refreshes_itself_until_the_job_ends(
     page = await marketer.get(url)
     assert progress(page) == ("20", "40")
     assert refresh(page) == "2"
+    # While it runs the page says it follows the job, in words console.js hides at the end
+    # (when it shows its own link onwards).
+    running = [text for _, attrs, text in page.elements if "data-progress-running" in attrs]
+    assert running
+    assert "This page follows the job as it runs." in running[0]
     boxes = [attrs for _, attrs, _ in page.elements if "data-progress-url" in attrs]
     assert [b["data-progress-url"] for b in boxes] == [f"{url}.json"]
     async with marketer.session.get(f"{url}.json") as response:

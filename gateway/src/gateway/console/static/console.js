@@ -3,8 +3,10 @@
 // Live progress: an element with data-progress-url polls that URL (JSON) every second and
 // updates its <progress> and text (the JSON's "text", in the page's words), and the page's
 // [data-progress-state] and [data-progress-updated] elements from its "state" and "updated";
-// when "state" is done (or finished) or failed it stops and reveals the element's
-// .progress-done link. The JSON may give generated/requested or done/total.
+// when "state" is done (or finished) or failed it stops, reveals the element's
+// .progress-done link and hides the page's [data-progress-running] elements (words about a
+// job still running, with their own way back). The JSON may give generated/requested or
+// done/total.
 // Without the script a page refreshes itself: <noscript><meta http-equiv="refresh"></noscript>.
 (function () {
   "use strict";
@@ -34,6 +36,9 @@
     function finish(data) {
       window.clearInterval(timer);
       if (done) { done.hidden = false; }
+      Array.prototype.forEach.call(document.querySelectorAll("[data-progress-running]"), function (el) {
+        el.hidden = true;
+      });
       var link = data && data.doneUrl;
       if (link && done) {
         var a = done.querySelector("a");
