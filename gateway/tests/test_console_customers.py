@@ -147,6 +147,23 @@ async def test_a_marketer_creates_edits_and_issues_a_series_through_the_forms(
     assert "1 of 60" in series_page.text
 
 
+def _discount_cap(page: Page) -> str:
+    found = re.search(r'<th scope="row">Discount cap</th>\s*<td>(.*?)</td>', page.html)
+    assert found is not None, page.html
+    return found.group(1)
+
+
+async def test_a_series_without_a_discount_cap_says_so_not_0(
+    stack: ConsoleStack, marketer: StaffBrowser
+) -> None:
+    capped = await _create_series(marketer)
+    assert _discount_cap(await marketer.get(f"/console/series/{capped}")) == "300"
+    uncapped = await _create_series(marketer, discountUpto="0")
+    page = await marketer.get(f"/console/series/{uncapped}")
+    assert _discount_cap(page) == "no cap"
+    assert "Discount cap 0" not in page.text
+
+
 async def test_series_errors_are_shown_on_their_field_and_nothing_is_created(
     stack: ConsoleStack, marketer: StaffBrowser
 ) -> None:
