@@ -86,6 +86,13 @@ def coupons_listed(page: Page, code: str) -> list[str]:
     return [m.group(1) for m in (pattern.fullmatch(h) for h in page.hrefs()) if m]
 
 
+def coupon_row(page: Page, code: str) -> str:
+    """The HTML of the coupon table's row for ``code``."""
+    found = re.search(rf'<th scope="row">{re.escape(code)}</th>(.*?)</tr>', page.html, re.S)
+    assert found is not None, page.html
+    return found.group(1)
+
+
 def refresh(page: Page) -> str | None:
     for tag, attrs, _ in page.elements:
         if tag == "meta" and attrs.get("http-equiv", "").lower() == "refresh":
@@ -315,6 +322,23 @@ async def test_the_promotion_pages_say_times_and_limits_as_the_other_pages_do(
     assert "no limit" in page.text
     # Each row's Edit and Delete links apart, not read as one word "EditDelete".
     assert re.search(r"coupon NO-LIMIT</span></a>\s*·\s*<a", page.html), page.html
+    assert "expired" not in coupon_row(page, "EXPIRING")
+
+
+async def test_an_expired_coupon_is_marked_expired_in_the_coupon_table(
+    stack: ConsoleStack, marketer: StaffBrowser
+) -> None:
+    await api_create(stack, code="AGED", name="Aged", couponBased=True)
+    for code, expires in (("LAPSED", "2020-01-01 00:00:00"), ("LASTING", "2031-01-01 00:00:00")):
+        async with stack.api.post(
+            "/api/v1/promotions/AGED/coupons/", json={"code": code, "expiresAt": expires}
+        ) as response:
+            assert response.status == 201, await response.text()
+    page = await marketer.get("/console/promotions/AGED")
+    lapsed = coupon_row(page, "LAPSED")
+    assert "2020-01-01 00:00:00 UTC" in lapsed
+    assert re.search(r"\(expired\)", lapsed), lapsed
+    assert "expired" not in coupon_row(page, "LASTING")
     listing = await marketer.get("/console/promotions", q="WORDED")
     assert "+0000" not in listing.text
     assert "2030-05-01 10:00:00 UTC" in listing.text

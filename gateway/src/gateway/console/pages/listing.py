@@ -17,17 +17,29 @@ PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
-def when(value: Any) -> str:
-    """An API time (ISO 8601) as the console shows it: UTC, to the second."""
+def _moment(value: Any) -> datetime | None:
+    """An API time (ISO 8601; UTC when it names no zone), or None when it is not one."""
     if not isinstance(value, str) or not value:
-        return ""
+        return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def when(value: Any) -> str:
+    """An API time (ISO 8601) as the console shows it: UTC, to the second."""
+    moment = _moment(value)
+    if moment is None:
+        return value if isinstance(value, str) else ""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def past(value: Any) -> bool:
+    """Whether an API time (ISO 8601) has passed; not a time: no."""
+    moment = _moment(value)
+    return moment is not None and moment <= datetime.now(UTC)
 
 
 def page_size(request: web.Request) -> int:

@@ -9,7 +9,14 @@ from typing import Any
 from aiohttp import web
 
 from gateway.console.client import ApiError, ConsoleApi
-from gateway.console.pages.listing import first_page, form_page, page_number, require_action, when
+from gateway.console.pages.listing import (
+    first_page,
+    form_page,
+    page_number,
+    past,
+    require_action,
+    when,
+)
 from gateway.console.pages.promotion_api import (
     COUPON,
     COUPONS,
@@ -79,6 +86,7 @@ async def _detail(
         generate_errors=generate_errors or {},
         generate_message=generate_message,
         when=when,
+        past=past,
     )
 
 
