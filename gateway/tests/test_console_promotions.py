@@ -412,6 +412,31 @@ async def test_generating_50_codes_runs_a_job_and_the_export_holds_them(
     assert field_error(refused, "amount") == "This value should be greater than or equal to 1."
 
 
+async def test_a_big_job_is_counted_with_thousands_separators(
+    stack: ConsoleStack, marketer: StaffBrowser
+) -> None:
+    """The page and the JSON console.js shows write numbers as the console's other pages
+    do ("20,000"), so the text does not change form when the script updates it."""
+    await api_create(stack, code="BIG-JOB", name="Big job", couponBased=True)
+    conn = await asyncpg.connect(stack.databases["promotion"])
+    try:
+        job_id = await conn.fetchval(
+            "INSERT INTO generation_jobs (promotion_id, state, total, done, code_length, "
+            "lease_owner, lease_until) SELECT id, 'running', 20000, 12345, 12, 'elsewhere', "
+            "now() + interval '1 hour' FROM promotions WHERE code = 'BIG-JOB' RETURNING id"
+        )
+    finally:
+        await conn.close()
+    url = f"/console/promotions/BIG-JOB/jobs/{job_id}"
+    words = "12,345 of 20,000 codes generated (running)"
+    page = await marketer.get(url)
+    assert page.by_id("progress-text")[1] == words
+    async with marketer.session.get(f"{url}.json") as response:
+        body = await response.json()
+    assert body["text"] == words
+    assert (body["generated"], body["requested"]) == (12345, 20000)
+
+
 async def test_a_job_page_refreshes_itself_until_the_job_ends(
     stack: ConsoleStack, marketer: StaffBrowser
 ) -> None:

@@ -247,7 +247,7 @@ def _job_path(request: web.Request) -> str:
 
 def _progress_text(job: dict[str, Any]) -> str:
     """The job's progress in words, the same on the page and in console.js's updates."""
-    return f"{job['done']} of {job['total']} codes generated ({job['state']})"
+    return f"{job['done']:,} of {job['total']:,} codes generated ({job['state']})"
 
 
 async def job_page(request: web.Request) -> web.Response:

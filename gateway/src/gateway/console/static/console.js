@@ -19,6 +19,11 @@
     return { done: Number(done) || 0, total: Number(total) || 0 };
   }
 
+  // A count as the server writes it ("{:,}"): 20000 -> "20,000".
+  function grouped(value) {
+    return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  }
+
   function show(selector, value) {
     if (value === undefined || value === null || value === "") { return; }
     Array.prototype.forEach.call(document.querySelectorAll(selector), function (el) {
@@ -56,7 +61,8 @@
           var n = numbers(data);
           if (bar && n.total > 0) { bar.max = n.total; bar.value = n.done; }
           if (text) {
-            text.textContent = data.text || (n.done + " of " + n.total + " (" + data.state + ")");
+            text.textContent =
+              data.text || (grouped(n.done) + " of " + grouped(n.total) + " (" + data.state + ")");
           }
           show("[data-progress-state]", data.state);
           show("[data-progress-updated]", data.updated);
