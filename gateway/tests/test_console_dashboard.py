@@ -258,6 +258,9 @@ async def test_an_admin_sees_every_panel_from_real_data(
     assert "Redemptions: 1 in all" in page.html  # the hourly chart's label
     assert "redeemed" in redemptions
     assert f"/console/series/{seeded.series_id}" in page.hrefs()
+    # The top series by redemptions by name, as the issues panel names them.
+    assert f"Dashboard welcome ({seeded.series_id})" in redemptions
+    assert f"Series {seeded.series_id}" not in redemptions
 
     issues = panel(page, "issues")
     assert "Dashboard welcome" in issues

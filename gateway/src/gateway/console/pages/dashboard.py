@@ -19,6 +19,7 @@ from gateway.console.session import StaffContext, require_staff
 
 HOURS = 48
 DAYS = 30
+SERIES_ONE = "/v2/coupon/series/{id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,23 @@ async def _panel(api: ConsoleApi, source: Source) -> Panel:
         return Panel(error="The API's answer could not be read.")
 
 
+async def _name_top_series(api: ConsoleApi, staff: StaffContext, panel: Panel | None) -> None:
+    """The redemption stats know a series by its id: put in each top series' name from
+    ``GET /v2/coupon/series/{id}`` when the role may read it ("Series 7" otherwise, and
+    when that answer fails)."""
+    if panel is None or panel.view is None or not staff.may("GET", SERIES_ONE):
+        return
+
+    async def name(row: dict[str, Any]) -> None:
+        try:
+            series = await api.get(SERIES_ONE.format(id=row["series_id"]))
+        except ApiError:
+            return
+        row["name"] = data.series_name(series)
+
+    await asyncio.gather(*(name(row) for row in panel.view["top_series"]))
+
+
 def visible(staff: StaffContext) -> list[Source]:
     return [s for s in SOURCES if staff.may(s.method, s.template)]
 
@@ -73,6 +91,7 @@ async def dashboard(request: web.Request) -> web.Response:
     sources = visible(staff)
     loads: list[Awaitable[Panel]] = [_panel(api, source) for source in sources]
     panels = dict(zip((s.key for s in sources), await asyncio.gather(*loads), strict=True))
+    await _name_top_series(api, staff, panels.get("redemptions"))
     return render(
         request,
         "dashboard/index.html",

@@ -124,14 +124,19 @@ def redemptions(body: Mapping[str, Any]) -> dict[str, Any]:
             _top(p["promotionCode"], p["redemptions"], promotion_href(p["promotionCode"]))
             for p in body["topPromotions"]
         ],
+        # Named by id here: pages/dashboard.py puts each series' name in when it may.
         "top_series": [
-            _top(f"Series {s['seriesId']}", s["redemptions"], series_href(s["seriesId"]))
+            {
+                **_top(f"Series {s['seriesId']}", s["redemptions"], series_href(s["seriesId"])),
+                "series_id": s["seriesId"],
+            }
             for s in body["topSeries"]
         ],
     }
 
 
-def _series_name(series: Mapping[str, Any]) -> str:
+def series_name(series: Mapping[str, Any]) -> str:
+    """A series as the dashboard names it: its description and id."""
     return f"{series.get('description') or 'Series'} ({series['id']})"
 
 
@@ -147,13 +152,13 @@ def issues(body: Mapping[str, Any]) -> dict[str, Any]:
     )
     limited = [
         {
-            "name": _series_name(s),
+            "name": series_name(s),
             "href": series_href(s["id"]),
             **_burn(s["numIssued"], s["maxCreate"]),
         }
         for s in body["limitedSeries"]
     ]
-    top = [_top(_series_name(s), s["numIssued"], series_href(s["id"])) for s in body["topSeries"]]
+    top = [_top(series_name(s), s["numIssued"], series_href(s["id"])) for s in body["topSeries"]]
     return {**charts, "limited": limited, "top_series": top}
 
 
