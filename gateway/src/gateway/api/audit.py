@@ -15,26 +15,20 @@ from coupon_core.fields import IsoDatetime
 from coupon_core.http import bigint, json_response, parse_model
 from coupon_core.keys import PG_POOL
 from coupon_core.openapi import Doc, documented
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from gateway.api.schemas import PaginationOut, dump
+from gateway.api.schemas import PageQuery, PaginationOut, dump
 from gateway.audit import install_audit
 from gateway.db import audit as audit_db
 from gateway.domain.audit import parameter_names
 
 TAGS = ("audit-log",)
 SECURITY = ("bearerAuth", "basicAuth")
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-MAX_PAGE = 1_000_000
 
 Moment = Annotated[IsoDatetime, AfterValidator(in_utc_range)]
 
 
-class AuditQuery(BaseModel):
-    # Query values are text: numbers are read from it, nothing else is coerced.
-    model_config = ConfigDict(extra="forbid")
-
+class AuditQuery(PageQuery):
     actor: str | None = Field(
         default=None,
         min_length=1,
@@ -56,8 +50,6 @@ class AuditQuery(BaseModel):
     )
     since: Moment | None = Field(default=None, description="Changes at or after (ISO 8601).")
     until: Moment | None = Field(default=None, description="Changes before (ISO 8601).")
-    page: int = Field(default=1, ge=1, le=MAX_PAGE)
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
 class AuditRecordOut(BaseModel):
@@ -146,9 +138,7 @@ async def list_audit_log(request: web.Request) -> web.Response:
     query = parse_model(AuditQuery, dict(request.query))
     filters = _filters(query)
     async with request.app[PG_POOL].acquire() as conn:
-        records, total = await audit_db.page(
-            conn, filters, offset=(query.page - 1) * query.limit, limit=query.limit
-        )
+        records, total = await audit_db.page(conn, filters, offset=query.offset, limit=query.limit)
     listing = AuditLogOut(
         items=[AuditRecordOut.of(r) for r in records],
         pagination=PaginationOut.of(page=query.page, limit=query.limit, total=total),

@@ -171,15 +171,25 @@ class UpdateStaff(_Body):
         return value
 
 
-class StaffQuery(BaseModel):
+class PageQuery(BaseModel):
+    """The query of a paged admin list (staff, audit log): its filters, then a page."""
+
     # Query values are text: numbers are read from it, nothing else is coerced.
     model_config = ConfigDict(extra="forbid")
 
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    limit: int = Field(default=20, ge=1, le=100)
+
+    @property
+    def offset(self) -> int:
+        """Rows before this page."""
+        return (self.page - 1) * self.limit
+
+
+class StaffQuery(PageQuery):
     email: str | None = Field(
         default=None, min_length=1, max_length=254, description="Emails containing this (any case)."
     )
-    page: int = Field(default=1, ge=1, le=1_000_000)
-    limit: int = Field(default=20, ge=1, le=100)
 
 
 class StaffOut(BaseModel):

@@ -133,7 +133,7 @@ async def list_staff(request: web.Request) -> web.Response:
     query = parse_model(StaffQuery, dict(request.query))
     async with request.app[PG_POOL].acquire() as conn:
         accounts, total = await staff_db.list_page(
-            conn, email=query.email, offset=(query.page - 1) * query.limit, limit=query.limit
+            conn, email=query.email, offset=query.offset, limit=query.limit
         )
     listing = StaffListOut(
         items=[StaffOut.of(account) for account in accounts],
