@@ -123,6 +123,8 @@ async def test_a_subscription_from_before_emails_were_kept_lists_by_user_id(
         ("limit", {"userId": "42", "limit": "101"}),
         ("page", {"userId": "42", "page": "0"}),
         ("page", {"userId": "42", "page": "two"}),
+        ("page", {"userId": "42", "page": str(10**28)}),
+        ("userId", {"userId": "a\x00b"}),
         ("unknown", {"userId": "42", "unknown": "1"}),
     ],
 )

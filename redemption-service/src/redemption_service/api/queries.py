@@ -52,7 +52,9 @@ class _AdminQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Page = Annotated[int, Field(ge=1, description="The page, from 1.")]
+# Deep pages cost their offset: no listing is read past page 10,000 (narrow it instead).
+MAX_PAGE = 10_000
+Page = Annotated[int, Field(ge=1, le=MAX_PAGE, description="The page, from 1 to 10,000.")]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Items per page (at most 100).")]
 When = Annotated[IsoDatetime, AfterValidator(in_utc_range)]
 Text = Annotated[str, Field(max_length=255)]
