@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
 import asyncpg
-from coupon_core import redis_keys
+from coupon_core import redis_keys, timeseries
 
 from redemption_service.db import stats
 from redemption_service.domain.models import group_parts
@@ -52,10 +52,6 @@ def _named(top: list[tuple[str, int]]) -> list[tuple[str | None, int | None, int
     return [(*group_parts(group), n) for group, n in top]
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
-
-
 def _outcomes(counts: Counter[tuple[int, bool]]) -> list[Outcome]:
     """By status; for 700, the items not redeemed first."""
     return [Outcome(status, redeemed, n) for (status, redeemed), n in sorted(counts.items())]
@@ -64,9 +60,8 @@ def _outcomes(counts: Counter[tuple[int, bool]]) -> list[Outcome]:
 async def read(pool: asyncpg.Pool, *, hours: int, days: int, now: datetime) -> Stats:
     """The last ``hours`` hours and ``days`` days up to ``now``, from one snapshot: the
     roll-up's counts, the ledger rows past it, the reversals and the outcome tallies."""
-    first_hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
-    first_day = now.date() - timedelta(days=days - 1)
-    since = min(first_hour, _midnight(first_day))
+    buckets = timeseries.window(hours=hours, days=days, now=now)
+    first_hour, first_day, since = buckets.hours[0], buckets.days[0], buckets.since
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         upto = await stats.rolled_up_to(conn)
         per_hour = Counter(await stats.hours_since(conn, first_hour))
@@ -92,13 +87,11 @@ async def read(pool: asyncpg.Pool, *, hours: int, days: int, now: datetime) -> S
     by_day: dict[date, Counter[tuple[int, bool]]] = {}
     for day, status, redeemed, n in tallied:
         by_day.setdefault(day, Counter())[status, redeemed] += n
-    hour_list = [first_hour + timedelta(hours=n) for n in range(hours)]
-    day_list = [first_day + timedelta(days=n) for n in range(days)]
     return Stats(
-        hours=[HourCounts(h, per_hour[h], reversals.get(h, 0)) for h in hour_list],
+        hours=[HourCounts(h, per_hour[h], reversals.get(h, 0)) for h in buckets.hours],
         days=[
             DayCounts(d, per_day[d], reversed_per_day[d], _outcomes(by_day.get(d, Counter())))
-            for d in day_list
+            for d in buckets.days
         ],
         outcomes=_outcomes(sum(by_day.values(), Counter())),
         top_promotions=[(p, n) for p, _, n in _named(top[redis_keys.PROMOTION]) if p is not None],
