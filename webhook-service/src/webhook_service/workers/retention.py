@@ -14,31 +14,21 @@ from coupon_core.keys import PG_POOL
 
 from webhook_service.keys import SETTINGS
 
-# $1: the batch size, $2: the retention. Rows are reached by address, as the standard jobs
-# do (coupon_core.retention): a batch's addresses read in index order, then a TID scan.
-_DELETE_ATTEMPTS = (
-    "DELETE FROM webhook_attempts WHERE ctid = ANY(ARRAY(SELECT ctid FROM webhook_attempts "
-    "WHERE attempted_at < now() - $2::interval ORDER BY attempted_at LIMIT $1))"
+# Rows are reached by address in index order, as the standard jobs are (coupon_core.retention).
+_DELETE_ATTEMPTS = retention.delete_sql(
+    "webhook_attempts", "attempted_at < now() - $2::interval", "attempted_at"
 )
-_ATTEMPTS_LAG = (
-    "SELECT GREATEST(0, COALESCE(EXTRACT(EPOCH FROM "
-    "now() - $1::interval - min(attempted_at)), 0))::float8 FROM webhook_attempts"
-)
+_ATTEMPTS_LAG = retention.lag_sql("webhook_attempts", "attempted_at")
 _EVENT_DONE = (
     "NOT EXISTS (SELECT 1 FROM webhook_deliveries d "
     "JOIN webhook_endpoints e ON e.id = d.endpoint_id "
     "WHERE d.event_id = ev.id AND d.status = 'pending' AND e.enabled)"
 )
 # Its deliveries and their attempts go with it (ON DELETE CASCADE).
-_DELETE_EVENTS = (
-    "DELETE FROM webhook_events WHERE ctid = ANY(ARRAY(SELECT ctid FROM webhook_events ev "
-    f"WHERE created_at < now() - $2::interval AND {_EVENT_DONE} ORDER BY created_at LIMIT $1))"
+_DELETE_EVENTS = retention.delete_sql(
+    "webhook_events ev", f"created_at < now() - $2::interval AND {_EVENT_DONE}", "created_at"
 )
-_EVENTS_LAG = (
-    "SELECT GREATEST(0, COALESCE(EXTRACT(EPOCH FROM "
-    "now() - $1::interval - min(created_at)), 0))::float8 FROM webhook_events ev "
-    f"WHERE {_EVENT_DONE}"
-)
+_EVENTS_LAG = retention.lag_sql("webhook_events ev", "created_at", f" WHERE {_EVENT_DONE}")
 
 
 def jobs(app: web.Application) -> list[retention.Job]:
